@@ -1,0 +1,5 @@
+"""``python -m ddnsd``."""
+
+from ddnsd.cli import main
+
+raise SystemExit(main())

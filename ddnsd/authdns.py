@@ -1,0 +1,127 @@
+"""Ask a zone's authoritative nameservers directly (no recursive cache in between).
+
+Shared by the DDNS drift check (``reconcile/engine.py``) and ACME propagation
+(``acme/propagation.py``). Nameservers come from the ``[dns] nameservers`` override
+("127.0.0.1:8053", "[::1]:53", "ns1.example.net") or from the zone's NS records
+resolved through the system resolver.
+"""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdatatype
+import dns.resolver
+
+from ddnsd.errors import DdnsdError
+
+
+@dataclass(frozen=True, slots=True)
+class Nameserver:
+    """One authoritative server: ``label`` for logs, ``address``/``port`` to send to."""
+
+    label: str
+    address: str
+    port: int = 53
+
+    def __str__(self) -> str:
+        return self.label
+
+
+def parse_server(spec: str) -> Nameserver:
+    """``"127.0.0.1:8053"`` / ``"[::1]:53"`` / ``"::1"`` / ``"ns1.example"`` → Nameserver.
+
+    A host name is resolved to its first address.
+    """
+    spec = spec.strip()
+    host, port = spec, 53
+    if spec.startswith("["):
+        host, _, rest = spec[1:].partition("]")
+        if rest.startswith(":"):
+            port = int(rest[1:])
+    elif spec.count(":") == 1:
+        host, _, p = spec.partition(":")
+        port = int(p)
+    if not (1 <= port <= 65535):
+        raise DdnsdError(f"nameserver {spec!r}: port {port} is out of range")
+    try:
+        socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
+        address = host
+    except OSError:
+        try:
+            address = str(socket.getaddrinfo(host, port, proto=socket.IPPROTO_UDP)[0][4][0])
+        except OSError as exc:
+            raise DdnsdError(f"nameserver {spec!r}: cannot resolve {host!r}: {exc}") from exc
+    return Nameserver(label=spec, address=str(address), port=port)
+
+
+def authoritative_servers(
+    zone: str, override: list[str] | None = None, timeout: float = 5.0
+) -> list[Nameserver]:
+    """The servers to ask for ``zone``: the override when given, else NS + addresses."""
+    if override:
+        return [parse_server(s) for s in override]
+    resolver = dns.resolver.Resolver()
+    resolver.lifetime = timeout
+    try:
+        answer = resolver.resolve(zone, "NS")
+    except dns.exception.DNSException as exc:
+        raise DdnsdError(
+            f"cannot find the nameservers of {zone!r} ({exc}); "
+            "set [dns] nameservers to ask specific servers"
+        ) from exc
+    servers: list[Nameserver] = []
+    for rr in sorted(answer, key=str):
+        host = str(rr.target).rstrip(".")
+        for rdtype in ("A", "AAAA"):
+            try:
+                for addr in resolver.resolve(host, rdtype):
+                    servers.append(Nameserver(label=f"{host} ({addr})", address=str(addr)))
+            except dns.exception.DNSException:
+                continue
+    if not servers:
+        raise DdnsdError(f"none of the nameservers of {zone!r} has an address")
+    return servers
+
+
+def query(server: Nameserver, fqdn: str, rdtype: str, timeout: float = 2.0) -> list[str]:
+    """The values ``server`` serves for ``fqdn``/``rdtype``, non-recursive.
+
+    TXT values come back unquoted and joined (one string per record); A/AAAA as the
+    address text. An empty list means NXDOMAIN or no data. Network failures and other
+    rcodes raise :class:`DdnsdError` naming the server.
+    """
+    qname = dns.name.from_text(fqdn)
+    kind = dns.rdatatype.from_text(rdtype)
+    msg = dns.message.make_query(qname, kind)
+    msg.flags &= ~0x0100  # clear RD: we ask the authority itself
+    try:
+        resp = dns.query.udp(msg, server.address, port=server.port, timeout=timeout)
+        if resp.flags & dns.flags.TC:
+            resp = dns.query.tcp(msg, server.address, port=server.port, timeout=timeout)
+    except (dns.exception.DNSException, OSError) as exc:
+        raise DdnsdError(f"nameserver {server} did not answer for {fqdn} {rdtype}: {exc}") from exc
+    rcode = resp.rcode()
+    if rcode == dns.rcode.NXDOMAIN:
+        return []
+    if rcode != dns.rcode.NOERROR:
+        raise DdnsdError(
+            f"nameserver {server} answered {dns.rcode.to_text(rcode)} for {fqdn} {rdtype}"
+        )
+    values: list[str] = []
+    for rrset in resp.answer:
+        if rrset.rdtype != kind or rrset.name != qname:
+            continue
+        for rd in rrset:
+            if kind == dns.rdatatype.TXT:
+                values.append(b"".join(rd.strings).decode("utf-8", "replace"))
+            else:
+                values.append(rd.to_text())
+    return values

@@ -1,0 +1,97 @@
+"""Error types. Every error reaches people as one honest sentence.
+
+``str(error)`` is that sentence: what failed, for what, and what to do. Secrets never
+appear in an error's text.
+"""
+
+from __future__ import annotations
+
+
+class DdnsdError(Exception):
+    """Base of every error ddnsd raises on purpose."""
+
+
+class ConfigError(DdnsdError):
+    """The configuration is invalid; ``problems`` lists every problem (key: what is wrong)."""
+
+    def __init__(self, message: str, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or []
+
+
+class TransipError(DdnsdError):
+    """TransIP (or the way to it) refused or failed a request.
+
+    ``status`` is the HTTP status (0 when no answer arrived), ``message`` TransIP's own
+    ``{"error": ...}`` text when it gave one.
+    """
+
+    def __init__(
+        self, status: int, message: str, *, method: str = "", path: str = "", hint: str = ""
+    ) -> None:
+        self.status = status
+        self.message = message
+        self.method = method
+        self.path = path
+        self.hint = hint
+        where = f" {method} {path}" if method else ""
+        text = f"TransIP{where}: {status} {message}" if status else f"TransIP{where}: {message}"
+        if hint:
+            text = f"{text}. {hint}"
+        super().__init__(text)
+
+
+class TransipUnavailable(TransipError):
+    """No answer: connection refused/reset, timeout, or TLS failure (status 0)."""
+
+
+class TransipAuthError(TransipError):
+    """401: the signature, the key, or the token was refused."""
+
+
+class TransipForbidden(TransipError):
+    """403: e.g. a write with a read-only token."""
+
+
+class TransipNotFound(TransipError):
+    """404: domain or DNS entry not found."""
+
+
+class TransipNotAcceptable(TransipError):
+    """406: missing parameter, invalid domain, no/multiple PATCH matches, invalid type."""
+
+
+class TransipConflict(TransipError):
+    """409: e.g. "DNS Entries are currently being saved"."""
+
+
+class TransipInvalid(TransipError):
+    """422: malformed input."""
+
+
+class TransipRateLimited(TransipError):
+    """429: the 1,000 requests / 15 minutes window is used up."""
+
+
+class TransipServerError(TransipError):
+    """5xx from TransIP."""
+
+
+class DetectionError(DdnsdError):
+    """An address source failed or the sources did not agree."""
+
+
+class UnsafePlan(DdnsdError):
+    """The planner refused a change that could damage the zone."""
+
+
+class PropagationTimeout(DdnsdError):
+    """Not every authoritative nameserver served the value in time."""
+
+    def __init__(self, message: str, lagging: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.lagging = lagging or []
+
+
+class ChallengeRefused(DdnsdError):
+    """An ACME challenge name is outside what ddnsd may touch."""

@@ -1,0 +1,1 @@
+"""ddnsd.reconcile."""

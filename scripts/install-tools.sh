@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs the third-party programs the end-to-end tests drive, when they are missing:
+# pebble (ACME test server), lego and dehydrated from Debian's packages. certbot comes
+# from PyPI with the test extras. Needs root (or sudo) for apt-get; without it, prints
+# what is missing and leaves the decision to the test suite (which fails under CI=true).
+set -euo pipefail
+need=()
+command -v pebble >/dev/null 2>&1 || need+=(pebble)
+command -v lego >/dev/null 2>&1 || need+=(lego)
+command -v dehydrated >/dev/null 2>&1 || need+=(dehydrated)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v ip >/dev/null 2>&1 || need+=(iproute2)
+command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
+[ ${#need[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+  echo "install-tools: missing ${need[*]} and not root; the e2e tests will skip (or fail under CI=true)" >&2
+  exit 0
+fi
+echo "install-tools: installing ${need[*]} from Debian's packages"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
