@@ -1,0 +1,145 @@
+"""Command line: argparse sub-commands and exit codes; nothing else.
+
+Exit codes: 0 success / in sync, 1 something failed (a record, a challenge, a check),
+2 bad usage or configuration. Imports stay lazy so hook processes start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from ddnsd import __version__
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+# Commands whose arguments are passed through verbatim (lego exec's RAW mode uses "--").
+_PASSTHROUGH = ("present", "cleanup", "hook")
+_GLOBAL_WITH_VALUE = ("-c", "--config", "--log-format", "--log-level")
+
+
+def _add_globals(p: argparse.ArgumentParser, suppress: bool) -> None:
+    d = argparse.SUPPRESS if suppress else None
+    p.add_argument(
+        "-c",
+        "--config",
+        metavar="FILE",
+        default=d,
+        help="config file (default: $DDNSD_CONFIG, else /etc/ddnsd/config.toml)",
+    )
+    p.add_argument(
+        "--log-format",
+        choices=("text", "json"),
+        default=argparse.SUPPRESS if suppress else "text",
+        help="log line format (default: text)",
+    )
+    p.add_argument(
+        "--log-level",
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        type=str.upper,
+        default=argparse.SUPPRESS if suppress else "INFO",
+        help="least severe level logged (default: INFO)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ddnsd",
+        description="Dynamic DNS and ACME DNS-01 for TransIP (REST API v6).",
+    )
+    parser.add_argument("--version", action="version", version=f"ddnsd {__version__}")
+    _add_globals(parser, suppress=False)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def cmd(name: str, help: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help)
+        _add_globals(p, suppress=True)
+        return p
+
+    cmd("run", "run the daemon: keep records in sync, serve metrics/health/ACME HTTP")
+    p = cmd("once", "one round; exit 0 when every record is in sync, 1 when one failed")
+    p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    cmd("check-config", "validate the config and print it, secrets redacted")
+    cmd("ip", "show what each address source says and the agreed address")
+    p = cmd("healthcheck", "exit 0 when the daemon's /healthz answers 200 (for containers)")
+    p.add_argument("--url", help="default: /healthz on [http] listen")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds (default: 5)")
+    p = cmd("config-schema", "print the configuration reference generated from the code")
+    p.add_argument("--markdown", action="store_true", help="markdown (the default)")
+    p = cmd("emulator", "run the local TransIP API + authoritative DNS emulator")
+    from ddnsd.emulator.cli import add_arguments
+
+    add_arguments(p)
+    p = cmd("demo", "live demo on the embedded emulator (what `make demo` runs)")
+    p.add_argument("--changes", type=int, default=3, help="address changes to show (default 3)")
+    # Documented here for --help; parsed by _passthrough().
+    sub.add_parser("present", help="ACME: add a TXT value (lego exec: FQDN VALUE, or -- RAW)")
+    sub.add_parser("cleanup", help="ACME: remove a TXT value added by present")
+    sub.add_parser(
+        "hook",
+        help="ACME client hooks: certbot-auth, certbot-cleanup, dehydrated HANDLER ARGS…",
+    )
+    return parser
+
+
+def _split_passthrough(argv: list[str]) -> tuple[list[str], str, list[str]] | None:
+    """For present/cleanup/hook: (global args, command, verbatim rest) — else None."""
+    i = 0
+    while i < len(argv):
+        a = argv[i]
+        if a in _GLOBAL_WITH_VALUE:
+            i += 2
+            continue
+        if a.startswith("-"):
+            i += 1
+            continue
+        break
+    if i >= len(argv) or argv[i] not in _PASSTHROUGH:
+        return None
+    head, command, rest = argv[:i], argv[i], argv[i + 1 :]
+    # -c FILE / --log-level X directly after the command belong to ddnsd, not to the hook.
+    while rest and rest[0] in _GLOBAL_WITH_VALUE and len(rest) >= 2:
+        head += rest[:2]
+        rest = rest[2:]
+    while rest and rest[0].startswith(("--config=", "--log-format=", "--log-level=")):
+        head.append(rest.pop(0))
+    return head, command, rest
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    split = _split_passthrough(args_list)
+    if split is not None:
+        head, command, rest = split
+        gp = argparse.ArgumentParser(prog=f"ddnsd {command}", add_help=False)
+        _add_globals(gp, suppress=False)
+        try:
+            g, unknown = gp.parse_known_args(head)
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        if unknown:
+            print(f"ddnsd: unknown option {unknown[0]}", file=sys.stderr)
+            return EXIT_USAGE
+        from ddnsd import logs
+
+        logs.setup(g.log_format, g.log_level)
+        from ddnsd import app
+
+        return app.acme_command(command, rest, g.config)
+
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    from ddnsd import logs
+
+    logs.setup(args.log_format, args.log_level)
+    from ddnsd import app
+
+    try:
+        return app.dispatch(args)
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,105 @@
+"""APScheduler wiring: the detection round and the token renewal job.
+
+The round runs every ``interval`` (jittered), never twice at once (``max_instances=1``),
+missed runs coalesced. After a failed round the next one comes sooner, backing off
+exponentially from 5 s up to the interval. ``trigger()`` (SIGUSR1, netlink events, router
+push) runs a round now.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+log = logging.getLogger("ddnsd.scheduler")
+
+ROUND_JOB = "round"
+TOKEN_JOB = "token"
+
+
+def backoff(failures: int, interval: float, base: float = 5.0) -> float:
+    """Seconds to the next round after ``failures`` failed rounds in a row (0 → interval)."""
+    if failures <= 0:
+        return interval
+    return float(min(interval, base * 2 ** (failures - 1)))
+
+
+class Scheduler:
+    def __init__(
+        self,
+        round_fn: Callable[[], bool],
+        *,
+        interval: float,
+        jitter: float = 0.0,
+        token_fn: Callable[[], None] | None = None,
+        token_every: float = 300.0,
+    ) -> None:
+        self._round_fn = round_fn
+        self.interval = interval
+        self.failures = 0
+        self._lock = threading.Lock()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._sched = BackgroundScheduler(
+            executors={"default": ThreadPoolExecutor(2)},
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+            timezone=UTC,
+        )
+        self._sched.add_job(
+            self._run_round,
+            IntervalTrigger(seconds=interval, jitter=jitter or None, timezone=UTC),
+            id=ROUND_JOB,
+            next_run_time=datetime.now(UTC),
+        )
+        if token_fn is not None:
+            self._sched.add_job(
+                token_fn,
+                IntervalTrigger(seconds=token_every, timezone=UTC),
+                id=TOKEN_JOB,
+            )
+
+    def _run_round(self) -> None:
+        self._idle.clear()
+        try:
+            ok = self._round_fn()
+        except Exception:  # a bug in a round must not stop the daemon
+            log.exception("round crashed")
+            ok = False
+        finally:
+            self._idle.set()
+        with self._lock:
+            self.failures = 0 if ok else self.failures + 1
+            if not ok:
+                delay = backoff(self.failures, self.interval)
+                log.info("round failed (%d in a row); next try in %.0f s", self.failures, delay)
+                self._reschedule(delay)
+
+    def _reschedule(self, delay: float) -> None:
+        job = self._sched.get_job(ROUND_JOB)
+        if job is not None:
+            job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=delay))
+
+    def trigger(self, reason: str) -> None:
+        """Run a round as soon as possible (coalesced with one already pending)."""
+        log.info("round requested: %s", reason)
+        with self._lock:
+            self._reschedule(0)
+        self._sched.wakeup()
+
+    def start(self) -> None:
+        self._sched.start()
+
+    def wait_idle(self, timeout: float) -> bool:
+        return self._idle.wait(timeout)
+
+    def shutdown(self, timeout: float = 9.0) -> None:
+        """Let a running round finish (up to ``timeout``), then stop."""
+        self._sched.pause()
+        self.wait_idle(timeout)
+        self._sched.shutdown(wait=False)
