@@ -1,0 +1,379 @@
+"""The planner: record specs + addresses + the zone's current entries → a Plan.
+
+PURE: no I/O, no clock, no logging. Everything here is a function of its arguments,
+so every rule is tested directly (``tests/unit/test_planner.py``).
+
+Rules (per configured record, i.e. per domain + name + type):
+
+* address unknown (``None``)                → no change (decision ``unknown``)
+* no entry                                  → POST the desired entry (ttl from the spec)
+* one entry, same content and ttl           → nothing to do (``in-sync``)
+* one entry, same ttl, other content        → PATCH its content (same expire: PATCH matches
+                                              name + expire + type)
+* one entry, other ttl                      → POST the new entry, THEN DELETE the old one
+                                              (the name is never empty)
+* several entries, not exclusive            → ``conflict``: left alone
+* several entries, ``exclusive = true``     → keep one (prefer one that already holds the
+                                              desired content and ttl), delete the rest,
+                                              deletes first so that a PATCH matches one entry
+
+Other names and types are never touched, name matching is case-insensitive, "@" is the
+apex. Every plan is checked by replaying it on a copy of the zone (:func:`check_plan`):
+a change outside the configured records, a PATCH that would not match exactly one entry,
+a DELETE of an entry that is not there, a duplicate POST or a step that leaves a record's
+name empty raises :class:`~ddnsd.errors.UnsafePlan` instead of reaching the API.
+"""
+
+from __future__ import annotations
+
+import enum
+import ipaddress
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ddnsd.errors import UnsafePlan
+from ddnsd.model import DnsEntry, RecordSpec
+
+ChangeKind = Literal["add", "update", "delete"]
+
+#: HTTP method each change kind becomes (for messages and logs).
+METHODS: Mapping[str, str] = {"add": "POST", "update": "PATCH", "delete": "DELETE"}
+
+_FAMILIES = ("A", "AAAA")
+_HOST_BITS = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """One single-entry write.
+
+    ``entry`` is what is sent: for ``add`` the new entry, for ``update`` the stored entry
+    with its new content (name + expire + type select it), for ``delete`` the exact stored
+    entry as listed by GET. ``old`` is the entry an ``update`` replaces (for messages).
+    """
+
+    kind: ChangeKind
+    domain: str
+    entry: DnsEntry
+    spec_key: str
+    reason: str
+    old: DnsEntry | None = None
+
+    @property
+    def method(self) -> str:
+        return METHODS[self.kind]
+
+    def describe(self) -> str:
+        """``'home.example.test/A: 203.0.113.1 → 203.0.113.2 (PATCH)'``-style text."""
+        if self.kind == "update":
+            before = self.old.content if self.old else "?"
+            return f"{self.spec_key}: {before} → {self.entry.content} ({self.method})"
+        if self.kind == "add":
+            if self.old is not None:  # first half of a replace (ttl change)
+                return (
+                    f"{self.spec_key}: {self.old.content} ttl {self.old.expire} → "
+                    f"{self.entry.content} ttl {self.entry.expire} ({self.method})"
+                )
+            return f"{self.spec_key}: (none) → {self.entry.content} ({self.method})"
+        return (
+            f"{self.spec_key}: remove {self.entry.content} ttl {self.entry.expire} ({self.method})"
+        )
+
+
+class Decision(enum.Enum):
+    """What the planner decided for one record."""
+
+    IN_SYNC = "in-sync"  # the zone already holds exactly the desired entry
+    CHANGES = "changes"  # one or more single-entry writes are planned
+    CONFLICT = "conflict"  # several entries and not exclusive: left alone on purpose
+    UNKNOWN = "unknown"  # no address known this round: left alone
+
+
+@dataclass(frozen=True, slots=True)
+class RecordPlan:
+    """The decision for one record spec, with the entries it was based on."""
+
+    spec: RecordSpec
+    address: str | None  # the address given to the planner (before ipv6_host)
+    desired: str | None  # the content the record should hold (after ipv6_host)
+    decision: Decision
+    current: tuple[DnsEntry, ...]  # the spec's entries (name + type) as listed
+    changes: tuple[Change, ...] = ()
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """All changes for one domain, grouped per record, in the order they must run."""
+
+    domain: str
+    records: tuple[RecordPlan, ...] = field(default_factory=tuple)
+
+    @property
+    def changes(self) -> tuple[Change, ...]:
+        return tuple(c for r in self.records for c in r.changes)
+
+    @property
+    def empty(self) -> bool:
+        return not self.changes
+
+    def record(self, key: str) -> RecordPlan:
+        for r in self.records:
+            if r.spec.key == key:
+                return r
+        raise KeyError(key)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def desired_content(spec: RecordSpec, address: str | None) -> str | None:
+    """The content ``spec`` should hold given the detected ``address`` (None = unknown).
+
+    A: the address itself (normalised). AAAA: the address, or with ``ipv6_host`` the
+    detected /64 prefix followed by that interface identifier. Idempotent: passing an
+    already combined address gives the same result. Garbage raises UnsafePlan.
+    """
+    if address is None:
+        return None
+    text = address.strip()
+    if spec.type == "A":
+        try:
+            return str(ipaddress.IPv4Address(text))
+        except ValueError:
+            raise UnsafePlan(
+                f"refusing to write {address!r} to {spec.key}: it is not an IPv4 address; "
+                "check the address sources"
+            ) from None
+    if spec.type == "AAAA":
+        try:
+            addr = ipaddress.IPv6Address(text)
+        except ValueError:
+            raise UnsafePlan(
+                f"refusing to write {address!r} to {spec.key}: it is not an IPv6 address; "
+                "check the address sources"
+            ) from None
+        if spec.ipv6_host:
+            return str(combine_ipv6_host(addr, spec.ipv6_host, spec.key))
+        return str(addr)
+    raise UnsafePlan(f"record {spec.key}: ddnsd only manages A and AAAA records")
+
+
+def combine_ipv6_host(
+    address: ipaddress.IPv6Address | str, host: str, what: str = "record"
+) -> ipaddress.IPv6Address:
+    """The /64 prefix of ``address`` + the interface identifier ``host`` (e.g. ``"::1234"``)."""
+    addr = ipaddress.IPv6Address(address) if isinstance(address, str) else address
+    try:
+        ident = int(ipaddress.IPv6Address(host.strip()))
+    except ValueError:
+        raise UnsafePlan(
+            f"{what}: ipv6_host {host!r} is not an IPv6 interface identifier like '::1234'"
+        ) from None
+    if ident >> _HOST_BITS:
+        raise UnsafePlan(
+            f"{what}: ipv6_host {host!r} has bits outside the last 64; use only the host part"
+        )
+    prefix = int(addr) >> _HOST_BITS << _HOST_BITS
+    return ipaddress.IPv6Address(prefix | ident)
+
+
+def same_content(rtype: str, a: str, b: str) -> bool:
+    """Address equality ("2001:DB8::1" == "2001:db8:0::1"); raw text for anything else."""
+    if rtype in _FAMILIES:
+        try:
+            return ipaddress.ip_address(a.strip()) == ipaddress.ip_address(b.strip())
+        except ValueError:
+            return a == b
+    return a == b
+
+
+def _name_key(name: str) -> str:
+    n = name.strip().rstrip(".").lower()
+    return n or "@"
+
+
+def _matches(spec: RecordSpec, entry: DnsEntry) -> bool:
+    return _name_key(entry.name) == _name_key(spec.name) and entry.type.upper() == spec.type
+
+
+def _spec_id(spec: RecordSpec) -> tuple[str, str, str]:
+    return (spec.domain.lower().rstrip("."), _name_key(spec.name), spec.type.upper())
+
+
+# --------------------------------------------------------------------------- planning
+
+
+def plan_domain(
+    domain: str,
+    specs: Sequence[RecordSpec],
+    addresses: Mapping[str, str | None],
+    entries: Sequence[DnsEntry],
+    *,
+    superseded: Collection[DnsEntry] = (),
+) -> Plan:
+    """Plan the changes that bring ``specs`` (all of ``domain``) to their addresses.
+
+    ``addresses`` maps ``spec.key`` → the address detected for that record (``None`` or a
+    missing key = unknown, the record is left alone); ``ipv6_host`` is applied here.
+    ``entries`` is the whole zone as ``GET /domains/{domain}/dns`` listed it.
+    ``superseded`` are entries an earlier, interrupted replace (TTL change) meant to
+    delete: when a record has several entries and dropping these leaves at most one,
+    the replace is finished instead of reporting a conflict.
+    """
+    _check_specs(domain, specs)
+    records: list[RecordPlan] = []
+    for spec in specs:
+        address = addresses.get(spec.key)
+        records.append(plan_record(spec, address, entries, superseded=superseded))
+    plan = Plan(domain=domain, records=tuple(records))
+    check_plan(plan, specs, entries)
+    return plan
+
+
+def plan_record(
+    spec: RecordSpec,
+    address: str | None,
+    entries: Sequence[DnsEntry],
+    *,
+    superseded: Collection[DnsEntry] = (),
+) -> RecordPlan:
+    """The decision for one record (see the module docstring for the rules)."""
+    current = tuple(e for e in entries if _matches(spec, e))
+    desired = desired_content(spec, address)
+    if desired is None:
+        return RecordPlan(
+            spec, address, None, Decision.UNKNOWN, current, reason="address unknown; left alone"
+        )
+
+    def change(
+        kind: ChangeKind, entry: DnsEntry, reason: str, old: DnsEntry | None = None
+    ) -> Change:
+        return Change(kind, spec.domain, entry, spec.key, reason, old)
+
+    def done(changes: list[Change], reason: str) -> RecordPlan:
+        decision = Decision.CHANGES if changes else Decision.IN_SYNC
+        return RecordPlan(spec, address, desired, decision, current, tuple(changes), reason)
+
+    def holds(e: DnsEntry) -> bool:
+        return same_content(spec.type, e.content, desired)
+
+    def single(existing: DnsEntry | None) -> list[Change]:
+        """Changes for zero or one existing entry."""
+        if existing is None:
+            new = DnsEntry(spec.name, spec.ttl, spec.type, desired)
+            return [change("add", new, "no entry yet")]
+        if existing.expire == spec.ttl:
+            if holds(existing):
+                return []
+            new = DnsEntry(existing.name, existing.expire, existing.type, desired)
+            return [change("update", new, "address changed", old=existing)]
+        new = DnsEntry(existing.name, spec.ttl, existing.type, desired)
+        why = f"ttl {existing.expire} → {spec.ttl}"
+        if not holds(existing):
+            why += ", address changed"
+        return [
+            change("add", new, f"{why}: add the new entry first", old=existing),
+            change("delete", existing, f"{why}: then remove the old entry"),
+        ]
+
+    if len(current) <= 1:
+        changes = single(current[0] if current else None)
+        return done(changes, changes[0].reason if changes else "in sync")
+
+    # Several entries of this name + type.
+    stale = [e for e in current if e in superseded]
+    rest = [e for e in current if e not in superseded]
+    if stale and len(rest) <= 1:
+        changes = single(rest[0] if rest else None)
+        changes += [change("delete", e, "left over from an interrupted replace") for e in stale]
+        return done(changes, "finishing an interrupted replace")
+
+    if not spec.exclusive:
+        values = ", ".join(f"{e.content} ttl {e.expire}" for e in current)
+        return RecordPlan(
+            spec,
+            address,
+            desired,
+            Decision.CONFLICT,
+            current,
+            reason=(
+                f"{len(current)} entries ({values}); left alone. "
+                "Remove the extra entries or set exclusive = true for this record"
+            ),
+        )
+
+    keep = next((e for e in current if holds(e) and e.expire == spec.ttl), None)
+    if keep is None:
+        keep = next((e for e in current if e.expire == spec.ttl), None)
+    if keep is None:
+        # No entry with the right ttl: add the desired one, then delete them all.
+        new = DnsEntry(current[0].name, spec.ttl, spec.type, desired)
+        changes = [change("add", new, "exclusive: add the desired entry first")]
+        changes += [change("delete", e, "exclusive: remove the others") for e in current]
+        return done(changes, "exclusive: replace all entries")
+    others = list(current)
+    others.remove(keep)
+    changes = [change("delete", e, "exclusive: remove the others") for e in others]
+    # Deletes first: PATCH matches name + expire + type, so the kept entry must be alone.
+    changes += single(keep)
+    return done(changes, "exclusive: keep one entry")
+
+
+def _check_specs(domain: str, specs: Sequence[RecordSpec]) -> None:
+    seen: set[tuple[str, str, str]] = set()
+    for spec in specs:
+        if spec.domain.lower().rstrip(".") != domain.lower().rstrip("."):
+            raise UnsafePlan(f"record {spec.key} is not in domain {domain!r}; not planning it")
+        if spec.type not in _FAMILIES:
+            raise UnsafePlan(f"record {spec.key}: ddnsd only manages A and AAAA records")
+        sid = _spec_id(spec)
+        if sid in seen:
+            raise UnsafePlan(
+                f"record {spec.key} is configured twice; keep one [[records]] entry for it"
+            )
+        seen.add(sid)
+
+
+def check_plan(plan: Plan, specs: Sequence[RecordSpec], entries: Sequence[DnsEntry]) -> None:
+    """Replay ``plan`` on a copy of ``entries``; raise UnsafePlan on any unsafe step."""
+    by_id = {_spec_id(s): s for s in specs}
+    state = list(entries)
+    owned = {
+        (_name_key(e.name), e.type.upper())
+        for e in entries
+        if (plan.domain.lower().rstrip("."), _name_key(e.name), e.type.upper()) in by_id
+    }
+    for c in plan.changes:
+        e = c.entry
+        spec = by_id.get((c.domain.lower().rstrip("."), _name_key(e.name), e.type.upper()))
+        where = f"{c.method} {e.describe()} in {c.domain}"
+        if c.domain != plan.domain or spec is None or spec.key != c.spec_key:
+            raise UnsafePlan(f"refusing {where}: it is not a configured record")
+        if c.kind in ("add", "update"):
+            desired_content(spec, e.content)  # raises on garbage
+        same_sel = [
+            x
+            for x in state
+            if _name_key(x.name) == _name_key(e.name)
+            and x.type.upper() == e.type.upper()
+            and x.expire == e.expire
+        ]
+        if c.kind == "add":
+            if e in state:
+                raise UnsafePlan(f"refusing {where}: the entry exists already (duplicate)")
+            state.append(e)
+        elif c.kind == "update":
+            if len(same_sel) != 1:
+                raise UnsafePlan(
+                    f"refusing {where}: PATCH would match {len(same_sel)} entries, not one"
+                )
+            state[state.index(same_sel[0])] = e
+        else:
+            if e not in state:
+                raise UnsafePlan(f"refusing {where}: no such entry in the zone")
+            state.remove(e)
+        for name, rtype in owned:
+            if not any(_name_key(x.name) == name and x.type.upper() == rtype for x in state):
+                raise UnsafePlan(f"refusing {where}: it would leave {name} {rtype} empty")
