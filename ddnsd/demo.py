@@ -1,0 +1,197 @@
+"""``ddnsd demo`` (what ``make demo`` runs): the real daemon against the embedded emulator.
+
+Starts the emulator on free loopback ports, makes a throw-away key, runs ``ddnsd run`` as
+a child process with a ``file:`` address source, changes the address a few times and
+shows, for each change: what was detected, the API calls the daemon made, and the record
+as the emulator's authoritative DNS serves it. Then a quiet period proves that rounds
+cost no API calls while nothing changes. Nothing leaves this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+DOMAIN = "example.test"
+NAME = "home"
+ADDRESSES = ["203.0.113.10", "203.0.113.77", "198.51.100.42", "192.0.2.99"]
+
+
+def _get(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 (loopback only)
+        return json.loads(resp.read())
+
+
+def _counts(base_url: str) -> Counter[str]:
+    stats = _get(f"{base_url}/_emulator/stats")
+    out: Counter[str] = Counter()
+    for row in stats.get("requests", []):
+        if str(row["path"]).startswith("/v6"):
+            out[f"{row['method']} {row['path']} {row['status']}"] += int(row["count"])
+    return out
+
+
+def _dns(host: str, port: int) -> list[str]:
+    from ddnsd.authdns import Nameserver, query
+
+    try:
+        return query(Nameserver("emulator", host, port), f"{NAME}.{DOMAIN}", "A", timeout=1.0)
+    except Exception:  # the demo just shows what it sees
+        return []
+
+
+def _wait(pred: Any, timeout: float) -> float | None:
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if pred():
+            return time.monotonic() - start
+        time.sleep(0.1)
+    return None
+
+
+def run_demo(changes: int = 3) -> int:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from ddnsd.emulator.server import Emulator, EmulatorConfig
+
+    changes = max(1, min(changes, len(ADDRESSES)))
+    work = Path(tempfile.mkdtemp(prefix="ddnsd-demo-"))
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    key_file = work / "transip.key"
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_file.chmod(0o600)
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    emu = Emulator(EmulatorConfig(users={"demo": public_pem}, domains=[DOMAIN]))
+    emu.start()
+    dns_host, dns_port = emu.dns_address
+    address_file = work / "address"
+    address_file.write_text(ADDRESSES[0] + "\n")
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        http_port = s.getsockname()[1]
+    config = work / "config.toml"
+    config.write_text(
+        f"""# written by ddnsd demo
+[transip]
+login = "demo"
+private_key_file = "{key_file}"
+api_url = "{emu.api_url}"
+
+[[records]]
+domain = "{DOMAIN}"
+name = "{NAME}"
+type = "A"
+ttl = 300
+
+[detect]
+ipv4 = ["file:{address_file}"]
+agree = 1
+allow_private = true   # the demo uses documentation addresses (203.0.113.0/24 …)
+
+[schedule]
+interval = "2s"
+verify = "1h"
+jitter = "0.2s"
+
+[dns]
+nameservers = ["{dns_host}:{dns_port}"]
+
+[http]
+listen = "127.0.0.1:{http_port}"
+
+[state]
+dir = "{work / "state"}"
+"""
+    )
+    log_file = work / "ddnsd.log"
+    print("ddnsd demo — everything runs on this machine; nothing reaches TransIP.\n")
+    print(f"  emulator API   {emu.api_url}  (login demo, throw-away key {key_file})")
+    print(f"  emulator DNS   {dns_host}:{dns_port} (udp+tcp)")
+    print(f"  daemon         {sys.executable} -m ddnsd -c {config} run")
+    print(f"  daemon log     {log_file}")
+    print(f"  metrics        http://127.0.0.1:{http_port}/metrics")
+    print(f"  address file   {address_file}  (the file: source the daemon reads)\n")
+    sys.stdout.flush()
+    env = dict(os.environ)
+    env.pop("DDNSD_CONFIG", None)
+    with log_file.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "ddnsd", "-c", str(config), "run"],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    try:
+        before = _counts(emu.base_url)
+        for i, address in enumerate(ADDRESSES[:changes], start=1):
+            if i > 1:
+                address_file.write_text(address + "\n")
+            print(f"[{i}] the address source now says {address}")
+            took = _wait(lambda a=address: _dns(dns_host, dns_port) == [a], 30)  # type: ignore[misc]
+            if proc.poll() is not None:
+                print(f"    the daemon exited with {proc.returncode}; see {log_file}")
+                return 1
+            after = _counts(emu.base_url)
+            calls = after - before
+            before = after
+            for call, n in sorted(calls.items()):
+                print(f"    API  {call}" + (f"  x{n}" if n > 1 else ""))
+            served = _dns(dns_host, dns_port)
+            if took is None:
+                print(f"    DNS  {NAME}.{DOMAIN} still serves {served} after 30 s")
+                return 1
+            print(f"    DNS  {NAME}.{DOMAIN}. 300 IN A {served[0]}   (visible after {took:.1f} s)")
+            sys.stdout.flush()
+        quiet = 6.0
+        print(f"\nquiet period: nothing changes for {quiet:.0f} s (rounds every 2 s)")
+        sys.stdout.flush()
+        time.sleep(quiet)
+        calls = _counts(emu.base_url) - before
+        total = sum(calls.values())
+        print(
+            f"    API calls meanwhile: {total}"
+            + ("  (each round asked the zone's nameserver instead)" if total == 0 else "")
+        )
+        state = _get(f"{emu.base_url}/_emulator/state")["domains"][DOMAIN]
+        print(f"\nzone {DOMAIN} at the emulator now:")
+        for e in state:
+            print(f"    {e['name']:<8} {e['expire']:>6} {e['type']:<5} {e['content']}")
+        print(f"\nmetrics at http://127.0.0.1:{http_port}/metrics, e.g.:")
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{http_port}/metrics", timeout=5
+            ) as resp:
+                for line in resp.read().decode().splitlines():
+                    if line.startswith(("ddnsd_record_in_sync", "ddnsd_api_requests_total")):
+                        print(f"    {line}")
+        except OSError as exc:
+            print(f"    (metrics not reachable: {exc})")
+        print(f"\ndone. Files are in {work}.")
+        return 0
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        emu.stop()
