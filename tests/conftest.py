@@ -1,0 +1,221 @@
+"""Shared fixtures: a test-time RSA key pair and the local TransIP emulator on free ports.
+
+``emulator`` is a started emulator for login "demo" with domains example.test and
+other.test (each with foreign entries, see ``ddnsd.emulator.zones.default_entries``);
+``emulator_factory(**EmulatorConfig overrides)`` starts more, all stopped after the test.
+The handle talks to the emulator's control endpoints over HTTP, like any client would.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from ddnsd.emulator.server import Emulator, EmulatorConfig
+from ddnsd.model import DnsEntry
+
+DOMAINS = ["example.test", "other.test"]
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    private_key_path: Path
+    public_key_path: Path
+    public_pem: bytes
+
+
+@pytest.fixture(scope="session")
+def rsa_keypair(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
+    """RSA-2048 generated at test time: PKCS#8 private PEM (mode 0600) + public PEM."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    directory = tmp_path_factory.mktemp("keys")
+    private = directory / "demo.key.pem"
+    public = directory / "demo.pub.pem"
+    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as fh:
+        fh.write(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+    os.chmod(private, 0o600)
+    public_pem = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    public.write_bytes(public_pem)
+    return KeyPair(private, public, public_pem)
+
+
+@dataclass
+class EmulatorHandle:
+    """A running emulator plus helpers that use its control endpoints."""
+
+    emulator: Emulator
+    login: str
+    private_key_path: Path
+    public_key_path: Path
+    domains: list[str] = field(default_factory=list)
+    verify: bool | str = True  # CA file for an emulator serving TLS
+
+    @property
+    def api_url(self) -> str:
+        return self.emulator.api_url
+
+    @property
+    def base_url(self) -> str:
+        return self.emulator.base_url
+
+    @property
+    def dns_address(self) -> tuple[str, int]:
+        return self.emulator.dns_address
+
+    @property
+    def dns_server(self) -> str:
+        host, port = self.emulator.dns_address
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    def _get(self, path: str) -> Any:
+        r = requests.get(self.base_url + path, timeout=10, verify=self.verify)
+        r.raise_for_status()
+        return r.json()
+
+    def _post(self, path: str, body: Any) -> Any:
+        r = requests.post(self.base_url + path, json=body, timeout=10, verify=self.verify)
+        if r.status_code >= 400:
+            raise AssertionError(f"{path}: {r.status_code} {r.text}")
+        return r.json()
+
+    def state(self) -> dict[str, Any]:
+        return dict(self._get("/_emulator/state"))
+
+    def entries(self, domain: str) -> list[DnsEntry]:
+        return [
+            DnsEntry(e["name"], int(e["expire"]), e["type"], e["content"])
+            for e in self.state()["domains"][domain]
+        ]
+
+    def stats(self) -> dict[str, Any]:
+        return dict(self._get("/_emulator/stats"))
+
+    def request_count(self, method: str | None = None, path: str | None = None) -> int:
+        """/v6 requests answered (or lost), optionally only one method and/or path template."""
+        return sum(
+            row["count"]
+            for row in self.stats()["requests"]
+            if row["path"].startswith("/v6")
+            and (method is None or row["method"] == method.upper())
+            and (path is None or row["path"] == path)
+        )
+
+    def faults(self, **body: Any) -> dict[str, Any]:
+        return dict(self._post("/_emulator/faults", body))
+
+    def script_faults(self, script: list[dict[str, str]]) -> dict[str, Any]:
+        return dict(self._post("/_emulator/faults", {"script": script}))
+
+    def reset(self) -> None:
+        self._post("/_emulator/reset", {})
+
+    def seed_entry(self, domain: str, entry: DnsEntry) -> None:
+        self._post(
+            "/_emulator/entries",
+            {
+                "domain": domain,
+                "entry": {
+                    "name": entry.name,
+                    "expire": entry.expire,
+                    "type": entry.type,
+                    "content": entry.content,
+                },
+            },
+        )
+
+    def revoke(self, jti: str | None = None, all: bool = False) -> int:
+        body: dict[str, Any] = {"all": True} if all else {"jti": jti}
+        return int(self._post("/_emulator/revoke", body)["revoked"])
+
+    def expire_tokens(self) -> int:
+        return int(self._post("/_emulator/expire", {})["expired"])
+
+    def tokens(self) -> list[dict[str, Any]]:
+        return list(self._get("/_emulator/tokens")["tokens"])
+
+    def signed_auth_body(self, **overrides: Any) -> tuple[bytes, str]:
+        """A fresh auth body for this login and its ``Signature`` header value."""
+        body: dict[str, Any] = {
+            "login": self.login,
+            "nonce": secrets.token_hex(8),
+            "read_only": False,
+            "expiration_time": "30 minutes",
+            "label": f"test-{time.time_ns()}",
+            "global_key": True,
+        }
+        body.update(overrides)
+        raw = json.dumps(body).encode()
+        key = serialization.load_pem_private_key(self.private_key_path.read_bytes(), None)
+        assert isinstance(key, rsa.RSAPrivateKey)
+        sig = base64.b64encode(key.sign(raw, padding.PKCS1v15(), hashes.SHA512())).decode()
+        return raw, sig
+
+    def token(self, **overrides: Any) -> str:
+        """A token from a signed ``POST /v6/auth`` (counts as one /v6 request)."""
+        raw, sig = self.signed_auth_body(**overrides)
+        r = requests.post(
+            self.api_url + "/auth",
+            data=raw,
+            headers={"Signature": sig, "Content-Type": "application/json"},
+            timeout=10,
+            verify=self.verify,
+        )
+        assert r.status_code == 201, r.text
+        return str(r.json()["token"])
+
+
+EmulatorFactory = Callable[..., EmulatorHandle]
+
+
+@pytest.fixture
+def emulator_factory(rsa_keypair: KeyPair) -> Iterator[EmulatorFactory]:
+    started: list[Emulator] = []
+
+    def make(**overrides: Any) -> EmulatorHandle:
+        settings: dict[str, Any] = {
+            "users": {"demo": rsa_keypair.public_pem},
+            "domains": list(DOMAINS),
+        }
+        settings.update(overrides)
+        emu = Emulator(EmulatorConfig(**settings))
+        emu.start()
+        started.append(emu)
+        login = next(iter(settings["users"]), "demo")
+        return EmulatorHandle(
+            emulator=emu,
+            login=login,
+            private_key_path=rsa_keypair.private_key_path,
+            public_key_path=rsa_keypair.public_key_path,
+            domains=list(settings["domains"]),
+            verify=str(settings["tls_cert"]) if settings.get("tls_cert") else True,
+        )
+
+    yield make
+    for emu in started:
+        emu.stop()
+
+
+@pytest.fixture
+def emulator(emulator_factory: EmulatorFactory) -> EmulatorHandle:
+    return emulator_factory()
