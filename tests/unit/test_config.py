@@ -1,0 +1,220 @@
+"""Configuration: file + env overlay, secret files, credentials, every problem reported."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ddnsd import config
+from ddnsd.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+MINIMAL = """
+[transip]
+login = "demo"
+private_key_file = "k.pem"
+api_url = "http://127.0.0.1:8780/v6"
+
+[[records]]
+domain = "example.test"
+name = "home"
+type = "A"
+
+[detect]
+ipv4 = ["static:203.0.113.5"]
+agree = 1
+"""
+
+
+@pytest.fixture
+def cfgdir(tmp_path: Path) -> Path:
+    (tmp_path / "k.pem").write_text("not a real key, never read by config\n")
+    (tmp_path / "k.pem").chmod(0o600)
+    return tmp_path
+
+
+def write(d: Path, text: str) -> str:
+    p = d / "config.toml"
+    p.write_text(text)
+    return str(p)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("1s", 1.0),
+        ("90", 90.0),
+        (90, 90.0),
+        ("5m", 300.0),
+        ("1h", 3600.0),
+        ("1d", 86400.0),
+        (" 2.5m ", 150.0),
+    ],
+    ids=["1s", "bare-string", "int", "5m", "1h", "1d", "fraction-and-spaces"],
+)
+def test_duration_parses(text: object, seconds: float) -> None:
+    assert config.parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("bad", ["", "5 parsecs", "-1", "0", "1w", True, None, "m"])
+def test_duration_refuses(bad: object) -> None:
+    with pytest.raises(ValueError):
+        config.parse_duration(bad)
+
+
+def test_minimal_file_loads_with_defaults(cfgdir: Path) -> None:
+    s = config.load(write(cfgdir, MINIMAL), environ={})
+    assert s.transip.login == "demo"
+    assert s.transip.private_key_file == cfgdir / "k.pem"  # relative to the config file
+    assert s.records[0].ttl == 300
+    assert s.schedule.interval == 300.0
+    assert s.http.listen == "127.0.0.1:9333"
+    assert s.state.dir == Path("/var/lib/ddnsd")
+
+
+def test_env_overrides_file(cfgdir: Path) -> None:
+    env = {
+        "DDNSD_HTTP__LISTEN": "0.0.0.0:9999",
+        "DDNSD_SCHEDULE__INTERVAL": "90",
+        "DDNSD_TRANSIP__LOGIN": "other",
+        "UNRELATED": "x",
+    }
+    s = config.load(write(cfgdir, MINIMAL), environ=env)
+    assert (s.http.listen, s.schedule.interval, s.transip.login) == ("0.0.0.0:9999", 90.0, "other")
+
+
+def test_config_path_order() -> None:
+    assert config.config_path("a.toml", {"DDNSD_CONFIG": "b.toml"}) == Path("a.toml")
+    assert config.config_path(None, {"DDNSD_CONFIG": "b.toml"}) == Path("b.toml")
+    assert config.config_path(None, {}) == Path("/etc/ddnsd/config.toml")
+
+
+def test_missing_file_is_one_clear_line(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as exc:
+        config.load(str(tmp_path / "nope.toml"), environ={})
+    assert str(exc.value) == (
+        f"config file {tmp_path / 'nope.toml'} does not exist; pass -c FILE or set "
+        "DDNSD_CONFIG (see config.example.toml)"
+    )
+
+
+def test_toml_syntax_error_names_the_file(cfgdir: Path) -> None:
+    with pytest.raises(ConfigError, match=r"TOML syntax error: .*line 1"):
+        config.load(write(cfgdir, "[transip\n"), environ={})
+
+
+def test_every_problem_is_reported_at_once(cfgdir: Path) -> None:
+    text = """
+[transip]
+logn = "x"
+[[records]]
+domain = "exa mple"
+name = "home"
+type = "B"
+ttl = 5
+[schedule]
+interval = "5 parsecs"
+"""
+    with pytest.raises(ConfigError) as exc:
+        config.load(write(cfgdir, text), environ={})
+    assert exc.value.problems == [
+        "transip.logn: unknown key (typo?)",
+        "records[0].domain: 'exa mple' is not a domain name",
+        "records[0].type: Input should be 'A' or 'AAAA'",
+        "records[0].ttl: Input should be greater than or equal to 60",
+        "schedule.interval: '5 parsecs' is not a duration; use e.g. '90', '30s', '5m', '1h' "
+        "or '1d'",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("replace", "problem"),
+    [
+        (
+            ('private_key_file = "k.pem"', 'private_key_file = "missing.pem"'),
+            "transip.private_key_file: {d}/missing.pem does not exist or is not a file",
+        ),
+        (
+            ('private_key_file = "k.pem"', ""),
+            "transip.private_key_file: is required (or transip.access_token_file, or a systemd "
+            "credential named transip.key)",
+        ),
+        (
+            ("agree = 1", "agree = 3"),
+            "detect.agree: 3 sources must agree but detect.ipv4 lists only 1",
+        ),
+        (
+            ('ipv4 = ["static:203.0.113.5"]', "ipv4 = []"),
+            "detect.ipv4: no sources, but a record of type A needs one",
+        ),
+        (
+            ('type = "A"', 'type = "AAAA"\nipv6_host = "::1"'),
+            "detect.ipv6: no sources, but a record of type AAAA needs one",
+        ),
+    ],
+    ids=["key-missing", "no-key", "agree-too-high", "no-v4-sources", "no-v6-sources"],
+)
+def test_cross_field_problems(cfgdir: Path, replace: tuple[str, str], problem: str) -> None:
+    text = MINIMAL.replace(*replace)
+    if "AAAA" in replace[1]:
+        text = text.replace("[detect]", "[detect]\nipv6 = []")
+    with pytest.raises(ConfigError) as exc:
+        config.load(write(cfgdir, text), environ={})
+    assert problem.format(d=cfgdir) in exc.value.problems
+
+
+def test_duplicate_records_refused(cfgdir: Path) -> None:
+    text = MINIMAL + '\n[[records]]\ndomain = "example.test"\nname = "HOME"\ntype = "A"\n'
+    with pytest.raises(ConfigError) as exc:
+        config.load(write(cfgdir, text), environ={})
+    assert "records[1]: home A in example.test is listed twice" in exc.value.problems
+
+
+def test_systemd_credential_supplies_the_key(cfgdir: Path, tmp_path: Path) -> None:
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "transip.key").write_text("x")
+    text = MINIMAL.replace('private_key_file = "k.pem"', "")
+    s = config.load(
+        write(cfgdir, text),
+        environ={"CREDENTIALS_DIRECTORY": str(creds), "STATE_DIRECTORY": "/var/lib/ddnsd-x"},
+    )
+    assert s.transip.private_key_file == creds / "transip.key"
+    assert s.state.dir == Path("/var/lib/ddnsd-x")
+
+
+def test_relative_secret_file_prefers_credentials_dir(cfgdir: Path, tmp_path: Path) -> None:
+    creds = tmp_path / "creds"
+    creds.mkdir()
+    (creds / "k.pem").write_text("x")
+    s = config.load(write(cfgdir, MINIMAL), environ={"CREDENTIALS_DIRECTORY": str(creds)})
+    assert s.transip.private_key_file == creds / "k.pem"
+
+
+def test_redacted_dump_hides_inline_secrets(cfgdir: Path) -> None:
+    text = MINIMAL + (
+        '\n[acme.httpreq]\nusername = "lego"\npassword = "hunter2-secret"\n'
+        '\n[[acme.accounts]]\nusername = "cm"\npassword = "acme-dns-secret"\n'
+        'fqdn = "_acme-challenge.example.test"\n'
+    )
+    s = config.load(write(cfgdir, text), environ={})
+    dumped = config.to_toml(config.redacted(s))
+    assert "hunter2-secret" not in dumped and "acme-dns-secret" not in dumped
+    assert dumped.count('password = "********"') == 2
+    assert "hunter2-secret" not in repr(s)
+
+
+def test_docs_configuration_md_is_current() -> None:
+    """docs/configuration.md is generated (`make docs`); it must match the code."""
+    current = (ROOT / "docs" / "configuration.md").read_text()
+    assert current == config.schema_markdown(), "docs/configuration.md is stale: run `make docs`"
+
+
+def test_example_config_keys_all_exist(tmp_path: Path) -> None:
+    """config.example.toml parses against the models (its key file aside)."""
+    text = (ROOT / "config.example.toml").read_text()
+    (tmp_path / "transip.key").write_text("x")
+    s = config.load(write(tmp_path, text), environ={})
+    assert s.records[0].name == "home"
