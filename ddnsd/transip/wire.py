@@ -1,0 +1,319 @@
+"""What goes over the wire: JSON ⇄ model, response headers, and error bodies.
+
+Everything here is pure (no sockets, no clock): ``auth.py`` and ``client.py`` feed it
+status codes, headers and decoded JSON and get model objects or exceptions back.
+TransIP's answers are checked for shape, so a surprise (a proxy's HTML page, a changed
+field) becomes one clear error instead of a ``KeyError`` deep in the reconciler.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import requests
+import urllib3
+
+import ddnsd
+from ddnsd.errors import (
+    TransipAuthError,
+    TransipConflict,
+    TransipError,
+    TransipForbidden,
+    TransipInvalid,
+    TransipNotAcceptable,
+    TransipNotFound,
+    TransipRateLimited,
+    TransipServerError,
+)
+from ddnsd.model import DnsEntry
+
+USER_AGENT = f"ddnsd/{ddnsd.__version__}"
+
+_ERROR_CLASSES: dict[int, type[TransipError]] = {
+    401: TransipAuthError,
+    403: TransipForbidden,
+    404: TransipNotFound,
+    406: TransipNotAcceptable,
+    409: TransipConflict,
+    422: TransipInvalid,
+    429: TransipRateLimited,
+}
+
+
+class TransipBadResponse(TransipError):
+    """TransIP answered, but not in the shape its documentation promises."""
+
+
+@dataclass
+class RateLimit:
+    """The last ``X-Rate-Limit-*`` headers seen (``None`` until a response carried them).
+
+    ``reset`` is a Unix timestamp: when the oldest request leaves TransIP's sliding
+    15-minute window.
+    """
+
+    limit: int | None = None
+    remaining: int | None = None
+    reset: float | None = None
+
+    def update(self, headers: Mapping[str, str]) -> None:
+        """Take over whichever of the three headers ``headers`` carries (others are kept)."""
+        limit = _header_number(headers, "X-Rate-Limit-Limit")
+        remaining = _header_number(headers, "X-Rate-Limit-Remaining")
+        reset = _header_number(headers, "X-Rate-Limit-Reset")
+        if limit is not None:
+            self.limit = int(limit)
+        if remaining is not None:
+            self.remaining = int(remaining)
+        if reset is not None:
+            self.reset = reset
+
+
+def _header_number(headers: Mapping[str, str], name: str) -> float | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        return float(value.strip())
+    except ValueError:
+        return None
+
+
+def dumps(payload: Mapping[str, Any]) -> bytes:
+    """The exact bytes sent as a request body (compact JSON, UTF-8)."""
+    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def error_message(status: int, body: bytes, reason: str = "") -> str:
+    """TransIP's ``{"error": "..."}`` text, or a short stand-in when the body has none.
+
+    Never returns a whole HTML page: a proxy's error page becomes its reason phrase.
+    """
+    try:
+        data = json.loads(body.decode("utf-8")) if body else None
+    except (UnicodeDecodeError, ValueError):
+        data = None
+    if isinstance(data, dict):
+        text = data.get("error")
+        if isinstance(text, str) and text.strip():
+            return text.strip()
+    if reason:
+        return reason
+    return f"HTTP {status} without an error message"
+
+
+def error_class(status: int) -> type[TransipError]:
+    """The ``TransipError`` subclass for an HTTP status."""
+    if status >= 500:
+        return TransipServerError
+    return _ERROR_CLASSES.get(status, TransipError)
+
+
+def make_error(
+    status: int, message: str, *, method: str = "", path: str = "", hint: str = ""
+) -> TransipError:
+    """Build the right ``TransipError`` subclass for ``status``."""
+    return error_class(status)(status, message, method=method, path=path, hint=hint)
+
+
+def token_expired_or_revoked(message: str) -> bool:
+    """Whether a 401 text says the token itself is stale (so a fresh token can help).
+
+    Other 401s (bad signature, unknown login, malformed header) are not fixed by renewing.
+    """
+    text = message.lower()
+    return "expired" in text or "revoked" in text
+
+
+def is_being_saved(message: str) -> bool:
+    """Whether a 409 text is TransIP's transient "DNS Entries are currently being saved"."""
+    return "being saved" in message.lower()
+
+
+# ----------------------------------------------------------------------------- answers
+
+
+def _bad(method: str, path: str, status: int, what: str) -> TransipBadResponse:
+    return TransipBadResponse(
+        status,
+        f"unexpected answer: {what}",
+        method=method,
+        path=path,
+        hint="is api_url the TransIP v6 API (e.g. https://api.transip.nl/v6)?",
+    )
+
+
+def decode_json(body: bytes, *, method: str, path: str, status: int) -> dict[str, Any]:
+    """A success body as a JSON object, or ``TransipBadResponse``."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise _bad(method, path, status, "the body is not JSON") from None
+    if not isinstance(data, dict):
+        raise _bad(method, path, status, f"expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def entry_to_json(entry: DnsEntry) -> dict[str, Any]:
+    """``DnsEntry`` → TransIP's ``dnsEntry`` object."""
+    return {
+        "name": entry.name,
+        "expire": entry.expire,
+        "type": entry.type,
+        "content": entry.content,
+    }
+
+
+def entry_from_json(
+    item: object, *, where: str = "dnsEntry", method: str = "", path: str = "", status: int = 200
+) -> DnsEntry:
+    """One TransIP ``dnsEntry`` object → ``DnsEntry`` (checked field by field)."""
+    if not isinstance(item, dict):
+        raise _bad(method, path, status, f"{where} is not an object")
+    fields: dict[str, Any] = {}
+    for key in ("name", "type", "content"):
+        value = item.get(key)
+        if not isinstance(value, str):
+            raise _bad(method, path, status, f"{where}.{key} is missing or not a string")
+        fields[key] = value
+    expire = item.get("expire")
+    if isinstance(expire, bool) or not isinstance(expire, int | str):
+        raise _bad(method, path, status, f"{where}.expire is missing or not a number")
+    try:
+        fields["expire"] = int(expire)
+    except ValueError:
+        raise _bad(method, path, status, f"{where}.expire is not a number") from None
+    return DnsEntry(
+        name=fields["name"],
+        expire=fields["expire"],
+        type=fields["type"].upper(),
+        content=fields["content"],
+    )
+
+
+def entries_from_json(
+    data: Mapping[str, Any], *, method: str = "GET", path: str = "", status: int = 200
+) -> list[DnsEntry]:
+    """``{"dnsEntries": [...]}`` → list of ``DnsEntry`` in TransIP's order."""
+    items = data.get("dnsEntries")
+    if not isinstance(items, list):
+        raise _bad(method, path, status, "no dnsEntries list")
+    return [
+        entry_from_json(item, where=f"dnsEntries[{i}]", method=method, path=path, status=status)
+        for i, item in enumerate(items)
+    ]
+
+
+def domain_names_from_json(
+    data: Mapping[str, Any], *, method: str = "GET", path: str = "", status: int = 200
+) -> list[str]:
+    """``{"domains": [{"name": ...}, ...]}`` → the names."""
+    items = data.get("domains")
+    if not isinstance(items, list):
+        raise _bad(method, path, status, "no domains list")
+    names: list[str] = []
+    for i, item in enumerate(items):
+        name = item.get("name") if isinstance(item, dict) else None
+        if not isinstance(name, str) or not name:
+            raise _bad(method, path, status, f"domains[{i}].name is missing or not a string")
+        names.append(name)
+    return names
+
+
+def domain_from_json(
+    data: Mapping[str, Any], *, method: str = "GET", path: str = "", status: int = 200
+) -> dict[str, Any]:
+    """``{"domain": {...}}`` → the domain object (must carry a ``name``)."""
+    domain = data.get("domain")
+    if not isinstance(domain, dict) or not isinstance(domain.get("name"), str):
+        raise _bad(method, path, status, "no domain object with a name")
+    return domain
+
+
+def ping_from_json(
+    data: Mapping[str, Any], *, method: str = "GET", path: str = "", status: int = 200
+) -> str:
+    """``{"ping": "pong"}`` → ``"pong"``."""
+    ping = data.get("ping")
+    if not isinstance(ping, str):
+        raise _bad(method, path, status, "no ping field")
+    return ping
+
+
+def token_from_json(
+    data: Mapping[str, Any], *, method: str = "POST", path: str = "/auth", status: int = 201
+) -> str:
+    """``{"token": "<JWT>"}`` → the token (the token itself never enters a message)."""
+    token = data.get("token")
+    if not isinstance(token, str) or not token.strip():
+        raise _bad(method, path, status, "no token field")
+    return token.strip()
+
+
+def _links(data: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """Every ``(rel, link)`` pair in ``_links``, in whichever of TransIP's shapes it comes.
+
+    The seed shows both ``"_links": [{"rel", "link"}, ...]`` and
+    ``"_links": {"pages": [{"rel", "link"}, ...]}``; ``{"next": "..."}`` is tolerated too.
+    """
+    raw = data.get("_links")
+    items: list[object] = []
+    if isinstance(raw, list):
+        items.extend(raw)
+    elif isinstance(raw, dict):
+        for key, value in raw.items():
+            if isinstance(value, list):
+                items.extend(value)
+            elif isinstance(value, str):
+                items.append({"rel": key, "link": value})
+            elif isinstance(value, dict) and "link" in value:
+                items.append({"rel": value.get("rel", key), "link": value["link"]})
+    pairs: list[tuple[str, str]] = []
+    for item in items:
+        if isinstance(item, dict):
+            rel, link = item.get("rel"), item.get("link")
+            if isinstance(rel, str) and isinstance(link, str) and link:
+                pairs.append((rel, link))
+    return pairs
+
+
+def next_page_query(data: Mapping[str, Any]) -> dict[str, str] | None:
+    """The query parameters of the ``next`` page link, or ``None`` on the last/only page.
+
+    Only the query (``page``, ``pageSize``) is taken from the link: the request still goes
+    to the configured API URL, whatever host the link names.
+    """
+    for rel, link in _links(data):
+        if rel == "next":
+            query = dict(parse_qsl(urlsplit(link).query))
+            return query or None
+    return None
+
+
+def describe_failure(exc: BaseException, timeout: float) -> tuple[str, bool]:
+    """``(reason, may_have_arrived)`` for a request that got no answer.
+
+    ``may_have_arrived`` is False only when the connection was never made (refused,
+    unresolvable host, connect timeout): then TransIP cannot have seen the request. After
+    the request was written (read timeout, reset, dropped connection) it may have been
+    applied, which matters for POST (see ``client.TransipClient._request``).
+    """
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return f"connecting timed out after {timeout:g} s", False
+    if isinstance(exc, requests.exceptions.ReadTimeout | requests.exceptions.Timeout):
+        return f"no answer within {timeout:g} s", True
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS handshake failed (check the certificate)", False
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        cause = exc.args[0] if exc.args else None
+        cause = getattr(cause, "reason", cause)  # MaxRetryError wraps the real failure
+        if isinstance(cause, urllib3.exceptions.NameResolutionError):
+            return "the host name could not be resolved", False
+        if isinstance(cause, urllib3.exceptions.NewConnectionError):
+            return "connection refused", False
+        return "the connection was dropped before an answer arrived", True
+    return f"the request failed ({type(exc).__name__})", True
