@@ -1,1 +1,35 @@
-"""ddnsd.detect."""
+"""Public address detection: sources, validation, k-of-n agreement, netlink events.
+
+Import from here::
+
+    from ddnsd.detect import Family, make_detector, detect_agreed
+    detectors = [make_detector(s, timeout=5.0) for s in ["https://api.ipify.org", "dns:opendns"]]
+    result = detect_agreed(detectors, Family.V4, agree=2, timeout=8.0)
+    result.address  # "198.51.100.7" or None (result.reason says why)
+"""
+
+from ddnsd.detect.agree import Agreement, SourceReport, detect_agreed
+from ddnsd.detect.base import Detector, Family, SourceFailed, redact_source
+from ddnsd.detect.netlink import AddressWatcher
+from ddnsd.detect.push import PushDetector, PushStore
+from ddnsd.detect.sources import SOURCE_HELP, make_detector, parse_source
+from ddnsd.detect.validate import combine_ipv6_host, validate_address, validate_ipv6_host
+
+__all__ = [
+    "SOURCE_HELP",
+    "AddressWatcher",
+    "Agreement",
+    "Detector",
+    "Family",
+    "PushDetector",
+    "PushStore",
+    "SourceFailed",
+    "SourceReport",
+    "combine_ipv6_host",
+    "detect_agreed",
+    "make_detector",
+    "parse_source",
+    "redact_source",
+    "validate_address",
+    "validate_ipv6_host",
+]

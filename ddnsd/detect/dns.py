@@ -1,0 +1,216 @@
+"""``dns:opendns`` / ``dns:google`` / ``dns:cloudflare`` / ``dns:NAME@SERVER[:PORT]``.
+
+A "whoami" DNS query: the server answers with the address the query came from. The
+presets send the query to the server's address of the asked family, so the answer is
+our address of that family:
+
+========== ============================ ======= ================= =====================
+preset     name                         type    IPv4 server       IPv6 server
+========== ============================ ======= ================= =====================
+opendns    myip.opendns.com             A/AAAA  208.67.222.222    2620:119:35::35
+google     o-o.myaddr.l.google.com      TXT     216.239.32.10     2001:4860:4802:32::a
+cloudflare whoami.cloudflare (class CH) TXT     1.1.1.1           2606:4700:4700::1111
+========== ============================ ======= ================= =====================
+
+``dns:NAME@SERVER[:PORT]`` asks SERVER (an address, ``[v6]:port`` or a host name) for
+NAME's A (IPv4) or AAAA (IPv6) records, and for its TXT records when there are none.
+"""
+
+from __future__ import annotations
+
+import logging
+import socket
+from dataclasses import dataclass
+
+import dns.exception
+import dns.flags
+import dns.message
+import dns.name
+import dns.query
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+
+from ddnsd.detect.base import Family, SourceFailed
+from ddnsd.detect.validate import parse_address, validate_address
+
+log = logging.getLogger("ddnsd.detect.dns")
+
+
+@dataclass(frozen=True, slots=True)
+class DnsPreset:
+    """A well-known whoami service."""
+
+    qname: str
+    rdclass: str  # "IN" or "CH"
+    txt: bool  # True: the address comes as TXT; False: as A/AAAA of the family
+    server_v4: str
+    server_v6: str
+
+    def server(self, family: Family) -> str:
+        return self.server_v4 if family is Family.V4 else self.server_v6
+
+
+PRESETS: dict[str, DnsPreset] = {
+    "opendns": DnsPreset("myip.opendns.com", "IN", False, "208.67.222.222", "2620:119:35::35"),
+    "google": DnsPreset(
+        "o-o.myaddr.l.google.com", "IN", True, "216.239.32.10", "2001:4860:4802:32::a"
+    ),
+    "cloudflare": DnsPreset("whoami.cloudflare", "CH", True, "1.1.1.1", "2606:4700:4700::1111"),
+}
+
+
+def split_server(spec: str) -> tuple[str, int]:
+    """``"127.0.0.1:53"`` / ``"[::1]:53"`` / ``"::1"`` / ``"ns.example"`` → (host, port).
+
+    Raises ValueError with one sentence when the text is not a server.
+    """
+    text = spec.strip()
+    host, port_text = text, ""
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(f"DNS server {spec!r} is not HOST, HOST:PORT or [IPv6]:PORT")
+        port_text = rest[1:]
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    if not host or any(ch.isspace() or ch in "/@" for ch in host):
+        raise ValueError(f"DNS server {spec!r} is not HOST, HOST:PORT or [IPv6]:PORT")
+    port = 53
+    if port_text:
+        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+            raise ValueError(f"DNS server {spec!r} has an invalid port {port_text!r}")
+        port = int(port_text)
+    return host, port
+
+
+def parse_dns_source(rest: str) -> DnsPreset | tuple[str, str, int]:
+    """The part after ``dns:`` → a preset, or (name, server host, port). ValueError if bad."""
+    if "@" not in rest:
+        preset = PRESETS.get(rest.strip().lower())
+        if preset is None:
+            raise ValueError(
+                f"unknown DNS source 'dns:{rest}'; use dns:opendns, dns:google, "
+                "dns:cloudflare or dns:NAME@SERVER[:PORT]"
+            )
+        return preset
+    name, _, server = rest.rpartition("@")
+    name = name.strip()
+    try:
+        if not name or " " in name:
+            raise dns.exception.SyntaxError
+        dns.name.from_text(name)
+    except dns.exception.DNSException:
+        raise ValueError(f"DNS source 'dns:{rest}' has no valid name before '@'") from None
+    host, port = split_server(server)
+    return name, host, port
+
+
+class DnsDetector:
+    """Ask a DNS server which address our query came from."""
+
+    def __init__(self, source: str, *, timeout: float = 5.0, allow_private: bool = False) -> None:
+        if not source.startswith("dns:"):
+            raise ValueError(f"{source!r} is not a dns: source")
+        self.source = source
+        self.target = parse_dns_source(source[4:])
+        self.timeout = timeout
+        self.allow_private = allow_private
+
+    def _server_address(self, family: Family) -> tuple[str, int]:
+        if isinstance(self.target, DnsPreset):
+            return self.target.server(family), 53
+        _name, host, port = self.target
+        try:
+            parse_address(host)
+            return host, port
+        except ValueError:
+            pass
+        want = socket.AF_INET if family is Family.V4 else socket.AF_INET6
+        try:
+            infos = socket.getaddrinfo(host, port, proto=socket.IPPROTO_UDP)
+        except OSError as exc:
+            raise SourceFailed(
+                self.source, family, f"cannot resolve server {host!r}: {exc}"
+            ) from None
+        infos.sort(key=lambda info: info[0] != want)  # the asked family first
+        return str(infos[0][4][0]), port
+
+    def _ask(
+        self, family: Family, where: str, port: int, qname: str, rdtype: str, rdclass: str
+    ) -> list[str]:
+        query = dns.message.make_query(
+            qname, dns.rdatatype.from_text(rdtype), dns.rdataclass.from_text(rdclass)
+        )
+        try:
+            resp = dns.query.udp(query, where, port=port, timeout=self.timeout)
+            if resp.flags & dns.flags.TC:
+                resp = dns.query.tcp(query, where, port=port, timeout=self.timeout)
+        except dns.exception.Timeout:
+            raise SourceFailed(
+                self.source, family, f"no answer from {where} port {port} within {self.timeout:g} s"
+            ) from None
+        except (dns.exception.DNSException, OSError) as exc:
+            raise SourceFailed(
+                self.source, family, f"query to {where} port {port} failed ({exc})"
+            ) from None
+        rcode = resp.rcode()
+        if rcode == dns.rcode.NXDOMAIN:
+            return []
+        if rcode != dns.rcode.NOERROR:
+            raise SourceFailed(
+                self.source,
+                family,
+                f"{where} answered {dns.rcode.to_text(rcode)} for {qname} {rdtype}",
+            )
+        kind = dns.rdatatype.from_text(rdtype)
+        values: list[str] = []
+        for rrset in resp.answer:
+            if rrset.rdtype != kind:
+                continue
+            for rd in rrset:
+                if kind == dns.rdatatype.TXT:
+                    values.append(b"".join(rd.strings).decode("utf-8", "replace"))
+                else:
+                    values.append(rd.to_text())
+        return values
+
+    def detect(self, family: Family) -> str:
+        fam = Family(family)
+        where, port = self._server_address(fam)
+        if isinstance(self.target, DnsPreset):
+            qname, rdclass = self.target.qname, self.target.rdclass
+            rdtype = "TXT" if self.target.txt else fam.record_type
+            values = self._ask(fam, where, port, qname, rdtype, rdclass)
+        else:
+            qname, rdclass, rdtype = self.target[0], "IN", fam.record_type
+            values = self._ask(fam, where, port, qname, rdtype, rdclass)
+            if not values:
+                rdtype = "TXT"
+                values = self._ask(fam, where, port, qname, rdtype, rdclass)
+        if not values:
+            raise SourceFailed(self.source, fam, f"{where} had no answer for {qname} {rdtype}")
+        return self._pick(fam, values)
+
+    def _pick(self, family: Family, values: list[str]) -> str:
+        """The one valid address among the answers (TXT may carry other notes)."""
+        found: list[str] = []
+        problems: list[str] = []
+        for value in values:
+            try:
+                address = validate_address(value, family, self.allow_private)
+            except ValueError as exc:
+                problems.append(str(exc))
+                continue
+            if address not in found:
+                found.append(address)
+        if len(found) == 1:
+            log.debug("%s said %s", self.source, found[0])
+            return found[0]
+        if found:
+            raise SourceFailed(
+                self.source,
+                family,
+                f"answered several addresses ({', '.join(found)}); cannot tell which is ours",
+            )
+        raise SourceFailed(self.source, family, f"bad answer: {problems[0]}")

@@ -1,0 +1,113 @@
+"""``https://…`` / ``http://…``: a plain-text "what is my IP" echo service.
+
+The connection is forced onto the asked family (the socket is bound to ``0.0.0.0`` or
+``::`` before connecting), so a dual-stack echo service reports the address of the
+family we asked for. Proxies from the environment are ignored on purpose: through a
+proxy the service would see the proxy's address. The answer's first line, stripped, must
+be the address; HTML or anything else fails the source with a short excerpt.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from ddnsd import __version__
+from ddnsd.detect.base import Family, SourceFailed, redact_source
+from ddnsd.detect.validate import validate_address
+
+log = logging.getLogger("ddnsd.detect.http")
+
+MAX_BODY = 4096
+_BIND_ANY = {Family.V4: ("0.0.0.0", 0), Family.V6: ("::", 0)}
+
+
+class _FamilyAdapter(HTTPAdapter):
+    """An HTTPAdapter whose connections may only use one address family."""
+
+    def __init__(self, family: Family) -> None:
+        self._source_address = _BIND_ANY[family]
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        pool_kwargs["source_address"] = self._source_address
+        super().init_poolmanager(connections, maxsize, block=block, **pool_kwargs)
+
+
+def _looks_like_html(text: str) -> bool:
+    head = text.lstrip().lower()
+    return head.startswith("<") or "<html" in head[:512] or "<body" in head[:512]
+
+
+class HttpDetector:
+    """Ask a plain-text echo service (``https://api.ipify.org``) for our address."""
+
+    def __init__(self, url: str, *, timeout: float = 5.0, allow_private: bool = False) -> None:
+        self.url = url
+        self.source = redact_source(url)
+        self.timeout = timeout
+        self.allow_private = allow_private
+
+    def _session(self, family: Family) -> requests.Session:
+        session = requests.Session()
+        session.trust_env = False  # no proxies, no netrc: the service must see us
+        session.headers["User-Agent"] = f"ddnsd/{__version__}"
+        session.headers["Accept"] = "text/plain"
+        adapter = _FamilyAdapter(family)
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
+        return session
+
+    def detect(self, family: Family) -> str:
+        fam = Family(family)
+        try:
+            with (
+                self._session(fam) as session,
+                session.get(self.url, timeout=self.timeout, stream=True) as resp,
+            ):
+                status = resp.status_code
+                body = resp.raw.read(MAX_BODY + 1, decode_content=True)
+        except requests.Timeout:
+            raise SourceFailed(
+                self.source, fam, f"no answer within {self.timeout:g} s over {fam.label}"
+            ) from None
+        except requests.RequestException as exc:
+            raise SourceFailed(
+                self.source, fam, f"could not connect over {fam.label} ({_why(exc)})"
+            ) from None
+        if status != 200:
+            raise SourceFailed(self.source, fam, f"answered HTTP {status}")
+        text = body[:MAX_BODY].decode("utf-8", "replace").lstrip("\ufeff")
+        if _looks_like_html(text):
+            raise SourceFailed(
+                self.source, fam, "answered HTML, not an address; is it a plain-text echo URL?"
+            )
+        first = text.strip().splitlines()[0].strip() if text.strip() else ""
+        if not first:
+            raise SourceFailed(self.source, fam, "answered an empty body")
+        try:
+            address = validate_address(first, fam, self.allow_private)
+        except ValueError as exc:
+            raise SourceFailed(self.source, fam, f"bad answer: {exc}") from None
+        log.debug("%s said %s", self.source, address)
+        return address
+
+
+def _why(exc: Exception) -> str:
+    """The innermost readable cause of a requests/urllib3 error, without URLs."""
+    cause: BaseException = exc
+    while cause.__context__ is not None or cause.__cause__ is not None:
+        nxt = cause.__cause__ or cause.__context__
+        if nxt is None:
+            break
+        cause = nxt
+    text = str(cause) or type(cause).__name__
+    # urllib3 errors repeat the pool and URL; keep the part after the last colon-space
+    if "Caused by" in text or "Max retries" in text:
+        text = text.rsplit(": ", 1)[-1].rstrip(")'\"")
+    return text[:160]
