@@ -1,0 +1,168 @@
+"""``ddnsd emulator``: run the local TransIP v6 API + authoritative DNS until SIGINT/SIGTERM.
+
+Exit codes: 0 after a signal, 2 for bad flags (unreadable key file, bad listen address,
+a port that cannot be bound).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ipaddress
+import logging
+import signal
+import sys
+import threading
+from pathlib import Path
+from types import FrameType
+
+EXIT_USAGE = 2
+
+
+def parse_listen(spec: str, what: str) -> tuple[str, int]:
+    """``"127.0.0.1:8780"`` / ``"[::1]:8780"`` → (host, port); ValueError with a reason."""
+    host, sep, port_text = spec.rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"{what} {spec!r} is not HOST:PORT (e.g. 127.0.0.1:8780)")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        if host != "localhost":
+            raise ValueError(f"{what} {spec!r}: {host!r} is not an IP address") from None
+        host = "127.0.0.1"
+    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
+        raise ValueError(f"{what} {spec!r}: port must be 0-65535")
+    return host, int(port_text)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--listen", default="127.0.0.1:8780", metavar="HOST:PORT", help="HTTP API address"
+    )
+    parser.add_argument(
+        "--dns-listen",
+        default="127.0.0.1:8053",
+        metavar="HOST:PORT",
+        help="authoritative DNS address (UDP and TCP)",
+    )
+    parser.add_argument("--login", default="demo", help="TransIP login name (default: demo)")
+    parser.add_argument(
+        "--public-key",
+        required=True,
+        metavar="PEM",
+        help="public key of the login's key pair (verifies signed POST /v6/auth)",
+    )
+    parser.add_argument(
+        "--domain",
+        action="append",
+        metavar="NAME",
+        help="emulated domain; repeat for more (default: example.test)",
+    )
+    parser.add_argument("--state", metavar="FILE", help="keep zones in this JSON file")
+    parser.add_argument(
+        "--propagation-delay",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="DNS serves a write only this long after it was made",
+    )
+    parser.add_argument(
+        "--fault-rate",
+        type=float,
+        default=0.0,
+        metavar="RATE",
+        help="share of API writes that fail (500, 409, slow, lost answer)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="random seed for faults")
+    parser.add_argument("--tls-cert", metavar="CERT", help="serve HTTPS with this certificate")
+    parser.add_argument("--tls-key", metavar="KEY", help="private key of --tls-cert")
+    parser.add_argument(
+        "--rate-limit", type=int, default=1000, help="requests per 15 minutes per login"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    from cryptography.hazmat.primitives import serialization
+
+    from ddnsd.emulator.server import Emulator, EmulatorConfig
+
+    def fail(message: str) -> int:
+        print(f"ddnsd emulator: {message}", file=sys.stderr)
+        return EXIT_USAGE
+
+    try:
+        host, port = parse_listen(args.listen, "--listen")
+        dns_host, dns_port = parse_listen(args.dns_listen, "--dns-listen")
+    except ValueError as exc:
+        return fail(str(exc))
+    try:
+        pem = Path(args.public_key).read_bytes()
+    except OSError as exc:
+        return fail(f"cannot read --public-key {args.public_key}: {exc.strerror or exc}")
+    try:
+        serialization.load_pem_public_key(pem)
+    except ValueError:
+        return fail(f"--public-key {args.public_key} is not a PEM public key (BEGIN PUBLIC KEY)")
+    if bool(args.tls_cert) != bool(args.tls_key):
+        return fail("--tls-cert and --tls-key go together")
+    if not 0.0 <= args.fault_rate <= 1.0:
+        return fail("--fault-rate must be between 0 and 1")
+    if args.rate_limit < 1:
+        return fail("--rate-limit must be at least 1")
+    if args.propagation_delay < 0:
+        return fail("--propagation-delay must not be negative")
+    domains = [d.lower().rstrip(".") for d in (args.domain or ["example.test"])]
+    config = EmulatorConfig(
+        users={args.login: pem},
+        domains=domains,
+        host=host,
+        port=port,
+        dns_host=dns_host,
+        dns_port=dns_port,
+        propagation_delay=args.propagation_delay,
+        fault_rate=args.fault_rate,
+        seed=args.seed,
+        rate_limit=args.rate_limit,
+        state_file=args.state,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+    )
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    try:
+        emulator = Emulator(config).start()
+    except OSError as exc:
+        return fail(f"cannot start: {exc.strerror or exc} (check --listen / --dns-listen / TLS)")
+    except ValueError as exc:
+        return fail(f"cannot start: {exc}")
+    dns_h, dns_p = emulator.dns_address
+    dns_text = f"[{dns_h}]:{dns_p}" if ":" in dns_h else f"{dns_h}:{dns_p}"
+    print(
+        f"ddnsd emulator: API {emulator.api_url}, DNS {dns_text} (udp+tcp), "
+        f"login {args.login}, domains {', '.join(domains)}",
+        flush=True,
+    )
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, on_signal)
+    with contextlib.suppress(KeyboardInterrupt):
+        while not stop.wait(0.5):
+            pass
+    emulator.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m ddnsd.emulator",
+        description="Local TransIP REST API v6 + authoritative DNS emulator.",
+    )
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
