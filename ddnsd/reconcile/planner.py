@@ -32,6 +32,7 @@ from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ddnsd.detect.validate import combine_ipv6_host  # pure; shared with detection
 from ddnsd.errors import UnsafePlan
 from ddnsd.model import DnsEntry, RecordSpec
 
@@ -41,7 +42,6 @@ ChangeKind = Literal["add", "update", "delete"]
 METHODS: Mapping[str, str] = {"add": "POST", "update": "PATCH", "delete": "DELETE"}
 
 _FAMILIES = ("A", "AAAA")
-_HOST_BITS = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,28 +155,12 @@ def desired_content(spec: RecordSpec, address: str | None) -> str | None:
                 "check the address sources"
             ) from None
         if spec.ipv6_host:
-            return str(combine_ipv6_host(addr, spec.ipv6_host, spec.key))
+            try:
+                return combine_ipv6_host(str(addr), spec.ipv6_host)
+            except ValueError as exc:
+                raise UnsafePlan(f"record {spec.key}: {exc}") from None
         return str(addr)
     raise UnsafePlan(f"record {spec.key}: ddnsd only manages A and AAAA records")
-
-
-def combine_ipv6_host(
-    address: ipaddress.IPv6Address | str, host: str, what: str = "record"
-) -> ipaddress.IPv6Address:
-    """The /64 prefix of ``address`` + the interface identifier ``host`` (e.g. ``"::1234"``)."""
-    addr = ipaddress.IPv6Address(address) if isinstance(address, str) else address
-    try:
-        ident = int(ipaddress.IPv6Address(host.strip()))
-    except ValueError:
-        raise UnsafePlan(
-            f"{what}: ipv6_host {host!r} is not an IPv6 interface identifier like '::1234'"
-        ) from None
-    if ident >> _HOST_BITS:
-        raise UnsafePlan(
-            f"{what}: ipv6_host {host!r} has bits outside the last 64; use only the host part"
-        )
-    prefix = int(addr) >> _HOST_BITS << _HOST_BITS
-    return ipaddress.IPv6Address(prefix | ident)
 
 
 def same_content(rtype: str, a: str, b: str) -> bool:
