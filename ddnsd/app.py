@@ -120,6 +120,7 @@ def make_detectors(settings: Settings, push_store: Any = None) -> dict[str, list
 def detect_addresses(
     settings: Settings, detectors: dict[str, list[Detector]], metrics: Metrics | None = None
 ) -> dict[str, str | None]:
+    """The agreed address per record type ("A"/"AAAA"); None where sources did not agree."""
     from ddnsd.detect import Family, detect_agreed
 
     addresses: dict[str, str | None] = {}
@@ -127,8 +128,18 @@ def detect_addresses(
         family = Family.from_record_type(rtype)
         agreement = detect_agreed(dets, family, settings.detect.agree, settings.detect.timeout)
         addresses[rtype] = agreement.address
+        if agreement.address is None:
+            log.warning("%s: no agreed address (%s)", family.label, agreement.reason)
+            for rep in agreement.reports:
+                log.warning("  %s", f"{rep.source} said {rep.address}" if rep.ok else rep.error)
         if metrics is not None:
-            metrics.record_detection(family.label, agreement)
+            label = f"ipv{family.value}"
+            metrics.set_detected_address(label, agreement.address)
+            if agreement.disagreement:
+                metrics.detection_disagreements.labels(family=label).inc()
+            for rep in agreement.reports:
+                if not rep.ok:
+                    metrics.source_failures.labels(source=rep.source).inc()
     return addresses
 
 
@@ -321,7 +332,7 @@ class Daemon:
         self.settings = settings
         self.metrics = Metrics()
         self.health = Health(settings.schedule.interval)
-        self.push_store = PushStore()
+        self.push_store = PushStore(on_change=self._pushed)
         self.notifier = Notifier(process_env("NOTIFY_SOCKET"), process_env("WATCHDOG_USEC"))
         self._stop = threading.Event()
         self._round_lock = threading.Lock()
@@ -396,58 +407,54 @@ class Daemon:
         return Proxy()
 
     def _push(self, hostname: str, ip: str) -> str:
-        """dyndns2 push from a router: store it, run a round if it is news."""
+        """dyndns2 push from a router: store it; a new address runs a round right away."""
         from ddnsd.detect import Family
-        from ddnsd.detect.validate import validate_address
 
         family = Family.V6 if ":" in ip else Family.V4
-        address = validate_address(ip, family, self.settings.detect.allow_private)
-        previous = self.push_store.get(family)
-        self.push_store.push(family, address, hostname)
-        if previous is not None and previous[0] == address:
-            return "nochg"
-        if self._scheduler is not None:
-            self._scheduler.trigger(f"router push from {hostname}: {address}")
-        return "good"
+        changed = self.push_store.push(family, ip, hostname)  # ValueError: not an address
+        return "good" if changed else "nochg"
 
     # -- one round
     def round(self) -> bool:
-        from ddnsd.model import Outcome
-
         with self._round_lock:
             if self._reload_requested:
                 self._reload()
-            if self.engine is None:
-                self.health.record_round(True, time.time())
+            now = time.time()
+            if self.engine is None:  # ACME-only daemon: nothing to keep in sync
+                self.health.record_round(True, now)
+                self.metrics.observe_round(True, now)
                 return True
             try:
                 addresses = detect_addresses(self.settings, self.detectors, self.metrics)
                 result = self.engine.run_round(addresses)
             except DdnsdError as exc:
                 log.error("round failed: %s", exc)
-                self.metrics.record_round_failure()
-                self.health.record_round(False, time.time())
-                self.notifier.status(f"failing: {exc}")
+                self.health.record_round(False, now)
+                self.metrics.observe_round(False, now)
+                self.notifier.status(self.health.status_line())
                 return False
-            self.metrics.record_round(result)
-            ok = all(r.outcome.ok for r in result.records.values())
-            unknown = [k for k, v in addresses.items() if v is None]
-            ok = ok and not unknown
-            self.health.record_round(ok, time.time())
-            self.health.set_token_ok(True)
-            self.metrics.record_token(self.client)
-            in_sync = sum(1 for r in result.records.values() if r.outcome is Outcome.NOOP)
             for key, rec in result.records.items():
-                if rec.outcome is not Outcome.NOOP:
-                    log.info("%s: %s — %s", key, rec.outcome.value, rec.message)
-            self.notifier.status(self.health.status_line(in_sync, len(result.records)))
+                self.metrics.record_outcome(key, rec.outcome)
+            ok = result.ok and all(a is not None for a in addresses.values())
+            self.health.record_round(ok, now, outcomes=result.outcomes)
+            self.metrics.observe_round(ok, now)
+            self._observe_client()
+            self.notifier.status(self.health.status_line())
             return ok
+
+    def _observe_client(self) -> None:
+        expires = self.client.auth.expires_at()
+        if expires is not None:
+            self.metrics.token_expiry.set(expires)
+        remaining = self.client.rate_limit.remaining
+        if remaining is not None:
+            self.metrics.transip_rate_limit_remaining.set(remaining)
 
     def _renew_token(self) -> None:
         try:
             self.client.auth.token()
             self.health.set_token_ok(True)
-            self.metrics.record_token(self.client)
+            self._observe_client()
         except DdnsdError as exc:
             log.error("token renewal failed: %s", exc)
             self.health.set_token_ok(False)
@@ -464,6 +471,10 @@ class Daemon:
                 log.error("  - %s", p)
         except DdnsdError as exc:
             log.error("reload failed, keeping the running configuration: %s", exc)
+
+    def _pushed(self) -> None:
+        if self._scheduler is not None:
+            self._scheduler.trigger("router push")
 
     # -- lifecycle
     _scheduler: Any = None
@@ -518,7 +529,7 @@ class Daemon:
         while not self._stop.is_set() and not first_done.wait(0.2):
             pass
         if first_done.is_set():
-            self.notifier.ready(self.health.status_line(None, len(s.records)))
+            self.notifier.ready(self.health.status_line())
             self.notifier.start_watchdog(lambda: not self._stop.is_set())
         while not self._stop.wait(1.0):
             pass

@@ -147,7 +147,7 @@ dir = "{work / "state"}"
             if i > 1:
                 address_file.write_text(address + "\n")
             print(f"[{i}] the address source now says {address}")
-            took = _wait(lambda a=address: _dns(dns_host, dns_port) == [a], 30)  # type: ignore[misc]
+            took = _wait(lambda a=address: _dns(dns_host, dns_port) == [a], 30)
             if proc.poll() is not None:
                 print(f"    the daemon exited with {proc.returncode}; see {log_file}")
                 return 1

@@ -1,0 +1,148 @@
+"""The ddnsd command as a user runs it: exit codes, output lines, zone state afterwards."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from daemon_support import run, write_config
+
+from ddnsd.model import DnsEntry
+
+
+def home(emulator: Any) -> list[DnsEntry]:
+    return [e for e in emulator.entries("example.test") if e.name == "home" and e.type == "A"]
+
+
+def test_once_creates_then_keeps_the_record(emulator: Any, tmp_path: Path) -> None:
+    addr = tmp_path / "address"
+    addr.write_text("203.0.113.10\n")
+    cfg = write_config(tmp_path / "c.toml", emulator, address_file=addr)
+    before = {e for e in emulator.entries("example.test") if e.name != "home"}
+
+    first = run(["-c", str(cfg), "once"])
+    assert first.returncode == 0, first.stderr
+    assert home(emulator) == [DnsEntry("home", 300, "A", "203.0.113.10")]
+    assert "home.example.test/A" in first.stdout and "updated" in first.stdout
+
+    second = run(["-c", str(cfg), "once"])
+    assert second.returncode == 0, second.stderr
+    assert "noop" in second.stdout
+    assert home(emulator) == [DnsEntry("home", 300, "A", "203.0.113.10")]
+    assert {e for e in emulator.entries("example.test") if e.name != "home"} == before
+
+
+def test_once_dry_run_writes_nothing(emulator: Any, tmp_path: Path) -> None:
+    addr = tmp_path / "address"
+    addr.write_text("203.0.113.10\n")
+    cfg = write_config(tmp_path / "c.toml", emulator, address_file=addr)
+    out = run(["-c", str(cfg), "once", "--dry-run"])
+    assert out.returncode == 0, out.stderr
+    assert home(emulator) == []
+    assert emulator.request_count("POST", "/v6/domains/{domain}/dns") == 0
+    assert "dry run, nothing written" in out.stdout
+    assert "(none) → 203.0.113.10 (POST)" in out.stdout
+
+
+def test_once_config_after_subcommand(emulator: Any, tmp_path: Path) -> None:
+    addr = tmp_path / "address"
+    addr.write_text("203.0.113.11\n")
+    cfg = write_config(tmp_path / "c.toml", emulator, address_file=addr)
+    out = run(["once", "-c", str(cfg)])
+    assert out.returncode == 0, out.stderr
+    assert [e.content for e in home(emulator)] == ["203.0.113.11"]
+
+
+def test_once_exits_1_when_a_record_fails(emulator: Any, tmp_path: Path) -> None:
+    addr = tmp_path / "address"
+    addr.write_text("203.0.113.12\n")
+    records = '[[records]]\ndomain = "missing.test"\nname = "home"\ntype = "A"\n'
+    cfg = write_config(tmp_path / "c.toml", emulator, address_file=addr, records=records)
+    out = run(["-c", str(cfg), "once"])
+    assert out.returncode == 1
+    assert "home.missing.test/A" in out.stdout and "failed" in out.stdout
+
+
+def test_once_exits_1_when_sources_fail(emulator: Any, tmp_path: Path) -> None:
+    addr = tmp_path / "address"
+    addr.write_text("<html>not an address</html>\n")
+    cfg = write_config(tmp_path / "c.toml", emulator, address_file=addr)
+    out = run(["-c", str(cfg), "once"])
+    assert out.returncode == 1
+    assert home(emulator) == []
+    assert f"file:{addr}" in out.stderr
+
+
+def test_env_overrides_config(emulator: Any, tmp_path: Path) -> None:
+    addr = tmp_path / "address"
+    addr.write_text("203.0.113.13\n")
+    cfg = write_config(tmp_path / "c.toml", emulator, address_file=addr)
+    out = run(["once"], env={"DDNSD_CONFIG": str(cfg), "DDNSD_TRANSIP__TEST_MODE": "true"})
+    assert out.returncode == 0, out.stderr
+    assert home(emulator) == []  # test mode: validated, not applied
+
+
+def test_bad_config_exit_2_every_problem(tmp_path: Path) -> None:
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text('[transip]\nlogn = "x"\n[[records]]\ndomain = "x y"\nname = "a"\ntype = "MX"\n')
+    out = run(["-c", str(cfg), "check-config"])
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert lines[0] == f"ddnsd: config file {cfg} has 3 problem(s)"
+    assert lines[1:] == [
+        "  - transip.logn: unknown key (typo?)",
+        "  - records[0].domain: 'x y' is not a domain name",
+        "  - records[0].type: Input should be 'A' or 'AAAA'",
+    ]
+    assert out.stdout == ""
+
+
+def test_missing_config_is_one_line(tmp_path: Path) -> None:
+    out = run(["-c", str(tmp_path / "none.toml"), "once"])
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        f"ddnsd: config file {tmp_path / 'none.toml'} does not exist; pass -c FILE or set "
+        "DDNSD_CONFIG (see config.example.toml)"
+    ]
+
+
+def test_check_config_redacts_secrets(emulator: Any, tmp_path: Path) -> None:
+    addr = tmp_path / "address"
+    addr.write_text("203.0.113.14\n")
+    extra = '[acme.httpreq]\nusername = "lego"\npassword = "s3cret-httpreq"\n'
+    cfg = write_config(tmp_path / "c.toml", emulator, address_file=addr, extra=extra)
+    out = run(["-c", str(cfg), "check-config"])
+    assert out.returncode == 0, out.stderr
+    assert "s3cret-httpreq" not in out.stdout + out.stderr
+    assert 'password = "********"' in out.stdout
+    assert 'login = "demo"' in out.stdout
+    key_text = emulator.private_key_path.read_text()
+    assert key_text.splitlines()[1] not in out.stdout
+
+
+def test_ip_shows_each_source_and_the_agreement(tmp_path: Path, emulator: Any) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.write_text("203.0.113.20\n")
+    b.write_text("203.0.113.20\n")
+    detect = (
+        f'[detect]\nipv4 = ["file:{a}", "file:{b}", "static:203.0.113.99"]\nagree = 2\n'
+        "allow_private = true\n"
+    )
+    cfg = write_config(tmp_path / "c.toml", emulator, detect=detect)
+    out = run(["-c", str(cfg), "ip"])
+    assert out.returncode == 0, out.stderr
+    assert f"file:{a}" in out.stdout and "static:203.0.113.99" in out.stdout
+    assert "agreed: 203.0.113.20" in out.stdout
+    b.write_text("203.0.113.21\n")
+    out = run(["-c", str(cfg), "ip"])
+    assert out.returncode == 1
+    assert "agreed: none" in out.stdout
+
+
+def test_version_and_help() -> None:
+    out = run(["--version"])
+    assert out.returncode == 0 and out.stdout.startswith("ddnsd ")
+    out = run(["--help"])
+    assert out.returncode == 0
+    for cmd in ("run", "once", "check-config", "ip", "emulator", "demo", "present", "hook"):
+        assert cmd in out.stdout

@@ -1,0 +1,183 @@
+"""``ddnsd run`` as a real process against the emulator: changes, signals, HTTP, sd_notify."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from daemon_support import DaemonProcess, free_port, http_get, wait_for, write_config
+
+from ddnsd.model import DnsEntry
+
+
+def home(emulator: Any) -> list[DnsEntry]:
+    return [e for e in emulator.entries("example.test") if e.name == "home" and e.type == "A"]
+
+
+def metric(text: str, name: str, labels: str = "") -> float | None:
+    pattern = re.escape(name) + (r"\{" + re.escape(labels) + r"\}" if labels else r"(?:\{\})?")
+    m = re.search(r"^" + pattern + r" (\S+)$", text, re.M)
+    return float(m.group(1)) if m else None
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[DaemonProcess]]:
+    started: list[DaemonProcess] = []
+    yield started
+    for d in started:
+        d.stop()
+
+
+def start(daemons: list[DaemonProcess], cfg: Path, **kw: Any) -> DaemonProcess:
+    d = DaemonProcess(cfg, **kw)
+    daemons.append(d)
+    return d
+
+
+def test_address_change_is_followed(emulator: Any, tmp_path: Path, daemons: Any) -> None:
+    addr = tmp_path / "address"
+    addr.write_text("203.0.113.30\n")
+    port = free_port()
+    cfg = write_config(tmp_path / "c.toml", emulator, address_file=addr, http_port=port)
+    foreign = sorted(map(repr, (e for e in emulator.entries("example.test"))))
+    d = start(daemons, cfg)
+    wait_for(lambda: [e.content for e in home(emulator)] == ["203.0.113.30"], what="create")
+    addr.write_text("203.0.113.31\n")
+    wait_for(lambda: [e.content for e in home(emulator)] == ["203.0.113.31"], what="update")
+    assert home(emulator) == [DnsEntry("home", 300, "A", "203.0.113.31")]
+    # the change went through PATCH of the one entry, not delete + add
+    assert emulator.request_count("PATCH", "/v6/domains/{domain}/dns") == 1
+    others = sorted(map(repr, (e for e in emulator.entries("example.test") if e.name != "home")))
+    assert others == foreign
+    assert "203.0.113.31" in d.log
+    assert d.stop() == 0
+
+
+def test_no_api_calls_while_nothing_changes(emulator: Any, tmp_path: Path, daemons: Any) -> None:
+    addr = tmp_path / "address"
+    addr.write_text("203.0.113.32\n")
+    port = free_port()
+    cfg = write_config(
+        tmp_path / "c.toml", emulator, address_file=addr, http_port=port, interval="0.3s"
+    )
+    start(daemons, cfg)
+    wait_for(lambda: home(emulator), what="first write")
+    url = f"http://127.0.0.1:{port}/metrics"
+
+    def rounds() -> float:
+        return metric(http_get(url).text, "ddnsd_rounds_total", 'result="ok"') or 0.0
+
+    wait_for(lambda: rounds() >= 2, what="two rounds")
+    before, start_rounds = emulator.request_count(), rounds()
+    wait_for(lambda: rounds() >= start_rounds + 20, timeout=60, what="20 more rounds")
+    assert emulator.request_count() == before
+
+
+def test_signals_usr1_hup_term(emulator: Any, tmp_path: Path, daemons: Any) -> None:
+    addr = tmp_path / "address"
+    addr.write_text("203.0.113.40\n")
+    cfg = write_config(tmp_path / "c.toml", emulator, address_file=addr, interval="1h")
+    d = start(daemons, cfg)
+    wait_for(lambda: home(emulator), what="first round")
+    # the interval is an hour: only SIGUSR1 can make the next round happen now
+    addr.write_text("203.0.113.41\n")
+    d.signal(signal.SIGUSR1)
+    wait_for(lambda: [e.content for e in home(emulator)] == ["203.0.113.41"], what="USR1")
+    # SIGHUP re-reads the config: a new TTL is applied (add new, then delete old)
+    cfg.write_text(cfg.read_text().replace("ttl = 300", "ttl = 600"))
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: home(emulator) == [DnsEntry("home", 600, "A", "203.0.113.41")], what="HUP")
+    # a broken config on SIGHUP is refused and the daemon keeps running
+    cfg.write_text(cfg.read_text().replace('type = "A"', 'type = "B"'))
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: "reload refused" in d.log, what="reload refused")
+    assert d.proc.poll() is None
+    assert d.stop(timeout=10) == 0
+    assert "stopped" in d.log
+
+
+def test_health_ready_and_metrics(emulator: Any, tmp_path: Path, daemons: Any) -> None:
+    addr = tmp_path / "address"
+    addr.write_text("203.0.113.50\n")
+    port = free_port()
+    cfg = write_config(tmp_path / "c.toml", emulator, address_file=addr, http_port=port)
+    start(daemons, cfg)
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: _ok(base + "/healthz"), what="healthz")
+    wait_for(lambda: _ok(base + "/readyz"), what="readyz")
+    text = http_get(base + "/metrics").text
+    assert metric(text, "ddnsd_record_in_sync", 'record="home.example.test/A"') == 1.0
+    assert metric(text, "ddnsd_detected_address_info", 'address="203.0.113.50",family="ipv4"') == 1
+    assert (metric(text, "ddnsd_token_expiry_timestamp_seconds") or 0) > 1e9
+    assert "ddnsd_api_requests_total{" in text
+    key_line = emulator.private_key_path.read_text().splitlines()[1]
+    assert key_line not in text
+
+
+def _ok(url: str) -> bool:
+    try:
+        return http_get(url).status_code == 200
+    except OSError:
+        return False
+
+
+def test_readyz_503_while_sources_fail(emulator: Any, tmp_path: Path, daemons: Any) -> None:
+    addr = tmp_path / "address"
+    addr.write_text("garbage\n")
+    port = free_port()
+    cfg = write_config(tmp_path / "c.toml", emulator, address_file=addr, http_port=port)
+    d = start(daemons, cfg)
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: _ok(base + "/healthz"), what="healthz")
+    wait_for(lambda: "round failed" in d.log or "failed" in d.log, what="a failed round")
+    r = http_get(base + "/readyz")
+    assert r.status_code == 503
+    assert "not ready" in r.text
+
+
+def test_converges_through_faults_without_duplicates(
+    emulator: Any, tmp_path: Path, daemons: Any
+) -> None:
+    addr = tmp_path / "address"
+    addr.write_text("203.0.113.60\n")
+    cfg = write_config(tmp_path / "c.toml", emulator, address_file=addr, interval="0.5s")
+    emulator.script_faults(
+        [
+            {"kind": "lost", "method": "POST", "path": "/v6/domains/{domain}/dns"},
+            {"kind": "500", "method": "GET", "path": "/v6/domains/{domain}/dns"},
+            {"kind": "409", "method": "PATCH", "path": "/v6/domains/{domain}/dns"},
+        ]
+    )
+    start(daemons, cfg)
+    wait_for(lambda: [e.content for e in home(emulator)] == ["203.0.113.60"], what="converge")
+    addr.write_text("203.0.113.61\n")
+    wait_for(lambda: [e.content for e in home(emulator)] == ["203.0.113.61"], what="converge 2")
+    assert len(home(emulator)) == 1
+
+
+def test_sd_notify_ready_status_watchdog(emulator: Any, tmp_path: Path, daemons: Any) -> None:
+    addr = tmp_path / "address"
+    addr.write_text("203.0.113.70\n")
+    cfg = write_config(tmp_path / "c.toml", emulator, address_file=addr)
+    sock_path = tmp_path / "notify.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.bind(str(sock_path))
+        sock.settimeout(30)
+        start(daemons, cfg, env={"NOTIFY_SOCKET": str(sock_path), "WATCHDOG_USEC": "1000000"})
+        seen: list[str] = []
+
+        def got(field: str) -> bool:
+            while not any(m.startswith(field) for m in seen):
+                seen.extend(sock.recv(4096).decode().splitlines())
+            return True
+
+        got("READY=1")
+        got("STATUS=")
+        got("WATCHDOG=1")
+    assert any(m.startswith("STATUS=") and m != "STATUS=" for m in seen)
+    assert home(emulator)  # READY=1 came after the first round, which wrote the record
