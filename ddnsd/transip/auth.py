@@ -81,6 +81,16 @@ class TokenSource(Protocol):
 
 # ----------------------------------------------------------------------------- keys
 
+_KEY_KINDS = {
+    "ECPrivateKey": "an EC",
+    "EllipticCurvePrivateKey": "an EC",
+    "Ed25519PrivateKey": "an Ed25519",
+    "Ed448PrivateKey": "an Ed448",
+    "DSAPrivateKey": "a DSA",
+    "X25519PrivateKey": "an X25519",
+    "X448PrivateKey": "an X448",
+}
+
 
 def load_private_key(path: str | os.PathLike[str], insecure: bool = False) -> rsa.RSAPrivateKey:
     """Load the account's RSA private key from a PEM file.
@@ -149,9 +159,9 @@ def load_private_key(path: str | os.PathLike[str], insecure: bool = False) -> rs
             "or cut short?"
         ) from None
     if not isinstance(key, rsa.RSAPrivateKey):
-        kind = type(key).__name__.removeprefix("_").replace("PrivateKey", "") or "non-RSA"
+        kind = _KEY_KINDS.get(type(key).__name__, "non-RSA")
         raise ConfigError(
-            f"private key file {p} holds a {kind} key, but TransIP keys are RSA; use the "
+            f"private key file {p} holds {kind} key, but TransIP keys are RSA; use the "
             "key generated in the TransIP control panel"
         )
     return key

@@ -438,7 +438,7 @@ class TransipClient:
 
 def make_client(
     api_url: str,
-    login: str,
+    login: str | None,
     private_key_path: str | os.PathLike[str] | None,
     *,
     insecure_key_permissions: bool = False,
@@ -470,7 +470,7 @@ def make_client(
     else:
         auth = KeyAuth(
             api_url,
-            login,
+            login or "",
             private_key_path,
             insecure_key_permissions=insecure_key_permissions,
             global_key=global_key,

@@ -1,0 +1,345 @@
+"""ddnsd.transip.wire and the pure helpers of ddnsd.transip.client (tables only, no sockets)."""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import pytest
+import requests
+
+import ddnsd
+from ddnsd.errors import (
+    TransipAuthError,
+    TransipConflict,
+    TransipError,
+    TransipForbidden,
+    TransipInvalid,
+    TransipNotAcceptable,
+    TransipNotFound,
+    TransipRateLimited,
+    TransipServerError,
+)
+from ddnsd.model import DnsEntry
+from ddnsd.transip.client import backoff_delay, rate_limit_wait
+from ddnsd.transip.wire import (
+    USER_AGENT,
+    RateLimit,
+    TransipBadResponse,
+    describe_failure,
+    domain_names_from_json,
+    dumps,
+    entries_from_json,
+    entry_to_json,
+    error_class,
+    error_message,
+    is_being_saved,
+    make_error,
+    next_page_query,
+    token_expired_or_revoked,
+)
+
+# ----------------------------------------------------------------------------- backoff
+
+BACKOFF = [
+    # (id, attempt, base, cap, rand, delay)
+    ("first-retry/rand-0", 0, 0.5, 8.0, 0.0, 0.25),
+    ("first-retry/rand-1", 0, 0.5, 8.0, 1.0, 0.5),
+    ("second-retry/rand-half", 1, 0.5, 8.0, 0.5, 0.75),
+    ("fourth-retry/rand-half", 3, 0.5, 8.0, 0.5, 3.0),
+    ("capped/rand-0", 10, 0.5, 8.0, 0.0, 4.0),
+    ("capped/rand-1", 10, 0.5, 8.0, 1.0, 8.0),
+    ("huge-attempt/no-overflow", 10_000, 0.5, 8.0, 1.0, 8.0),
+    ("negative-attempt/as-first", -3, 0.5, 8.0, 1.0, 0.5),
+    ("rand-below-0/clamped", 0, 1.0, 8.0, -5.0, 0.5),
+    ("rand-above-1/clamped", 0, 1.0, 8.0, 7.0, 1.0),
+    ("zero-base", 5, 0.0, 8.0, 0.5, 0.0),
+]
+
+
+@pytest.mark.parametrize(
+    ("attempt", "base", "cap", "rand", "delay"),
+    [b[1:] for b in BACKOFF],
+    ids=[b[0] for b in BACKOFF],
+)
+def test_backoff_delay(attempt: int, base: float, cap: float, rand: float, delay: float) -> None:
+    assert backoff_delay(attempt, base, cap, rand) == pytest.approx(delay)
+
+
+def test_backoff_is_bounded_and_grows() -> None:
+    ceilings = [backoff_delay(a, 0.5, 8.0, 1.0) for a in range(12)]
+    assert ceilings == sorted(ceilings)
+    assert max(ceilings) == 8.0
+    assert all(backoff_delay(a, 0.5, 8.0, 0.0) >= ceilings[a] / 2 for a in range(12))
+
+
+RATE_WAITS = [
+    # (id, reset, now, cap, wait)
+    ("unknown-reset", None, 1000.0, 60.0, None),
+    ("resets-in-10s", 1010.0, 1000.0, 60.0, 11.0),
+    ("resets-at-the-cap", 1059.0, 1000.0, 60.0, 60.0),
+    ("resets-beyond-cap", 1100.0, 1000.0, 60.0, None),
+    ("reset-already-passed", 900.0, 1000.0, 60.0, 1.0),
+    ("fifteen-minutes", 1900.0, 1000.0, 60.0, None),
+]
+
+
+@pytest.mark.parametrize(
+    ("reset", "now", "cap", "wait"), [r[1:] for r in RATE_WAITS], ids=[r[0] for r in RATE_WAITS]
+)
+def test_rate_limit_wait(reset: float | None, now: float, cap: float, wait: float | None) -> None:
+    assert rate_limit_wait(reset, now, cap) == wait
+
+
+# ----------------------------------------------------------------------------- errors
+
+MESSAGES = [
+    (
+        "transip-error",
+        404,
+        b'{"error":"Domain with name \'x.nl\' not found"}',
+        "Not Found",
+        "Domain with name 'x.nl' not found",
+    ),
+    ("error-with-spaces", 409, b'{"error":"  being saved  "}', "", "being saved"),
+    (
+        "json-without-error",
+        500,
+        b'{"message":"boom"}',
+        "Internal Server Error",
+        "Internal Server Error",
+    ),
+    ("html-page", 502, b"<html><body>Bad gateway</body></html>", "Bad Gateway", "Bad Gateway"),
+    ("empty-body-no-reason", 503, b"", "", "HTTP 503 without an error message"),
+    ("not-utf8", 500, b"\xff\xfe", "", "HTTP 500 without an error message"),
+    ("error-not-a-string", 400, b'{"error":{"code":1}}', "Bad Request", "Bad Request"),
+]
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "reason", "message"),
+    [m[1:] for m in MESSAGES],
+    ids=[m[0] for m in MESSAGES],
+)
+def test_error_message(status: int, body: bytes, reason: str, message: str) -> None:
+    assert error_message(status, body, reason) == message
+
+
+CLASSES: list[tuple[int, type[TransipError]]] = [
+    (400, TransipError),
+    (401, TransipAuthError),
+    (403, TransipForbidden),
+    (404, TransipNotFound),
+    (405, TransipError),
+    (406, TransipNotAcceptable),
+    (409, TransipConflict),
+    (422, TransipInvalid),
+    (429, TransipRateLimited),
+    (500, TransipServerError),
+    (501, TransipServerError),
+    (503, TransipServerError),
+]
+
+
+@pytest.mark.parametrize(("status", "cls"), CLASSES, ids=[str(s) for s, _ in CLASSES])
+def test_error_class(status: int, cls: type[TransipError]) -> None:
+    assert error_class(status) is cls
+    err = make_error(status, "text", method="GET", path="/domains")
+    assert type(err) is cls and err.status == status and err.message == "text"
+    assert str(err) == f"TransIP GET /domains: {status} text"
+
+
+RENEWABLE = [
+    ("emulator-expired", "Your access token has expired; request a new one", True),
+    ("emulator-revoked", "Your access token has been revoked; request a new one", True),
+    ("upper-case", "Token EXPIRED", True),
+    ("bad-signature", "Invalid API signature", False),
+    ("invalid-token", "Your access token is invalid; request a new one", False),
+    ("no-token", "No access token provided: send 'Authorization: Bearer <token>'", False),
+]
+
+
+@pytest.mark.parametrize(
+    ("message", "renew"), [r[1:] for r in RENEWABLE], ids=[r[0] for r in RENEWABLE]
+)
+def test_token_expired_or_revoked(message: str, renew: bool) -> None:
+    assert token_expired_or_revoked(message) is renew
+
+
+SAVING = [
+    ("seed-text", "Error fetching Dns Entries: DNS Entries are currently being saved", True),
+    ("other-409", "The domain is locked", False),
+]
+
+
+@pytest.mark.parametrize(("message", "saving"), [s[1:] for s in SAVING], ids=[s[0] for s in SAVING])
+def test_is_being_saved(message: str, saving: bool) -> None:
+    assert is_being_saved(message) is saving
+
+
+# ----------------------------------------------------------------------------- JSON
+
+
+def test_dumps_is_compact_utf8() -> None:
+    assert dumps({"a": 1, "b": "é"}) == '{"a":1,"b":"é"}'.encode()
+
+
+def test_entry_round_trip() -> None:
+    entry = DnsEntry("_acme-challenge", 60, "TXT", "abc")
+    data = {"dnsEntries": [entry_to_json(entry)]}
+    assert entries_from_json(data) == [entry]
+
+
+ENTRIES_OK: list[tuple[str, dict[str, Any], list[DnsEntry]]] = [
+    ("empty-zone", {"dnsEntries": []}, []),
+    (
+        "seed-shape",
+        {"dnsEntries": [{"name": "www", "expire": 86400, "type": "A", "content": "1.2.3.4"}]},
+        [DnsEntry("www", 86400, "A", "1.2.3.4")],
+    ),
+    (
+        "expire-as-string/type-lower",
+        {"dnsEntries": [{"name": "@", "expire": "300", "type": "aaaa", "content": "::1"}]},
+        [DnsEntry("@", 300, "AAAA", "::1")],
+    ),
+    (
+        "extra-fields-ignored",
+        {"dnsEntries": [{"name": "a", "expire": 1, "type": "TXT", "content": "x", "id": 7}]},
+        [DnsEntry("a", 1, "TXT", "x")],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("data", "entries"), [e[1:] for e in ENTRIES_OK], ids=[e[0] for e in ENTRIES_OK]
+)
+def test_entries_from_json(data: dict[str, Any], entries: list[DnsEntry]) -> None:
+    assert entries_from_json(data) == entries
+
+
+ENTRIES_BAD: list[tuple[str, dict[str, Any], str]] = [
+    ("no-list", {"domains": []}, "no dnsEntries list"),
+    ("list-of-strings", {"dnsEntries": ["www A"]}, "dnsEntries[0] is not an object"),
+    (
+        "missing-content",
+        {"dnsEntries": [{"name": "www", "expire": 1, "type": "A"}]},
+        "dnsEntries[0].content is missing or not a string",
+    ),
+    (
+        "expire-not-number",
+        {"dnsEntries": [{"name": "www", "expire": "soon", "type": "A", "content": "x"}]},
+        "dnsEntries[0].expire is not a number",
+    ),
+    (
+        "expire-bool",
+        {"dnsEntries": [{"name": "www", "expire": True, "type": "A", "content": "x"}]},
+        "dnsEntries[0].expire is missing or not a number",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("data", "what"), [e[1:] for e in ENTRIES_BAD], ids=[e[0] for e in ENTRIES_BAD]
+)
+def test_entries_from_json_refuses_unexpected_shapes(data: dict[str, Any], what: str) -> None:
+    with pytest.raises(TransipBadResponse) as caught:
+        entries_from_json(data, path="/domains/example.test/dns")
+    assert str(caught.value) == (
+        f"TransIP GET /domains/example.test/dns: 200 unexpected answer: {what}. "
+        "is api_url the TransIP v6 API (e.g. https://api.transip.nl/v6)?"
+    )
+
+
+def test_domain_names_from_json() -> None:
+    data = {"domains": [{"name": "a.nl", "tags": []}, {"name": "b.nl"}]}
+    assert domain_names_from_json(data) == ["a.nl", "b.nl"]
+    with pytest.raises(TransipBadResponse, match=r"domains\[1\]\.name"):
+        domain_names_from_json({"domains": [{"name": "a.nl"}, {}]})
+
+
+PAGES: list[tuple[str, dict[str, Any], dict[str, str] | None]] = [
+    ("unpaged", {"domains": []}, None),
+    (
+        "pages-object",
+        {
+            "_links": {
+                "pages": [
+                    {"rel": "next", "link": "https://api.transip.nl/v6/domains?page=2&pageSize=2"},
+                    {"rel": "last", "link": "https://api.transip.nl/v6/domains?page=3&pageSize=2"},
+                ]
+            }
+        },
+        {"page": "2", "pageSize": "2"},
+    ),
+    (
+        "links-list",
+        {"_links": [{"rel": "self", "link": "/v6/domains"}, {"rel": "next", "link": "?page=4"}]},
+        {"page": "4"},
+    ),
+    (
+        "last-page",
+        {"_links": {"pages": [{"rel": "first", "link": "/v6/domains?page=1&pageSize=2"}]}},
+        None,
+    ),
+    ("rel-keyed-object", {"_links": {"next": "/v6/domains?page=2"}}, {"page": "2"}),
+    ("next-without-query", {"_links": [{"rel": "next", "link": "/v6/domains"}]}, None),
+    ("garbage-links", {"_links": "next"}, None),
+]
+
+
+@pytest.mark.parametrize(("data", "query"), [p[1:] for p in PAGES], ids=[p[0] for p in PAGES])
+def test_next_page_query(data: dict[str, Any], query: dict[str, str] | None) -> None:
+    assert next_page_query(data) == query
+
+
+def test_rate_limit_update() -> None:
+    rl = RateLimit()
+    rl.update({"X-Rate-Limit-Limit": "1000", "X-Rate-Limit-Remaining": "650"})
+    assert (rl.limit, rl.remaining, rl.reset) == (1000, 650, None)
+    rl.update({"X-Rate-Limit-Remaining": "649", "X-Rate-Limit-Reset": "1485875578"})
+    assert (rl.limit, rl.remaining, rl.reset) == (1000, 649, 1485875578.0)
+    rl.update({"X-Rate-Limit-Remaining": "lots"})
+    assert rl.remaining == 649
+
+
+def test_user_agent_names_the_version() -> None:
+    assert f"ddnsd/{ddnsd.__version__}" == USER_AGENT
+
+
+FAILURES: list[tuple[str, BaseException, str, bool]] = [
+    (
+        "connect-timeout",
+        requests.exceptions.ConnectTimeout(),
+        "connecting timed out after 5 s",
+        False,
+    ),
+    ("read-timeout", requests.exceptions.ReadTimeout(), "no answer within 5 s", True),
+    (
+        "reset",
+        requests.exceptions.ConnectionError("Connection aborted."),
+        "the connection was dropped before an answer arrived",
+        True,
+    ),
+    (
+        "other",
+        requests.exceptions.ChunkedEncodingError(),
+        "the request failed (ChunkedEncodingError)",
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("exc", "reason", "arrived"), [f[1:] for f in FAILURES], ids=[f[0] for f in FAILURES]
+)
+def test_describe_failure(exc: BaseException, reason: str, arrived: bool) -> None:
+    assert describe_failure(exc, 5.0) == (reason, arrived)
+
+
+def test_describe_failure_refused_never_arrived() -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(requests.RequestException) as caught:
+        requests.get(f"http://127.0.0.1:{port}/", timeout=2)
+    assert describe_failure(caught.value, 2.0) == ("connection refused", False)
