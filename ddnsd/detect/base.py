@@ -82,7 +82,7 @@ class SourceFailed(DetectionError):
 
 def redact_source(source: str) -> str:
     """The source text safe for logs: URL passwords and query values become ``***``."""
-    if not source.lower().startswith(("http://", "https://")):
+    if "://" not in source:
         return source
     try:
         parts = urlsplit(source)

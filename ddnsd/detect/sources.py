@@ -46,6 +46,12 @@ def _split(source: str) -> tuple[str, str]:
     kind, sep, rest = text.partition(":")
     if sep and kind.lower() in _KINDS:
         return kind.lower(), rest.strip()
+    try:
+        parse_address(text)
+    except ValueError:
+        pass
+    else:
+        raise ValueError(f"address source {text!r} is a bare address; write static:{text}")
     raise ValueError(f"unknown address source {redact_source(text)!r}; {SOURCE_HELP}")
 
 

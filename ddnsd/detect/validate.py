@@ -34,15 +34,15 @@ def _table(rows: list[tuple[str, str]]) -> list[tuple[_Net, str]]:
 NEVER: Final = _table(
     [
         ("0.0.0.0/32", "unspecified"),
-        ("0.0.0.0/8", "'this network' (0/8)"),
+        ("0.0.0.0/8", "'this network'"),
         ("127.0.0.0/8", "loopback"),
         ("169.254.0.0/16", "link-local"),
         ("224.0.0.0/4", "multicast"),
         ("255.255.255.255/32", "broadcast"),
-        ("240.0.0.0/4", "reserved (240/4)"),
+        ("240.0.0.0/4", "reserved"),
         ("::/128", "unspecified"),
         ("::1/128", "loopback"),
-        ("::ffff:0:0/96", "IPv4-mapped (write the IPv4 address itself)"),
+        ("::ffff:0:0/96", "IPv4-mapped"),
         ("100::/64", "discard-only"),
         ("fe80::/10", "link-local"),
         ("ff00::/8", "multicast"),
@@ -80,18 +80,26 @@ GLOBAL_UNICAST_V6: Final = ipaddress.IPv6Network("2000::/3")
 _HOST_MASK: Final = (1 << 64) - 1
 
 
+def _phrase(what: str, net: _Net) -> str:
+    return f"the {what} address" if net.num_addresses == 1 else f"in the {what} range {net}"
+
+
 def classify(
     address: ipaddress.IPv4Address | ipaddress.IPv6Address,
-) -> tuple[str, str, str] | None:
-    """``None`` for a public address, else ``(tier, what, network)``; tier "never"/"private"."""
+) -> tuple[str, str] | None:
+    """``None`` for a public address, else ``(tier, phrase)``.
+
+    ``tier`` is "never" or "private"; ``phrase`` completes "ADDRESS is …", e.g.
+    ``"in the documentation range 203.0.113.0/24"``.
+    """
     for net, what in NEVER:
         if address.version == net.version and address in net:
-            return ("never", what, str(net))
+            return ("never", _phrase(what, net))
     for net, what in PRIVATE:
         if address.version == net.version and address in net:
-            return ("private", what, str(net))
+            return ("private", _phrase(what, net))
     if isinstance(address, ipaddress.IPv6Address) and address not in GLOBAL_UNICAST_V6:
-        return ("never", "reserved (outside global unicast 2000::/3)", "2000::/3")
+        return ("never", f"outside the global unicast range {GLOBAL_UNICAST_V6}")
     return None
 
 
@@ -111,7 +119,7 @@ def validate_address(text: str, family: Family | int, allow_private: bool = Fals
     """Canonical text of ``text`` when it is a public address of ``family``, else ValueError.
 
     The ValueError text is one sentence saying what the address is, e.g.
-    ``"10.0.0.7 is a private (RFC 1918) address (10.0.0.0/8), not a public one;
+    ``"10.0.0.7 is in the private (RFC 1918) range 10.0.0.0/8, not a public address;
     allow_private admits it for lab use"``.
     """
     fam = Family(family)
@@ -120,13 +128,12 @@ def validate_address(text: str, family: Family | int, allow_private: bool = Fals
         raise ValueError(f"{address} is an IPv{address.version} address, not {fam.label}")
     found = classify(address)
     if found is not None:
-        tier, what, net = found
+        tier, phrase = found
         if tier == "never":
-            raise ValueError(f"{address} is a {what} address ({net}), never a public one")
+            raise ValueError(f"{address} is {phrase}, never a public address")
         if not allow_private:
             raise ValueError(
-                f"{address} is a {what} address ({net}), not a public one; "
-                "allow_private admits it for lab use"
+                f"{address} is {phrase}, not a public address; allow_private admits it for lab use"
             )
     return str(address)
 
