@@ -5,10 +5,11 @@ Contract:
 * Only the changes in the plan are sent, in order: POST (add), PATCH (update), DELETE
   (delete). There is no whole-zone write.
 * A write whose answer was lost or refused in a way that says "the zone is not what you
-  planned on" (no answer, 5xx, 409 after the client's own retries, PATCH 406 "Could not
-  find match"/"Multiple matches", DELETE 404) is never blindly repeated: the zone is
-  re-read and the record re-planned from what is really there, once. A POST that was
-  applied although its answer was lost is then found in the zone and not sent again.
+  planned on" (no answer, 5xx, 409 after the client's own retries, POST 406 "already
+  exists", PATCH 406 "Could not find match"/"Multiple matches", DELETE 404) is never
+  blindly repeated: the zone is re-read and the record re-planned from what is really
+  there, once. A POST that was applied although its answer was lost is then found in the
+  zone and not sent again.
 * Any other error fails the record with the error's own sentence; other records go on.
 * ``dry_run=True`` sends nothing: each record with changes reports NOOP and says what
   would have been written.
@@ -21,7 +22,6 @@ and failures.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -57,10 +57,10 @@ class RecordResult:
     """What one round did for one record.
 
     ``changes``: the writes TransIP acknowledged (dry run: the writes that would be sent).
-    ``content``: what the record holds afterwards, when known. ``superseded``: old entries
-    a replace (ttl change) still has to delete because it was interrupted; pass them to the
-    next plan. ``via``: what the outcome is based on: "api", "dns" (authoritative answer),
-    "memory" (a recent API answer within the propagation grace), or "none".
+    ``content``: what the record holds afterwards, when known. ``notes``: things the user
+    should know although nothing failed (a ttl that cannot change). ``via``: what the
+    outcome is based on: "api", "dns" (authoritative answer), "memory" (a recent API answer
+    within the propagation grace), or "none".
     """
 
     spec: RecordSpec
@@ -68,7 +68,7 @@ class RecordResult:
     message: str
     changes: tuple[Change, ...] = ()
     content: str | None = None
-    superseded: tuple[DnsEntry, ...] = ()
+    notes: tuple[str, ...] = ()
     via: str = "api"
 
 
@@ -97,21 +97,11 @@ class Applier:
 
     # ------------------------------------------------------------------ applying
 
-    def apply(
-        self, plan: Plan, *, superseded: Collection[DnsEntry] = ()
-    ) -> dict[str, RecordResult]:
-        """Carry out ``plan``; one result per record, keyed by ``spec.key``.
+    def apply(self, plan: Plan) -> dict[str, RecordResult]:
+        """Carry out ``plan``; one result per record, keyed by ``spec.key``."""
+        return {r.spec.key: self._apply_record(plan.domain, r) for r in plan.records}
 
-        ``superseded`` is handed to the planner when a record has to be re-planned.
-        """
-        results: dict[str, RecordResult] = {}
-        for record in plan.records:
-            results[record.spec.key] = self._apply_record(plan.domain, record, superseded)
-        return results
-
-    def _apply_record(
-        self, domain: str, record: RecordPlan, superseded: Collection[DnsEntry]
-    ) -> RecordResult:
+    def _apply_record(self, domain: str, record: RecordPlan) -> RecordResult:
         spec = record.spec
         if record.decision is Decision.UNKNOWN:
             return RecordResult(
@@ -123,40 +113,30 @@ class Applier:
         if record.decision is Decision.CONFLICT:
             return RecordResult(spec, Outcome.CONFLICT, f"{spec.key}: {record.reason}")
         if record.decision is Decision.IN_SYNC:
-            return RecordResult(
-                spec,
-                Outcome.NOOP,
-                f"{spec.key}: in sync ({record.desired})",
-                content=record.desired,
-            )
+            return _in_sync(record)
         if self.dry_run:
             for c in record.changes:
                 log.info("dry run: would %s", c.describe())
             text = "; ".join(c.describe() for c in record.changes)
             return RecordResult(
-                spec, Outcome.NOOP, f"dry run, nothing written: {text}", changes=record.changes
+                spec,
+                Outcome.NOOP,
+                f"dry run, nothing written: {text}",
+                changes=record.changes,
+                notes=record.notes,
             )
-        return self._execute(domain, record, superseded)
+        return self._execute(domain, record)
 
-    def _execute(
-        self, domain: str, record: RecordPlan, superseded: Collection[DnsEntry]
-    ) -> RecordResult:
+    def _execute(self, domain: str, record: RecordPlan) -> RecordResult:
         spec = record.spec
         pending = list(record.changes)
         done: list[Change] = []
         replanned = False
         ambiguous = False  # a write whose answer was lost may have been applied
 
-        def leftovers() -> tuple[DnsEntry, ...]:
-            if not any(c.kind == "add" for c in done):
-                return ()
-            return tuple(c.entry for c in pending if c.kind == "delete")
-
         def failed(message: str) -> RecordResult:
             log.warning("%s", message)
-            return RecordResult(
-                spec, Outcome.FAILED, message, changes=tuple(done), superseded=leftovers()
-            )
+            return RecordResult(spec, Outcome.FAILED, message, changes=tuple(done))
 
         while pending:
             change = pending[0]
@@ -173,53 +153,55 @@ class Applier:
                     exc, TransipUnavailable | TransipServerError | TransipConflict
                 )
                 log.warning("%s: %s; re-reading the zone before anything else", what, exc)
-                intended = {c.entry for c in record.changes if c.kind == "delete"}
                 try:
                     fresh = self.list_entries(domain)
-                    redo = plan_domain(
-                        domain,
-                        [spec],
-                        {spec.key: record.address},
-                        fresh,
-                        superseded={*superseded, *intended},
-                    ).records[0]
+                    redo = plan_domain(domain, [spec], {spec.key: record.address}, fresh)
                 except (TransipError, UnsafePlan) as exc2:
                     return failed(f"{what} failed ({exc}) and re-planning failed: {exc2}")
-                if redo.decision is Decision.CONFLICT:
-                    return RecordResult(
-                        spec,
-                        Outcome.CONFLICT,
-                        f"{spec.key}: {redo.reason}",
-                        changes=tuple(done),
-                    )
-                pending = list(redo.changes)
+                record = redo.records[0]
+                if record.decision is Decision.CONFLICT:
+                    msg = f"{spec.key}: {record.reason}"
+                    return RecordResult(spec, Outcome.CONFLICT, msg, changes=tuple(done))
+                pending = list(record.changes)
                 if not pending:
-                    log.info("%s: the zone already holds %s", spec.key, redo.desired)
+                    log.info("%s: the zone already holds %s", spec.key, record.desired)
                 continue
             pending.pop(0)
             done.append(change)
             log.info("%s", change.describe())
 
         if not done and not ambiguous:
-            # Re-planned into sync without writing (someone else fixed it).
-            return RecordResult(
-                spec,
-                Outcome.NOOP,
-                f"{spec.key}: in sync ({record.desired})",
-                content=record.desired,
-            )
+            return _in_sync(record)  # someone else made it right meanwhile
         text = "; ".join(c.describe() for c in done) or (
-            f"{spec.key}: now {record.desired} (the lost write was applied)"
+            f"{spec.key}: now {record.desired} (the write whose answer was lost was applied)"
         )
         return RecordResult(
-            spec, Outcome.UPDATED, text, changes=tuple(done), content=record.desired
+            spec,
+            Outcome.UPDATED,
+            text,
+            changes=tuple(done),
+            content=record.desired,
+            notes=record.notes,
         )
+
+
+def _in_sync(record: RecordPlan) -> RecordResult:
+    return RecordResult(
+        record.spec,
+        Outcome.NOOP,
+        f"{record.spec.key}: in sync ({record.desired})",
+        content=record.desired,
+        notes=record.notes,
+    )
 
 
 def _worth_replanning(change: Change, exc: TransipError) -> bool:
     """Does this error mean "re-read the zone and plan again" (instead of "give up")?"""
     if isinstance(exc, TransipUnavailable | TransipServerError | TransipConflict):
         return True  # lost answer / transient: the write may or may not have happened
-    if change.kind == "update" and isinstance(exc, TransipNotAcceptable):
-        return any(text in exc.message.lower() for text in _PATCH_MISMATCH)
+    if isinstance(exc, TransipNotAcceptable):
+        text = exc.message.lower()
+        if change.kind == "update":
+            return any(t in text for t in _PATCH_MISMATCH)
+        return change.kind == "add" and "already exists" in text
     return change.kind == "delete" and isinstance(exc, TransipNotFound)

@@ -20,7 +20,7 @@ request at all.
    DNS cannot show a TTL change, duplicates or a conflict, and one GET per domain per
    process start is cheap. DNS failures fall back to the API (logged once per reason).
 
-Memory (written content, conflicts, interrupted replaces) lives in the Engine object
+Memory (written/confirmed content, conflicts, notes already logged) lives in the Engine object
 only; a new process starts with a full read.
 """
 
@@ -30,12 +30,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ddnsd import authdns
 from ddnsd.authdns import Nameserver
 from ddnsd.errors import DdnsdError, TransipError, UnsafePlan
-from ddnsd.model import DnsEntry, Outcome, RecordSpec
+from ddnsd.model import Outcome, RecordSpec
 from ddnsd.reconcile.applier import Applier, DnsApi, RecordResult
 from ddnsd.reconcile.planner import desired_content, plan_domain, same_content
 
@@ -79,7 +79,6 @@ class _DomainState:
     servers: list[Nameserver] | None = None
     servers_at: float = 0.0
     dns_problem: str = ""
-    superseded: set[DnsEntry] = field(default_factory=set)
 
 
 class Engine:
@@ -111,6 +110,7 @@ class Engine:
         self._domains: dict[str, _DomainState] = {}
         self._seen: dict[str, _Seen] = {}  # spec.key → last content the API wrote/showed
         self._conflicts: dict[str, tuple[str, ...]] = {}  # spec.key → DNS values at conflict
+        self._noted: set[str] = set()  # notes already logged (once per process)
         self._by_domain: dict[str, list[RecordSpec]] = {}
         for spec in self.specs:
             self._by_domain.setdefault(spec.domain, []).append(spec)
@@ -189,7 +189,6 @@ class Engine:
                 active,
                 {s.key: addresses.get(s.type) for s in active},
                 entries,
-                superseded=state.superseded,
             )
         except UnsafePlan as exc:
             log.error("%s: %s", domain, exc)
@@ -197,10 +196,7 @@ class Engine:
                 results[spec.key] = RecordResult(spec, Outcome.FAILED, str(exc))
             return True
 
-        applied = self.applier.apply(plan, superseded=state.superseded)
-        deleted = {c.entry for r in applied.values() for c in r.changes if c.kind == "delete"}
-        leftovers = {e for r in applied.values() for e in r.superseded}
-        state.superseded = ({e for e in state.superseded if e in entries} - deleted) | leftovers
+        applied = self.applier.apply(plan)
 
         done = self.clock()
         for spec in active:
@@ -224,6 +220,10 @@ class Engine:
             self._seen.pop(key, None)
             return
         self._conflicts.pop(key, None)
+        for note in result.notes:
+            if note not in self._noted:
+                self._noted.add(note)
+                log.warning("%s", note)
         if result.outcome is Outcome.NOOP:
             log.debug("%s", result.message)
         if self.dry_run:

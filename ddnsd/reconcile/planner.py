@@ -8,14 +8,19 @@ Rules (per configured record, i.e. per domain + name + type):
 * address unknown (``None``)                → no change (decision ``unknown``)
 * no entry                                  → POST the desired entry (ttl from the spec)
 * one entry, same content and ttl           → nothing to do (``in-sync``)
-* one entry, same ttl, other content        → PATCH its content (same expire: PATCH matches
+* one entry, other content                  → PATCH its content (same expire: PATCH matches
                                               name + expire + type)
-* one entry, other ttl                      → POST the new entry, THEN DELETE the old one
-                                              (the name is never empty)
 * several entries, not exclusive            → ``conflict``: left alone
 * several entries, ``exclusive = true``     → keep one (prefer one that already holds the
-                                              desired content and ttl), delete the rest,
-                                              deletes first so that a PATCH matches one entry
+                                              desired content), delete the rest, deletes
+                                              first so that a PATCH matches one entry
+
+TTL: TransIP keeps ONE expire per name + type and refuses an entry that would mix two
+("the expire of all records in an rrset must be all the same"; the emulator does the
+same). A TTL change therefore cannot be done as "add the new entry, then delete the old
+one": the only way is to remove the record for a moment, which ddnsd never does. So an
+existing record keeps its stored expire (the address is still kept right) and the plan
+carries a note that says so; a new record gets the spec's ttl.
 
 Other names and types are never touched, name matching is case-insensitive, "@" is the
 apex. Every plan is checked by replaying it on a copy of the zone (:func:`check_plan`):
@@ -28,7 +33,7 @@ from __future__ import annotations
 
 import enum
 import ipaddress
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -70,11 +75,6 @@ class Change:
             before = self.old.content if self.old else "?"
             return f"{self.spec_key}: {before} → {self.entry.content} ({self.method})"
         if self.kind == "add":
-            if self.old is not None:  # first half of a replace (ttl change)
-                return (
-                    f"{self.spec_key}: {self.old.content} ttl {self.old.expire} → "
-                    f"{self.entry.content} ttl {self.entry.expire} ({self.method})"
-                )
             return f"{self.spec_key}: (none) → {self.entry.content} ({self.method})"
         return (
             f"{self.spec_key}: remove {self.entry.content} ttl {self.entry.expire} ({self.method})"
@@ -101,6 +101,7 @@ class RecordPlan:
     current: tuple[DnsEntry, ...]  # the spec's entries (name + type) as listed
     changes: tuple[Change, ...] = ()
     reason: str = ""
+    notes: tuple[str, ...] = ()  # things the user should know (e.g. a ttl that cannot change)
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,35 +195,24 @@ def plan_domain(
     specs: Sequence[RecordSpec],
     addresses: Mapping[str, str | None],
     entries: Sequence[DnsEntry],
-    *,
-    superseded: Collection[DnsEntry] = (),
 ) -> Plan:
     """Plan the changes that bring ``specs`` (all of ``domain``) to their addresses.
 
     ``addresses`` maps ``spec.key`` → the address detected for that record (``None`` or a
     missing key = unknown, the record is left alone); ``ipv6_host`` is applied here.
     ``entries`` is the whole zone as ``GET /domains/{domain}/dns`` listed it.
-    ``superseded`` are entries an earlier, interrupted replace (TTL change) meant to
-    delete: when a record has several entries and dropping these leaves at most one,
-    the replace is finished instead of reporting a conflict.
     """
     _check_specs(domain, specs)
     records: list[RecordPlan] = []
     for spec in specs:
         address = addresses.get(spec.key)
-        records.append(plan_record(spec, address, entries, superseded=superseded))
+        records.append(plan_record(spec, address, entries))
     plan = Plan(domain=domain, records=tuple(records))
     check_plan(plan, specs, entries)
     return plan
 
 
-def plan_record(
-    spec: RecordSpec,
-    address: str | None,
-    entries: Sequence[DnsEntry],
-    *,
-    superseded: Collection[DnsEntry] = (),
-) -> RecordPlan:
+def plan_record(spec: RecordSpec, address: str | None, entries: Sequence[DnsEntry]) -> RecordPlan:
     """The decision for one record (see the module docstring for the rules)."""
     current = tuple(e for e in entries if _matches(spec, e))
     desired = desired_content(spec, address)
@@ -236,45 +226,22 @@ def plan_record(
     ) -> Change:
         return Change(kind, spec.domain, entry, spec.key, reason, old)
 
-    def done(changes: list[Change], reason: str) -> RecordPlan:
-        decision = Decision.CHANGES if changes else Decision.IN_SYNC
-        return RecordPlan(spec, address, desired, decision, current, tuple(changes), reason)
-
     def holds(e: DnsEntry) -> bool:
         return same_content(spec.type, e.content, desired)
 
-    def single(existing: DnsEntry | None) -> list[Change]:
-        """Changes for zero or one existing entry."""
-        if existing is None:
-            new = DnsEntry(spec.name, spec.ttl, spec.type, desired)
-            return [change("add", new, "no entry yet")]
-        if existing.expire == spec.ttl:
-            if holds(existing):
-                return []
-            new = DnsEntry(existing.name, existing.expire, existing.type, desired)
-            return [change("update", new, "address changed", old=existing)]
-        new = DnsEntry(existing.name, spec.ttl, existing.type, desired)
-        why = f"ttl {existing.expire} → {spec.ttl}"
-        if not holds(existing):
-            why += ", address changed"
-        return [
-            change("add", new, f"{why}: add the new entry first", old=existing),
-            change("delete", existing, f"{why}: then remove the old entry"),
-        ]
+    if not current:
+        new = DnsEntry(spec.name, spec.ttl, spec.type, desired)
+        return RecordPlan(
+            spec,
+            address,
+            desired,
+            Decision.CHANGES,
+            current,
+            (change("add", new, "no entry yet"),),
+            reason="no entry yet",
+        )
 
-    if len(current) <= 1:
-        changes = single(current[0] if current else None)
-        return done(changes, changes[0].reason if changes else "in sync")
-
-    # Several entries of this name + type.
-    stale = [e for e in current if e in superseded]
-    rest = [e for e in current if e not in superseded]
-    if stale and len(rest) <= 1:
-        changes = single(rest[0] if rest else None)
-        changes += [change("delete", e, "left over from an interrupted replace") for e in stale]
-        return done(changes, "finishing an interrupted replace")
-
-    if not spec.exclusive:
+    if len(current) > 1 and not spec.exclusive:
         values = ", ".join(f"{e.content} ttl {e.expire}" for e in current)
         return RecordPlan(
             spec,
@@ -288,21 +255,25 @@ def plan_record(
             ),
         )
 
-    keep = next((e for e in current if holds(e) and e.expire == spec.ttl), None)
-    if keep is None:
-        keep = next((e for e in current if e.expire == spec.ttl), None)
-    if keep is None:
-        # No entry with the right ttl: add the desired one, then delete them all.
-        new = DnsEntry(current[0].name, spec.ttl, spec.type, desired)
-        changes = [change("add", new, "exclusive: add the desired entry first")]
-        changes += [change("delete", e, "exclusive: remove the others") for e in current]
-        return done(changes, "exclusive: replace all entries")
+    # One entry, or several and exclusive: keep one (prefer the one holding the address);
+    # delete the others first, so that a PATCH of the kept one matches exactly one entry.
+    keep = next((e for e in current if holds(e)), current[0])
     others = list(current)
     others.remove(keep)
-    changes = [change("delete", e, "exclusive: remove the others") for e in others]
-    # Deletes first: PATCH matches name + expire + type, so the kept entry must be alone.
-    changes += single(keep)
-    return done(changes, "exclusive: keep one entry")
+    changes = [change("delete", e, "exclusive: remove the other entries") for e in others]
+    if not holds(keep):
+        new = DnsEntry(keep.name, keep.expire, keep.type, desired)
+        changes.append(change("update", new, "address changed", old=keep))
+    notes: tuple[str, ...] = ()
+    if keep.expire != spec.ttl:
+        notes = (
+            f"{spec.key} keeps ttl {keep.expire} (configured: {spec.ttl}): TransIP keeps one "
+            "ttl per name and type, so changing it means removing the record for a moment, "
+            "which ddnsd does not do; change the ttl in the TransIP control panel",
+        )
+    reason = changes[-1].reason if changes else "in sync"
+    decision = Decision.CHANGES if changes else Decision.IN_SYNC
+    return RecordPlan(spec, address, desired, decision, current, tuple(changes), reason, notes)
 
 
 def _check_specs(domain: str, specs: Sequence[RecordSpec]) -> None:
@@ -347,6 +318,18 @@ def check_plan(plan: Plan, specs: Sequence[RecordSpec], entries: Sequence[DnsEnt
         if c.kind == "add":
             if e in state:
                 raise UnsafePlan(f"refusing {where}: the entry exists already (duplicate)")
+            mixed = [
+                x
+                for x in state
+                if _name_key(x.name) == _name_key(e.name)
+                and x.type.upper() == e.type.upper()
+                and x.expire != e.expire
+            ]
+            if mixed:
+                raise UnsafePlan(
+                    f"refusing {where}: TransIP keeps one ttl per name and type "
+                    f"and {e.name} {e.type} uses {mixed[0].expire}"
+                )
             state.append(e)
         elif c.kind == "update":
             if len(same_sel) != 1:
