@@ -101,18 +101,27 @@ class Health:
             return True, "ready"
         return True, f"ready: last successful round {format_age(now - success)} ago"
 
-    def status_line(self) -> str:
-        """Text for sd_notify ``STATUS=``: "in sync: 2/2 records, last round 12 s ago"."""
+    def status_line(self, in_sync: int | None = None, records: int | None = None) -> str:
+        """Text for sd_notify ``STATUS=``: "in sync: 2/2 records, last round 12 s ago".
+
+        ``in_sync`` / ``records`` override the counts recorded with the last round's outcomes.
+        """
         now = self._clock()
         with self._lock:
             last, last_ok, success = self._last_round, self._last_round_ok, self._last_success
-            in_sync, records, token_ok = self._in_sync, self._records, self._token_ok
+            token_ok = self._token_ok
+            if in_sync is None:
+                in_sync = self._in_sync
+            if records is None:
+                records = self._records
         if last is None:
             text = "waiting for the first round"
         else:
             parts = []
-            if records is not None:
+            if records is not None and in_sync is not None:
                 parts.append(f"in sync: {in_sync}/{records} records")
+            elif records is not None:
+                parts.append(f"{records} records")
             parts.append(f"last round {format_age(now - last)} ago")
             text = ", ".join(parts)
             if not last_ok:

@@ -181,3 +181,23 @@ AGES = {
 @pytest.mark.parametrize(("seconds", "want"), AGES.values(), ids=AGES.keys())
 def test_format_age(seconds: float, want: str) -> None:
     assert format_age(seconds) == want
+
+
+OVERRIDES = {
+    "explicit-counts-win": (1, 3, "in sync: 1/3 records, last round 0 s ago"),
+    "records-only/recorded-in-sync": (None, 3, "in sync: 2/3 records, last round 0 s ago"),
+    "in-sync-only": (2, None, "in sync: 2/2 records, last round 0 s ago"),
+}
+
+
+@pytest.mark.parametrize(("in_sync", "records", "want"), OVERRIDES.values(), ids=OVERRIDES.keys())
+def test_status_line_explicit_counts(in_sync: int | None, records: int | None, want: str) -> None:
+    health = Health(INTERVAL, clock=Clock(T0))
+    health.record_round(True, T0, outcomes=OK2)
+    assert health.status_line(in_sync, records) == want
+
+
+def test_status_line_records_without_outcomes() -> None:
+    health = Health(INTERVAL, clock=Clock(T0))
+    health.record_round(True, T0)
+    assert health.status_line(None, 2) == "2 records, last round 0 s ago"
