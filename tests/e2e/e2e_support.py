@@ -77,6 +77,25 @@ def tail(path: Path, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+_PROXY_VARS = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
+
+
+def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """This process's environment without anything that could steer a child elsewhere.
+
+    Drops DDNSD_* (the config's env overlay: only the test's config file counts) and proxy
+    settings (everything here is loopback), then adds ``extra``.
+    """
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("DDNSD_") and k.lower() not in _PROXY_VARS
+    }
+    env["NO_PROXY"] = "127.0.0.1,localhost,::1"
+    env.update(extra or {})
+    return env
+
+
 def run(
     cmd: Sequence[str],
     *,
@@ -86,11 +105,10 @@ def run(
     check: bool = True,
 ) -> subprocess.CompletedProcess[str]:
     """Run a client with a hard time bound; on failure the assertion shows its output."""
-    full_env = {**os.environ, **(env or {})}
     try:
         proc = subprocess.run(
             list(cmd),
-            env=full_env,
+            env=child_env(env),
             cwd=cwd,
             timeout=timeout,
             capture_output=True,
@@ -228,9 +246,28 @@ class Pebble:
 def start_pebble(
     workdir: Path, tls: TlsFiles, dns_server: str, *, startup_timeout: float = 20
 ) -> Iterator[Pebble]:
-    """Debian's pebble on free loopback ports, resolving through ``dns_server``."""
+    """Debian's pebble on free loopback ports, resolving through ``dns_server``.
+
+    A port taken between picking and binding (another test, another helper) gets a fresh
+    set of ports, up to three times.
+    """
     pebble_bin = require_tool("pebble")
     workdir.mkdir(parents=True, exist_ok=True)
+    for attempt in range(3):
+        pebble = _launch_pebble(pebble_bin, workdir, tls, dns_server)
+        try:
+            if _wait_for_directory(pebble, startup_timeout, last_try=attempt == 2):
+                break
+        except BaseException:
+            stop_process(pebble.process)
+            raise
+    try:
+        yield pebble
+    finally:
+        stop_process(pebble.process)
+
+
+def _launch_pebble(pebble_bin: str, workdir: Path, tls: TlsFiles, dns_server: str) -> Pebble:
     listen, mgmt = free_port(), free_port()
     config = {
         "pebble": {
@@ -248,12 +285,9 @@ def start_pebble(
     config_path = workdir / "pebble-config.json"
     config_path.write_text(json.dumps(config, indent=2))
     log_path = workdir / "pebble.log"
-    env = {
-        **os.environ,
-        "PEBBLE_VA_NOSLEEP": "1",
-        "PEBBLE_WFE_NONCEREJECT": "0",
-        "PEBBLE_AUTHZREUSE": "0",
-    }
+    env = child_env(
+        {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"}
+    )
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [pebble_bin, "-config", str(config_path), "-dnsserver", dns_server],
@@ -263,7 +297,7 @@ def start_pebble(
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    pebble = Pebble(
+    return Pebble(
         directory_url=f"https://127.0.0.1:{listen}/dir",
         management_url=f"https://127.0.0.1:{mgmt}",
         ca_bundle=tls.ca_cert,
@@ -271,29 +305,25 @@ def start_pebble(
         log_path=log_path,
         process=proc,
     )
-    try:
-        _wait_for_directory(pebble, startup_timeout)
-        yield pebble
-    finally:
-        stop_process(proc)
 
 
-def _wait_for_directory(pebble: Pebble, timeout: float) -> None:
+def _wait_for_directory(pebble: Pebble, timeout: float, *, last_try: bool) -> bool:
+    """True once the directory and the root answer; False when a port was taken."""
     deadline = time.monotonic() + timeout
     last: Exception | None = None
     while time.monotonic() < deadline:
         if pebble.process.poll() is not None:
+            log = pebble.log()
+            if "address already in use" in log and not last_try:
+                return False
             pytest.fail(
-                f"pebble exited with {pebble.process.returncode} at start:\n{pebble.log()}",
-                pytrace=False,
+                f"pebble exited with {pebble.process.returncode} at start:\n{log}", pytrace=False
             )
         try:
             resp = requests.get(pebble.directory_url, verify=str(pebble.ca_bundle), timeout=2)
             if resp.ok and "newOrder" in resp.json():
-                requests.get(
-                    f"{pebble.management_url}/roots/0", verify=str(pebble.ca_bundle), timeout=2
-                ).raise_for_status()
-                return
+                pebble.root_pem()
+                return True
         except (requests.RequestException, ValueError) as exc:
             last = exc
         time.sleep(0.1)
@@ -500,6 +530,7 @@ def running_daemon(
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [ddnsd, "-c", str(config), "run"],
+            env=child_env(),
             stdout=log,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

@@ -62,7 +62,10 @@ def test_certbot_manual_hooks_issue_apex_and_wildcard(
 
     run(
         certbot_command(certbot, hook, pebble, tmp_path / "certbot"),
-        env={"REQUESTS_CA_BUNDLE": str(pebble.ca_bundle)},
+        env={
+            "REQUESTS_CA_BUNDLE": str(pebble.ca_bundle),
+            "XDG_CONFIG_HOME": str(tmp_path / "xdg"),  # no stray cli.ini from the user
+        },
         timeout=180,
     )
 

@@ -12,6 +12,7 @@ from e2e_support import (
     EmulatorLike,
     assert_zone_clean,
     challenge_entries,
+    child_env,
     foreign_entries,
     free_port,
     run,
@@ -88,6 +89,7 @@ def test_journal_of_a_killed_present_is_cleaned_by_the_next_process(
     log = (tmp_path / "present.log").open("wb")
     present = subprocess.Popen(
         [ddnsd, "-c", str(config), "present", FQDN, VALUE],
+        env=child_env(),
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
