@@ -301,7 +301,7 @@ class DnsServer:
                 log.exception("emulator DNS failed to answer a UDP query")
 
     def start(self) -> None:
-        for target in (self._serve_udp, self.tcp.serve_forever):
+        for target in (self._serve_udp, lambda: self.tcp.serve_forever(poll_interval=0.1)):
             t = threading.Thread(target=target, name="emulator-dns", daemon=True)
             t.start()
             self._threads.append(t)

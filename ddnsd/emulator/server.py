@@ -149,12 +149,16 @@ class Emulator:
         return self
 
     def stop(self) -> None:
+        dns_stopper = None
+        if self._dns is not None:  # both listeners wind down in parallel
+            dns_stopper = threading.Thread(target=self._dns.stop, daemon=True)
+            dns_stopper.start()
         if self._http is not None:
             self._http.shutdown()
             self._http.server_close()
             self._http = None
-        if self._dns is not None:
-            self._dns.stop()
+        if dns_stopper is not None:
+            dns_stopper.join()
             self._dns = None
 
     def __enter__(self) -> Emulator:
@@ -323,9 +327,11 @@ def _make_http_server(emu: Emulator, host: str, port: int) -> ThreadingHTTPServe
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "ddnsd-emulator"
-    sys_version = ""
     timeout = 60
     emulator: Emulator
+
+    def version_string(self) -> str:
+        return self.server_version
 
     # silence http.server's own stderr logging; we log one line per request ourselves
     def log_message(self, format: str, *args: Any) -> None:
@@ -399,13 +405,16 @@ class _Handler(BaseHTTPRequestHandler):
             log.debug("%s %s %s", method, path, status)
             return
         template = path
-        headers: dict[str, str] = {}
+        headers = emu.fresh_headers()
         status, body, fault = 500, None, None
         lost = False
         try:
-            template, params, allowed = _route(path)
+            miss: _Reply | None = None
+            try:
+                template, params, allowed = _route(path)
+            except _Reply as exc:  # answered after the token check, like any resource
+                miss, params, allowed = exc, {}, frozenset()
             if template == "/v6/auth":
-                headers = emu.fresh_headers()
                 if method not in allowed:
                     raise _error(405, f"Method {method} is not allowed on {template}")
                 fault = emu.pick_fault(method, template)
@@ -419,7 +428,6 @@ class _Handler(BaseHTTPRequestHandler):
                 try:
                     who = emu.auth.check(self.headers.get("Authorization"))
                 except AuthFailure as exc:
-                    headers = emu.fresh_headers()
                     raise _error(exc.status, exc.message) from None
                 headers, ok = emu.rate_check(who.login)
                 if not ok:
@@ -428,6 +436,8 @@ class _Handler(BaseHTTPRequestHandler):
                         f"Rate limit of {emu.config.rate_limit} requests per 15 minutes "
                         f"exceeded; retry after {headers['X-Rate-Limit-Reset']}",
                     )
+                if miss is not None:
+                    raise miss
                 if method not in allowed:
                     raise _error(405, f"Method {method} is not allowed on {template}")
                 if method in WRITE_METHODS and who.read_only:

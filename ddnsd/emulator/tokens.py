@@ -51,6 +51,22 @@ _PHRASE = re.compile(r"^\s*(\d{1,9})\s*(second|minute|hour|day|week|month)s?\s*$
 _JTI_ALPHABET = string.ascii_letters + string.digits + "!#"
 
 
+_KEY_LOCK = threading.Lock()
+_SIGNING_KEY: list[rsa.RSAPrivateKey] = []
+
+
+def _signing_key() -> rsa.RSAPrivateKey:
+    """The JWT signing key: generated once per process at the first start (never stored).
+
+    Emulators in one process share it (a token still only works where its ``jti`` was issued);
+    one key per process keeps test set-up fast.
+    """
+    with _KEY_LOCK:
+        if not _SIGNING_KEY:
+            _SIGNING_KEY.append(rsa.generate_private_key(public_exponent=65537, key_size=2048))
+        return _SIGNING_KEY[0]
+
+
 class AuthFailure(Exception):
     """A refused auth request or token: HTTP ``status`` and TransIP-like ``message``."""
 
@@ -131,7 +147,7 @@ class TokenAuthority:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
-        self._signing_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self._signing_key = _signing_key()
         for login, pem in self.users.items():
             key = serialization.load_pem_public_key(pem)
             if not isinstance(key, rsa.RSAPublicKey):
