@@ -88,10 +88,19 @@ def test_signals_usr1_hup_term(emulator: Any, tmp_path: Path, daemons: Any) -> N
     addr.write_text("203.0.113.41\n")
     d.signal(signal.SIGUSR1)
     wait_for(lambda: [e.content for e in home(emulator)] == ["203.0.113.41"], what="USR1")
-    # SIGHUP re-reads the config: a new TTL is applied (add new, then delete old)
-    cfg.write_text(cfg.read_text().replace("ttl = 300", "ttl = 600"))
+    # SIGHUP re-reads the config: a record added to it is created
+    cfg.write_text(
+        cfg.read_text().replace(
+            "[[records]]",
+            '[[records]]\ndomain = "example.test"\nname = "office"\ntype = "A"\n\n[[records]]',
+            1,
+        )
+    )
     d.signal(signal.SIGHUP)
-    wait_for(lambda: home(emulator) == [DnsEntry("home", 600, "A", "203.0.113.41")], what="HUP")
+    wait_for(
+        lambda: DnsEntry("office", 300, "A", "203.0.113.41") in emulator.entries("example.test"),
+        what="HUP",
+    )
     # a broken config on SIGHUP is refused and the daemon keeps running
     cfg.write_text(cfg.read_text().replace('type = "A"', 'type = "B"'))
     d.signal(signal.SIGHUP)

@@ -1,0 +1,1 @@
+"""ddnsd benchmarks: tables with a baseline from the same run; never assertions."""

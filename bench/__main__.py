@@ -1,0 +1,29 @@
+"""``python -m bench [ddns|acme]`` — run the benchmarks and print their tables."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+SUITES = {"ddns": "bench.bench_ddns", "acme": "bench.bench_acme"}
+
+
+def main(argv: list[str]) -> int:
+    names = argv or list(SUITES)
+    for name in names:
+        if name not in SUITES:
+            print(f"unknown benchmark {name!r}; choose from {', '.join(SUITES)}", file=sys.stderr)
+            return 2
+        try:
+            module = importlib.import_module(SUITES[name])
+        except ModuleNotFoundError as exc:
+            print(f"# {name}: not available ({exc})\n")
+            continue
+        print(f"# {name}\n")
+        module.main()
+        print()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,373 @@
+"""DDNS benchmarks: API cost while nothing changes, change→PATCH latency, RSS over rounds.
+
+Run: ``make bench`` (or ``.venv/bin/python -m bench ddns``). Prints markdown tables; every
+figure has a baseline measured in the same run. Talks only to loopback and to a network
+namespace it creates (the netlink row needs root and ``ip``; it says so when skipped).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from ddnsd.emulator.server import Emulator, EmulatorConfig
+from ddnsd.model import RecordSpec
+from ddnsd.reconcile.engine import Engine
+from ddnsd.transip.client import make_client
+
+PY = sys.executable
+
+
+class Keys:
+    def __init__(self, work: Path) -> None:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        self.private = work / "bench.key"
+        self.private.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+        )
+        self.private.chmod(0o600)
+        self.public_pem = key.public_key().public_bytes(
+            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        self.public = work / "bench.pub.pem"
+        self.public.write_bytes(self.public_pem)
+
+
+def _v6_requests(emu_base: str) -> int:
+    with urllib.request.urlopen(f"{emu_base}/_emulator/stats", timeout=5) as r:
+        stats = json.loads(r.read())
+    return sum(row["count"] for row in stats["requests"] if row["path"].startswith("/v6"))
+
+
+def _home(emu_base: str) -> list[str]:
+    with urllib.request.urlopen(f"{emu_base}/_emulator/state", timeout=5) as r:
+        zone = json.loads(r.read())["domains"]["example.test"]
+    return [e["content"] for e in zone if e["name"] == "home" and e["type"] == "A"]
+
+
+# --------------------------------------------------------------------------- 1: API cost
+
+
+def api_cost(keys: Keys, hours: int = 24) -> list[tuple[str, float, str]]:
+    """Requests per hour at interval 5m, verify 1h, on a simulated clock (24 h of rounds).
+
+    Token renewals are not on the simulated clock; they are computed: a 1-hour token is
+    renewed at 80 % of its life = 1.25 /auth per hour.
+    """
+    emu = Emulator(EmulatorConfig(users={"bench": keys.public_pem}, domains=["example.test"]))
+    emu.start()
+    try:
+        now = [0.0]
+        client = make_client(emu.api_url, "bench", keys.private)
+        spec = RecordSpec("example.test", "home", "A", 300)
+        host, port = emu.dns_address
+        engine = Engine(
+            client,
+            [spec],
+            nameservers=[f"{host}:{port}"],
+            propagation_grace=600,
+            verify_interval=3600,
+            clock=lambda: now[0],
+        )
+        engine.run_round({"A": "203.0.113.1"})  # first write
+        start = _v6_requests(emu.base_url)
+        rounds = hours * 12
+        for _ in range(rounds):
+            now[0] += 300
+            engine.run_round({"A": "203.0.113.1"})
+        ddnsd_per_hour = (_v6_requests(emu.base_url) - start) / hours
+        # Baseline in the same run: a naive updater that GETs the zone every round.
+        start = _v6_requests(emu.base_url)
+        for _ in range(12):
+            client.list_dns_entries("example.test")
+        naive_per_hour = float(_v6_requests(emu.base_url) - start)
+    finally:
+        emu.stop()
+    return [
+        ("naive: GET the zone every round (baseline)", naive_per_hour, "12 rounds/h x 1 GET"),
+        ("ddnsd: DNS drift check, API read-back each verify", ddnsd_per_hour, f"{rounds} rounds"),
+        ("ddnsd: token renewals (1 h token, renewed at 80 %)", 1.25, "computed, not timed"),
+    ]
+
+
+# --------------------------------------------------------------------------- 2: latency
+
+
+def _config(work: Path, keys: Keys, api: str, dns: str, detect: str, interval: str) -> Path:
+    cfg = work / "config.toml"
+    cfg.write_text(
+        f"""
+[transip]
+login = "bench"
+private_key_file = "{keys.private}"
+api_url = "{api}"
+[[records]]
+domain = "example.test"
+name = "home"
+type = "A"
+{detect}
+[schedule]
+interval = "{interval}"
+verify = "1h"
+jitter = "0.001s"
+[dns]
+nameservers = ["{dns}"]
+[http]
+listen = ""
+[state]
+dir = "{work / "state"}"
+"""
+    )
+    return cfg
+
+
+def _timed_change(change: Callable[[], None], seen: Callable[[], bool], limit: float) -> float:
+    t0 = time.monotonic()
+    change()
+    while not seen():
+        if time.monotonic() - t0 > limit:
+            return float("nan")
+        time.sleep(0.005)
+    return time.monotonic() - t0
+
+
+def latency_file_polling(keys: Keys, interval: str, changes: int = 5) -> list[float]:
+    work = Path(tempfile.mkdtemp(prefix="ddnsd-bench-"))
+    emu = Emulator(EmulatorConfig(users={"bench": keys.public_pem}, domains=["example.test"]))
+    emu.start()
+    addr = work / "address"
+    addr.write_text("203.0.113.1\n")
+    host, port = emu.dns_address
+    detect = f'[detect]\nipv4 = ["file:{addr}"]\nagree = 1\nallow_private = true\n'
+    cfg = _config(work, keys, emu.api_url, f"{host}:{port}", detect, interval)
+    proc = subprocess.Popen(
+        [PY, "-m", "ddnsd", "-c", str(cfg), "run"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    out: list[float] = []
+    try:
+        _wait(lambda: _home(emu.base_url) == ["203.0.113.1"], 30)
+        for i in range(changes):
+            new = f"203.0.113.{10 + i}"
+            out.append(
+                _timed_change(
+                    lambda n=new: addr.write_text(n + "\n"),  # type: ignore[misc]
+                    lambda n=new: _home(emu.base_url) == [n],  # type: ignore[misc]
+                    60,
+                )
+            )
+            time.sleep(0.3)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+        emu.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def latency_netlink(keys: Keys, changes: int = 5) -> list[float] | str:
+    if os.geteuid() != 0 or shutil.which("ip") is None:
+        return "skipped: needs root and iproute2 for a network namespace"
+    work = Path(tempfile.mkdtemp(prefix="ddnsd-bench-"))
+    ns = f"ddnsd-b-{secrets.token_hex(4)}"
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+        subprocess.run(["ip", "-n", ns, "addr", "add", "203.0.113.1/32", "dev", "lo"], check=True)
+        state = work / "zones.json"
+        inside = ["ip", "netns", "exec", ns, PY, "-m"]
+        emu_log = work / "emu.log"
+        with emu_log.open("wb") as log:
+            procs.append(
+                subprocess.Popen(
+                    [
+                        *inside,
+                        "ddnsd.emulator",
+                        "--listen",
+                        "127.0.0.1:8780",
+                        "--dns-listen",
+                        "127.0.0.1:8053",
+                        "--login",
+                        "bench",
+                        "--public-key",
+                        str(keys.public),
+                        "--domain",
+                        "example.test",
+                        "--state",
+                        str(state),
+                    ],
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        _wait(lambda: b"DNS" in emu_log.read_bytes(), 15)
+        detect = '[detect]\nipv4 = ["iface:lo"]\nagree = 1\nallow_private = true\n'
+        cfg = _config(work, keys, "http://127.0.0.1:8780/v6", "127.0.0.1:8053", detect, "1h")
+        procs.append(
+            subprocess.Popen(
+                [*inside, "ddnsd", "-c", str(cfg), "run"],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+        )
+
+        def home() -> list[str]:
+            try:
+                zone = json.loads(state.read_text())["domains"]["example.test"]
+            except (FileNotFoundError, json.JSONDecodeError):
+                return []
+            return [e["content"] for e in zone if e["name"] == "home" and e["type"] == "A"]
+
+        _wait(lambda: home() == ["203.0.113.1"], 30)
+        out: list[float] = []
+        old = "203.0.113.1"
+        for i in range(changes):
+            new = f"203.0.113.{20 + i}"
+            cmd = f"ip -n {ns} addr add {new}/32 dev lo && ip -n {ns} addr del {old}/32 dev lo"
+            out.append(
+                _timed_change(
+                    lambda c=cmd: subprocess.run(c, shell=True, check=True),  # type: ignore[misc]
+                    lambda n=new: home() == [n],  # type: ignore[misc]
+                    60,
+                )
+            )
+            old = new
+            time.sleep(0.3)
+        return out
+    finally:
+        for p in reversed(procs):
+            p.terminate()
+            try:
+                p.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        subprocess.run(["ip", "netns", "del", ns], check=False)
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _wait(pred: Callable[[], bool], limit: float) -> None:
+    t0 = time.monotonic()
+    while not pred():
+        if time.monotonic() - t0 > limit:
+            raise RuntimeError("benchmark set-up timed out")
+        time.sleep(0.05)
+
+
+# --------------------------------------------------------------------------- 3: RSS
+
+
+def _rss_kib(pid: int) -> int:
+    text = Path(f"/proc/{pid}/status").read_text()
+    m = re.search(r"^VmRSS:\s+(\d+) kB", text, re.M)
+    return int(m.group(1)) if m else -1
+
+
+def rss_over_rounds(keys: Keys, rounds: int = 1000) -> list[tuple[str, int]]:
+    work = Path(tempfile.mkdtemp(prefix="ddnsd-bench-"))
+    emu = Emulator(EmulatorConfig(users={"bench": keys.public_pem}, domains=["example.test"]))
+    emu.start()
+    addr = work / "address"
+    addr.write_text("203.0.113.1\n")
+    host, port = emu.dns_address
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        http_port = s.getsockname()[1]
+    detect = f'[detect]\nipv4 = ["file:{addr}"]\nagree = 1\nallow_private = true\n'
+    cfg = _config(work, keys, emu.api_url, f"{host}:{port}", detect, "0.01s")
+    cfg.write_text(cfg.read_text().replace('listen = ""', f'listen = "127.0.0.1:{http_port}"'))
+    baseline = subprocess.Popen([PY, "-c", "import requests, time; time.sleep(30)"])
+    proc = subprocess.Popen(
+        [PY, "-m", "ddnsd", "-c", str(cfg), "run"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+
+    def count() -> int:
+        try:
+            with urllib.request.urlopen(
+                f"http://127.0.0.1:{http_port}/metrics", timeout=5
+            ) as r:
+                text = r.read().decode()
+        except OSError:
+            return 0
+        m = re.search(r'^ddnsd_rounds_total\{result="ok"\} (\S+)$', text, re.M)
+        return int(float(m.group(1))) if m else 0
+
+    try:
+        _wait(lambda: count() >= 1, 30)
+        time.sleep(0.5)
+        base_rss = _rss_kib(baseline.pid)
+        first = _rss_kib(proc.pid)
+        _wait(lambda: count() >= 100, 300)
+        at100 = _rss_kib(proc.pid)
+        _wait(lambda: count() >= rounds, 900)
+        final = _rss_kib(proc.pid)
+        done = count()
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+        baseline.kill()
+        emu.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    return [
+        ('python -c "import requests" (baseline)', base_rss),
+        ("ddnsd run after round 1", first),
+        ("ddnsd run after round 100", at100),
+        (f"ddnsd run after round {done}", final),
+    ]
+
+
+def main() -> None:
+    work = Path(tempfile.mkdtemp(prefix="ddnsd-bench-keys-"))
+    keys = Keys(work)
+    print("## DDNS: TransIP API requests per hour while nothing changes\n")
+    print("| strategy | requests/hour | basis |\n|---|---:|---|")
+    for name, per_hour, basis in api_cost(keys):
+        print(f"| {name} | {per_hour:.2f} | {basis} |")
+    print("\n## DDNS: address change → record updated at the emulator (seconds)\n")
+    print("| source | runs | median | min | max |\n|---|---:|---:|---:|---:|")
+    for label, vals in (
+        ("file: polling, interval 5s (baseline)", latency_file_polling(keys, "5s")),
+        ("file: polling, interval 1s", latency_file_polling(keys, "1s")),
+        ("iface: netlink event, interval 1h", latency_netlink(keys)),
+    ):
+        if isinstance(vals, str):
+            print(f"| {label} | — | {vals} | | |")
+            continue
+        good = [v for v in vals if v == v]
+        print(
+            f"| {label} | {len(vals)} | {statistics.median(good):.3f} | {min(good):.3f} "
+            f"| {max(good):.3f} |"
+        )
+    print("\n## DDNS: resident memory (VmRSS, KiB)\n")
+    print("| process | RSS KiB |\n|---|---:|")
+    for label, kib in rss_over_rounds(keys):
+        print(f"| {label} | {kib} |")
+    shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
