@@ -1,0 +1,184 @@
+"""Front doors for ACME clients that run a program: lego exec, certbot, dehydrated.
+
+Each takes a *factory* that builds the :class:`~ddnsd.acme.service.ChallengeService`
+only when there is work to do, so handlers that need nothing (dehydrated's
+``startup_hook``, ``deploy_cert``, …) load no config and build no client. Imports stay
+light: the service module is imported inside the functions.
+
+Exit codes: 0 done, 1 failed (one line on stderr), 2 usage error.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, TextIO
+
+from ddnsd.errors import DdnsdError
+
+if TYPE_CHECKING:
+    from ddnsd.acme.service import ChallengeService
+
+log = logging.getLogger("ddnsd.acme.hooks")
+
+ServiceFactory = Callable[[], "ChallengeService"]
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+
+LEGO_USAGE = (
+    "usage: ddnsd present|cleanup FQDN VALUE, or ddnsd present|cleanup -- DOMAIN TOKEN KEYAUTH"
+)
+DEHYDRATED_USAGE = (
+    "usage: ddnsd hook dehydrated deploy_challenge|clean_challenge "
+    "DOMAIN TOKEN_FILENAME TOKEN_VALUE [DOMAIN TOKEN_FILENAME TOKEN_VALUE ...]"
+)
+
+
+def _err(stderr: TextIO | None) -> TextIO:
+    return stderr if stderr is not None else sys.stderr
+
+
+def _run(
+    action: str,
+    items: Sequence[tuple[str, str]],
+    factory: ServiceFactory,
+    stderr: TextIO | None,
+) -> int:
+    """Build the service, clean up stale entries, then present or clean up ``items``."""
+    what = ", ".join(fqdn for fqdn, _ in items)
+    try:
+        service = factory()
+        try:
+            service.cleanup_stale()
+        except DdnsdError as exc:  # never let old leftovers block a new challenge
+            log.warning("cleaning up stale ACME entries failed: %s", exc)
+        if action == "present":
+            service.present_all(items)
+        else:
+            first: DdnsdError | None = None
+            for fqdn, value in items:
+                try:
+                    service.cleanup(fqdn, value)
+                except DdnsdError as exc:
+                    first = first or exc
+            if first is not None:
+                raise first
+    except DdnsdError as exc:
+        print(f"ddnsd: {action} {what} failed: {exc}", file=_err(stderr))
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _usage(message: str, stderr: TextIO | None) -> int:
+    print(f"ddnsd: {message}", file=_err(stderr))
+    return EXIT_USAGE
+
+
+def _acme_name(domain: str) -> str:
+    from ddnsd.acme.challenge import challenge_name
+
+    return challenge_name(domain)
+
+
+def lego_exec(
+    action: str, args: Sequence[str], factory: ServiceFactory, *, stderr: TextIO | None = None
+) -> int:
+    """lego ``--dns exec``: ``present|cleanup FQDN VALUE`` or RAW ``-- DOMAIN TOKEN KEYAUTH``."""
+    if action not in ("present", "cleanup"):
+        return _usage(f"unknown action {action!r}; {LEGO_USAGE}", stderr)
+    rest = list(args)
+    raw = bool(rest) and rest[0] == "--"
+    if raw:
+        rest = rest[1:]
+    try:
+        if len(rest) == 3:  # RAW mode (also when the "--" was eaten on the way)
+            from ddnsd.acme.challenge import challenge_value
+
+            domain, _token, key_auth = rest
+            items = [(_acme_name(domain), challenge_value(key_auth))]
+        elif len(rest) == 2 and not raw:
+            items = [(rest[0], rest[1])]
+        else:
+            return _usage(LEGO_USAGE, stderr)
+    except DdnsdError as exc:
+        print(f"ddnsd: {action} failed: {exc}", file=_err(stderr))
+        return EXIT_FAILED
+    return _run(action, items, factory, stderr)
+
+
+def certbot(
+    action: str,
+    environ: Mapping[str, str],
+    factory: ServiceFactory,
+    *,
+    stderr: TextIO | None = None,
+) -> int:
+    """certbot ``--manual-auth-hook`` (``auth``) / ``--manual-cleanup-hook`` (``cleanup``)."""
+    if action not in ("auth", "cleanup"):
+        return _usage(
+            f"unknown certbot hook {action!r}; use certbot-auth or certbot-cleanup", stderr
+        )
+    domain = environ.get("CERTBOT_DOMAIN", "").strip()
+    value = environ.get("CERTBOT_VALIDATION", "").strip()
+    if not domain or not value:
+        missing = "CERTBOT_DOMAIN" if not domain else "CERTBOT_VALIDATION"
+        return _usage(
+            f"{missing} is not set; run this as certbot's --manual-auth-hook / "
+            "--manual-cleanup-hook with --preferred-challenges dns",
+            stderr,
+        )
+    try:
+        items = [(_acme_name(domain), value)]
+    except DdnsdError as exc:
+        print(f"ddnsd: certbot-{action} failed: {exc}", file=_err(stderr))
+        return EXIT_FAILED
+    return _run("present" if action == "auth" else "cleanup", items, factory, stderr)
+
+
+def dehydrated(
+    args: Sequence[str], factory: ServiceFactory, *, stderr: TextIO | None = None
+) -> int:
+    """dehydrated hook: ``HANDLER ARGS…``; only the two challenge handlers do anything."""
+    if not args:
+        return _usage(DEHYDRATED_USAGE, stderr)
+    handler, rest = args[0], list(args[1:])
+    if handler not in ("deploy_challenge", "clean_challenge"):
+        return EXIT_OK  # startup_hook, deploy_cert, exit_hook, the probe, future handlers
+    if not rest or len(rest) % 3:
+        return _usage(DEHYDRATED_USAGE, stderr)
+    try:
+        items = [(_acme_name(rest[i]), rest[i + 2]) for i in range(0, len(rest), 3)]
+    except DdnsdError as exc:
+        print(f"ddnsd: {handler} failed: {exc}", file=_err(stderr))
+        return EXIT_FAILED
+    return _run("present" if handler == "deploy_challenge" else "cleanup", items, factory, stderr)
+
+
+def dispatch(
+    command: str,
+    args: Sequence[str],
+    factory: ServiceFactory,
+    environ: Mapping[str, str],
+    *,
+    stderr: TextIO | None = None,
+) -> int:
+    """``ddnsd present|cleanup …`` and ``ddnsd hook certbot-auth|certbot-cleanup|dehydrated …``."""
+    if command in ("present", "cleanup"):
+        return lego_exec(command, args, factory, stderr=stderr)
+    if command == "hook":
+        if not args:
+            return _usage("usage: ddnsd hook certbot-auth|certbot-cleanup|dehydrated …", stderr)
+        kind, rest = args[0], args[1:]
+        if kind in ("certbot-auth", "certbot-cleanup"):
+            if rest:
+                return _usage(f"ddnsd hook {kind} takes no arguments", stderr)
+            return certbot(kind.removeprefix("certbot-"), environ, factory, stderr=stderr)
+        if kind == "dehydrated":
+            return dehydrated(rest, factory, stderr=stderr)
+        return _usage(
+            f"unknown hook {kind!r}; use certbot-auth, certbot-cleanup or dehydrated", stderr
+        )
+    return _usage(f"unknown ACME command {command!r}", stderr)

@@ -1,0 +1,138 @@
+"""lego exec, certbot and dehydrated front doors against the emulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from ddnsd.acme import hooks
+from ddnsd.acme.challenge import challenge_value
+from ddnsd.acme.journal import Journal
+from ddnsd.acme.service import ChallengeService
+from ddnsd.errors import ConfigError
+from ddnsd.model import DnsEntry
+from ddnsd.transip.client import make_client
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from conftest import EmulatorHandle
+
+ACME = "_acme-challenge"
+KEYAUTH_APEX = "token-a.thumbprint"
+KEYAUTH_WILD = "token-b.thumbprint"
+
+
+def factory_for(emulator: EmulatorHandle, state_dir: Path) -> Callable[[], ChallengeService]:
+    def factory() -> ChallengeService:
+        client = make_client(
+            emulator.api_url, emulator.login, emulator.private_key_path, cache_dir=state_dir
+        )
+        return ChallengeService(
+            client, state_dir=state_dir, nameservers=[emulator.dns_server], poll_interval=0.1
+        )
+
+    return factory
+
+
+def acme_txt(emulator: EmulatorHandle, domain: str = "example.test") -> list[str]:
+    return sorted(e.content for e in emulator.entries(domain) if e.name == ACME and e.type == "TXT")
+
+
+def test_lego_exec_default_mode(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    factory = factory_for(emulator, tmp_path)
+    fqdn = "_acme-challenge.example.test."
+    assert hooks.lego_exec("present", [fqdn, "value-a"], factory) == 0
+    assert hooks.lego_exec("present", [fqdn, "value-b"], factory) == 0
+    assert acme_txt(emulator) == ["value-a", "value-b"]
+    assert hooks.lego_exec("cleanup", [fqdn, "value-a"], factory) == 0
+    assert hooks.lego_exec("cleanup", [fqdn, "value-b"], factory) == 0
+    assert acme_txt(emulator) == []
+
+
+def test_lego_exec_raw_mode(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    factory = factory_for(emulator, tmp_path)
+    assert hooks.lego_exec("present", ["--", "example.test", "tok", KEYAUTH_APEX], factory) == 0
+    assert hooks.lego_exec("present", ["--", "*.example.test", "tok", KEYAUTH_WILD], factory) == 0
+    assert acme_txt(emulator) == sorted(
+        [challenge_value(KEYAUTH_APEX), challenge_value(KEYAUTH_WILD)]
+    )
+    assert hooks.lego_exec("cleanup", ["--", "example.test", "tok", KEYAUTH_APEX], factory) == 0
+    # the "--" eaten by a wrapper: three arguments are RAW too
+    assert hooks.lego_exec("cleanup", ["*.example.test", "tok", KEYAUTH_WILD], factory) == 0
+    assert acme_txt(emulator) == []
+
+
+def test_certbot_apex_and_wildcard(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    factory = factory_for(emulator, tmp_path)
+    # certbot runs every auth hook, then validates, then every cleanup hook; the wildcard
+    # arrives as the bare domain.
+    runs = [
+        {"CERTBOT_DOMAIN": "example.test", "CERTBOT_VALIDATION": "value-apex"},
+        {"CERTBOT_DOMAIN": "example.test", "CERTBOT_VALIDATION": "value-wild"},
+    ]
+    for env in runs:
+        assert hooks.certbot("auth", env, factory) == 0
+    assert acme_txt(emulator) == ["value-apex", "value-wild"]
+    for env in runs:
+        assert hooks.certbot("cleanup", env, factory) == 0
+    assert acme_txt(emulator) == []
+
+
+@pytest.mark.parametrize("chain", [False, True], ids=["HOOK_CHAIN=no", "HOOK_CHAIN=yes"])
+def test_dehydrated(emulator: EmulatorHandle, tmp_path: Path, chain: bool) -> None:
+    factory = factory_for(emulator, tmp_path)
+    triples = [
+        ["example.test", "tokfile-a", "value-apex"],
+        ["example.test", "tokfile-b", "value-wild"],
+        ["www.other.test", "tokfile-c", "value-www"],
+    ]
+    calls = [[arg for triple in triples for arg in triple]] if chain else triples
+    for args in calls:
+        assert hooks.dehydrated(["deploy_challenge", *args], factory) == 0
+    assert acme_txt(emulator) == ["value-apex", "value-wild"]
+    assert [e.content for e in emulator.entries("other.test") if e.type == "TXT"][-1:] == [
+        "value-www"
+    ]
+    for args in calls:
+        assert hooks.dehydrated(["clean_challenge", *args], factory) == 0
+    assert acme_txt(emulator) == []
+    assert Journal(tmp_path).entries() == []
+
+
+def test_refused_name_is_one_line_and_exit_1(
+    emulator: EmulatorHandle, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code = hooks.lego_exec("present", ["www.example.test.", "v"], factory_for(emulator, tmp_path))
+    assert code == 1
+    assert capsys.readouterr().err == (
+        "ddnsd: present www.example.test. failed: refusing 'www.example.test': ddnsd only "
+        "writes ACME challenge records, whose names start with '_acme-challenge.'\n"
+    )
+
+
+def test_factory_error_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]) -> None:
+    def broken() -> ChallengeService:
+        raise ConfigError("config file /nonexistent.toml not found; pass -c FILE")
+
+    env = {"CERTBOT_DOMAIN": "example.test", "CERTBOT_VALIDATION": "v"}
+    assert hooks.certbot("auth", env, broken) == 1
+    assert capsys.readouterr().err == (
+        "ddnsd: present _acme-challenge.example.test failed: "
+        "config file /nonexistent.toml not found; pass -c FILE\n"
+    )
+
+
+def test_each_hook_run_cleans_up_stale_entries_first(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    journal = Journal(tmp_path, clock=lambda: 0.0)  # written long ago by a killed process
+    stale = DnsEntry(ACME, 60, "TXT", "left-behind")
+    emulator.seed_entry("example.test", stale)
+    journal.add("example.test", stale, "_acme-challenge.example.test")
+
+    factory = factory_for(emulator, tmp_path)
+    assert hooks.lego_exec("present", ["_acme-challenge.example.test", "fresh"], factory) == 0
+    assert acme_txt(emulator) == ["fresh"]

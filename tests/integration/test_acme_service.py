@@ -1,0 +1,392 @@
+"""ChallengeService against the emulator (real client, real sockets, real DNS answers)."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ddnsd.acme.journal import Journal
+from ddnsd.acme.service import ChallengeService
+from ddnsd.authdns import parse_server, query
+from ddnsd.errors import ChallengeRefused, PropagationTimeout
+from ddnsd.model import DnsEntry
+from ddnsd.transip.client import TransipClient, make_client
+
+if TYPE_CHECKING:
+    from conftest import EmulatorFactory, EmulatorHandle
+
+ACME = "_acme-challenge"
+DNS_PATH = "/v6/domains/{domain}/dns"
+FQDN = "_acme-challenge.example.test"
+APEX_VALUE = "NGwKoXBgCT8JhEa0bK7AwfSqHyu_ZWeugV07fLGIVq0"
+WILD_VALUE = "61rBZ_4knHblO0MNoxFsXZ_eTFUHum0B6IVRbhvUn5I"
+
+
+class Clock:
+    """Wall clock the test moves (journal ages, domain-cache age)."""
+
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def client_for(emulator: EmulatorHandle, state_dir: Path) -> TransipClient:
+    client = make_client(
+        emulator.api_url, emulator.login, emulator.private_key_path, cache_dir=state_dir
+    )
+    client.backoff_base = client.backoff_cap = 0.01
+    return client
+
+
+def service_for(
+    emulator: EmulatorHandle, state_dir: Path, client: TransipClient | None = None, **kw: Any
+) -> ChallengeService:
+    settings: dict[str, Any] = {
+        "nameservers": [emulator.dns_server],
+        "poll_interval": 0.1,
+        "propagation_timeout": 30,
+    }
+    settings.update(kw)
+    return ChallengeService(
+        client or client_for(emulator, state_dir), state_dir=state_dir, **settings
+    )
+
+
+def warm(emulator: EmulatorHandle, state_dir: Path) -> None:
+    """What an earlier hook run leaves behind: a cached token and domain list. Stats cleared."""
+    service_for(emulator, state_dir).domains()
+    emulator.reset()
+
+
+def txt_at(emulator: EmulatorHandle, domain: str, name: str) -> list[DnsEntry]:
+    return sorted(
+        (e for e in emulator.entries(domain) if e.name == name and e.type == "TXT"),
+        key=lambda e: e.content,
+    )
+
+
+def test_apex_and_wildcard_coexist_and_cleanup_removes_exactly_them(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    foreign = DnsEntry("_acme-challenge.www", 60, "TXT", "someone-elses")
+    emulator.seed_entry("example.test", foreign)
+    before = emulator.state()["domains"]
+    service = service_for(emulator, tmp_path)
+
+    service.present(FQDN + ".", APEX_VALUE)  # lego passes a trailing dot
+    service.present("_ACME-Challenge.Example.Test", WILD_VALUE)
+
+    assert txt_at(emulator, "example.test", ACME) == [
+        DnsEntry(ACME, 60, "TXT", WILD_VALUE),
+        DnsEntry(ACME, 60, "TXT", APEX_VALUE),
+    ]
+    service.cleanup(FQDN, APEX_VALUE)
+    assert txt_at(emulator, "example.test", ACME) == [DnsEntry(ACME, 60, "TXT", WILD_VALUE)]
+    service.cleanup(FQDN, WILD_VALUE)
+    assert emulator.state()["domains"] == before
+    assert Journal(tmp_path).entries() == []
+
+
+def test_apex_plus_wildcard_costs_four_requests_with_a_cached_token(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    warm(emulator, tmp_path)
+    service = service_for(emulator, tmp_path)  # a new process: token + domains from state dir
+
+    service.present(FQDN, APEX_VALUE)
+    service.present(FQDN, WILD_VALUE)
+    service.cleanup(FQDN, APEX_VALUE)
+    service.cleanup(FQDN, WILD_VALUE)
+
+    assert emulator.request_count() == 4
+    assert emulator.request_count("POST", "/v6/domains/{domain}/dns") == 2
+    assert emulator.request_count("DELETE", "/v6/domains/{domain}/dns") == 2
+    assert txt_at(emulator, "example.test", ACME) == []
+
+
+def test_domain_list_is_cached_in_the_state_dir(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    clock = Clock()
+    service_for(emulator, tmp_path, clock=clock).present(FQDN, APEX_VALUE)
+    assert json.loads((tmp_path / "domains.json").read_text())["domains"] == [
+        "example.test",
+        "other.test",
+    ]
+    service_for(emulator, tmp_path, clock=clock).present(FQDN, WILD_VALUE)
+    assert emulator.request_count("GET", "/v6/domains") == 1
+    clock.now += 86400  # domains_cache_ttl passed: asked again
+    service_for(emulator, tmp_path, clock=clock).cleanup(FQDN, APEX_VALUE)
+    assert emulator.request_count("GET", "/v6/domains") == 2
+
+
+def test_expire_mismatch_reuses_the_stored_expire(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    foreign = DnsEntry(ACME, 300, "TXT", "placed-by-someone-else")
+    emulator.seed_entry("example.test", foreign)
+    warm(emulator, tmp_path)
+    emulator.seed_entry("example.test", foreign)  # reset() removed it
+    service = service_for(emulator, tmp_path)
+
+    service.present(FQDN, APEX_VALUE)
+
+    assert txt_at(emulator, "example.test", ACME) == [
+        DnsEntry(ACME, 300, "TXT", APEX_VALUE),
+        foreign,
+    ]
+    assert [e.expire for e in Journal(tmp_path).entries()] == [300]
+    assert emulator.request_count("POST") == 2
+    assert emulator.request_count("GET") == 1
+    service.cleanup(FQDN, APEX_VALUE)
+    assert txt_at(emulator, "example.test", ACME) == [foreign]
+
+
+def test_already_exists_is_success(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    service = service_for(emulator, tmp_path)
+    service.present(FQDN, APEX_VALUE)
+    service_for(emulator, tmp_path).present(FQDN, APEX_VALUE)  # e.g. the client retried
+    assert txt_at(emulator, "example.test", ACME) == [DnsEntry(ACME, 60, "TXT", APEX_VALUE)]
+    assert len(Journal(tmp_path).entries()) == 1
+    service.cleanup(FQDN, APEX_VALUE)
+    assert txt_at(emulator, "example.test", ACME) == []
+
+
+def test_cleanup_of_an_entry_already_gone_is_success(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    service = service_for(emulator, tmp_path)
+    service.present(FQDN, APEX_VALUE)
+    other = client_for(emulator, tmp_path / "other")
+    other.delete_dns_entry("example.test", DnsEntry(ACME, 60, "TXT", APEX_VALUE))
+
+    service.cleanup(FQDN, APEX_VALUE)
+
+    assert Journal(tmp_path).entries() == []
+    assert txt_at(emulator, "example.test", ACME) == []
+
+
+def test_cleanup_follows_an_expire_changed_behind_its_back(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    service = service_for(emulator, tmp_path)
+    service.present(FQDN, APEX_VALUE)
+    other = client_for(emulator, tmp_path / "other")
+    other.delete_dns_entry("example.test", DnsEntry(ACME, 60, "TXT", APEX_VALUE))
+    other.add_dns_entry("example.test", DnsEntry(ACME, 120, "TXT", APEX_VALUE))
+
+    service.cleanup(FQDN, APEX_VALUE)
+
+    assert txt_at(emulator, "example.test", ACME) == []
+
+
+def test_cleanup_never_touches_values_ddnsd_did_not_add(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    foreign = DnsEntry(ACME, 60, "TXT", APEX_VALUE)
+    emulator.seed_entry("example.test", foreign)
+    service_for(emulator, tmp_path).cleanup(FQDN, APEX_VALUE)
+    assert txt_at(emulator, "example.test", ACME) == [foreign]
+    assert emulator.request_count("DELETE") == 0
+
+
+@pytest.mark.parametrize(
+    ("fqdn", "zones", "message"),
+    [
+        pytest.param(
+            "www.example.test",
+            None,
+            "refusing 'www.example.test': ddnsd only writes ACME challenge records, "
+            "whose names start with '_acme-challenge.'",
+            id="not-acme",
+        ),
+        pytest.param(
+            "_acme-challenge.example.org",
+            None,
+            "refusing '_acme-challenge.example.org': it is outside the allowed zones "
+            "(example.test, other.test); add its domain to [acme] zones to allow it",
+            id="outside-account",
+        ),
+        pytest.param(
+            "_acme-challenge.other.test",
+            ["example.test"],
+            "refusing '_acme-challenge.other.test': it is outside the allowed zones "
+            "(example.test); add its domain to [acme] zones to allow it",
+            id="outside-configured-zones",
+        ),
+        pytest.param(
+            "_acme-challenge.www.nowhere.test",
+            ["nowhere.test"],
+            "refusing '_acme-challenge.www.nowhere.test': no domain of this TransIP account "
+            "contains it (domains: example.test, other.test); use a name under one of them",
+            id="allowed-but-not-in-account",
+        ),
+    ],
+)
+def test_refused_names_change_nothing(
+    emulator: EmulatorHandle,
+    tmp_path: Path,
+    fqdn: str,
+    zones: list[str] | None,
+    message: str,
+) -> None:
+    before = emulator.state()["domains"]
+    service = service_for(emulator, tmp_path, zones=zones)
+    with pytest.raises(ChallengeRefused) as info:
+        service.present(fqdn, APEX_VALUE)
+    assert str(info.value) == message
+    if "outside the allowed zones" in message or "only writes ACME" in message:
+        with pytest.raises(ChallengeRefused) as info:
+            service.cleanup(fqdn, APEX_VALUE)
+        assert str(info.value) == message
+    else:  # allowed, but nothing of ours can be there: nothing to do
+        service.cleanup(fqdn, APEX_VALUE)
+    assert emulator.state()["domains"] == before
+    assert emulator.request_count("POST", DNS_PATH) + emulator.request_count("DELETE") == 0
+    assert Journal(tmp_path).entries() == []
+
+
+def test_present_returns_only_once_the_nameserver_serves_it(
+    emulator_factory: EmulatorFactory, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    emulator = emulator_factory(propagation_delay=3)
+    caplog.set_level(logging.INFO, "ddnsd.acme")
+    service_for(emulator, tmp_path).present(FQDN, APEX_VALUE)
+
+    assert APEX_VALUE in query(parse_server(emulator.dns_server), FQDN, "TXT")
+    states = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "ddnsd.acme.propagation" and r.getMessage().startswith(emulator.dns_server)
+    ]
+    assert len(states) == 2
+    assert states[0] == f"{emulator.dns_server}: waiting for {FQDN} TXT '{APEX_VALUE}'"
+    assert states[1].startswith(f"{emulator.dns_server}: serves {FQDN} TXT after ")
+
+
+def test_propagation_timeout_names_the_lagging_nameserver(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    emulator = emulator_factory(propagation_delay=60)
+    service = service_for(emulator, tmp_path, propagation_timeout=1.0)
+    with pytest.raises(PropagationTimeout) as info:
+        service.present(FQDN, APEX_VALUE)
+    assert info.value.lagging == [emulator.dns_server]
+    assert str(info.value).startswith(f"{FQDN} TXT was not served by {emulator.dns_server} after")
+    # Added and journalled: the ACME client's cleanup (or the stale cleanup) removes it.
+    assert [e.content for e in Journal(tmp_path).entries()] == [APEX_VALUE]
+    service.cleanup(FQDN, APEX_VALUE)
+    assert txt_at(emulator, "example.test", ACME) == []
+
+
+def test_stale_entries_are_cleaned_up_by_the_next_process(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    clock = Clock()
+    crashed = service_for(emulator, tmp_path, clock=clock)
+    crashed.present(FQDN, APEX_VALUE)  # ... and the process died before cleanup
+    clock.now += 600
+    crashed.present("_acme-challenge.www.other.test", WILD_VALUE)  # younger
+    crashed.journal.release_cleanup_owner()  # as if the process had exited
+
+    clock.now += 3600 - 599  # the first is older than max_age, the second not
+    successor = service_for(emulator, tmp_path, clock=clock)
+    assert successor.cleanup_stale() == 1
+    assert txt_at(emulator, "example.test", ACME) == []
+    assert [e.content for e in Journal(tmp_path).entries()] == [WILD_VALUE]
+
+    clock.now += 600
+    assert successor.cleanup_stale() == 1
+    assert txt_at(emulator, "other.test", "_acme-challenge.www") == []
+    assert Journal(tmp_path).entries() == []
+
+
+def test_only_the_cleanup_owner_cleans_stale_entries(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    clock = Clock()
+    service_for(emulator, tmp_path, clock=clock).present(FQDN, APEX_VALUE)
+    clock.now += 7200
+    Journal(tmp_path).release_cleanup_owner()
+    fd = os.open(tmp_path / "acme-cleanup.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as another process would hold it
+        assert service_for(emulator, tmp_path, clock=clock).cleanup_stale() == 0
+        assert [e.content for e in txt_at(emulator, "example.test", ACME)] == [APEX_VALUE]
+    finally:
+        os.close(fd)
+    assert service_for(emulator, tmp_path, clock=clock).cleanup_stale() == 1
+
+
+def test_update_keep_newest_keeps_the_two_newest(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    foreign = DnsEntry(ACME, 60, "TXT", "not-ours")
+    emulator.seed_entry("example.test", foreign)
+    clock = Clock()
+    service = service_for(emulator, tmp_path, clock=clock)
+    for value in ("first", "second", "third"):
+        service.update_keep_newest(FQDN, value)
+        clock.now += 10
+
+    assert [e.content for e in txt_at(emulator, "example.test", ACME)] == [
+        "not-ours",
+        "second",
+        "third",
+    ]
+    assert sorted(e.content for e in Journal(tmp_path).entries()) == ["second", "third"]
+    service.update_keep_newest(FQDN, "second")  # re-sent: it becomes the newest again
+    assert [e.content for e in txt_at(emulator, "example.test", ACME)] == [
+        "not-ours",
+        "second",
+        "third",
+    ]
+
+
+def test_lost_post_is_checked_before_retrying(emulator: EmulatorHandle, tmp_path: Path) -> None:
+    warm(emulator, tmp_path)
+    emulator.script_faults([{"kind": "lost", "method": "POST", "path": "/v6/domains/{domain}/dns"}])
+    service_for(emulator, tmp_path).present(FQDN, APEX_VALUE)
+    assert txt_at(emulator, "example.test", ACME) == [DnsEntry(ACME, 60, "TXT", APEX_VALUE)]
+    assert emulator.request_count("POST") == 1
+    assert emulator.request_count("GET") == 1
+
+
+def test_post_answered_500_is_retried_once_after_a_check(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    warm(emulator, tmp_path)
+    emulator.script_faults([{"kind": "500", "method": "POST", "path": "/v6/domains/{domain}/dns"}])
+    service_for(emulator, tmp_path).present(FQDN, APEX_VALUE)
+    assert txt_at(emulator, "example.test", ACME) == [DnsEntry(ACME, 60, "TXT", APEX_VALUE)]
+    assert emulator.request_count("POST") == 2
+
+
+def test_cname_into_another_account_domain_is_followed(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    emulator.seed_entry("example.test", DnsEntry(ACME, 300, "CNAME", "acme.other.test."))
+    service = service_for(emulator, tmp_path, cname_follow=True)
+
+    service.present(FQDN, APEX_VALUE)
+
+    assert txt_at(emulator, "other.test", "acme") == [DnsEntry("acme", 60, "TXT", APEX_VALUE)]
+    assert txt_at(emulator, "example.test", ACME) == []
+    service.cleanup(FQDN, APEX_VALUE)
+    assert txt_at(emulator, "other.test", "acme") == []
+
+
+def test_cname_out_of_the_allowed_zones_is_refused(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    emulator.seed_entry("example.test", DnsEntry(ACME, 300, "CNAME", "acme.other.test."))
+    service = service_for(emulator, tmp_path, cname_follow=True, zones=["example.test"])
+    with pytest.raises(ChallengeRefused) as info:
+        service.present(FQDN, APEX_VALUE)
+    assert str(info.value) == (
+        "refusing '_acme-challenge.example.test': it is a CNAME to 'acme.other.test', outside "
+        "the allowed zones (example.test); add its domain to [acme] zones"
+    )
+    assert emulator.request_count("POST", DNS_PATH) == 0
