@@ -23,7 +23,6 @@ from ddnsd.model import Outcome
 
 PREFIX = "ddnsd_"
 
-
 # TransIP answers in tens to hundreds of milliseconds; retries and 429 waits go longer.
 API_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 # From the POST to every authoritative nameserver serving the value (timeout 600 s).

@@ -1,0 +1,256 @@
+"""The HTTP server and its observability routes, over real sockets."""
+
+from __future__ import annotations
+
+import logging
+import re
+import socket
+from collections.abc import Iterator
+
+import pytest
+import requests
+
+from ddnsd.errors import DdnsdError
+from ddnsd.model import Outcome
+from ddnsd.observe.health import Health
+from ddnsd.observe.metrics import Metrics, metric_names
+from ddnsd.web.app import make_app
+from ddnsd.web.server import HttpServer, parse_listen, serve
+
+NOW = 1_700_000_000.0
+
+EXPECTED_METRICS = {
+    "ddnsd_detected_address_info",
+    "ddnsd_detection_disagreements_total",
+    "ddnsd_source_failures_total",
+    "ddnsd_record_in_sync",
+    "ddnsd_record_outcomes_total",
+    "ddnsd_rounds_total",
+    "ddnsd_api_requests_total",
+    "ddnsd_api_request_duration_seconds",
+    "ddnsd_transip_rate_limit_remaining",
+    "ddnsd_token_expiry_timestamp_seconds",
+    "ddnsd_last_success_timestamp_seconds",
+    "ddnsd_acme_challenges_total",
+    "ddnsd_acme_propagation_seconds",
+    "ddnsd_dyndns_pushes_total",
+    "ddnsd_build_info",
+}
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(NOW)
+
+
+@pytest.fixture
+def metrics() -> Metrics:
+    return Metrics(version="9.9.9")
+
+
+@pytest.fixture
+def health(clock: Clock) -> Health:
+    return Health(300.0, clock=clock)
+
+
+@pytest.fixture
+def server(metrics: Metrics, health: Health) -> Iterator[HttpServer]:
+    srv = serve(make_app(metrics=metrics, health=health), "127.0.0.1:0")
+    yield srv
+    srv.shutdown()
+
+
+def test_metric_names_are_the_documented_set() -> None:
+    assert metric_names() == EXPECTED_METRICS
+
+
+def test_metrics_page_shows_recorded_values(server: HttpServer, metrics: Metrics) -> None:
+    metrics.set_detected_address("ipv4", "198.51.100.7")
+    metrics.set_detected_address("ipv4", "198.51.100.8")  # the old one disappears
+    metrics.record_outcome("home.example.test/A", Outcome.UPDATED)
+    metrics.record_outcome("home.example.test/AAAA", Outcome.FAILED)
+    metrics.observe_api("GET", "/domains/{domain}/dns", 200, 0.2)
+    metrics.observe_round(True, NOW)
+
+    r = requests.get(server.url + "/metrics", timeout=5)
+
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("text/plain")
+    text = r.text
+    for name in EXPECTED_METRICS:
+        assert f"# TYPE {name.removesuffix('_total')}" in text, name
+    assert 'ddnsd_detected_address_info{address="198.51.100.8",family="ipv4"} 1.0' in text
+    assert "198.51.100.7" not in text
+    assert 'ddnsd_record_in_sync{record="home.example.test/A"} 1.0' in text
+    assert 'ddnsd_record_in_sync{record="home.example.test/AAAA"} 0.0' in text
+    assert 'ddnsd_record_outcomes_total{outcome="updated",record="home.example.test/A"} 1.0' in text
+    assert 'ddnsd_record_outcomes_total{outcome="noop",record="home.example.test/A"} 0.0' in text
+    assert (
+        'ddnsd_api_requests_total{method="GET",path="/domains/{domain}/dns",status="200"} 1.0'
+        in text
+    )
+    assert 'ddnsd_rounds_total{result="ok"} 1.0' in text
+    assert "ddnsd_last_success_timestamp_seconds 1.7e+09" in text
+    assert "ddnsd_transip_rate_limit_remaining NaN" in text
+    assert 'ddnsd_build_info{version="9.9.9"} 1.0' in text
+
+
+def test_metrics_openmetrics_on_request(server: HttpServer) -> None:
+    r = requests.get(
+        server.url + "/metrics",
+        headers={"Accept": "application/openmetrics-text; version=1.0.0"},
+        timeout=5,
+    )
+    assert r.status_code == 200
+    assert r.headers["Content-Type"].startswith("application/openmetrics-text")
+    assert r.text.endswith("# EOF\n")
+
+
+def test_healthz_and_readyz(server: HttpServer, health: Health, clock: Clock) -> None:
+    assert requests.get(server.url + "/healthz", timeout=5).text == "ok\n"
+
+    r = requests.get(server.url + "/readyz", timeout=5)
+    assert (r.status_code, r.text) == (503, "not ready: no successful round yet\n")
+
+    health.record_round(True, NOW)
+    clock.now = NOW + 12
+    r = requests.get(server.url + "/readyz", timeout=5)
+    assert (r.status_code, r.text) == (200, "ready: last successful round 12 s ago\n")
+
+    health.set_token_ok(False)
+    r = requests.get(server.url + "/readyz", timeout=5)
+    assert r.status_code == 503
+    assert "no usable TransIP token" in r.text
+
+
+ROUTING = {
+    "unknown-path/404": ("GET", "/nope", 404),
+    "trailing-slash/404": ("GET", "/metrics/", 404),
+    "post-metrics/405": ("POST", "/metrics", 405),
+    "delete-healthz/405": ("DELETE", "/healthz", 405),
+    "head-healthz/200": ("HEAD", "/healthz", 200),
+    "acme-not-configured/404": ("POST", "/acme/present", 404),
+    "acmedns-not-configured/404": ("POST", "/update", 404),
+    "dyndns-not-configured/404": ("GET", "/nic/update", 404),
+}
+
+
+@pytest.mark.parametrize(("method", "path", "status"), ROUTING.values(), ids=ROUTING.keys())
+def test_routing(server: HttpServer, method: str, path: str, status: int) -> None:
+    r = requests.request(method, server.url + path, timeout=5)
+    assert r.status_code == status
+    if status == 405:
+        assert r.headers["Allow"] == "GET, HEAD"
+
+
+def test_head_has_no_body_but_the_length(server: HttpServer) -> None:
+    r = requests.head(server.url + "/healthz", timeout=5)
+    assert r.content == b""
+    assert r.headers["Content-Length"] == "3"
+
+
+def test_without_health_or_metrics() -> None:
+    srv = serve(make_app(metrics=None, health=None), "127.0.0.1:0")
+    try:
+        assert requests.get(srv.url + "/healthz", timeout=5).status_code == 200
+        assert requests.get(srv.url + "/readyz", timeout=5).status_code == 404
+        assert requests.get(srv.url + "/metrics", timeout=5).status_code == 404
+    finally:
+        srv.shutdown()
+
+
+def test_access_log_one_line_without_query(
+    server: HttpServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.DEBUG, logger="ddnsd.web"):
+        requests.get(server.url + "/nope?secret=hunter2", timeout=5)
+    lines = [r.getMessage() for r in caplog.records if r.name == "ddnsd.web"]
+    assert len(lines) == 1
+    assert lines[0].startswith("127.0.0.1 GET /nope 404 ")
+    assert lines[0].endswith(" ms")
+    assert "hunter2" not in caplog.text
+
+
+def _has_ipv6() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not _has_ipv6(), reason="no IPv6 loopback here")
+def test_dual_stack_listener_answers_both_families() -> None:
+    srv = serve(make_app(metrics=None, health=None), "[::]:0")
+    try:
+        assert srv.url == f"http://[::1]:{srv.port}"
+        for host in ("127.0.0.1", "[::1]"):
+            r = requests.get(f"http://{host}:{srv.port}/healthz", timeout=5)
+            assert r.status_code == 200
+    finally:
+        srv.shutdown()
+
+
+def test_all_ipv4_listener_url_is_loopback() -> None:
+    srv = serve(make_app(metrics=None, health=None), "0.0.0.0:0")
+    try:
+        assert srv.url == f"http://127.0.0.1:{srv.port}"
+        assert requests.get(srv.url + "/healthz", timeout=5).status_code == 200
+    finally:
+        srv.shutdown()
+
+
+def test_address_in_use_is_one_clear_sentence(server: HttpServer) -> None:
+    with pytest.raises(DdnsdError) as err:
+        serve(make_app(metrics=None, health=None), f"127.0.0.1:{server.port}")
+    assert str(err.value) == (
+        f"cannot listen on 127.0.0.1:{server.port}: the address is already in use; "
+        "stop the other process or change [http] listen"
+    )
+
+
+def test_shutdown_frees_the_port() -> None:
+    srv = serve(make_app(metrics=None, health=None), "127.0.0.1:0")
+    port = srv.port
+    srv.shutdown()
+    again = serve(make_app(metrics=None, health=None), f"127.0.0.1:{port}")
+    again.shutdown()
+
+
+LISTEN_OK = {
+    "ipv4": ("127.0.0.1:9333", ("127.0.0.1", 9333)),
+    "all-ipv4": ("0.0.0.0:9333", ("0.0.0.0", 9333)),
+    "ipv6-any": ("[::]:9333", ("::", 9333)),
+    "ipv6-loopback/port-0": ("[::1]:0", ("::1", 0)),
+    "name": ("localhost:80", ("localhost", 80)),
+}
+
+
+@pytest.mark.parametrize(("listen", "want"), LISTEN_OK.values(), ids=LISTEN_OK.keys())
+def test_parse_listen(listen: str, want: tuple[str, int]) -> None:
+    assert parse_listen(listen) == want
+
+
+LISTEN_BAD = {
+    "no-port": "127.0.0.1",
+    "empty-host": ":9333",
+    "bare-ipv6": "::1:9333",
+    "port-too-big": "127.0.0.1:70000",
+    "port-not-number": "127.0.0.1:http",
+    "unclosed-bracket": "[::1:9333",
+}
+
+
+@pytest.mark.parametrize("listen", LISTEN_BAD.values(), ids=LISTEN_BAD.keys())
+def test_bad_listen_is_refused(listen: str) -> None:
+    with pytest.raises(DdnsdError, match="^" + re.escape(f"cannot listen on {listen!r}: ")):
+        serve(make_app(metrics=None, health=None), listen)
