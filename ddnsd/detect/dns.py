@@ -109,15 +109,27 @@ def parse_dns_source(rest: str) -> DnsPreset | tuple[str, str, int]:
 class DnsDetector:
     """Ask a DNS server which address our query came from."""
 
-    def __init__(self, source: str, *, timeout: float = 5.0, allow_private: bool = False) -> None:
+    def __init__(
+        self,
+        source: str,
+        *,
+        timeout: float = 5.0,
+        allow_private: bool = False,
+        server: tuple[str, int] | None = None,
+    ) -> None:
+        """``server`` (address, port) replaces the server to ask (tests point presets at
+        a local server with it)."""
         if not source.startswith("dns:"):
             raise ValueError(f"{source!r} is not a dns: source")
         self.source = source
         self.target = parse_dns_source(source[4:])
         self.timeout = timeout
         self.allow_private = allow_private
+        self.server = server
 
     def _server_address(self, family: Family) -> tuple[str, int]:
+        if self.server is not None:
+            return self.server
         if isinstance(self.target, DnsPreset):
             return self.target.server(family), 53
         _name, host, port = self.target
@@ -180,16 +192,16 @@ class DnsDetector:
         where, port = self._server_address(fam)
         if isinstance(self.target, DnsPreset):
             qname, rdclass = self.target.qname, self.target.rdclass
-            rdtype = "TXT" if self.target.txt else fam.record_type
-            values = self._ask(fam, where, port, qname, rdtype, rdclass)
+            asked = "TXT" if self.target.txt else fam.record_type
+            values = self._ask(fam, where, port, qname, asked, rdclass)
         else:
-            qname, rdclass, rdtype = self.target[0], "IN", fam.record_type
-            values = self._ask(fam, where, port, qname, rdtype, rdclass)
+            qname, rdclass = self.target[0], "IN"
+            values = self._ask(fam, where, port, qname, fam.record_type, rdclass)
             if not values:
-                rdtype = "TXT"
-                values = self._ask(fam, where, port, qname, rdtype, rdclass)
+                values = self._ask(fam, where, port, qname, "TXT", rdclass)
+            asked = f"{fam.record_type} or TXT"
         if not values:
-            raise SourceFailed(self.source, fam, f"{where} had no answer for {qname} {rdtype}")
+            raise SourceFailed(self.source, fam, f"{where} has no {asked} record for {qname}")
         return self._pick(fam, values)
 
     def _pick(self, family: Family, values: list[str]) -> str:
@@ -211,6 +223,8 @@ class DnsDetector:
             raise SourceFailed(
                 self.source,
                 family,
-                f"answered several addresses ({', '.join(found)}); cannot tell which is ours",
+                f"answered several addresses ({', '.join(sorted(found, key=parse_address))}); "
+                "cannot tell which is ours",
             )
+        problems.sort(key=lambda p: "is not an IP address" in p)  # a real reason first
         raise SourceFailed(self.source, family, f"bad answer: {problems[0]}")
