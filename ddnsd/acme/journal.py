@@ -6,8 +6,9 @@ atomically (temporary file + fsync + rename + directory fsync), under an exclusi
 processes and the daemon can share one state directory.
 
 A separate process-level "cleanup owner" lock (``state_dir/acme-cleanup.lock``) makes
-one process at a time responsible for removing stale entries: whoever claims it on
-start cleans up entries older than ``max_age``; the others leave that to it.
+one process at a time responsible for removing stale entries: each ddnsd process sweeps
+entries older than ``max_age`` on start while holding it; a process that finds it taken
+leaves the sweep to the holder. A process may also keep it (``claim_cleanup_owner``).
 """
 
 from __future__ import annotations
@@ -255,6 +256,20 @@ class Journal:
                 ) from exc
             _owner_fds[key] = fd
             return True
+
+    @contextlib.contextmanager
+    def cleanup_owner(self) -> Iterator[bool]:
+        """Hold the cleanup-owner lock for a sweep: yields False if another process has it.
+
+        Released afterwards unless this process held it already (claim_cleanup_owner).
+        """
+        held_before = str(self.owner_lock_path.resolve()) in _owner_fds
+        owner = self.claim_cleanup_owner()
+        try:
+            yield owner
+        finally:
+            if owner and not held_before:
+                self.release_cleanup_owner()
 
     def release_cleanup_owner(self) -> None:
         """Let another process become the cleanup owner."""

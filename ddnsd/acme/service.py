@@ -351,8 +351,8 @@ class ChallengeService:
                 retry.expire,
             )
             self.journal.set_expire(zone, entry, retry.expire)
-        elif not _lost(first):
-            raise first  # "expire mismatch" but the GET shows no other expire: give up
+        else:
+            log.info("%s: %s; adding %s TXT again", zone, first, entry.name)
         try:
             self.client.add_dns_entry(zone, retry)
         except TransipError as exc:
@@ -437,30 +437,29 @@ class ChallengeService:
     def cleanup_stale(self) -> int:
         """Remove journal entries older than ``max_age``; how many were removed.
 
-        Only the process holding the cleanup-owner lock does this (it claims the lock
-        if free and keeps it); in any other process this returns 0 at once.
+        Runs under the cleanup-owner lock: when another process holds it (it is sweeping,
+        or it claimed the job for good), this returns 0 at once.
         """
-        if not self.journal.claim_cleanup_owner():
-            log.debug("another ddnsd process owns the ACME journal cleanup")
-            return 0
-        stale = self.journal.stale(self.max_age)
-        removed = 0
-        for record in stale:
-            age = self._clock() - record.created
-            log.info(
-                "removing stale ACME entry %s TXT %r (added %.0f s ago)",
-                record.fqdn,
-                record.content,
-                age,
-            )
-            try:
-                self._remove(record)
-                removed += 1
-            except DdnsdError as exc:
-                log.warning(
-                    "could not remove stale %s TXT %r: %s", record.fqdn, record.content, exc
+        with self.journal.cleanup_owner() as owner:
+            if not owner:
+                log.debug("another ddnsd process owns the ACME journal cleanup")
+                return 0
+            removed = 0
+            for record in self.journal.stale(self.max_age):
+                log.info(
+                    "removing stale ACME entry %s TXT %r (added %.0f s ago)",
+                    record.fqdn,
+                    record.content,
+                    self._clock() - record.created,
                 )
-        return removed
+                try:
+                    self._remove(record)
+                    removed += 1
+                except DdnsdError as exc:
+                    log.warning(
+                        "could not remove stale %s TXT %r: %s", record.fqdn, record.content, exc
+                    )
+            return removed
 
     # -- acme-dns /update ---------------------------------------------------------------
 

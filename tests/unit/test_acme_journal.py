@@ -166,3 +166,31 @@ def test_cleanup_owner_is_one_process_at_a_time(tmp_path: Path) -> None:
         if holder.poll() is None:
             holder.kill()
         Journal(tmp_path).release_cleanup_owner()
+
+
+def _claim_in_child(state_dir: Path) -> bool:
+    code = (
+        "import sys; from pathlib import Path; from ddnsd.acme.journal import Journal; "
+        f"print(Journal(Path({str(state_dir)!r})).claim_cleanup_owner())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return out.stdout.strip() == "True"
+
+
+def test_a_sweep_holds_the_owner_lock_only_while_it_runs(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    with journal.cleanup_owner() as owner:
+        assert owner is True
+        assert _claim_in_child(tmp_path) is False
+    assert _claim_in_child(tmp_path) is True
+
+
+def test_a_claimed_owner_lock_outlives_a_sweep(tmp_path: Path) -> None:
+    journal = Journal(tmp_path)
+    try:
+        assert journal.claim_cleanup_owner() is True
+        with journal.cleanup_owner() as owner:
+            assert owner is True
+        assert _claim_in_child(tmp_path) is False
+    finally:
+        journal.release_cleanup_owner()
