@@ -367,8 +367,9 @@ def test_domains_pagination(emulator_factory: Any) -> None:
     assert names == ["a.test", "b.test", "c.test"]
 
 
-def test_rate_limit_headers_and_429(emulator_factory: Any) -> None:
-    emu = emulator_factory(rate_limit=3, users={"demo": _pem(emu_key=True), "alice": _pem()})
+def test_rate_limit_headers_and_429(emulator_factory: Any, rsa_keypair: Any) -> None:
+    pem = rsa_keypair.public_pem
+    emu = emulator_factory(rate_limit=3, users={"demo": pem, "alice": pem})
     token = emu.token()
     remaining = []
     for _ in range(3):
@@ -388,19 +389,6 @@ def test_rate_limit_headers_and_429(emulator_factory: Any) -> None:
     assert (r.status_code, r.headers["X-Rate-Limit-Remaining"]) == (200, "2")
     # a 429 is not counted in stats as a success
     assert emu.request_count("GET", "/v6/api-test") == 5
-
-
-_KEYS: dict[str, bytes] = {}
-
-
-def _pem(emu_key: bool = False) -> bytes:
-    """The session key pair's public PEM (set by the autouse fixture below)."""
-    return _KEYS["pem"]
-
-
-@pytest.fixture(autouse=True)
-def _remember_key(rsa_keypair: Any) -> None:
-    _KEYS["pem"] = rsa_keypair.public_pem
 
 
 def test_error_responses_carry_rate_limit_headers(emulator: Any) -> None:
