@@ -40,6 +40,16 @@ def _counts(base_url: str) -> Counter[str]:
     return out
 
 
+def _call_order(item: tuple[str, int]) -> tuple[int, str]:
+    """auth first, then reads, then writes: the order a round makes them."""
+    call = item[0]
+    rank = next(
+        (i for i, m in enumerate(("POST /v6/auth", "GET", "POST", "PATCH")) if call.startswith(m)),
+        9,
+    )
+    return rank, call
+
+
 def _dns(host: str, port: int) -> list[str]:
     from ddnsd.authdns import Nameserver, query
 
@@ -79,6 +89,9 @@ def run_demo(changes: int = 3) -> int:
     public_pem = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
     )
+    import logging
+
+    logging.getLogger("ddnsd.emulator").setLevel(logging.WARNING)  # the narration says it all
     emu = Emulator(EmulatorConfig(users={"demo": public_pem}, domains=[DOMAIN]))
     emu.start()
     dns_host, dns_port = emu.dns_address
@@ -154,7 +167,7 @@ dir = "{work / "state"}"
             after = _counts(emu.base_url)
             calls = after - before
             before = after
-            for call, n in sorted(calls.items()):
+            for call, n in sorted(calls.items(), key=_call_order):
                 print(f"    API  {call}" + (f"  x{n}" if n > 1 else ""))
             served = _dns(dns_host, dns_port)
             if took is None:
@@ -178,9 +191,7 @@ dir = "{work / "state"}"
             print(f"    {e['name']:<8} {e['expire']:>6} {e['type']:<5} {e['content']}")
         print(f"\nmetrics at http://127.0.0.1:{http_port}/metrics, e.g.:")
         try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{http_port}/metrics", timeout=5
-            ) as resp:
+            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5) as resp:
                 for line in resp.read().decode().splitlines():
                     if line.startswith(("ddnsd_record_in_sync", "ddnsd_api_requests_total")):
                         print(f"    {line}")

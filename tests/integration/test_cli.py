@@ -146,3 +146,12 @@ def test_version_and_help() -> None:
     assert out.returncode == 0
     for cmd in ("run", "once", "check-config", "ip", "emulator", "demo", "present", "hook"):
         assert cmd in out.stdout
+
+
+def test_demo_runs_and_shows_a_quiet_period() -> None:
+    """`make demo` runs this: it must succeed and show zero API calls while nothing changes."""
+    out = run(["demo", "--changes", "2"], timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "[2] the address source now says 203.0.113.77" in out.stdout
+    assert "PATCH /v6/domains/{domain}/dns 204" in out.stdout
+    assert "API calls meanwhile: 0" in out.stdout
