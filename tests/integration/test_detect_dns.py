@@ -8,6 +8,7 @@ import socket
 import struct
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import dns.flags
 import dns.message
@@ -201,10 +202,7 @@ def test_presets_ask_the_right_question(
     assert det.detect(family) == want
 
 
-def test_record_served_by_the_emulator_dns(emulator: object) -> None:
-    from conftest import EmulatorHandle
-
-    assert isinstance(emulator, EmulatorHandle)
+def test_record_served_by_the_emulator_dns(emulator: Any) -> None:
     emulator.seed_entry("example.test", DnsEntry("home", 300, "A", "203.0.113.7"))
     det = make_detector(
         f"dns:home.example.test@{emulator.dns_server}", timeout=2.0, allow_private=True

@@ -56,7 +56,10 @@ def test_private_push_is_stored_but_not_used_unless_allowed() -> None:
         SourceFailed, match=re.escape("the pushed address is unusable: 192.168.1.5 is in")
     ):
         make_detector("push", push_store=store).detect(Family.V4)
-    assert make_detector("push", push_store=store, allow_private=True).detect(4) == "192.168.1.5"
+    assert (
+        make_detector("push", push_store=store, allow_private=True).detect(Family.V4)
+        == "192.168.1.5"
+    )
 
 
 def test_on_change_runs_only_when_the_address_changes() -> None:
