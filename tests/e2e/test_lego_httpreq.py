@@ -6,11 +6,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import requests
 from e2e_support import (
     HTTPREQ_PASSWORD,
     EmulatorLike,
     Pebble,
     assert_zone_clean,
+    challenge_entries,
     foreign_entries,
     free_port,
     lego_command,
@@ -37,6 +39,12 @@ def test_lego_httpreq_against_daemon_issues_apex_and_wildcard(
     before = foreign_entries(emulator)
 
     with running_daemon(config, listen, tmp_path) as url:
+        body = {"fqdn": "_acme-challenge.example.test.", "value": "x" * 43}
+        anonymous = requests.post(f"{url}/acme/present", json=body, timeout=10)
+        assert anonymous.status_code == 401
+        assert foreign_entries(emulator) == before
+        assert challenge_entries(emulator) == []
+
         run(
             lego_command(lego, pebble, tmp_path / "lego", "httpreq"),
             env={
