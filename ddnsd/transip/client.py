@@ -14,9 +14,9 @@ Retry policy (``_request``):
   duplicate. The error says so, and the caller re-reads the zone and decides. A 409
   "being saved" is a refusal (nothing was applied), so it is retried for POST too.
   PATCH sets an entry to a given content and DELETE removes one exact entry: repeating
-  either after an unknown outcome converges on the same zone (a repeated DELETE can
-  answer 404 "DNS Entry not found", which the caller reads as "already gone"), so
-  they are retried like GET.
+  either after an unknown outcome converges on the same zone, so they are retried like
+  GET. A retried DELETE that answers 404 "DNS Entry not found" after an attempt that may
+  have arrived counts as done: the lost attempt removed the entry.
 * 429: wait until ``X-Rate-Limit-Reset`` if that is at most ``max_rate_limit_wait``
   seconds away, then try once more; otherwise raise ``TransipRateLimited`` saying when
   the window resets.
@@ -213,6 +213,7 @@ class TransipClient:
         attempt = 0
         renewed = False
         waited_for_rate_limit = False
+        maybe_applied = False  # an earlier attempt may have reached TransIP
         while True:
             token = self.auth.token()
             headers = {
@@ -245,6 +246,7 @@ class TransipClient:
                         path=path,
                         hint="Re-read the zone before trying again",
                     ) from None
+                maybe_applied = maybe_applied or may_have_arrived
                 if attempt < self.max_retries:
                     self._pause(attempt, method, path, reason)
                     attempt += 1
@@ -311,6 +313,7 @@ class TransipClient:
                     hint="TransIP may have applied it anyway; re-read the zone before trying again",
                 )
             if (status == 409 and is_being_saved(message)) or status >= 500:
+                maybe_applied = maybe_applied or status >= 500
                 if attempt < self.max_retries:
                     self._pause(attempt, method, path, f"{status} {message}")
                     attempt += 1
@@ -322,6 +325,20 @@ class TransipClient:
                     path=path,
                     hint=f"Still failing after {attempt + 1} attempts; try again later",
                 )
+            if (
+                method == "DELETE"
+                and status == 404
+                and maybe_applied
+                and "dns entry not found" in message.lower()
+            ):
+                log.info(
+                    "TransIP %s %s: %s after an earlier attempt got no answer; that attempt "
+                    "removed it",
+                    method,
+                    path,
+                    message,
+                )
+                return None
             raise make_error(status, message, method=method, path=path)
 
     def _get(
