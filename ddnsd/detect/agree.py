@@ -151,13 +151,19 @@ def _conclude(
     family: Family, reports: list[SourceReport], votes: Counter[str], agree: int
 ) -> Agreement:
     ranked = votes.most_common(2)
+    accepted = (
+        ranked[0][0]
+        if ranked and ranked[0][1] >= agree and (len(ranked) == 1 or ranked[0][1] > ranked[1][1])
+        else None
+    )
+    # a failed source is a warning when it cost the round its address, else worth a note
+    level = logging.INFO if accepted is not None else logging.WARNING
     for r in reports:
         if r.error is not None and not r.error.startswith("not waited"):
-            log.warning("address source %r failed for %s: %s", r.source, family.label, r.error)
-    if ranked and ranked[0][1] >= agree and (len(ranked) == 1 or ranked[0][1] > ranked[1][1]):
-        address = ranked[0][0]
-        log.debug("%s %s agreed by %d source(s)", family.label, address, ranked[0][1])
-        return Agreement(family, address, reports, agree)
+            log.log(level, "address source %r failed for %s: %s", r.source, family.label, r.error)
+    if accepted is not None:
+        log.debug("%s %s agreed by %d source(s)", family.label, accepted, votes[accepted])
+        return Agreement(family, accepted, reports, agree)
     answered = [r for r in reports if r.ok]
     if len(votes) > 1:
         said = ", ".join(f"{r.source} said {r.address}" for r in answered)

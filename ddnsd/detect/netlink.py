@@ -62,6 +62,7 @@ _IFADDRMSG = struct.Struct("=BBBBI")  # family, prefixlen, flags, scope, index
 _RTATTR = struct.Struct("=HH")  # len, type
 _CACHEINFO = struct.Struct("=IIII")  # preferred, valid, cstamp, tstamp
 INFINITY_LIFETIME = 0xFFFFFFFF
+RECV_SIZE = 1 << 18  # larger than any one datagram the kernel sends
 
 
 def _align(n: int) -> int:
@@ -204,7 +205,7 @@ def dump_addresses(family: int = socket.AF_UNSPEC, timeout: float = 5.0) -> list
         sock.settimeout(timeout)
         sock.sendto(request, (0, 0))
         while True:
-            data = sock.recv(1 << 16)
+            data = sock.recv(RECV_SIZE)
             if not data:
                 return result
             for kind, msg_seq, addr in parse_messages(data):
@@ -338,7 +339,7 @@ class AddressWatcher:
 
     def _read(self, sock: socket.socket, due: float | None) -> float | None:
         try:
-            data = sock.recv(1 << 16, socket.MSG_DONTWAIT)
+            data = sock.recv(RECV_SIZE, socket.MSG_DONTWAIT)
         except BlockingIOError:
             return due
         except OSError as exc:

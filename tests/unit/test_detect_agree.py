@@ -73,7 +73,7 @@ def test_a_failed_source_is_named_in_the_log(
 ) -> None:
     html = tmp_path / "ip"
     html.write_text("<html><body>hello</body></html>\n")
-    with caplog.at_level(logging.WARNING, logger="ddnsd.detect"):
+    with caplog.at_level(logging.INFO, logger="ddnsd.detect"):
         result = detect_agreed(sources(A, f"file:{html}"), V4, 1, timeout=10.0, wait_all=True)
     assert result.address == A
     failed = result.reports[1]
