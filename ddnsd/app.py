@@ -127,11 +127,7 @@ def detect_addresses(
     for rtype, dets in detectors.items():
         family = Family.from_record_type(rtype)
         agreement = detect_agreed(dets, family, settings.detect.agree, settings.detect.timeout)
-        addresses[rtype] = agreement.address
-        if agreement.address is None:
-            log.warning("%s: no agreed address (%s)", family.label, agreement.reason)
-            for rep in agreement.reports:
-                log.warning("  %s", f"{rep.source} said {rep.address}" if rep.ok else rep.error)
+        addresses[rtype] = agreement.address  # detect_agreed logs why when it is None
         if metrics is not None:
             label = f"ipv{family.value}"
             metrics.set_detected_address(label, agreement.address)
@@ -238,7 +234,9 @@ def show_ip(settings: Settings) -> int:
     ok = True
     for rtype, dets in make_detectors(settings).items():
         family = Family.from_record_type(rtype)
-        agreement = detect_agreed(dets, family, settings.detect.agree, settings.detect.timeout)
+        agreement = detect_agreed(
+            dets, family, settings.detect.agree, settings.detect.timeout, wait_all=True
+        )
         print(f"{family.label} (need {settings.detect.agree} to agree):")
         for rep in agreement.reports:
             said = rep.address if rep.address else f"failed: {rep.error}"
