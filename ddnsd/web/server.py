@@ -21,6 +21,7 @@ import logging
 import socket
 import socketserver
 import threading
+from http import HTTPStatus
 from typing import Any
 from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
 from wsgiref.types import WSGIApplication
@@ -69,6 +70,15 @@ class _RequestHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass  # the app logs one access line per request
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        # An unsupported HTTP version is the client's mistake: 400, not a 5xx. A request
+        # line with a version gets a status line back (http.server omits it, as if 0.9).
+        if code == HTTPStatus.HTTP_VERSION_NOT_SUPPORTED:
+            code = HTTPStatus.BAD_REQUEST
+        if self.request_version == "HTTP/0.9" and len(self.requestline.split()) >= 3:
+            self.request_version = "HTTP/1.0"
+        super().send_error(code, message, explain)
 
     def get_environ(self) -> dict[str, Any]:
         environ = super().get_environ()
