@@ -419,7 +419,7 @@ class KeyAuth:
                 f"no access token for login '{self.login}': {reason}",
                 method="POST",
                 path=_AUTH_PATH,
-                hint=f"is api_url ({self.api_url}) reachable?",
+                hint=f"Is api_url ({self.api_url}) reachable?",
             ) from None
         self._observe(response.status_code, time.monotonic() - started)
         self.rate_limit.update(response.headers)

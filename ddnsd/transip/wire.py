@@ -143,7 +143,7 @@ def _bad(method: str, path: str, status: int, what: str) -> TransipBadResponse:
         f"unexpected answer: {what}",
         method=method,
         path=path,
-        hint="is api_url the TransIP v6 API (e.g. https://api.transip.nl/v6)?",
+        hint="Is api_url the TransIP v6 API (e.g. https://api.transip.nl/v6)?",
     )
 
 

@@ -393,7 +393,7 @@ def test_unreachable_auth(tmp_path: Path, emulator: EmulatorHandle) -> None:
         client.api_test()
     assert str(caught.value) == (
         "TransIP POST /auth: no access token for login 'demo': connection refused. "
-        f"is api_url ({api_url}) reachable?"
+        f"Is api_url ({api_url}) reachable?"
     )
 
 

@@ -246,7 +246,7 @@ def test_entries_from_json_refuses_unexpected_shapes(data: dict[str, Any], what:
         entries_from_json(data, path="/domains/example.test/dns")
     assert str(caught.value) == (
         f"TransIP GET /domains/example.test/dns: 200 unexpected answer: {what}. "
-        "is api_url the TransIP v6 API (e.g. https://api.transip.nl/v6)?"
+        "Is api_url the TransIP v6 API (e.g. https://api.transip.nl/v6)?"
     )
 
 
