@@ -9,7 +9,6 @@ kernel's PR_SET_MDWE prctl, which refuses the same writable+executable mappings.
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import re
@@ -196,15 +195,22 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def write_config(directory: Path, emulator: Any, listen: str) -> Path:
-    """A daemon config: one A record fed by a static source, checked against the emulator."""
-    state = directory / "state"
-    state.mkdir(parents=True, exist_ok=True)
+def write_config(directory: Path, emulator: Any, listen: str, *, as_unit: bool = False) -> Path:
+    """A daemon config: one A record fed by a static source, checked against the emulator.
+
+    ``as_unit``: like the installed unit's config, with neither private_key_file nor
+    [state] dir; the key comes from $CREDENTIALS_DIRECTORY, state from $STATE_DIRECTORY.
+    """
     q = json.dumps
+    key = "" if as_unit else f"private_key_file = {q(str(emulator.private_key_path))}"
+    state = ""
+    if not as_unit:
+        (directory / "state").mkdir(parents=True, exist_ok=True)
+        state = f"[state]\ndir = {q(str(directory / 'state'))}"
     text = f"""
 [transip]
 login = {q(emulator.login)}
-private_key_file = {q(str(emulator.private_key_path))}
+{key}
 api_url = {q(emulator.api_url)}
 
 [[records]]
@@ -230,8 +236,7 @@ nameservers = [{q(emulator.dns_server)}]
 [http]
 listen = {q(listen)}
 
-[state]
-dir = {q(str(state))}
+{state}
 """
     path = directory / "ddnsd.toml"
     path.write_text(text)
@@ -333,11 +338,16 @@ def test_daemon_speaks_sd_notify(
         log.close()
 
 
-PR_SET_MDWE = 65
-MDWE_WRAPPER = """
+# What the unit's sandbox does to the process that can be reproduced without systemd:
+# UMask=0077, NoNewPrivileges=yes (PR_SET_NO_NEW_PRIVS) and MemoryDenyWriteExecute=yes
+# (PR_SET_MDWE, the kernel's own version of the same rule, Linux 6.3+).
+UNIT_WRAPPER = """
 import ctypes, os, sys
-if ctypes.CDLL(None, use_errno=True).prctl(65, 1, 0, 0, 0) != 0:
-    sys.exit(f"PR_SET_MDWE failed: errno {ctypes.get_errno()}")
+libc = ctypes.CDLL(None, use_errno=True)
+os.umask(0o077)
+for option, what in ((38, "PR_SET_NO_NEW_PRIVS"), (65, "PR_SET_MDWE")):
+    if libc.prctl(option, 1, 0, 0, 0) != 0:
+        sys.exit(f"{what} failed: errno {ctypes.get_errno()}")
 os.execv(sys.argv[1], sys.argv[1:])
 """
 
@@ -348,14 +358,22 @@ def mdwe_supported() -> bool:
     return subprocess.run([sys.executable, "-c", probe], timeout=30).returncode == 0
 
 
-def test_once_works_with_memory_deny_write_execute(tmp_path: Path, emulator: Any) -> None:
-    """MemoryDenyWriteExecute=yes must not break ddnsd (key signing, DNS, HTTP, config)."""
-    if not hasattr(ctypes, "CDLL") or not mdwe_supported():
+def test_once_runs_like_the_unit_runs_it(tmp_path: Path, emulator: Any) -> None:
+    """ddnsd-once.service's contract: key as credential, state in $STATE_DIRECTORY,
+    UMask=0077, NoNewPrivileges, MemoryDenyWriteExecute (key signing, DNS, HTTP work)."""
+    if not mdwe_supported():
         pytest.skip("this kernel has no PR_SET_MDWE (Linux < 6.3); cannot reproduce the unit")
-    config = write_config(tmp_path, emulator, "")
+    credentials = tmp_path / "credentials"
+    credentials.mkdir(mode=0o500)
+    shutil.copyfile(emulator.private_key_path, credentials / "transip.key")
+    (credentials / "transip.key").chmod(0o400)
+    state = tmp_path / "state"
+    state.mkdir(mode=0o700)
+    config = write_config(tmp_path, emulator, "", as_unit=True)
+    env = child_env(CREDENTIALS_DIRECTORY=str(credentials), STATE_DIRECTORY=str(state))
     proc = subprocess.run(
-        [sys.executable, "-c", MDWE_WRAPPER, ddnsd_exe(), "-c", str(config), "once"],
-        env=child_env(),
+        [sys.executable, "-c", UNIT_WRAPPER, ddnsd_exe(), "-c", str(config), "once"],
+        env=env,
         capture_output=True,
         text=True,
         timeout=120,
@@ -363,3 +381,7 @@ def test_once_works_with_memory_deny_write_execute(tmp_path: Path, emulator: Any
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert HOME_ENTRY in emulator.entries("example.test")
+    written = list(state.rglob("*"))
+    assert written, "nothing written to $STATE_DIRECTORY (token cache expected)"
+    loose = [f"{p.name} {p.stat().st_mode & 0o777:o}" for p in written if p.stat().st_mode & 0o077]
+    assert not loose, f"state files readable beyond the service user: {loose}"
