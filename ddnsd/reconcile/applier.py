@@ -152,7 +152,7 @@ class Applier:
                 ambiguous = ambiguous or isinstance(
                     exc, TransipUnavailable | TransipServerError | TransipConflict
                 )
-                log.warning("%s: %s; re-reading the zone before anything else", what, exc)
+                log.warning("%s: %s; reading the zone again to see what happened", what, exc)
                 try:
                     fresh = self.list_entries(domain)
                     redo = plan_domain(domain, [spec], {spec.key: record.address}, fresh)

@@ -37,7 +37,7 @@ from ddnsd.authdns import Nameserver
 from ddnsd.errors import DdnsdError, TransipError, UnsafePlan
 from ddnsd.model import Outcome, RecordSpec
 from ddnsd.reconcile.applier import Applier, DnsApi, RecordResult
-from ddnsd.reconcile.planner import desired_content, plan_domain, same_content
+from ddnsd.reconcile.planner import check_specs, desired_content, plan_domain, same_content
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +82,10 @@ class _DomainState:
 
 
 class Engine:
-    """Keeps ``specs`` equal to the addresses handed to :meth:`run_round`."""
+    """Keeps ``specs`` equal to the addresses handed to :meth:`run_round`.
+
+    Raises UnsafePlan at construction for duplicate records or types other than A/AAAA.
+    """
 
     def __init__(
         self,
@@ -111,6 +114,7 @@ class Engine:
         self._seen: dict[str, _Seen] = {}  # spec.key → last content the API wrote/showed
         self._conflicts: dict[str, tuple[str, ...]] = {}  # spec.key → DNS values at conflict
         self._noted: set[str] = set()  # notes already logged (once per process)
+        check_specs(self.specs)  # UnsafePlan now rather than every round
         self._by_domain: dict[str, list[RecordSpec]] = {}
         for spec in self.specs:
             self._by_domain.setdefault(spec.domain, []).append(spec)
@@ -259,6 +263,7 @@ class Engine:
             return None
         dns_seen[spec.key] = values
         if values == (desired,):
+            self._conflicts.pop(spec.key, None)
             msg = f"{spec.key}: in sync ({desired}, every authoritative nameserver agrees)"
             log.debug("%s", msg)
             return RecordResult(spec, Outcome.NOOP, msg, content=desired, via="dns")

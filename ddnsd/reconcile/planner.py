@@ -276,6 +276,15 @@ def plan_record(spec: RecordSpec, address: str | None, entries: Sequence[DnsEntr
     return RecordPlan(spec, address, desired, decision, current, tuple(changes), reason, notes)
 
 
+def check_specs(specs: Sequence[RecordSpec]) -> None:
+    """Refuse a record list the planner would refuse anyway (A/AAAA only, no duplicates)."""
+    by_domain: dict[str, list[RecordSpec]] = {}
+    for spec in specs:
+        by_domain.setdefault(spec.domain.lower().rstrip("."), []).append(spec)
+    for domain, group in by_domain.items():
+        _check_specs(domain, group)
+
+
 def _check_specs(domain: str, specs: Sequence[RecordSpec]) -> None:
     seen: set[tuple[str, str, str]] = set()
     for spec in specs:
