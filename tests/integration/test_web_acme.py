@@ -12,6 +12,7 @@ import base64
 import hashlib
 import json
 import socket
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -612,3 +613,39 @@ def test_fuzzed_fields_never_500(server: HttpServer, backend: FakeBackend, body:
     r2 = post(server, "/update", json=body, headers=api_headers())
     assert r1.status_code < 500
     assert r2.status_code < 500
+
+
+def test_get_on_httpreq_is_405(server: HttpServer) -> None:
+    r = requests.get(server.url + "/acme/present", auth=AUTH, timeout=5)
+    assert (r.status_code, r.headers["Allow"]) == (405, "POST")
+
+
+def test_slow_present_does_not_block_other_requests(
+    server: HttpServer, backend: FakeBackend
+) -> None:
+    release = threading.Event()
+    entered = threading.Event()
+
+    def slow_present(fqdn: str, value: str) -> None:
+        entered.set()
+        release.wait(30)
+
+    backend.present = slow_present  # type: ignore[method-assign]
+    results: list[int] = []
+    worker = threading.Thread(
+        target=lambda: results.append(
+            post(
+                server, "/acme/present", json={"fqdn": NAME, "value": VALUE}, auth=AUTH
+            ).status_code
+        )
+    )
+    worker.start()
+    try:
+        assert entered.wait(10)
+        assert requests.get(server.url + "/healthz", timeout=5).status_code == 200
+        assert requests.get(server.url + "/metrics", timeout=5).status_code == 200
+        assert results == []  # still waiting for "propagation"
+    finally:
+        release.set()
+        worker.join(10)
+    assert results == [200]
