@@ -1,0 +1,315 @@
+"""ACME benchmarks: hook start-up time, TransIP API requests per issuance, time to certificate.
+
+Run: ``make bench`` (or ``.venv/bin/python -m bench acme``). Prints markdown tables; every
+figure has a baseline measured in the same run. Talks only to loopback: an in-process
+emulator (TransIP API + authoritative DNS) and, for time to certificate, Debian's Pebble
+driven by the venv's certbot (rows say "skipped" when a tool is missing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from ddnsd.emulator.server import Emulator, EmulatorConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+# The e2e tests' Pebble / config / client plumbing, shared rather than copied.
+e2e: Any = importlib.import_module("e2e_support")
+
+PY = sys.executable
+BIN = Path(PY).parent
+FQDN = "_acme-challenge.example.test."
+APEX_VALUE = "Zb0cmLlX9yXn0ycGzWBNh9zH2h7XOPB2Zr4m3JjF6lA"
+WILDCARD_VALUE = "M2fSRlSJLp1nDs3rPQ-V7mOe6P5GdA6lBWcBvD0ZyAg"
+
+
+@dataclass
+class Emu:
+    """Just enough of the tests' EmulatorHandle for ``e2e.write_ddnsd_config``."""
+
+    emulator: Emulator
+    private_key_path: Path
+    login: str = "demo"
+
+    @property
+    def api_url(self) -> str:
+        return self.emulator.api_url
+
+    @property
+    def base_url(self) -> str:
+        return self.emulator.base_url
+
+    @property
+    def dns_server(self) -> str:
+        host, port = self.emulator.dns_address
+        return f"{host}:{port}"
+
+    def _call(self, path: str, body: Any = None) -> Any:
+        data = None if body is None else json.dumps(body).encode()
+        req = urllib.request.Request(f"{self.base_url}{path}", data=data)
+        req.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            raw = resp.read()
+        return json.loads(raw) if raw else None
+
+    def state(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("/_emulator/state")
+        return result
+
+    def requests_by_kind(self) -> Counter[str]:
+        stats = self._call("/_emulator/stats")
+        out: Counter[str] = Counter()
+        for row in stats["requests"]:
+            if row["path"].startswith("/v6"):
+                out[f"{row['method']} {row['path'].removeprefix('/v6')}"] += row["count"]
+        return out
+
+    def reset(self) -> None:
+        self._call("/_emulator/reset", {})
+
+
+@contextlib.contextmanager
+def emulator(work: Path, public_pem: bytes, delay: float = 0.0) -> Iterator[Emu]:
+    """An in-process emulator for login "demo" whose private key is ``work/bench.key``."""
+    emu = Emulator(
+        EmulatorConfig(
+            users={"demo": public_pem},
+            domains=["example.test", "other.test"],
+            propagation_delay=delay,
+        )
+    )
+    emu.start()
+    try:
+        yield Emu(emu, work / "bench.key")
+    finally:
+        emu.stop()
+
+
+def make_key(work: Path) -> bytes:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    private = work / "bench.key"
+    private.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    private.chmod(0o600)
+    return key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+
+
+def timed(cmd: list[str], timeout: float = 120) -> float:
+    start = time.perf_counter()
+    proc = subprocess.run(
+        cmd,
+        env=e2e.child_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
+    elapsed = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{shlex.join(cmd)} exited {proc.returncode}: {proc.stderr[-500:]}")
+    return elapsed
+
+
+# --------------------------------------------------------------------------- start-up
+
+
+def startup(work: Path, public_pem: bytes, reps: int = 9) -> list[tuple[str, list[float]]]:
+    """Wall time of one cold process: baselines vs ``ddnsd present`` / ``cleanup``."""
+    ddnsd = str(BIN / "ddnsd")
+    with emulator(work, public_pem) as emu:
+        config = e2e.write_ddnsd_config(work / "startup", emu, propagation_timeout=30)
+        present = [ddnsd, "-c", str(config), "present", FQDN, APEX_VALUE]
+        cleanup = [ddnsd, "-c", str(config), "cleanup", FQDN, APEX_VALUE]
+        rows: dict[str, list[float]] = {
+            "python -c pass (interpreter)": [],
+            'python -c "import requests" (baseline)': [],
+            "ddnsd present (token cached)": [],
+            "ddnsd cleanup (token cached)": [],
+        }
+        timed(present)  # warm-up: token and zone list land in the state dir
+        timed(cleanup)
+        for _ in range(reps):  # interleaved, so drift in machine load hits every row alike
+            rows["python -c pass (interpreter)"].append(timed([PY, "-c", "pass"]))
+            rows['python -c "import requests" (baseline)'].append(
+                timed([PY, "-c", "import requests"])
+            )
+            rows["ddnsd present (token cached)"].append(timed(present))
+            rows["ddnsd cleanup (token cached)"].append(timed(cleanup))
+    return list(rows.items())
+
+
+# --------------------------------------------------------------------------- API economy
+
+
+def api_cost(work: Path, public_pem: bytes) -> list[tuple[str, Counter[str]]]:
+    """TransIP requests for apex + wildcard (2 present, then 2 cleanup, as certbot runs them)."""
+    ddnsd = str(BIN / "ddnsd")
+    results: list[tuple[str, Counter[str]]] = []
+    with emulator(work, public_pem) as emu:
+        config = e2e.write_ddnsd_config(work / "api", emu, propagation_timeout=30)
+        for label in ("fresh state dir (no cached token)", "cached token (second issuance)"):
+            emu.reset()
+            for verb in ("present", "cleanup"):
+                for value in (APEX_VALUE, WILDCARD_VALUE):
+                    timed([ddnsd, "-c", str(config), verb, FQDN, value])
+            results.append((label, emu.requests_by_kind()))
+    return results
+
+
+# --------------------------------------------------------------------------- time to certificate
+
+
+SEED_HOOK = """\
+import json, os, sys, urllib.request
+body = {"domain": "example.test", "entry": {"name": "_acme-challenge", "expire": 60,
+        "type": "TXT", "content": os.environ["CERTBOT_VALIDATION"]}}
+req = urllib.request.Request(sys.argv[1] + "/_emulator/entries", json.dumps(body).encode(),
+                             {"Content-Type": "application/json"})
+urllib.request.urlopen(req, timeout=10).read()
+"""
+
+
+def time_to_certificate(
+    work: Path, public_pem: bytes, delays: tuple[float, ...] = (0.0, 5.0), reps: int = 2
+) -> list[tuple[str, list[float] | str]]:
+    """certbot apex + wildcard against Pebble, through ddnsd's hooks, per propagation delay."""
+    rows: list[tuple[str, list[float] | str]] = []
+    try:
+        certbot = e2e.venv_tool("certbot")
+        ddnsd = e2e.venv_tool("ddnsd")
+        e2e.require_tool("pebble")
+        e2e.require_tool("openssl")
+    except BaseException as exc:  # pytest's skip/fail outcomes are BaseExceptions
+        return [("certbot + ddnsd hooks", f"skipped: {exc}")]
+    tls = e2e.make_tls(work / "tls")
+    seed_hook = work / "seed_hook.py"
+    seed_hook.write_text(SEED_HOOK)
+    cases: list[tuple[str, float, str]] = [
+        ("certbot, hook seeds the emulator directly, D = 0 s (baseline)", 0.0, "seed")
+    ]
+    cases += [(f"certbot + ddnsd hooks, D = {d:g} s", d, "ddnsd") for d in delays]
+    for n, (label, delay, kind) in enumerate(cases):
+        times: list[float] = []
+        try:
+            for rep in range(reps):
+                run_dir = work / f"ttc{n}-{rep}"
+                with (
+                    emulator(work, public_pem, delay) as emu,
+                    e2e.start_pebble(run_dir / "pebble", tls, emu.dns_server) as pebble,
+                ):
+                    if kind == "ddnsd":
+                        config = e2e.write_ddnsd_config(run_dir / "ddnsd", emu)
+                        hook = f"{shlex.quote(ddnsd)} -c {shlex.quote(str(config))} hook"
+                        auth, clean = f"{hook} certbot-auth", f"{hook} certbot-cleanup"
+                    else:
+                        auth = f"{shlex.quote(PY)} {seed_hook} {emu.base_url}"
+                        clean = "true"
+                    cmd = [
+                        certbot,
+                        "certonly",
+                        "--manual",
+                        "--preferred-challenges",
+                        "dns",
+                        "--manual-auth-hook",
+                        auth,
+                        "--manual-cleanup-hook",
+                        clean,
+                        "-d",
+                        "example.test",
+                        "-d",
+                        "*.example.test",
+                        "--server",
+                        pebble.directory_url,
+                        "--config-dir",
+                        str(run_dir / "cb" / "config"),
+                        "--work-dir",
+                        str(run_dir / "cb" / "work"),
+                        "--logs-dir",
+                        str(run_dir / "cb" / "logs"),
+                        "--agree-tos",
+                        "--register-unsafely-without-email",
+                        "--non-interactive",
+                    ]
+                    start = time.perf_counter()
+                    e2e.run(
+                        cmd,
+                        env={
+                            "REQUESTS_CA_BUNDLE": str(pebble.ca_bundle),
+                            "XDG_CONFIG_HOME": str(run_dir / "xdg"),
+                        },
+                        timeout=180,
+                    )
+                    times.append(time.perf_counter() - start)
+                    e2e.verify_cert(run_dir / "cb/config/live/example.test/fullchain.pem", pebble)
+            rows.append((label, times))
+        except BaseException as exc:
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            rows.append((label, f"failed: {str(exc).splitlines()[0][:200]}"))
+    return rows
+
+
+# --------------------------------------------------------------------------- report
+
+
+def _stats_row(label: str, vals: list[float] | str, scale: float = 1.0, fmt: str = ".3f") -> str:
+    if isinstance(vals, str):
+        return f"| {label} | — | {vals} | | |"
+    scaled = [v * scale for v in vals]
+    return (
+        f"| {label} | {len(vals)} | {statistics.median(scaled):{fmt}} | {min(scaled):{fmt}} "
+        f"| {max(scaled):{fmt}} |"
+    )
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="ddnsd-bench-acme-") as tmp:
+        work = Path(tmp)
+        public_pem = make_key(work)
+
+        print("## ACME: cold process wall time (ms)\n")
+        print("| command | runs | median | min | max |\n|---|---:|---:|---:|---:|")
+        for label, vals in startup(work, public_pem):
+            print(_stats_row(label, vals, 1000.0, ".1f"))
+
+        print("\n## ACME: TransIP API requests for one apex + wildcard issuance\n")
+        print("| state | requests | breakdown |\n|---|---:|---|")
+        for label, counts in api_cost(work, public_pem):
+            parts = ", ".join(f"{k} x{v}" for k, v in sorted(counts.items()))
+            print(f"| {label} | {sum(counts.values())} | {parts} |")
+
+        print("\n## ACME: time to certificate, certbot apex + wildcard via Pebble (s)\n")
+        print("D = the emulator's propagation delay (API write → visible on its nameserver).\n")
+        print("| run | runs | median | min | max |\n|---|---:|---:|---:|---:|")
+        for label, result in time_to_certificate(work, public_pem):
+            print(_stats_row(label, result))
+
+
+if __name__ == "__main__":
+    main()
