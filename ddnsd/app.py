@@ -297,8 +297,7 @@ def acme_command(command: str, rest: list[str], config_path: str | None) -> int:
         except ConfigError as exc:
             fail(str(exc), exc.problems)
             raise SystemExit(EXIT_USAGE) from None
-        svc.cleanup_stale()
-        return svc
+        return svc  # the hooks sweep stale journal entries themselves
 
     if command in ("present", "cleanup"):
         return hooks.lego_exec(command, rest, factory)
@@ -457,6 +456,26 @@ class Daemon:
             log.error("token renewal failed: %s", exc)
             self.health.set_token_ok(False)
 
+    def _sweep_journal(self) -> None:
+        """Remove challenge TXT entries a crashed hook left behind (older than max_age)."""
+        if self.acme is None:
+            # No HTTP ACME here, but hooks on this machine may share the state dir.
+            from ddnsd.acme.journal import Journal
+
+            if not Journal(self.settings.state.dir).entries():
+                return
+            self.acme = make_challenge_service(self.settings, self.client, self.metrics)
+        try:
+            removed = self.acme.cleanup_stale()
+            if removed:
+                log.info(
+                    "removed %d stale ACME challenge entr%s",
+                    removed,
+                    "y" if removed == 1 else "ies",
+                )
+        except DdnsdError as exc:
+            log.warning("stale ACME entries not removed yet: %s", exc)
+
     def _reload(self) -> None:
         self._reload_requested = False
         try:
@@ -502,8 +521,10 @@ class Daemon:
             round_job,
             interval=s.schedule.interval,
             jitter=s.schedule.jitter,
-            token_fn=self._renew_token,
-            token_every=min(300.0, s.schedule.interval),
+            periodic={
+                "token": (self._renew_token, min(300.0, s.schedule.interval)),
+                "acme-sweep": (self._sweep_journal, max(60.0, s.acme.max_age / 4)),
+            },
         )
 
         def on_signal(signum: int, frame: FrameType | None) -> None:

@@ -20,7 +20,6 @@ from apscheduler.triggers.interval import IntervalTrigger
 log = logging.getLogger("ddnsd.scheduler")
 
 ROUND_JOB = "round"
-TOKEN_JOB = "token"
 
 
 def backoff(failures: int, interval: float, base: float = 5.0) -> float:
@@ -37,9 +36,9 @@ class Scheduler:
         *,
         interval: float,
         jitter: float = 0.0,
-        token_fn: Callable[[], None] | None = None,
-        token_every: float = 300.0,
+        periodic: dict[str, tuple[Callable[[], None], float]] | None = None,
     ) -> None:
+        """``periodic``: more jobs, name → (function, every seconds), e.g. token renewal."""
         self._round_fn = round_fn
         self.interval = interval
         self.failures = 0
@@ -57,12 +56,8 @@ class Scheduler:
             id=ROUND_JOB,
             next_run_time=datetime.now(UTC),
         )
-        if token_fn is not None:
-            self._sched.add_job(
-                token_fn,
-                IntervalTrigger(seconds=token_every, timezone=UTC),
-                id=TOKEN_JOB,
-            )
+        for name, (fn, every) in (periodic or {}).items():
+            self._sched.add_job(fn, IntervalTrigger(seconds=every, timezone=UTC), id=name)
 
     def _run_round(self) -> None:
         self._idle.clear()
