@@ -151,6 +151,9 @@ class EmulatorHandle:
     def expire_tokens(self) -> int:
         return int(self._post("/_emulator/expire", {})["expired"])
 
+    def set_propagation_delay(self, seconds: float) -> None:
+        self._post("/_emulator/delay", {"propagation_delay": seconds})
+
     def tokens(self) -> list[dict[str, Any]]:
         return list(self._get("/_emulator/tokens")["tokens"])
 

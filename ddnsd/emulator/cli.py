@@ -131,6 +131,15 @@ def run(args: argparse.Namespace) -> int:
     )
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    # before the ready line: a signal right after it must still end in a clean exit 0
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, on_signal)
     try:
         emulator = Emulator(config).start()
     except OSError as exc:
@@ -144,14 +153,6 @@ def run(args: argparse.Namespace) -> int:
         f"login {args.login}, domains {', '.join(domains)}",
         flush=True,
     )
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    if threading.current_thread() is threading.main_thread():
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, on_signal)
     with contextlib.suppress(KeyboardInterrupt):
         while not stop.wait(0.5):
             pass

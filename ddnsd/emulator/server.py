@@ -26,7 +26,8 @@ Control endpoints (outside /v6, never counted or rate-limited): ``GET /_emulator
 ``GET /_emulator/stats``, ``GET /_emulator/tokens``, ``POST /_emulator/faults``,
 ``POST /_emulator/reset``, ``POST /_emulator/entries``, ``POST /_emulator/revoke``
 (``{"jti": ...}`` / ``{"label": ...}`` / ``{"all": true}``), ``POST /_emulator/expire``
-(``{}`` = every token, or ``{"jti": ...}``).
+(``{}`` = every token, or ``{"jti": ...}``), ``POST /_emulator/delay``
+(``{"propagation_delay": SECONDS}``: change the DNS delay of a running emulator).
 """
 
 from __future__ import annotations
@@ -307,6 +308,7 @@ def _make_http_server(emu: Emulator, host: str, port: int) -> ThreadingHTTPServe
         address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
         daemon_threads = True
         allow_reuse_address = True
+        request_queue_size = 128  # benchmarks open many connections at once
 
         def finish_request(self, request: Any, client_address: Any) -> None:
             if emu._ssl is not None:  # handshake in the request thread, not the accept loop

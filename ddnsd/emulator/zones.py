@@ -120,15 +120,24 @@ class ZoneStore:
     # -- persistence ------------------------------------------------------------------
     def _load(self) -> dict[str, list[DnsEntry]]:
         assert self.state_file is not None
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
         try:
             data = json.loads(self.state_file.read_text(encoding="utf-8"))
         except FileNotFoundError:
             return {}
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"state file {self.state_file} cannot be read: {exc}") from exc
         out: dict[str, list[DnsEntry]] = {}
-        for domain, entries in data.get("domains", {}).items():
-            out[domain] = [
-                DnsEntry(e["name"], int(e["expire"]), e["type"], e["content"]) for e in entries
-            ]
+        try:
+            for domain, entries in data.get("domains", {}).items():
+                out[domain] = [
+                    DnsEntry(e["name"], int(e["expire"]), e["type"], e["content"]) for e in entries
+                ]
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise ValueError(
+                f"state file {self.state_file} is not an emulator state "
+                f'({{"domains": {{"example.test": [{{name, expire, type, content}}]}}}}): {exc!r}'
+            ) from exc
         return out
 
     def _save(self) -> None:

@@ -204,6 +204,7 @@ def test_ddnsd_emulator_subcommand(rsa_keypair: Any, launched: list[Running]) ->
         ("tls-half", "ddnsd emulator: --tls-cert and --tls-key go together"),
         ("port-busy", "ddnsd emulator: cannot start: Address already in use"),
         ("fault-rate", "ddnsd emulator: --fault-rate must be between 0 and 1"),
+        ("bad-state", "ddnsd emulator: cannot start: state file "),
     ],
     ids=lambda v: v if " " not in v else "",
 )
@@ -230,6 +231,9 @@ def test_bad_flags_exit_2_with_one_line(
         args[args.index("--listen") + 1] = f"127.0.0.1:{busy.getsockname()[1]}"
     elif case == "fault-rate":
         args += ["--fault-rate", "2"]
+    elif case == "bad-state":
+        (tmp_path / "state.json").write_text("{not json")
+        args += ["--state", str(tmp_path / "state.json")]
     proc = subprocess.run(
         [sys.executable, "-m", "ddnsd.emulator", *args], capture_output=True, text=True, timeout=30
     )
