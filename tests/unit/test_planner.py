@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass, field, replace
 
 import pytest
@@ -374,5 +376,19 @@ COMBINE = [
     ids=[i for i, *_ in COMBINE],
 )
 def test_desired_content_ipv6_host(address: str, host: str, expected: str) -> None:
+    from ddnsd.detect.validate import combine_ipv6_host
+
+    assert combine_ipv6_host(address, host) == expected  # detection agrees with the planner
     spec = RecordSpec(D, "nas", "AAAA", ipv6_host=host)
     assert desired_content(spec, address) == expected
+
+
+def test_planner_imports_no_io() -> None:
+    """The seam from DESIGN.md: the planner pulls in no requests, sockets or DNS library."""
+    code = (
+        "import sys; before = set(sys.modules); import ddnsd.reconcile.planner; "
+        "print(sorted({m.split('.')[0] for m in set(sys.modules) - before} & "
+        "{'requests', 'urllib3', 'socket', 'dns', 'http', 'ssl', 'time', 'logging'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
