@@ -385,3 +385,85 @@ def test_once_runs_like_the_unit_runs_it(tmp_path: Path, emulator: Any) -> None:
     assert written, "nothing written to $STATE_DIRECTORY (token cache expected)"
     loose = [f"{p.name} {p.stat().st_mode & 0o777:o}" for p in written if p.stat().st_mode & 0o077]
     assert not loose, f"state files readable beyond the service user: {loose}"
+
+
+# ----------------------------------------------------------------------------- syscall filter
+
+STRACE_ROW = re.compile(r"^\s*\d+\.\d+\s+\d+\.\d+\s+\d+\s+\d+\s+(?:\d+\s+)?([a-z_0-9]+)$")
+
+
+def syscall_set(analyze: str, group: str) -> set[str]:
+    """A `systemd-analyze syscall-filter` group, nested groups expanded."""
+    out = subprocess.run(
+        [analyze, "syscall-filter", "--no-pager", group],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    names: set[str] = set()
+    for line in out.splitlines()[1:]:
+        word = line.strip()
+        if not word or word.startswith("#"):
+            continue
+        names |= syscall_set(analyze, word) if word.startswith("@") else {word}
+    return names
+
+
+def unit_allowed_syscalls(analyze: str) -> set[str]:
+    """What ddnsd.service's SystemCallFilter= lines leave allowed."""
+    allowed: set[str] = set()
+    denied: set[str] = set()
+    for value in values(UNITS / "ddnsd.service", "Service", "SystemCallFilter"):
+        target = denied if value.startswith("~") else allowed
+        for item in value.lstrip("~").split():
+            target |= syscall_set(analyze, item) if item.startswith("@") else {item}
+    return allowed - denied
+
+
+def test_daemon_syscalls_stay_inside_the_units_filter(
+    tmp_path: Path, emulator: Any, notify_socket: tuple[socket.socket, str]
+) -> None:
+    """Every syscall `ddnsd run` makes (start, round, token, HTTP, SIGHUP reload, SIGTERM)
+    is allowed by SystemCallFilter=, so the filter can never break the daemon."""
+    analyze = tool("systemd-analyze")
+    strace = tool("strace")
+    allowed = unit_allowed_syscalls(analyze)
+    sock, path = notify_socket
+    port = free_port()
+    config = write_config(tmp_path, emulator, f"127.0.0.1:{port}")
+    counts = tmp_path / "strace.txt"
+    log = (tmp_path / "ddnsd.log").open("wb")
+    proc = subprocess.Popen(
+        [strace, "-f", "-qq", "-c", "-o", str(counts), ddnsd_exe(), "-c", str(config), "run"],
+        env=child_env(NOTIFY_SOCKET=path, WATCHDOG_USEC="2000000"),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        cwd=tmp_path,
+    )
+    try:
+        fields = receive_until(sock, {"READY=1"}, time.monotonic() + 60, proc)
+        assert "READY=1" in fields, (tmp_path / "ddnsd.log").read_text(errors="replace")
+        for endpoint in ("/healthz", "/metrics"):
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}{endpoint}", timeout=10) as r:
+                assert r.status == 200
+        daemon = [
+            int(p) for p in Path(f"/proc/{proc.pid}/task/{proc.pid}/children").read_text().split()
+        ]
+        assert daemon, "strace started no child"
+        os.kill(daemon[0], signal.SIGHUP)
+        receive_until(sock, {"STATUS="}, time.monotonic() + 10, proc)
+        os.kill(daemon[0], signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0, (tmp_path / "ddnsd.log").read_text(errors="replace")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        log.close()
+    used = {
+        m.group(1)
+        for line in counts.read_text().splitlines()
+        if (m := STRACE_ROW.match(line)) and m.group(1) != "total"
+    }
+    assert "execve" in used and "socket" in used, counts.read_text()
+    assert not used - allowed, f"syscalls outside SystemCallFilter=: {sorted(used - allowed)}"
