@@ -33,7 +33,8 @@ Routes (each exists only when its part is configured; anything else is 404):
     of one family, or one the callback refuses (ValueError: private, bogon, ...) answers
     ``abuse``: dyndns2's "refused, do not retry unchanged"; the reason goes to the log.
     ``badauth`` comes with HTTP 401, ``911`` with 502 (TransIP) or 503, lock-out
-    ``abuse`` with 429; every other answer with 200.
+    ``abuse`` with 429, ``badagent`` (a query that cannot be parsed) with 400; every
+    other answer with 200.
 
 Credentials are compared in constant time (both username and password, always both).
 Missing credentials answer 401 with ``WWW-Authenticate``; wrong ones answer 401 too and
@@ -681,7 +682,12 @@ def make_app(
     auth_lockout: float = 300.0,
     clock: Callable[[], float] = time.monotonic,
 ) -> WSGIApplication:
-    """Build the WSGI app; parts left None (or no accounts) are not served (404)."""
+    """Build the WSGI app; parts left None (or no accounts) are not served (404).
+
+    ``max_auth_failures`` wrong logins from one client address within ``auth_lockout``
+    seconds lock that address out until the window ends; ``clock`` (monotonic seconds)
+    exists for tests.
+    """
     return WebApp(
         metrics=metrics,
         health=health,
