@@ -425,7 +425,8 @@ def test_daemon_syscalls_stay_inside_the_units_filter(
     tmp_path: Path, emulator: Any, notify_socket: tuple[socket.socket, str]
 ) -> None:
     """Every syscall `ddnsd run` makes (start, round, token, HTTP, SIGHUP reload, SIGTERM)
-    is allowed by SystemCallFilter=, so the filter can never break the daemon."""
+    is allowed by SystemCallFilter=, and every socket family by RestrictAddressFamilies=,
+    so the sandbox cannot break the daemon."""
     analyze = tool("systemd-analyze")
     strace = tool("strace")
     allowed = unit_allowed_syscalls(analyze)
@@ -435,7 +436,7 @@ def test_daemon_syscalls_stay_inside_the_units_filter(
     counts = tmp_path / "strace.txt"
     log = (tmp_path / "ddnsd.log").open("wb")
     proc = subprocess.Popen(
-        [strace, "-f", "-qq", "-c", "-o", str(counts), ddnsd_exe(), "-c", str(config), "run"],
+        [strace, "-f", "-qq", "-C", "-o", str(counts), ddnsd_exe(), "-c", str(config), "run"],
         env=child_env(NOTIFY_SOCKET=path, WATCHDOG_USEC="2000000"),
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -467,3 +468,6 @@ def test_daemon_syscalls_stay_inside_the_units_filter(
     }
     assert "execve" in used and "socket" in used, counts.read_text()
     assert not used - allowed, f"syscalls outside SystemCallFilter=: {sorted(used - allowed)}"
+    families = set(re.findall(r"\bsocket\((AF_\w+)", counts.read_text()))
+    (restricted,) = values(UNITS / "ddnsd.service", "Service", "RestrictAddressFamilies")
+    assert families and families <= set(restricted.split()), families
