@@ -8,12 +8,42 @@ Import from here::
     result.address  # "198.51.100.7" or None (result.reason says why)
 """
 
-from ddnsd.detect.agree import Agreement, SourceReport, detect_agreed
+from typing import TYPE_CHECKING, Any
+
+# Pure parts load eagerly; the rest (requests, dnspython, sockets) only when first used,
+# so pure code (the planner) can import ddnsd.detect.validate without pulling in I/O.
 from ddnsd.detect.base import Detector, Family, SourceFailed, redact_source
-from ddnsd.detect.netlink import AddressWatcher
-from ddnsd.detect.push import PushDetector, PushStore
-from ddnsd.detect.sources import SOURCE_HELP, make_detector, parse_source
 from ddnsd.detect.validate import combine_ipv6_host, validate_address, validate_ipv6_host
+
+if TYPE_CHECKING:
+    from ddnsd.detect.agree import Agreement, SourceReport, detect_agreed
+    from ddnsd.detect.netlink import AddressWatcher
+    from ddnsd.detect.push import PushDetector, PushStore
+    from ddnsd.detect.sources import SOURCE_HELP, make_detector, parse_source
+
+_LAZY = {
+    "Agreement": "agree",
+    "SourceReport": "agree",
+    "detect_agreed": "agree",
+    "AddressWatcher": "netlink",
+    "PushDetector": "push",
+    "PushStore": "push",
+    "SOURCE_HELP": "sources",
+    "make_detector": "sources",
+    "parse_source": "sources",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ddnsd.detect' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"ddnsd.detect.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "SOURCE_HELP",

@@ -37,6 +37,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
+from ddnsd.detect.validate import combine_ipv6_host
 from ddnsd.errors import UnsafePlan
 from ddnsd.model import DnsEntry, RecordSpec
 
@@ -155,31 +156,12 @@ def desired_content(spec: RecordSpec, address: str | None) -> str | None:
                 "check the address sources"
             ) from None
         if spec.ipv6_host:
-            return combine_ipv6_host(addr, spec.ipv6_host, spec.key)
+            try:
+                return combine_ipv6_host(str(addr), spec.ipv6_host)
+            except ValueError as exc:
+                raise UnsafePlan(f"record {spec.key}: {exc}") from None
         return str(addr)
     raise UnsafePlan(f"record {spec.key}: ddnsd only manages A and AAAA records")
-
-
-def combine_ipv6_host(address: ipaddress.IPv6Address, host: str, key: str) -> str:
-    """The /64 prefix of ``address`` + the interface identifier ``host`` (``"::1234"``).
-
-    Same rule as ``ddnsd.detect.validate.combine_ipv6_host`` (a unit test holds them
-    equal); kept here because importing ``ddnsd.detect`` pulls in requests and
-    dnspython, and the planner imports no I/O.
-    """
-    try:
-        ident = ipaddress.IPv6Address(host.strip())
-    except ValueError:
-        raise UnsafePlan(
-            f"record {key}: ipv6_host {host!r} is not an IPv6 host part; write it like '::1234'"
-        ) from None
-    if ident.scope_id or int(ident) >> 64 or not int(ident):
-        raise UnsafePlan(
-            f"record {key}: ipv6_host {host!r} must set only the last 64 bits "
-            "(the interface identifier), like '::1234'"
-        )
-    prefix = int(address) >> 64 << 64
-    return str(ipaddress.IPv6Address(prefix | int(ident)))
 
 
 def same_content(rtype: str, a: str, b: str) -> bool:
