@@ -284,15 +284,18 @@ class ChallengeService:
         """Add TXT ``value`` at ``fqdn``; return once every authoritative nameserver serves it."""
         self.present_all([(fqdn, value)])
 
-    def present_all(self, items: Sequence[tuple[str, str]]) -> None:
-        """Add several values, then wait for all of them (dehydrated's HOOK_CHAIN=yes)."""
+    def present_all(self, items: Sequence[tuple[str, str]], *, wait: bool = True) -> None:
+        """Add several values, then wait for all of them (dehydrated's HOOK_CHAIN=yes).
+
+        ``wait=False`` returns once TransIP accepted them (for clients that check
+        propagation themselves)."""
         waits: list[tuple[str, str, str]] = []
         for fqdn, value in items:
             name, text = self._prepare(fqdn, value)
             target, zone, rel = self.resolve(name)
             self._add(name, zone, DnsEntry(rel, self.expire, TXT, text))
             waits.append((target, zone, text))
-        for target, zone, text in waits:
+        for target, zone, text in waits if wait else []:
             self.wait(target, zone, text)
 
     def wait(self, fqdn: str, zone: str, value: str) -> None:
@@ -464,10 +467,14 @@ class ChallengeService:
     # -- acme-dns /update ---------------------------------------------------------------
 
     def update_keep_newest(self, fqdn: str, value: str, keep: int = 2) -> None:
-        """acme-dns semantics: present ``value``, then delete older journalled values at
-        the same name beyond the ``keep`` newest."""
+        """acme-dns semantics: add ``value``, then delete older journalled values at the
+        same name beyond the ``keep`` newest.
+
+        Like acme-dns it answers once the value is stored, without waiting for the
+        nameservers: its callers (cert-manager) check propagation themselves and give up
+        on a request after 30 s."""
         name, text = self._prepare(fqdn, value)
-        self.present(name, text)
+        self.present_all([(name, text)], wait=False)
         at_name = sorted(
             (e for e in self.journal.entries() if e.fqdn == name and e.type == TXT),
             key=lambda e: e.created,

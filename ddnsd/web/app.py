@@ -273,7 +273,11 @@ def _matches(user: bytes, password: bytes, want_user: str, want_password: str) -
 
 
 def _field(obj: dict[str, Any], name: str, code: str = "") -> str:
+    """A string field, its name matched case-insensitively like acme-dns's Go decoder does
+    (cert-manager sends ``{"SubDomain": …, "Txt": …}``)."""
     value = obj.get(name)
+    if value is None:
+        value = next((v for k, v in obj.items() if k.lower() == name.lower()), None)
     if not isinstance(value, str) or not value.strip():
         what = "missing" if value is None else "not a non-empty string"
         raise _HttpError(400, f"field {name!r} is {what}", code or "bad_request")

@@ -144,3 +144,23 @@ def test_propagation_timeout_is_504_naming_the_nameserver(
         assert 'ddnsd_acme_challenges_total{action="present",result="timeout"} 1.0' in text
     finally:
         srv.shutdown()
+
+
+def test_acmedns_cert_manager_body_answers_without_waiting(
+    emulator_factory: Any, tmp_path: Path
+) -> None:
+    """cert-manager (goacmedns) sends {"SubDomain","Txt"} and gives up after 30 s; like
+    acme-dns, /update answers once the value is stored and leaves propagation to it."""
+    slow = emulator_factory(propagation_delay=30.0)
+    srv = start(service(slow, tmp_path, propagation_timeout=0.5), Metrics(process_metrics=False))
+    try:
+        r = requests.post(
+            srv.url + "/update",
+            json={"SubDomain": "_acme-challenge", "Txt": V1},
+            headers=API_KEY_HEADERS,
+            timeout=60,
+        )
+        assert r.status_code == 200, r.text
+        assert txt_values(slow) == [V1]
+    finally:
+        srv.shutdown()
