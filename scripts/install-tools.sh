@@ -22,3 +22,6 @@ echo "install-tools: installing ${need[*]} from Debian's packages"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+for tool in pebble lego dehydrated openssl curl; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "install-tools: $tool is still missing after apt-get install" >&2; exit 1; }
+done
