@@ -155,3 +155,19 @@ def test_demo_runs_and_shows_a_quiet_period() -> None:
     assert "[2] the address source now says 203.0.113.77" in out.stdout
     assert "PATCH /v6/domains/{domain}/dns 204" in out.stdout
     assert "API calls meanwhile: 0" in out.stdout
+
+
+def test_log_format_json_one_object_per_line(emulator: Any, tmp_path: Path) -> None:
+    import json
+
+    addr = tmp_path / "address"
+    addr.write_text("203.0.113.15\n")
+    cfg = write_config(tmp_path / "c.toml", emulator, address_file=addr)
+    out = run(["--log-format", "json", "--log-level", "debug", "-c", str(cfg), "once"])
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stderr.splitlines() if line.strip()]
+    assert lines, "no log lines"
+    assert {"ts", "level", "logger", "msg"} <= set(lines[0])
+    assert any("203.0.113.15" in rec["msg"] for rec in lines)
+    token_like = [rec for rec in lines if "eyJ" in json.dumps(rec)]
+    assert token_like == []  # no JWT ever reaches the log, not even at debug
