@@ -307,9 +307,7 @@ def rss_over_rounds(keys: Keys, rounds: int = 1000) -> list[tuple[str, int]]:
 
     def count() -> int:
         try:
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{http_port}/metrics", timeout=5
-            ) as r:
+            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5) as r:
                 text = r.read().decode()
         except OSError:
             return 0
