@@ -46,8 +46,15 @@ def _run(
     items: Sequence[tuple[str, str]],
     factory: ServiceFactory,
     stderr: TextIO | None,
+    *,
+    wait: bool = True,
+    wait_for: Sequence[str] = (),
 ) -> int:
-    """Build the service, clean up stale entries, then present or clean up ``items``."""
+    """Build the service, clean up stale entries, then present or clean up ``items``.
+
+    ``wait=False`` presents without waiting for the nameservers; ``wait_for`` names whose
+    journalled values must all be served before returning (certbot's last auth hook).
+    """
     what = ", ".join(fqdn for fqdn, _ in items)
     try:
         service = factory()
@@ -56,7 +63,9 @@ def _run(
         except DdnsdError as exc:  # never let old leftovers block a new challenge
             log.warning("cleaning up stale ACME entries failed: %s", exc)
         if action == "present":
-            service.present_all(items)
+            service.present_all(items, wait=wait and not wait_for)
+            if wait_for:
+                service.wait_journal(wait_for)
         else:
             first: DdnsdError | None = None
             for fqdn, value in items:
@@ -132,10 +141,20 @@ def certbot(
         )
     try:
         items = [(_acme_name(domain), value)]
+        # certbot runs every auth hook, then validates: a hook with challenges still to
+        # come only adds its value; the last one waits for all of this certificate's.
+        remaining = environ.get("CERTBOT_REMAINING_CHALLENGES", "").strip()
+        others = [d for d in environ.get("CERTBOT_ALL_DOMAINS", "").split(",") if d.strip()]
+        wait_for = [_acme_name(d.strip()) for d in others] if remaining == "0" else []
     except DdnsdError as exc:
         print(f"ddnsd: certbot-{action} failed: {exc}", file=_err(stderr))
         return EXIT_FAILED
-    return _run("present" if action == "auth" else "cleanup", items, factory, stderr)
+    if action == "cleanup":
+        return _run("cleanup", items, factory, stderr)
+    if remaining.isdigit() and int(remaining) > 0:
+        log.info("%s: %s more challenge(s) follow; the last hook waits for all", domain, remaining)
+        return _run("present", items, factory, stderr, wait=False)
+    return _run("present", items, factory, stderr, wait_for=wait_for)
 
 
 def dehydrated(

@@ -190,7 +190,15 @@ class ChallengeService:
         return list(self.zones) if self.zones is not None else self.domains()
 
     def _zone_of(self, fqdn: str) -> tuple[str, str] | None:
-        """(account domain, relative name) for ``fqdn``; refreshes a stale list once on a miss."""
+        """(account domain, relative name) for ``fqdn``; refreshes a stale list once on a miss.
+
+        Configured ``zones`` are TransIP domains of the account, so a name inside one needs
+        no domain list (saves the ``GET /domains`` of a cold start).
+        """
+        if self.zones is not None:
+            zone = challenge.longest_suffix(fqdn, self.zones)
+            if zone is not None:
+                return zone, challenge.relative_name(fqdn, zone)
         zone = challenge.longest_suffix(fqdn, self.domains())
         if zone is None:
             zone = challenge.longest_suffix(fqdn, self.domains(refresh=True))
@@ -298,6 +306,18 @@ class ChallengeService:
         for target, zone, text in waits if wait else []:
             self.wait(target, zone, text)
 
+    def wait_journal(self, fqdns: Sequence[str]) -> None:
+        """Wait until every nameserver serves every value the journal holds at ``fqdns``.
+
+        certbot runs all auth hooks before it validates; only the last one needs to wait,
+        for the values the earlier ones added (they are in the journal).
+        """
+        names = {challenge.normalize_name(f) for f in fqdns}
+        for e in self.journal.entries():
+            if e.fqdn in names and e.type == TXT:
+                target, zone, _ = self.resolve(e.fqdn)
+                self.wait(target, zone, e.content)
+
     def wait(self, fqdn: str, zone: str, value: str) -> None:
         """Wait until every nameserver of ``zone`` serves TXT ``value`` at ``fqdn``."""
         if self.propagation_timeout <= 0:
@@ -324,6 +344,11 @@ class ChallengeService:
         except TransipError as exc:
             if not _lost(exc):  # refused: certainly not added
                 self.journal.remove(zone, entry)
+            if exc.status == 404 and "domain with name" in exc.message.lower():
+                raise ChallengeRefused(
+                    f"refusing {fqdn!r}: [acme] zones lists {zone!r}, but it is not a domain "
+                    "of this TransIP account; list only account domains there"
+                ) from None
             raise
         if stored.expire != entry.expire:
             self.journal.set_expire(zone, entry, stored.expire)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -79,6 +79,28 @@ def test_certbot_apex_and_wildcard(emulator: EmulatorHandle, tmp_path: Path) -> 
     for env in runs:
         assert hooks.certbot("cleanup", env, factory) == 0
     assert acme_txt(emulator) == []
+
+
+def test_certbot_only_the_last_auth_hook_waits_for_all(
+    emulator_factory: Any, tmp_path: Path
+) -> None:
+    """certbot says how many challenges follow; earlier hooks only add their value, the
+    last one returns once every nameserver serves all of them."""
+    from ddnsd.authdns import parse_server, query
+
+    emulator = emulator_factory(propagation_delay=30.0)
+    factory = factory_for(emulator, tmp_path)
+    ns = parse_server(emulator.dns_server)
+    common = {"CERTBOT_DOMAIN": "example.test", "CERTBOT_ALL_DOMAINS": "example.test,example.test"}
+    first = {**common, "CERTBOT_VALIDATION": "value-apex", "CERTBOT_REMAINING_CHALLENGES": "1"}
+    assert hooks.certbot("auth", first, factory) == 0
+    assert acme_txt(emulator) == ["value-apex"]  # stored at TransIP ...
+    assert query(ns, "_acme-challenge.example.test", "TXT") == []  # ... not served yet
+    emulator.set_propagation_delay(1.0)
+    last = {**common, "CERTBOT_VALIDATION": "value-wild", "CERTBOT_REMAINING_CHALLENGES": "0"}
+    assert hooks.certbot("auth", last, factory) == 0
+    served = sorted(query(ns, "_acme-challenge.example.test", "TXT"))
+    assert served == ["value-apex", "value-wild"]
 
 
 @pytest.mark.parametrize("chain", [False, True], ids=["HOOK_CHAIN=no", "HOOK_CHAIN=yes"])
