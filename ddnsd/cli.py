@@ -98,12 +98,25 @@ def _split_passthrough(argv: list[str]) -> tuple[list[str], str, list[str]] | No
     if i >= len(argv) or argv[i] not in _PASSTHROUGH:
         return None
     head, command, rest = argv[:i], argv[i], argv[i + 1 :]
-    # -c FILE / --log-level X directly after the command belong to ddnsd, not to the hook.
-    while rest and rest[0] in _GLOBAL_WITH_VALUE and len(rest) >= 2:
-        head += rest[:2]
-        rest = rest[2:]
-    while rest and rest[0].startswith(("--config=", "--log-format=", "--log-level=")):
-        head.append(rest.pop(0))
+    # ddnsd's own options may follow the command (`hook certbot-auth -c FILE`); everything
+    # after a "--" belongs to the hook (lego's RAW mode).
+    kept: list[str] = []
+    j = 0
+    while j < len(rest):
+        a = rest[j]
+        if a == "--":
+            kept += rest[j:]
+            break
+        if a in _GLOBAL_WITH_VALUE and j + 1 < len(rest):
+            head += rest[j : j + 2]
+            j += 2
+            continue
+        if a.startswith(("--config=", "--log-format=", "--log-level=")):
+            head.append(a)
+        else:
+            kept.append(a)
+        j += 1
+    rest = kept
     return head, command, rest
 
 
