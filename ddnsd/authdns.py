@@ -17,6 +17,7 @@ import dns.message
 import dns.name
 import dns.query
 import dns.rcode
+import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 
@@ -91,21 +92,35 @@ def authoritative_servers(
     return servers
 
 
-def query(server: Nameserver, fqdn: str, rdtype: str, timeout: float = 2.0) -> list[str]:
-    """The values ``server`` serves for ``fqdn``/``rdtype``, non-recursive.
+def query(
+    server: Nameserver,
+    fqdn: str,
+    rdtype: str,
+    timeout: float = 2.0,
+    *,
+    rdclass: str = "IN",
+    recursion: bool = False,
+) -> list[str]:
+    """The values ``server`` serves for ``fqdn``/``rdtype`` (non-recursive by default).
 
     TXT values come back unquoted and joined (one string per record); A/AAAA as the
     address text. An empty list means NXDOMAIN or no data. Network failures and other
-    rcodes raise :class:`DdnsdError` naming the server.
+    rcodes raise :class:`DdnsdError` naming the server. ``recursion=True`` asks a resolver
+    (address detection) and accepts the answer at the end of a CNAME chain.
     """
     qname = dns.name.from_text(fqdn)
     kind = dns.rdatatype.from_text(rdtype)
-    msg = dns.message.make_query(qname, kind)
-    msg.flags &= ~0x0100  # clear RD: we ask the authority itself
+    msg = dns.message.make_query(qname, kind, dns.rdataclass.from_text(rdclass))
+    if not recursion:
+        msg.flags &= ~dns.flags.RD  # we ask the authority itself
     try:
         resp = dns.query.udp(msg, server.address, port=server.port, timeout=timeout)
         if resp.flags & dns.flags.TC:
             resp = dns.query.tcp(msg, server.address, port=server.port, timeout=timeout)
+    except dns.exception.Timeout:
+        raise DdnsdError(
+            f"no answer from {server} within {timeout:g} s for {fqdn} {rdtype}"
+        ) from None
     except (dns.exception.DNSException, OSError) as exc:
         raise DdnsdError(f"nameserver {server} did not answer for {fqdn} {rdtype}: {exc}") from exc
     rcode = resp.rcode()
@@ -117,7 +132,7 @@ def query(server: Nameserver, fqdn: str, rdtype: str, timeout: float = 2.0) -> l
         )
     values: list[str] = []
     for rrset in resp.answer:
-        if rrset.rdtype != kind or rrset.name != qname:
+        if rrset.rdtype != kind or (not recursion and rrset.name != qname):
             continue
         for rd in rrset:
             if kind == dns.rdatatype.TXT:

@@ -31,8 +31,11 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 
+from ddnsd import authdns
+from ddnsd.authdns import Nameserver
 from ddnsd.detect.base import Family, SourceFailed
 from ddnsd.detect.validate import parse_address, validate_address
+from ddnsd.errors import DdnsdError
 
 log = logging.getLogger("ddnsd.detect.dns")
 
@@ -151,41 +154,13 @@ class DnsDetector:
     def _ask(
         self, family: Family, where: str, port: int, qname: str, rdtype: str, rdclass: str
     ) -> list[str]:
-        query = dns.message.make_query(
-            qname, dns.rdatatype.from_text(rdtype), dns.rdataclass.from_text(rdclass)
-        )
+        server = Nameserver(label=f"{where} port {port}", address=where, port=port)
         try:
-            resp = dns.query.udp(query, where, port=port, timeout=self.timeout)
-            if resp.flags & dns.flags.TC:
-                resp = dns.query.tcp(query, where, port=port, timeout=self.timeout)
-        except dns.exception.Timeout:
-            raise SourceFailed(
-                self.source, family, f"no answer from {where} port {port} within {self.timeout:g} s"
-            ) from None
-        except (dns.exception.DNSException, OSError) as exc:
-            raise SourceFailed(
-                self.source, family, f"query to {where} port {port} failed ({exc})"
-            ) from None
-        rcode = resp.rcode()
-        if rcode == dns.rcode.NXDOMAIN:
-            return []
-        if rcode != dns.rcode.NOERROR:
-            raise SourceFailed(
-                self.source,
-                family,
-                f"{where} answered {dns.rcode.to_text(rcode)} for {qname} {rdtype}",
+            return authdns.query(
+                server, qname, rdtype, self.timeout, rdclass=rdclass, recursion=True
             )
-        kind = dns.rdatatype.from_text(rdtype)
-        values: list[str] = []
-        for rrset in resp.answer:
-            if rrset.rdtype != kind:
-                continue
-            for rd in rrset:
-                if kind == dns.rdatatype.TXT:
-                    values.append(b"".join(rd.strings).decode("utf-8", "replace"))
-                else:
-                    values.append(rd.to_text())
-        return values
+        except DdnsdError as exc:
+            raise SourceFailed(self.source, family, str(exc)) from None
 
     def detect(self, family: Family) -> str:
         fam = Family(family)
