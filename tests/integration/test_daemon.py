@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from daemon_support import DaemonProcess, free_port, http_get, wait_for, write_config
 
 from ddnsd.model import DnsEntry
@@ -190,3 +191,30 @@ def test_sd_notify_ready_status_watchdog(emulator: Any, tmp_path: Path, daemons:
         got("WATCHDOG=1")
     assert any(m.startswith("STATUS=") and m != "STATUS=" for m in seen)
     assert home(emulator)  # READY=1 came after the first round, which wrote the record
+
+
+def test_router_push_updates_the_record(emulator: Any, tmp_path: Path, daemons: Any) -> None:
+    """A FRITZ!Box-style dyndns2 push is the address source; a new address runs a round."""
+    port = free_port()
+    pw = tmp_path / "dyndns.pw"
+    pw.write_text("router-secret\n")
+    detect = '[detect]\nipv4 = ["push"]\nagree = 1\nallow_private = true\n'
+    extra = f'[dyndns]\nusername = "router"\npassword_file = "{pw}"\n'
+    cfg = write_config(
+        tmp_path / "c.toml", emulator, detect=detect, extra=extra, http_port=port, interval="1h"
+    )
+    start(daemons, cfg)
+    url = f"http://127.0.0.1:{port}/nic/update"
+    wait_for(lambda: _ok(f"http://127.0.0.1:{port}/healthz"), what="healthz")
+    auth = ("router", "router-secret")
+    params = {"hostname": "home.example.test", "myip": "203.0.113.90"}
+    r = requests.get(url, params=params, auth=auth, timeout=10)
+    assert (r.status_code, r.text.strip()) == (200, "good 203.0.113.90")
+    wait_for(lambda: home(emulator) == [DnsEntry("home", 300, "A", "203.0.113.90")], what="push")
+    r = requests.get(url, params=params, auth=auth, timeout=10)
+    assert r.text.strip() == "nochg 203.0.113.90"
+    r = requests.get(url, params=params, auth=("router", "wrong"), timeout=10)
+    assert (r.status_code, r.text.strip()) == (401, "badauth")
+    r = requests.get(url, params={**params, "hostname": "x.example.test"}, auth=auth, timeout=10)
+    assert r.text.strip() == "nohost"
+    assert home(emulator) == [DnsEntry("home", 300, "A", "203.0.113.90")]
