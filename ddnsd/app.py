@@ -540,6 +540,12 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
             signal.signal(sig, on_signal)
         self._scheduler.start()
+        if not s.records and self.acme is None and s.dyndns is None:
+            log.warning(
+                "nothing to do: %s has no [[records]], no [acme.httpreq] / [[acme.accounts]] "
+                "and no [dyndns]; serving metrics and health only",
+                s.source,
+            )
         log.info(
             "ddnsd running: %d record(s), round every %.0f s",
             len(s.records),
