@@ -134,7 +134,7 @@ def load_private_key(path: str | os.PathLike[str], insecure: bool = False) -> rs
     if b"-----BEGIN OPENSSH PRIVATE KEY-----" in data:
         raise ConfigError(
             f"private key file {p} is an OpenSSH key, but TransIP needs the PEM key from "
-            "the control panel ('-----BEGIN PRIVATE KEY-----')"
+            "the control panel (a PEM file whose first line says BEGIN PRIVATE KEY)"
         )
     if b"-----BEGIN ENCRYPTED PRIVATE KEY-----" in data or b"ENCRYPTED" in data[:200]:
         raise ConfigError(
@@ -143,8 +143,8 @@ def load_private_key(path: str | os.PathLike[str], insecure: bool = False) -> rs
         )
     if not re.search(rb"-----BEGIN (RSA )?PRIVATE KEY-----", data):
         raise ConfigError(
-            f"private key file {p} does not contain a PEM private key (expected "
-            "'-----BEGIN PRIVATE KEY-----' or '-----BEGIN RSA PRIVATE KEY-----')"
+            f"private key file {p} does not contain a PEM private key (expected a "
+            "BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY block)"
         )
     try:
         key = serialization.load_pem_private_key(data, password=None)

@@ -148,15 +148,15 @@ REFUSED: list[tuple[str, Callable[[rsa.RSAPrivateKey], bytes | None], int, str]]
         "garbage",
         lambda k: b"this is not a key\n",
         0o600,
-        "private key file {p} does not contain a PEM private key (expected "
-        "'-----BEGIN PRIVATE KEY-----' or '-----BEGIN RSA PRIVATE KEY-----')",
+        "private key file {p} does not contain a PEM private key (expected a "
+        "BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY block)",
     ),
     (
         "empty",
         lambda k: b"",
         0o600,
-        "private key file {p} does not contain a PEM private key (expected "
-        "'-----BEGIN PRIVATE KEY-----' or '-----BEGIN RSA PRIVATE KEY-----')",
+        "private key file {p} does not contain a PEM private key (expected a "
+        "BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY block)",
     ),
     (
         "public-key-only",
@@ -164,8 +164,8 @@ REFUSED: list[tuple[str, Callable[[rsa.RSAPrivateKey], bytes | None], int, str]]
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         ),
         0o600,
-        "private key file {p} does not contain a PEM private key (expected "
-        "'-----BEGIN PRIVATE KEY-----' or '-----BEGIN RSA PRIVATE KEY-----')",
+        "private key file {p} does not contain a PEM private key (expected a "
+        "BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY block)",
     ),
     (
         "truncated",
@@ -197,7 +197,7 @@ REFUSED: list[tuple[str, Callable[[rsa.RSAPrivateKey], bytes | None], int, str]]
         ),
         0o600,
         "private key file {p} is an OpenSSH key, but TransIP needs the PEM key from the "
-        "control panel ('-----BEGIN PRIVATE KEY-----')",
+        "control panel (a PEM file whose first line says BEGIN PRIVATE KEY)",
     ),
 ]
 
