@@ -379,29 +379,17 @@ class Daemon:
         return make_app(
             metrics=self.metrics,
             health=self.health,
-            acme=self._acme_proxy() if self.acme is not None else None,
+            acme=self.acme,
             httpreq=httpreq,
             acmedns_accounts=accounts,
             dyndns=dyndns,
         )
 
-    def _acme_proxy(self) -> Any:
-        daemon = self
+    _wsgi: Any = None
 
-        class Proxy:  # follows reloads: always the current service
-            def present(self, fqdn: str, value: str) -> None:
-                assert daemon.acme is not None
-                daemon.acme.present(fqdn, value)
-
-            def cleanup(self, fqdn: str, value: str) -> None:
-                assert daemon.acme is not None
-                daemon.acme.cleanup(fqdn, value)
-
-            def update_keep_newest(self, fqdn: str, value: str, keep: int = 2) -> None:
-                assert daemon.acme is not None
-                daemon.acme.update_keep_newest(fqdn, value, keep=keep)
-
-        return Proxy()
+    def _serve_current(self, environ: Any, start_response: Any) -> Any:
+        """The listener's WSGI entry: always the app of the current configuration."""
+        return self._wsgi(environ, start_response)
 
     def _push(self, hostname: str, ip: str) -> str:
         """dyndns2 push from a router: store it; a new address runs a round right away."""
@@ -458,15 +446,16 @@ class Daemon:
 
     def _sweep_journal(self) -> None:
         """Remove challenge TXT entries a crashed hook left behind (older than max_age)."""
-        if self.acme is None:
+        service = self.acme
+        if service is None:
             # No HTTP ACME here, but hooks on this machine may share the state dir.
             from ddnsd.acme.journal import Journal
 
             if not Journal(self.settings.state.dir).entries():
                 return
-            self.acme = make_challenge_service(self.settings, self.client, self.metrics)
+            service = make_challenge_service(self.settings, self.client, self.metrics)
         try:
-            removed = self.acme.cleanup_stale()
+            removed = service.cleanup_stale()
             if removed:
                 log.info(
                     "removed %d stale ACME challenge entr%s",
@@ -480,7 +469,20 @@ class Daemon:
         self._reload_requested = False
         try:
             settings = load_settings(self.config_path)
+            old = self.settings
             self._build(settings)
+            if self._wsgi is not None:
+                self._wsgi = self._web_app()
+                if settings.http.listen != old.http.listen:
+                    log.warning(
+                        "[http] listen changed to %r: restart ddnsd to move the listener "
+                        "(still on %r)",
+                        settings.http.listen,
+                        old.http.listen,
+                    )
+            self.health.interval = settings.schedule.interval
+            if self._scheduler is not None:
+                self._scheduler.reschedule(settings.schedule.interval, settings.schedule.jitter)
             log.info("configuration reloaded from %s", settings.source)
         except ConfigError as exc:
             log.error("reload refused, keeping the running configuration: %s", exc)
@@ -504,7 +506,8 @@ class Daemon:
         if s.http.listen:
             from ddnsd.web.server import serve
 
-            server = serve(self._web_app(), s.http.listen)
+            self._wsgi = self._web_app()
+            server = serve(self._serve_current, s.http.listen)
             log.info("http: %s (/metrics /healthz /readyz)", server.url)
         watcher = self._start_watcher()
         first_done = threading.Event()

@@ -80,6 +80,18 @@ class Scheduler:
         if job is not None:
             job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=delay))
 
+    def reschedule(self, interval: float, jitter: float = 0.0) -> None:
+        """Apply a new interval (after a reload); the next round follows the new rhythm."""
+        with self._lock:
+            if interval == self.interval:
+                return
+            self.interval = interval
+            self._sched.reschedule_job(
+                ROUND_JOB,
+                trigger=IntervalTrigger(seconds=interval, jitter=jitter or None, timezone=UTC),
+            )
+        log.info("round interval is now %.0f s", interval)
+
     def trigger(self, reason: str) -> None:
         """Run a round as soon as possible (coalesced with one already pending)."""
         log.info("round requested: %s", reason)

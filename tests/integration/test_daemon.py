@@ -218,3 +218,39 @@ def test_router_push_updates_the_record(emulator: Any, tmp_path: Path, daemons: 
     r = requests.get(url, params={**params, "hostname": "x.example.test"}, auth=auth, timeout=10)
     assert r.text.strip() == "nohost"
     assert home(emulator) == [DnsEntry("home", 300, "A", "203.0.113.90")]
+
+
+def test_reload_applies_interval_and_http_credentials(
+    emulator: Any, tmp_path: Path, daemons: Any
+) -> None:
+    addr = tmp_path / "address"
+    addr.write_text("203.0.113.95\n")
+    port = free_port()
+    pw = tmp_path / "httpreq.pw"
+    pw.write_text("first-password\n")
+    extra = f'[acme.httpreq]\nusername = "lego"\npassword_file = "{pw}"\n'
+    cfg = write_config(
+        tmp_path / "c.toml", emulator, address_file=addr, http_port=port, interval="1h", extra=extra
+    )
+    d = start(daemons, cfg)
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: home(emulator), what="first round")
+
+    def rounds() -> float:
+        return metric(http_get(base + "/metrics").text, "ddnsd_rounds_total", 'result="ok"') or 0
+
+    def cleanup_status(password: str) -> int:
+        body = {"fqdn": "_acme-challenge.example.test", "value": "x" * 43}
+        r = requests.post(base + "/acme/cleanup", json=body, auth=("lego", password), timeout=30)
+        return r.status_code
+
+    assert cleanup_status("first-password") == 200
+    assert cleanup_status("second-password") == 401
+    before = rounds()
+    cfg.write_text(cfg.read_text().replace('interval = "1h"', 'interval = "0.3s"'))
+    pw.write_text("second-password\n")
+    d.signal(signal.SIGHUP)
+    # an hour-long interval would allow one more round (the reload's); a new one, many
+    wait_for(lambda: rounds() >= before + 5, what="rounds at the new interval")
+    assert cleanup_status("second-password") == 200
+    assert cleanup_status("first-password") == 401
