@@ -248,15 +248,18 @@ class Engine:
     ) -> RecordResult | None:
         """A result for ``spec`` that needs no API request, or None (ask the API)."""
         seen = self._seen.get(spec.key)
-        if seen and same_content(spec.type, seen.content, desired):
+        if seen and now - seen.at < self.propagation_grace:
             age = now - seen.at
-            if age < self.propagation_grace:
-                msg = (
-                    f"{spec.key}: TransIP holds {desired} since {age:.0f}s; "
-                    "trusting it while the nameservers catch up"
-                )
-                log.debug("%s", msg)
-                return RecordResult(spec, Outcome.NOOP, msg, content=desired, via="memory")
+            if not same_content(spec.type, seen.content, desired):
+                # TransIP holds something else since moments ago: nameservers that still
+                # show ``desired`` are lagging behind that write, not in sync.
+                return None
+            msg = (
+                f"{spec.key}: TransIP holds {desired} since {age:.0f}s; "
+                "trusting it while the nameservers catch up"
+            )
+            log.debug("%s", msg)
+            return RecordResult(spec, Outcome.NOOP, msg, content=desired, via="memory")
 
         values = self._ask_nameservers(spec, state, now)
         if values is None:

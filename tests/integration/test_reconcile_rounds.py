@@ -264,3 +264,21 @@ def test_duplicate_records_refused_before_any_request(emulator):
     with pytest.raises(UnsafePlan, match="configured twice"):
         engine_for(emulator, [HOME_A, RecordSpec(D, "HOME", "A", ttl=60)])
     assert emulator.request_count() == 0
+
+
+def test_address_back_within_the_grace_is_written_although_dns_still_shows_it(emulator):
+    """A → B → A while the nameservers still serve A: the API holds B (ddnsd wrote it a
+    moment ago), so the stale DNS answer must not pass for "in sync"."""
+    emulator.seed_entry(D, DnsEntry("home", 300, "A", V1))
+    clock = Clock()
+    engine = engine_for(emulator, [HOME_A], clock=clock)
+    assert engine.run_round({"A": V1}).outcomes == {HOME_A.key: Outcome.NOOP}
+    emulator.set_propagation_delay(3600)  # the nameservers keep serving V1
+
+    clock.advance(60)
+    assert engine.run_round({"A": V2}).outcomes == {HOME_A.key: Outcome.UPDATED}
+    clock.advance(60)
+    back = engine.run_round({"A": V1})
+
+    assert back.outcomes == {HOME_A.key: Outcome.UPDATED}
+    assert mine(emulator, HOME_A) == [DnsEntry("home", 300, "A", V1)]
