@@ -342,8 +342,6 @@ class ChallengeService:
         try:
             stored = self._post(zone, entry)
         except TransipError as exc:
-            if not _lost(exc):  # refused: certainly not added
-                self.journal.remove(zone, entry)
             if exc.status == 404 and "domain with name" in exc.message.lower():
                 raise ChallengeRefused(
                     f"refusing {fqdn!r}: [acme] zones lists {zone!r}, but it is not a domain "
@@ -363,10 +361,16 @@ class ChallengeService:
                 log.info("%s %s TXT %r was already there", zone, entry.name, entry.content)
                 return entry
             if _fatal(exc) or not (is_expire_mismatch(exc) or _lost(exc)):
+                self.journal.remove(zone, entry)  # refused: certainly not added
                 raise
             first = exc
         # One GET: did a lost POST land, and which expire does the name use?
-        current = self.client.list_dns_entries(zone)
+        try:
+            current = self.client.list_dns_entries(zone)
+        except TransipError:
+            if not _lost(first):  # a lost POST may have landed: keep its journal record
+                self.journal.remove(zone, entry)
+            raise
         found = self._find(current, entry)
         if found is not None:
             return found
@@ -385,6 +389,8 @@ class ChallengeService:
             self.client.add_dns_entry(zone, retry)
         except TransipError as exc:
             if not is_already_exists(exc):
+                if not _lost(exc):  # the GET showed it absent and this POST was refused
+                    self.journal.remove(zone, entry)
                 raise
         return retry
 

@@ -14,7 +14,7 @@ import pytest
 from ddnsd.acme.journal import Journal
 from ddnsd.acme.service import ChallengeService
 from ddnsd.authdns import parse_server, query
-from ddnsd.errors import ChallengeRefused, PropagationTimeout
+from ddnsd.errors import ChallengeRefused, PropagationTimeout, TransipError
 from ddnsd.model import DnsEntry
 from ddnsd.transip.client import TransipClient, make_client
 
@@ -356,6 +356,31 @@ def test_lost_post_is_checked_before_retrying(emulator: EmulatorHandle, tmp_path
     assert txt_at(emulator, "example.test", ACME) == [DnsEntry(ACME, 60, "TXT", APEX_VALUE)]
     assert emulator.request_count("POST") == 1
     assert emulator.request_count("GET") == 1
+
+
+def test_lost_post_stays_journalled_when_the_check_fails(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """The lost POST landed but the GET meant to see it was refused: the value stays in
+    the journal, so the stale cleanup removes it instead of leaving it forever."""
+    warm(emulator, tmp_path)
+    clock = Clock()
+    client = client_for(emulator, tmp_path)
+    client.max_retries = 0
+    emulator.script_faults(
+        [
+            {"kind": "lost", "method": "POST", "path": DNS_PATH},
+            {"kind": "409", "method": "GET", "path": DNS_PATH},
+        ]
+    )
+    with pytest.raises(TransipError):
+        service_for(emulator, tmp_path, client, clock=clock).present(FQDN, APEX_VALUE)
+    assert txt_at(emulator, "example.test", ACME) == [DnsEntry(ACME, 60, "TXT", APEX_VALUE)]
+    Journal(tmp_path).release_cleanup_owner()
+
+    clock.now += 7200
+    assert service_for(emulator, tmp_path, clock=clock).cleanup_stale() == 1
+    assert txt_at(emulator, "example.test", ACME) == []
 
 
 def test_post_answered_500_is_retried_once_after_a_check(
