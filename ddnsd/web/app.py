@@ -213,7 +213,7 @@ class _Request:
         raw = str(self.environ.get("CONTENT_LENGTH", "") or "").strip()
         if not raw:
             return b""
-        if not raw.isdigit():
+        if not (raw.isascii() and raw.isdigit()):  # int() would take "²" for a digit
             raise _HttpError(400, f"Content-Length {raw[:20]!r} is not a number of bytes")
         length = int(raw)
         if length > self.max_body:
@@ -281,6 +281,12 @@ def _field(obj: dict[str, Any], name: str, code: str = "") -> str:
     if not isinstance(value, str) or not value.strip():
         what = "missing" if value is None else "not a non-empty string"
         raise _HttpError(400, f"field {name!r} is {what}", code or "bad_request")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate ("\ud800") is valid JSON, not valid text
+        raise _HttpError(
+            400, f"field {name!r} is not valid Unicode", code or "bad_request"
+        ) from None
     return value
 
 

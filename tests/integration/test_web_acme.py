@@ -280,6 +280,8 @@ BAD_BODIES: dict[str, bytes] = {
     "raw-domain-invalid": json.dumps(
         {"domain": "exa_mple test", "token": "t", "keyAuth": "t.k"}
     ).encode(),
+    "raw-keyauth-lone-surrogate": b'{"domain": "example.test", "token": "t", "keyAuth": "\\ud800"}',
+    "acme-fqdn-lone-surrogate": b'{"fqdn": "_acme-challenge.\\ud800.test", "value": "v"}',
     "raw-domain-only-wildcard": json.dumps(
         {"domain": "*", "token": "t", "keyAuth": "t.k"}
     ).encode(),
@@ -531,6 +533,8 @@ RAW_REQUESTS: dict[str, bytes] = {
     "content-length-words": b"POST /acme/present HTTP/1.1\r\nHost: x\r\nAuthorization: "
     + AUTH_HEADER
     + b"\r\nContent-Length: lots\r\n\r\n{}",
+    "content-length-superscript-digit": b"POST /acme/present HTTP/1.1\r\nHost: x\r\n"
+    b"Authorization: " + AUTH_HEADER + b"\r\nContent-Length: \xb2\r\n\r\n{}",
     "chunked": b"POST /acme/present HTTP/1.1\r\nHost: x\r\nAuthorization: "
     + AUTH_HEADER
     + b"\r\nTransfer-Encoding: chunked\r\n\r\n2\r\n{}\r\n0\r\n\r\n",
@@ -572,6 +576,7 @@ def test_raw_requests_never_500(server: HttpServer, data: bytes) -> None:
         ("content-length-lies-big", 413),
         ("content-length-short-body", 400),
         ("content-length-negative", 400),
+        ("content-length-superscript-digit", 400),
         ("chunked", 411),
         ("auth-latin1-bytes", 401),
         ("acmedns-latin1-headers", 401),
