@@ -36,22 +36,40 @@ class Nameserver:
         return self.label
 
 
+def split_server(spec: str) -> tuple[str, int]:
+    """``"127.0.0.1:53"`` / ``"[::1]:53"`` / ``"::1"`` / ``"ns.example"`` → (host, port).
+
+    Raises ValueError with one sentence when the text is not a server.
+    """
+    text = spec.strip()
+    host, port_text = text, ""
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise ValueError(f"DNS server {spec!r} is not HOST, HOST:PORT or [IPv6]:PORT")
+        port_text = rest[1:]
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    if not host or any(ch.isspace() or ch in "/@" for ch in host):
+        raise ValueError(f"DNS server {spec!r} is not HOST, HOST:PORT or [IPv6]:PORT")
+    port = 53
+    if port_text:
+        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+            raise ValueError(f"DNS server {spec!r} has an invalid port {port_text!r}")
+        port = int(port_text)
+    return host, port
+
+
 def parse_server(spec: str) -> Nameserver:
     """``"127.0.0.1:8053"`` / ``"[::1]:53"`` / ``"::1"`` / ``"ns1.example"`` → Nameserver.
 
-    A host name is resolved to its first address.
+    A host name is resolved to its first address. A malformed text raises DdnsdError.
     """
     spec = spec.strip()
-    host, port = spec, 53
-    if spec.startswith("["):
-        host, _, rest = spec[1:].partition("]")
-        if rest.startswith(":"):
-            port = int(rest[1:])
-    elif spec.count(":") == 1:
-        host, _, p = spec.partition(":")
-        port = int(p)
-    if not (1 <= port <= 65535):
-        raise DdnsdError(f"nameserver {spec!r}: port {port} is out of range")
+    try:
+        host, port = split_server(spec)
+    except ValueError as exc:
+        raise DdnsdError(str(exc)) from None
     try:
         socket.inet_pton(socket.AF_INET6 if ":" in host else socket.AF_INET, host)
         address = host

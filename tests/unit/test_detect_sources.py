@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from ddnsd import authdns
 from ddnsd.detect import Family, PushStore, make_detector, parse_source, redact_source
 from ddnsd.detect.command import CommandDetector
 from ddnsd.detect.dns import PRESETS, DnsDetector, split_server
@@ -11,6 +14,7 @@ from ddnsd.detect.http import HttpDetector
 from ddnsd.detect.interface import InterfaceDetector
 from ddnsd.detect.push import PushDetector
 from ddnsd.detect.static import FileDetector, StaticDetector
+from ddnsd.errors import DdnsdError
 
 VALID = [
     ("https", "https://api.ipify.org", HttpDetector, "https://api.ipify.org"),
@@ -133,6 +137,23 @@ SERVERS = [
 @pytest.mark.parametrize(("spec", "want"), [c[1:] for c in SERVERS], ids=[c[0] for c in SERVERS])
 def test_split_server(spec: str, want: tuple[str, int]) -> None:
     assert split_server(spec) == want
+
+
+BAD_NAMESERVERS = [
+    ("port-not-a-number", "127.0.0.1:abc", "invalid port 'abc'"),
+    ("bracket-port-not-a-number", "[::1]:x", "invalid port 'x'"),
+    ("port-zero", "127.0.0.1:0", "invalid port '0'"),
+    ("bracket-unclosed", "[::1:53", "is not HOST, HOST:PORT or [IPv6]:PORT"),
+]
+
+
+@pytest.mark.parametrize(
+    ("spec", "says"), [c[1:] for c in BAD_NAMESERVERS], ids=[c[0] for c in BAD_NAMESERVERS]
+)
+def test_bad_nameserver_is_a_ddnsd_error(spec: str, says: str) -> None:
+    """The drift check and ACME catch DdnsdError; a bare ValueError would end the round."""
+    with pytest.raises(DdnsdError, match=re.escape(says)):
+        authdns.parse_server(spec)
 
 
 def test_presets_ask_the_servers_of_the_family() -> None:
