@@ -219,13 +219,6 @@ class Journal:
             entries[:] = kept
         return found
 
-    def find(self, domain: str, entry: DnsEntry) -> JournalEntry | None:
-        """The journal's record of ``entry`` (name, type, content), if any."""
-        for e in self.entries():
-            if e.same_record(domain, entry.name, entry.type, entry.content):
-                return e
-        return None
-
     def stale(self, max_age: float) -> list[JournalEntry]:
         """Entries created more than ``max_age`` seconds ago (wall clock)."""
         limit = self._clock() - max_age

@@ -20,11 +20,6 @@ logger = logging.getLogger("ddnsd.acme.propagation")
 QueryFn = Callable[[Nameserver, str, str], list[str]]
 
 
-def discover_servers(zone: str, override: list[str] | None = None) -> list[Nameserver]:
-    """The servers to poll for ``zone``: the ``[dns] nameservers`` override, else its NS."""
-    return authdns.authoritative_servers(zone, override)
-
-
 def wait_for_txt(
     fqdn: str,
     value: str,
