@@ -1,14 +1,17 @@
 """``cmd:PATH [ARGS…]``: the first line a program prints is the address.
 
 The text after ``cmd:`` is split like a shell would (``shlex``) but no shell runs it.
-The program gets ``DDNSD_FAMILY=4`` or ``6`` in its environment, so one script can serve
+both families. A non-zero exit, a timeout, or an unusable first line fails the source; on a
+timeout the program and everything it started (its own session) are killed.
 both families. A non-zero exit, a timeout, or an unusable first line fails the source.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
+import signal
 import subprocess
 
 from ddnsd.detect.base import Family, SourceFailed, snippet
@@ -42,14 +45,7 @@ class CommandDetector:
         env = dict(os.environ)
         env["DDNSD_FAMILY"] = str(fam.value)
         try:
-            done = subprocess.run(
-                self.argv,
-                stdin=subprocess.DEVNULL,
-                capture_output=True,
-                timeout=self.timeout,
-                env=env,
-                check=False,
-            )
+            done = _run(self.argv, env, self.timeout)
         except subprocess.TimeoutExpired:
             raise SourceFailed(
                 self.source, fam, f"the command did not finish within {self.timeout:g} s"
@@ -70,6 +66,29 @@ class CommandDetector:
         return first_line_address(
             self.source, fam, done.stdout, self.allow_private, "the command printed nothing"
         )
+
+
+def _run(
+    argv: list[str], env: dict[str, str], timeout: float
+) -> subprocess.CompletedProcess[bytes]:
+    """``subprocess.run`` in a session of its own: a timeout kills the whole process
+    group, so a script's own children (a hanging curl) do not outlive it."""
+    with subprocess.Popen(
+        argv,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    ) as proc:
+        try:
+            stdout, stderr = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            raise
+    return subprocess.CompletedProcess(argv, proc.returncode, stdout, stderr)
 
 
 def first_line_address(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -99,6 +100,30 @@ def test_slow_command_times_out(tmp_path: Path) -> None:
     prog = script(tmp_path, "exec sleep 30\n")
     with pytest.raises(SourceFailed, match=r"did not finish within 0\.3 s"):
         make_detector(f"cmd:{prog}", timeout=0.3).detect(V4)
+
+
+def _alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie or a vanished process counts as gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return False
+    return fields[0] != "Z"
+
+
+def test_timed_out_command_takes_its_children_along(tmp_path: Path) -> None:
+    """A script whose own child hangs (curl, sleep) must not leave that child running
+    each round: the whole process group is killed, not only the script."""
+    pidfile = tmp_path / "child.pid"
+    prog = script(tmp_path, f"sleep 60 &\necho $! > {pidfile}\nwait\n")
+    with pytest.raises(SourceFailed, match=r"did not finish within 0\.5 s"):
+        make_detector(f"cmd:{prog}", timeout=0.5).detect(V4)
+    child = int(pidfile.read_text())
+    for _ in range(100):  # the kernel delivers SIGKILL promptly; allow a slow machine
+        if not _alive(child):
+            break
+        time.sleep(0.05)
+    assert not _alive(child), "the command's child still runs after the timeout"
 
 
 def test_missing_program_fails_the_source(tmp_path: Path) -> None:
