@@ -1,9 +1,9 @@
 """``cmd:PATH [ARGS…]``: the first line a program prints is the address.
 
 The text after ``cmd:`` is split like a shell would (``shlex``) but no shell runs it.
+The program gets ``DDNSD_FAMILY=4`` or ``6`` in its environment, so one script can serve
 both families. A non-zero exit, a timeout, or an unusable first line fails the source; on a
 timeout the program and everything it started (its own session) are killed.
-both families. A non-zero exit, a timeout, or an unusable first line fails the source.
 """
 
 from __future__ import annotations
