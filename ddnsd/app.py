@@ -482,6 +482,7 @@ class Daemon:
                     )
             self.health.interval = settings.schedule.interval
             if self._scheduler is not None:
+                self._update_watcher()
                 self._scheduler.reschedule(settings.schedule.interval, settings.schedule.jitter)
             log.info("configuration reloaded from %s", settings.source)
         except ConfigError as exc:
@@ -509,7 +510,7 @@ class Daemon:
             self._wsgi = self._web_app()
             server = serve(self._serve_current, s.http.listen)
             log.info("http: %s (/metrics /healthz /readyz)", server.url)
-        watcher = self._start_watcher()
+        self._update_watcher()
         first_done = threading.Event()
         first_ok: list[bool] = []
 
@@ -564,24 +565,39 @@ class Daemon:
         log.info("stopping: waiting for the current round to finish")
         self.notifier.stopping()
         self._scheduler.shutdown(timeout=8.0)
-        if watcher is not None:
-            watcher.stop()
+        if self._watcher is not None:
+            self._watcher.stop()
         if server is not None:
             server.shutdown()
         self.notifier.stop()
         log.info("stopped")
         return EXIT_OK
 
-    def _start_watcher(self) -> Any:
-        ifaces = {
-            src.split(":", 1)[1]
-            for src in self.settings.detect.ipv4 + self.settings.detect.ipv6
-            if src.startswith("iface:")
-        }
-        if not ifaces or not self.settings.records:
-            return None
-        from ddnsd.detect.netlink import AddressWatcher
+    _watcher: Any = None
 
-        watcher = AddressWatcher(lambda: self._scheduler.trigger("address change"), ifaces)
-        watcher.start()
-        return watcher
+    def _watched_interfaces(self) -> set[str]:
+        if not self.settings.records:
+            return set()
+        return {
+            src.split(":", 1)[1].strip()
+            for src in self.settings.detect.ipv4 + self.settings.detect.ipv6
+            if src.strip().startswith("iface:")
+        }
+
+    def _update_watcher(self) -> None:
+        """Watch the ``iface:`` sources' interfaces (again after a reload that changed them)."""
+        ifaces = self._watched_interfaces()
+        current = self._watcher
+        if current is not None and current.ifaces == ifaces:
+            return
+        if current is not None:
+            current.stop()
+            self._watcher = None
+        if ifaces:
+            from ddnsd.detect.netlink import AddressWatcher
+
+            self._watcher = AddressWatcher(
+                lambda: self._scheduler.trigger("address change"), ifaces
+            )
+            self._watcher.start()
+            log.info("watching address changes on %s", ", ".join(sorted(ifaces)))

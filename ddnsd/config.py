@@ -477,6 +477,13 @@ def _finish(s: Settings, path: Path, env: Mapping[str, str], problems: list[str]
         uses_push = any(src == "push" for src in s.detect.ipv4 + s.detect.ipv6)
         if uses_push and (s.dyndns is None or not s.dyndns.username):
             problems.append("dyndns: the 'push' source needs a [dyndns] section with a username")
+    from ddnsd.authdns import split_server
+
+    for i, server in enumerate(s.dns.nameservers):
+        try:
+            split_server(server)
+        except ValueError as exc:
+            problems.append(f"dns.nameservers[{i}]: {exc}")
     if s.schedule.verify < s.schedule.interval:
         problems.append("schedule.verify: must not be shorter than schedule.interval")
 

@@ -165,6 +165,15 @@ def test_cross_field_problems(cfgdir: Path, replace: tuple[str, str], problem: s
     assert problem.format(d=cfgdir) in exc.value.problems
 
 
+def test_bad_nameserver_is_a_config_problem(cfgdir: Path) -> None:
+    text = MINIMAL + '\n[dns]\nnameservers = ["127.0.0.1:8053", "127.0.0.1:abc"]\n'
+    with pytest.raises(ConfigError) as exc:
+        config.load(write(cfgdir, text), environ={})
+    assert [p for p in exc.value.problems if p.startswith("dns.")] == [
+        "dns.nameservers[1]: DNS server '127.0.0.1:abc' has an invalid port 'abc'"
+    ]
+
+
 def test_duplicate_records_refused(cfgdir: Path) -> None:
     text = MINIMAL + '\n[[records]]\ndomain = "example.test"\nname = "HOME"\ntype = "A"\n'
     with pytest.raises(ConfigError) as exc:
