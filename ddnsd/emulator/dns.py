@@ -105,18 +105,19 @@ class Resolver:
         self.store = store
         self.delay = delay
         self.ns_address = ns_address
-        self._cache: dict[tuple[str, int], Records] = {}
+        # zone -> (version, its records). The version itself is kept, not its id(): once a
+        # reset or seed frees a version, a new one may get the same id().
+        self._cache: dict[str, tuple[Version, Records]] = {}
         self._lock = threading.Lock()
 
     def _records(self, zone: str) -> Records:
         version = self.store.visible(zone, self.delay())
-        key = (zone, id(version))
         with self._lock:
-            rec = self._cache.get(key)
-            if rec is None:
-                rec = build_records(zone, version, self.ns_address)
-                self._cache = {k: v for k, v in self._cache.items() if k[0] != zone}
-                self._cache[key] = rec
+            cached = self._cache.get(zone)
+            if cached is not None and cached[0] is version:
+                return cached[1]
+            rec = build_records(zone, version, self.ns_address)
+            self._cache[zone] = (version, rec)
             return rec
 
     def _zone_of(self, qname: dns.name.Name) -> str | None:

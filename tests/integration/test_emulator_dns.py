@@ -14,6 +14,8 @@ import pytest
 import requests
 
 from ddnsd.authdns import Nameserver, parse_server, query
+from ddnsd.emulator.dns import Resolver
+from ddnsd.emulator.zones import Version
 from ddnsd.model import DnsEntry
 
 
@@ -218,3 +220,31 @@ def test_test_mode_writes_never_reach_dns(emulator: Any) -> None:
     )
     assert r.status_code == 201
     assert query(server(emulator), "home.example.test", "A") == []
+
+
+class OneVersion:
+    """A zone store that serves whichever version the test sets (for the resolver cache)."""
+
+    domains = ["example.test"]
+
+    def __init__(self) -> None:
+        self.current: Version | None = None
+
+    def visible(self, domain: str, delay: float) -> Version:
+        assert self.current is not None
+        return self.current
+
+
+def test_dns_follows_a_new_version_at_a_reused_address() -> None:
+    # A reset or seed frees the zone's old versions, and CPython hands a freed object's
+    # address to the next one: a cache keyed by id(version) then served the old zone.
+    store = OneVersion()
+    resolver = Resolver(store, lambda: 0.0, "127.0.0.1")  # type: ignore[arg-type]
+    q = dns.message.make_query("x.example.test", "TXT")
+    served = []
+    for i in range(50):
+        entries = (DnsEntry("x", 60, "TXT", f"v{i}"),)
+        store.current = None  # the store lets go of the old version (as reset() does)
+        store.current = Version(float("-inf"), 1, entries)
+        served.append(answer_texts(resolver.answer(q)))
+    assert served == [[f'x.example.test. 60 IN TXT "v{i}"'] for i in range(50)]
