@@ -313,8 +313,11 @@ class ChallengeService:
         for the values the earlier ones added (they are in the journal).
         """
         names = {challenge.normalize_name(f) for f in fqdns}
+        # One certificate's hooks run back to back: an older value (say one removed from
+        # the zone by hand) is not part of this run and must not stall it.
+        since = self._clock() - max(self.propagation_timeout, 60.0)
         for e in self.journal.entries():
-            if e.fqdn in names and e.type == TXT:
+            if e.fqdn in names and e.type == TXT and e.created >= since:
                 target, zone, _ = self.resolve(e.fqdn)
                 self.wait(target, zone, e.content)
 

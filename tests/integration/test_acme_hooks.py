@@ -103,6 +103,40 @@ def test_certbot_only_the_last_auth_hook_waits_for_all(
     assert served == ["value-apex", "value-wild"]
 
 
+def test_certbot_last_hook_ignores_older_journal_values(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """A value journalled minutes ago whose TXT is gone (removed by hand) is not part of
+    this certificate's run: the last hook must not wait for it."""
+    import time
+
+    old = Journal(tmp_path, clock=lambda: time.time() - 120)
+    old.add(
+        "example.test", DnsEntry(ACME, 60, "TXT", "gone-by-hand"), "_acme-challenge.example.test"
+    )
+
+    def factory() -> ChallengeService:
+        client = make_client(
+            emulator.api_url, emulator.login, emulator.private_key_path, cache_dir=tmp_path
+        )
+        return ChallengeService(
+            client,
+            state_dir=tmp_path,
+            nameservers=[emulator.dns_server],
+            poll_interval=0.1,
+            propagation_timeout=5,
+        )
+
+    env = {
+        "CERTBOT_DOMAIN": "example.test",
+        "CERTBOT_ALL_DOMAINS": "example.test",
+        "CERTBOT_VALIDATION": "value-now",
+        "CERTBOT_REMAINING_CHALLENGES": "0",
+    }
+    assert hooks.certbot("auth", env, factory) == 0
+    assert acme_txt(emulator) == ["value-now"]
+
+
 @pytest.mark.parametrize("chain", [False, True], ids=["HOOK_CHAIN=no", "HOOK_CHAIN=yes"])
 def test_dehydrated(emulator: EmulatorHandle, tmp_path: Path, chain: bool) -> None:
     factory = factory_for(emulator, tmp_path)
