@@ -356,7 +356,19 @@ class KeyAuth:
             if self._load_cache(now):
                 assert self._token is not None
                 return self._token
-            return self._fetch()
+            try:
+                return self._fetch()
+            except TransipError as exc:
+                # renewing early leaves 20 % of the lifetime for exactly this case
+                if self._token is None or self._expires_at is None or now >= self._expires_at:
+                    raise
+                log.warning(
+                    "could not renew the TransIP access token (%s); using the current one "
+                    "until it expires in %.0f s",
+                    exc,
+                    self._expires_at - now,
+                )
+                return self._token
 
     def invalidate(self, token: str) -> None:
         with self._lock:

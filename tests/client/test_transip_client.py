@@ -626,6 +626,27 @@ def test_token_renewed_after_80_percent_of_its_lifetime(emulator: EmulatorHandle
     assert emulator.request_count("POST", "/v6/auth") == 2
 
 
+def test_failed_renewal_keeps_using_the_token_until_it_expires(
+    emulator: EmulatorHandle, caplog: pytest.LogCaptureFixture
+) -> None:
+    auth = KeyAuth(emulator.api_url, "demo", emulator.private_key_path)
+    now = [time.time()]
+    auth._clock = lambda: now[0]
+    client = TransipClient(emulator.api_url, auth)
+    client.api_test()
+    first = auth.token()
+    now[0] += 0.9 * 3600  # renewal due, 6 minutes of validity left
+    emulator.script_faults([{"kind": "500", "method": "POST", "path": "/v6/auth"}])
+    assert client.list_dns_entries("example.test") == emulator.entries("example.test")
+    assert auth.token() != first  # the next call renewed it
+    assert emulator.request_count("POST", "/v6/auth") == 3  # first, refused, renewed
+    assert "could not renew the TransIP access token" in caplog.text
+    now[0] += 1.1 * 3600  # past the renewed token's expiry: nothing left to fall back on
+    emulator.script_faults([{"kind": "500", "method": "POST", "path": "/v6/auth"}])
+    with pytest.raises(TransipServerError, match="failed to issue an access token"):
+        client.api_test()
+
+
 def test_token_cache_shared_between_processes(emulator: EmulatorHandle, tmp_path: Path) -> None:
     cache = tmp_path / "state"
     one = client_for(emulator, cache_dir=cache)
