@@ -244,7 +244,7 @@ class TokenAuthority:
         if not authorization or not authorization.startswith("Bearer "):
             raise AuthFailure(401, "No access token provided: send 'Authorization: Bearer <token>'")
         token = authorization[len("Bearer ") :].strip()
-        if secrets.compare_digest(token, DEMO_TOKEN):
+        if secrets.compare_digest(token.encode(), DEMO_TOKEN.encode()):  # str: ASCII only
             return Principal(DEMO_LOGIN, read_only=False, test_mode=True, jti="demo")
         invalid = AuthFailure(401, "Your access token is invalid; request a new one")
         parts = token.split(".")

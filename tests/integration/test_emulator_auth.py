@@ -189,6 +189,7 @@ TOKEN_PROBLEMS = [
     ("missing", None, "No access token provided: send 'Authorization: Bearer <token>'"),
     ("garbage", "Bearer abc.def.ghi", "Your access token is invalid; request a new one"),
     ("not-a-jwt", "Bearer nonsense", "Your access token is invalid; request a new one"),
+    ("non-ascii", "Bearer t\xe9st", "Your access token is invalid; request a new one"),
     (
         "basic",
         "Basic dXNlcjpwYXNz",
