@@ -22,6 +22,8 @@ Retry policy (``_request``):
   the window resets.
 * 401 saying the token expired or was revoked: drop the token, get a new one, retry once;
   a second refusal fails loudly.
+* Getting a token (``POST /auth``) that fails with 5xx or no answer counts as an attempt
+  and is retried with the same backoff: the call itself has not been sent yet.
 
 There is deliberately no method for replacing a whole zone: ddnsd touches only the
 entries it owns.
@@ -41,7 +43,7 @@ from urllib.parse import quote
 
 import requests
 
-from ddnsd.errors import ConfigError, TransipRateLimited, TransipUnavailable
+from ddnsd.errors import ConfigError, TransipRateLimited, TransipServerError, TransipUnavailable
 from ddnsd.model import DnsEntry
 from ddnsd.transip.auth import KeyAuth, StaticTokenAuth, TokenSource
 from ddnsd.transip.wire import (
@@ -215,7 +217,15 @@ class TransipClient:
         waited_for_rate_limit = False
         maybe_applied = False  # an earlier attempt may have reached TransIP
         while True:
-            token = self.auth.token()
+            try:
+                token = self.auth.token()
+            except (TransipUnavailable, TransipServerError) as exc:
+                if attempt >= self.max_retries:
+                    raise
+                # nothing of this call was sent yet, so even a POST may go on
+                self._pause(attempt, "POST", "/auth", exc.message)
+                attempt += 1
+                continue
             headers = {
                 "Authorization": f"Bearer {token}",
                 "Accept": "application/json",

@@ -388,13 +388,28 @@ def test_unreachable_api_is_retried_then_fails(tmp_path: Path, emulator: Emulato
 def test_unreachable_auth(tmp_path: Path, emulator: EmulatorHandle) -> None:
     api_url = emulator.api_url
     emulator.emulator.stop()
-    client = make_client(api_url, "demo", emulator.private_key_path)
+    client = make_client(api_url, "demo", emulator.private_key_path, max_retries=2)
+    client.backoff_base = 0.01
     with pytest.raises(TransipUnavailable) as caught:
         client.api_test()
     assert str(caught.value) == (
         "TransIP POST /auth: no access token for login 'demo': connection refused. "
         f"Is api_url ({api_url}) reachable?"
     )
+    assert client.request_count == 3  # /auth tried 3 times, the call never sent
+
+
+def test_failed_auth_is_retried_like_the_call(emulator: EmulatorHandle) -> None:
+    seen = Recorder()
+    client = client_for(emulator, observer=seen)
+    emulator.script_faults([{"kind": "500", "method": "POST", "path": "/v6/auth"}])
+    client.add_dns_entry("example.test", TEST_300_A)
+    assert emulator.entries("example.test").count(TEST_300_A) == 1
+    assert seen.calls == [
+        ("POST", "/auth", 500),
+        ("POST", "/auth", 201),
+        ("POST", "/domains/{domain}/dns", 201),
+    ]
 
 
 # ----------------------------------------------------------------------------- faults
@@ -632,7 +647,7 @@ def test_failed_renewal_keeps_using_the_token_until_it_expires(
     auth = KeyAuth(emulator.api_url, "demo", emulator.private_key_path)
     now = [time.time()]
     auth._clock = lambda: now[0]
-    client = TransipClient(emulator.api_url, auth)
+    client = TransipClient(emulator.api_url, auth, max_retries=0)
     client.api_test()
     first = auth.token()
     now[0] += 0.9 * 3600  # renewal due, 6 minutes of validity left
