@@ -641,6 +641,25 @@ def test_token_renewed_after_80_percent_of_its_lifetime(emulator: EmulatorHandle
     assert emulator.request_count("POST", "/v6/auth") == 2
 
 
+def test_concurrent_calls_share_one_token_request(emulator: EmulatorHandle) -> None:
+    client = client_for(emulator)
+    start = threading.Barrier(8)
+    answers: list[str] = []
+
+    def call() -> None:
+        start.wait()
+        answers.append(client.api_test())
+
+    threads = [threading.Thread(target=call) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert answers == ["pong"] * 8
+    assert emulator.request_count("POST", "/v6/auth") == 1
+    assert len(emulator.tokens()) == 1
+
+
 def test_failed_renewal_keeps_using_the_token_until_it_expires(
     emulator: EmulatorHandle, caplog: pytest.LogCaptureFixture
 ) -> None:
