@@ -24,9 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
+from ddnsd.emulator.keys import write_keypair
 from ddnsd.emulator.server import Emulator, EmulatorConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,19 +102,8 @@ def emulator(work: Path, public_pem: bytes, delay: float = 0.0) -> Iterator[Emu]
 
 
 def make_key(work: Path) -> bytes:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = work / "bench.key"
-    private.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    private.chmod(0o600)
-    return key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    """Write ``work/bench.key`` (0600) and return the public PEM the emulator checks."""
+    return write_keypair(work, "bench").public_pem
 
 
 def timed(cmd: list[str], timeout: float = 120) -> float:

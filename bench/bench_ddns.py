@@ -22,34 +22,13 @@ import urllib.request
 from collections.abc import Callable
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
+from ddnsd.emulator.keys import KeyPair, write_keypair
 from ddnsd.emulator.server import Emulator, EmulatorConfig
 from ddnsd.model import RecordSpec
 from ddnsd.reconcile.engine import Engine
 from ddnsd.transip.client import make_client
 
 PY = sys.executable
-
-
-class Keys:
-    def __init__(self, work: Path) -> None:
-        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.private = work / "bench.key"
-        self.private.write_bytes(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-        self.private.chmod(0o600)
-        self.public_pem = key.public_key().public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        self.public = work / "bench.pub.pem"
-        self.public.write_bytes(self.public_pem)
 
 
 def _v6_requests(emu_base: str) -> int:
@@ -67,7 +46,7 @@ def _home(emu_base: str) -> list[str]:
 # --------------------------------------------------------------------------- 1: API cost
 
 
-def api_cost(keys: Keys, hours: int = 24) -> list[tuple[str, float, str]]:
+def api_cost(keys: KeyPair, hours: int = 24) -> list[tuple[str, float, str]]:
     """Requests per hour at interval 5m, verify 1h, on a simulated clock (24 h of rounds).
 
     Token renewals are not on the simulated clock; they are computed: a 1-hour token is
@@ -77,7 +56,7 @@ def api_cost(keys: Keys, hours: int = 24) -> list[tuple[str, float, str]]:
     emu.start()
     try:
         now = [0.0]
-        client = make_client(emu.api_url, "bench", keys.private)
+        client = make_client(emu.api_url, "bench", keys.private_key_path)
         spec = RecordSpec("example.test", "home", "A", 300)
         host, port = emu.dns_address
         engine = Engine(
@@ -112,13 +91,13 @@ def api_cost(keys: Keys, hours: int = 24) -> list[tuple[str, float, str]]:
 # --------------------------------------------------------------------------- 2: latency
 
 
-def _config(work: Path, keys: Keys, api: str, dns: str, detect: str, interval: str) -> Path:
+def _config(work: Path, keys: KeyPair, api: str, dns: str, detect: str, interval: str) -> Path:
     cfg = work / "config.toml"
     cfg.write_text(
         f"""
 [transip]
 login = "bench"
-private_key_file = "{keys.private}"
+private_key_file = "{keys.private_key_path}"
 api_url = "{api}"
 [[records]]
 domain = "example.test"
@@ -150,7 +129,7 @@ def _timed_change(change: Callable[[], None], seen: Callable[[], bool], limit: f
     return time.monotonic() - t0
 
 
-def latency_file_polling(keys: Keys, interval: str, changes: int = 5) -> list[float]:
+def latency_file_polling(keys: KeyPair, interval: str, changes: int = 5) -> list[float]:
     work = Path(tempfile.mkdtemp(prefix="ddnsd-bench-"))
     emu = Emulator(EmulatorConfig(users={"bench": keys.public_pem}, domains=["example.test"]))
     emu.start()
@@ -185,7 +164,7 @@ def latency_file_polling(keys: Keys, interval: str, changes: int = 5) -> list[fl
     return out
 
 
-def latency_netlink(keys: Keys, changes: int = 5) -> list[float] | str:
+def latency_netlink(keys: KeyPair, changes: int = 5) -> list[float] | str:
     if os.geteuid() != 0 or shutil.which("ip") is None:
         return "skipped: needs root and iproute2 for a network namespace"
     work = Path(tempfile.mkdtemp(prefix="ddnsd-bench-"))
@@ -211,7 +190,7 @@ def latency_netlink(keys: Keys, changes: int = 5) -> list[float] | str:
                         "--login",
                         "bench",
                         "--public-key",
-                        str(keys.public),
+                        str(keys.public_key_path),
                         "--domain",
                         "example.test",
                         "--state",
@@ -283,7 +262,7 @@ def _rss_kib(pid: int) -> int:
     return int(m.group(1)) if m else -1
 
 
-def rss_over_rounds(keys: Keys, rounds: int = 1000) -> list[tuple[str, int]]:
+def rss_over_rounds(keys: KeyPair, rounds: int = 1000) -> list[tuple[str, int]]:
     work = Path(tempfile.mkdtemp(prefix="ddnsd-bench-"))
     emu = Emulator(EmulatorConfig(users={"bench": keys.public_pem}, domains=["example.test"]))
     emu.start()
@@ -340,7 +319,7 @@ def rss_over_rounds(keys: Keys, rounds: int = 1000) -> list[tuple[str, int]]:
 
 def main() -> None:
     work = Path(tempfile.mkdtemp(prefix="ddnsd-bench-keys-"))
-    keys = Keys(work)
+    keys = write_keypair(work, "bench")
     print("## DDNS: TransIP API requests per hour while nothing changes\n")
     print("| strategy | requests/hour | basis |\n|---|---:|---|")
     for name, per_hour, basis in api_cost(keys):

@@ -69,26 +69,13 @@ def _wait(pred: Any, timeout: float) -> float | None:
 
 
 def run_demo(changes: int = 3) -> int:
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
+    from ddnsd.emulator.keys import write_keypair
     from ddnsd.emulator.server import Emulator, EmulatorConfig
 
     changes = max(1, min(changes, len(ADDRESSES)))
     work = Path(tempfile.mkdtemp(prefix="ddnsd-demo-"))
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    key_file = work / "transip.key"
-    key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_file.chmod(0o600)
-    public_pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
+    keys = write_keypair(work)
+    key_file, public_pem = keys.private_key_path, keys.public_pem
     import logging
 
     logging.getLogger("ddnsd.emulator").setLevel(logging.WARNING)  # the narration says it all

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -23,41 +22,17 @@ import requests
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from ddnsd.emulator.keys import KeyPair, write_keypair
 from ddnsd.emulator.server import Emulator, EmulatorConfig
 from ddnsd.model import DnsEntry
 
 DOMAINS = ["example.test", "other.test"]
 
 
-@dataclass(frozen=True)
-class KeyPair:
-    private_key_path: Path
-    public_key_path: Path
-    public_pem: bytes
-
-
 @pytest.fixture(scope="session")
 def rsa_keypair(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
     """RSA-2048 generated at test time: PKCS#8 private PEM (mode 0600) + public PEM."""
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    directory = tmp_path_factory.mktemp("keys")
-    private = directory / "demo.key.pem"
-    public = directory / "demo.pub.pem"
-    fd = os.open(private, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(
-            key.private_bytes(
-                serialization.Encoding.PEM,
-                serialization.PrivateFormat.PKCS8,
-                serialization.NoEncryption(),
-            )
-        )
-    os.chmod(private, 0o600)
-    public_pem = key.public_key().public_bytes(
-        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    public.write_bytes(public_pem)
-    return KeyPair(private, public, public_pem)
+    return write_keypair(tmp_path_factory.mktemp("keys"), "demo")
 
 
 @dataclass
