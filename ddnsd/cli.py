@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from ddnsd import __version__
 
-EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+EXIT_USAGE = 2  # the other exit codes come from the commands (ddnsd/app.py)
 
 # Commands whose arguments are passed through verbatim (lego exec's RAW mode uses "--").
 _PASSTHROUGH = ("present", "cleanup", "hook")

@@ -16,6 +16,7 @@ import contextvars
 import os
 import re
 import tomllib
+import typing
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -564,15 +565,15 @@ def read_secret(path: Path | None, inline: SecretStr | None) -> str:
 def process_env(name: str) -> str | None:
     """One variable of the process environment set by systemd or a hook caller.
 
-    (NOTIFY_SOCKET, WATCHDOG_USEC, WATCHDOG_PID, CERTBOT_DOMAIN, HOOK_CHAIN, …) — routed
+    (NOTIFY_SOCKET, WATCHDOG_USEC, …) — routed
     through here so that config.py stays the only reader of the environment.
     """
     return os.environ.get(name)
 
 
 def hook_environ() -> dict[str, str]:
-    """The variables ACME clients pass to hooks (certbot, dehydrated)."""
-    return {k: v for k, v in os.environ.items() if k.startswith("CERTBOT_") or k in ("HOOK_CHAIN",)}
+    """The variables certbot passes to its hooks (dehydrated passes everything as arguments)."""
+    return {k: v for k, v in os.environ.items() if k.startswith("CERTBOT_")}
 
 
 # --------------------------------------------------------------------------- display
@@ -689,8 +690,10 @@ def schema_markdown() -> str:
 
 
 def _is_section(annotation: Any) -> bool:
-    text = str(annotation)
-    return any(n in text for n in ("HttpreqSettings", "AcmeAccountSettings"))
+    """A nested model (documented as its own table), alone, optional or in a list."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return True
+    return any(_is_section(arg) for arg in typing.get_args(annotation))
 
 
 def _show_default(d: Any) -> str:

@@ -28,10 +28,6 @@ class Notifier:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
-    @property
-    def enabled(self) -> bool:
-        return self._addr is not None
-
     def send(self, *fields: str) -> None:
         if self._addr is None:
             return
