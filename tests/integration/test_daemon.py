@@ -168,6 +168,9 @@ def test_converges_through_faults_without_duplicates(
     addr.write_text("203.0.113.61\n")
     wait_for(lambda: [e.content for e in home(emulator)] == ["203.0.113.61"], what="converge 2")
     assert len(home(emulator)) == 1
+    # the daemon really went through each fault (a lost answer counts as status 0)
+    served = {(r["method"], r["status"]) for r in emulator.stats()["requests"]}
+    assert {("POST", 0), ("GET", 500), ("PATCH", 409)} <= served
 
 
 def test_sd_notify_ready_status_watchdog(emulator: Any, tmp_path: Path, daemons: Any) -> None:
