@@ -4,15 +4,13 @@
 # from PyPI with the test extras. Needs root (or sudo) for apt-get; without it, prints
 # what is missing and leaves the decision to the test suite (which fails under CI=true).
 set -euo pipefail
+# command:Debian package, for everything the tests run
+tools=(pebble:pebble lego:lego dehydrated:dehydrated openssl:openssl curl:curl ip:iproute2
+       systemd-analyze:systemd strace:strace)
 need=()
-command -v pebble >/dev/null 2>&1 || need+=(pebble)
-command -v lego >/dev/null 2>&1 || need+=(lego)
-command -v dehydrated >/dev/null 2>&1 || need+=(dehydrated)
-command -v openssl >/dev/null 2>&1 || need+=(openssl)
-command -v curl >/dev/null 2>&1 || need+=(curl)
-command -v ip >/dev/null 2>&1 || need+=(iproute2)
-command -v systemd-analyze >/dev/null 2>&1 || need+=(systemd)
-command -v strace >/dev/null 2>&1 || need+=(strace)
+for t in "${tools[@]}"; do
+  command -v "${t%%:*}" >/dev/null 2>&1 || need+=("${t#*:}")
+done
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then sudo=""; elif command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
   echo "install-tools: missing ${need[*]} and not root; the e2e tests will skip (or fail under CI=true)" >&2
@@ -22,6 +20,9 @@ echo "install-tools: installing ${need[*]} from Debian's packages"
 export DEBIAN_FRONTEND=noninteractive
 $sudo apt-get update -qq
 $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-for tool in pebble lego dehydrated openssl curl; do
-  command -v "$tool" >/dev/null 2>&1 || { echo "install-tools: $tool is still missing after apt-get install" >&2; exit 1; }
+for t in "${tools[@]}"; do
+  command -v "${t%%:*}" >/dev/null 2>&1 || {
+    echo "install-tools: ${t%%:*} is still missing after apt-get install ${t#*:}" >&2
+    exit 1
+  }
 done
