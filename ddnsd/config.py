@@ -38,29 +38,17 @@ from pydantic_settings import (
     SettingsConfigDict,
 )
 
+from ddnsd import durations
 from ddnsd.errors import ConfigError
 
 DEFAULT_CONFIG = Path("/etc/ddnsd/config.toml")
 DEFAULT_STATE_DIR = Path("/var/lib/ddnsd")
 CREDENTIAL_KEY_NAME = "transip.key"
 
-_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
-
 
 def parse_duration(value: object) -> float:
-    """``"1s"``, ``"90"``, ``90``, ``"5m"``, ``"1h"``, ``"1d"`` → seconds (float)."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration like '90', '5m' or '1h'")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str) and (m := _DURATION.match(value.lower())):
-        seconds = float(m.group(1)) * _UNITS[m.group(2)]
-    else:
-        raise ValueError(f"{value!r} is not a duration; use e.g. '90', '30s', '5m', '1h' or '1d'")
-    if seconds <= 0:
-        raise ValueError("a duration must be greater than zero")
-    return seconds
+    """A duration in seconds (see :func:`ddnsd.durations.parse_duration`)."""
+    return durations.parse_duration(value)
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import secrets
 import string
 import threading
@@ -28,6 +27,8 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from ddnsd import durations
 
 #: The seed's demo token (section "Demo token"): the demo user in test mode.
 DEMO_TOKEN = (
@@ -43,11 +44,8 @@ DEMO_TOKEN = (
 DEMO_LOGIN = "demo"
 ISSUER = "api.transip.nl"
 DEFAULT_LIFETIME = 30 * 60
-MAX_LIFETIME = 30 * 86400  # "a maximum of 1 month"
+MAX_LIFETIME = durations.MONTH  # "a maximum of 1 month"
 
-_UNITS = {"second": 1, "minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400}
-_UNITS["month"] = MAX_LIFETIME
-_PHRASE = re.compile(r"^\s*(\d{1,9})\s*(second|minute|hour|day|week|month)s?\s*$", re.IGNORECASE)
 _JTI_ALPHABET = string.ascii_letters + string.digits + "!#"
 
 
@@ -78,11 +76,8 @@ class AuthFailure(Exception):
 
 def parse_expiration(phrase: str) -> int:
     """``"1 hour"`` → 3600. Raises ValueError outside 1 second .. 1 month or for other text."""
-    m = _PHRASE.match(phrase)
-    if not m:
-        raise ValueError(phrase)
-    seconds = int(m.group(1)) * _UNITS[m.group(2).lower()]
-    if not 0 < seconds <= MAX_LIFETIME:
+    seconds = durations.parse_phrase(phrase)
+    if seconds is None or not 0 < seconds <= MAX_LIFETIME:
         raise ValueError(phrase)
     return seconds
 

@@ -41,6 +41,7 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from ddnsd import durations
 from ddnsd.errors import ConfigError, TransipAuthError, TransipError, TransipUnavailable
 from ddnsd.transip.wire import (
     USER_AGENT,
@@ -204,27 +205,13 @@ def jwt_claims(token: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-_UNITS = {
-    "second": 1,
-    "minute": 60,
-    "hour": 3600,
-    "day": 86400,
-    "week": 7 * 86400,
-    "month": 30 * 86400,
-}
-_PHRASE = re.compile(r"^\s*(\d+)\s*(second|minute|hour|day|week|month)s?\s*$", re.IGNORECASE)
-
-
 def parse_expiration_time(phrase: str) -> int | None:
     """Seconds in an ``expiration_time`` phrase ("1 hour", "120 minutes", "4 weeks").
 
     ``None`` when the phrase is not understood (TransIP decides what it accepts; this is
     only the fallback lifetime for a token without an ``exp`` claim).
     """
-    match = _PHRASE.match(phrase)
-    if not match:
-        return None
-    return int(match.group(1)) * _UNITS[match.group(2).lower()]
+    return durations.parse_phrase(phrase)
 
 
 def _number(value: object) -> float | None:
