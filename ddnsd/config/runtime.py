@@ -1,0 +1,67 @@
+"""What the configuration hands to the parts that serve requests: plain frozen values,
+secrets already read from their files. Standard library only.
+
+``HttpreqAuth`` (lego httpreq), ``AcmeDnsAccount`` (acme-dns ``/update``) and
+``DyndnsEndpoint`` (router push) are built by :func:`ddnsd.config.web_auth`; the web
+layer takes them as they are and never reads a file or the environment itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+def _normal(name: str) -> str:
+    return name.strip().rstrip(".").lower()
+
+
+@dataclass(frozen=True)
+class HttpreqAuth:
+    """lego httpreq: URL base ("/acme"; "" for the root) and the basic-auth credentials."""
+
+    base: str = "/acme"
+    username: str = ""
+    password: str = field(default="", repr=False)
+
+    def __post_init__(self) -> None:
+        if not self.username or not self.password:
+            raise ValueError("httpreq needs a username and a password")
+        base = "/" + self.base.strip().strip("/")
+        object.__setattr__(self, "base", "" if base == "/" else base)
+
+
+@dataclass(frozen=True)
+class AcmeDnsAccount:
+    """One acme-dns account: ``X-Api-User`` / ``X-Api-Key`` and the one name it may set."""
+
+    username: str
+    password: str = field(repr=False)
+    fqdn: str
+
+    def __post_init__(self) -> None:
+        if not self.username or not self.password:
+            raise ValueError("an acme-dns account needs a username and a password")
+        object.__setattr__(self, "fqdn", _normal(self.fqdn))
+
+
+@dataclass(frozen=True)
+class DyndnsEndpoint:
+    """dyndns2 router push: the basic-auth credentials and the hostnames a router may update."""
+
+    username: str
+    password: str = field(repr=False)
+    hostnames: frozenset[str] = frozenset()
+
+    def __post_init__(self) -> None:
+        if not self.username or not self.password:
+            raise ValueError("dyndns needs a username and a password")
+        object.__setattr__(self, "hostnames", frozenset(_normal(h) for h in self.hostnames))
+
+
+@dataclass(frozen=True)
+class WebAuth:
+    """Every credential the HTTP listener checks; a part left None (or no accounts) is off."""
+
+    httpreq: HttpreqAuth | None = None
+    acmedns: tuple[AcmeDnsAccount, ...] = ()
+    dyndns: DyndnsEndpoint | None = None
