@@ -6,6 +6,11 @@ appear in an error's text.
 
 from __future__ import annotations
 
+#: Exit codes of every command (the one place they are defined).
+EXIT_OK = 0  # done, or every record in sync
+EXIT_FAILED = 1  # something failed: a record, a challenge, a check (one line on stderr)
+EXIT_USAGE = 2  # bad usage or configuration; nothing was changed
+
 
 class DdnsdError(Exception):
     """Base of every error ddnsd raises on purpose."""
