@@ -1,4 +1,4 @@
-"""ddnsd.transip.wire and the pure helpers of ddnsd.transip.client (tables only, no sockets)."""
+"""ddnsd.transip.wire: JSON ⇄ model, headers, error bodies and texts (tables only, no sockets)."""
 
 from __future__ import annotations
 
@@ -22,7 +22,6 @@ from ddnsd.errors import (
     TransipUnavailable,
 )
 from ddnsd.model import DnsEntry
-from ddnsd.transip.client import backoff_delay, rate_limit_wait
 from ddnsd.transip.wire import (
     USER_AGENT,
     RateLimit,
@@ -42,58 +41,6 @@ from ddnsd.transip.wire import (
     next_page_query,
     token_expired_or_revoked,
 )
-
-# ----------------------------------------------------------------------------- backoff
-
-BACKOFF = [
-    # (id, attempt, base, cap, rand, delay)
-    ("first-retry/rand-0", 0, 0.5, 8.0, 0.0, 0.25),
-    ("first-retry/rand-1", 0, 0.5, 8.0, 1.0, 0.5),
-    ("second-retry/rand-half", 1, 0.5, 8.0, 0.5, 0.75),
-    ("fourth-retry/rand-half", 3, 0.5, 8.0, 0.5, 3.0),
-    ("capped/rand-0", 10, 0.5, 8.0, 0.0, 4.0),
-    ("capped/rand-1", 10, 0.5, 8.0, 1.0, 8.0),
-    ("huge-attempt/no-overflow", 10_000, 0.5, 8.0, 1.0, 8.0),
-    ("negative-attempt/as-first", -3, 0.5, 8.0, 1.0, 0.5),
-    ("rand-below-0/clamped", 0, 1.0, 8.0, -5.0, 0.5),
-    ("rand-above-1/clamped", 0, 1.0, 8.0, 7.0, 1.0),
-    ("zero-base", 5, 0.0, 8.0, 0.5, 0.0),
-]
-
-
-@pytest.mark.parametrize(
-    ("attempt", "base", "cap", "rand", "delay"),
-    [b[1:] for b in BACKOFF],
-    ids=[b[0] for b in BACKOFF],
-)
-def test_backoff_delay(attempt: int, base: float, cap: float, rand: float, delay: float) -> None:
-    assert backoff_delay(attempt, base, cap, rand) == pytest.approx(delay)
-
-
-def test_backoff_is_bounded_and_grows() -> None:
-    ceilings = [backoff_delay(a, 0.5, 8.0, 1.0) for a in range(12)]
-    assert ceilings == sorted(ceilings)
-    assert max(ceilings) == 8.0
-    assert all(backoff_delay(a, 0.5, 8.0, 0.0) >= ceilings[a] / 2 for a in range(12))
-
-
-RATE_WAITS = [
-    # (id, reset, now, cap, wait)
-    ("unknown-reset", None, 1000.0, 60.0, None),
-    ("resets-in-10s", 1010.0, 1000.0, 60.0, 11.0),
-    ("resets-at-the-cap", 1059.0, 1000.0, 60.0, 60.0),
-    ("resets-beyond-cap", 1100.0, 1000.0, 60.0, None),
-    ("reset-already-passed", 900.0, 1000.0, 60.0, 1.0),
-    ("fifteen-minutes", 1900.0, 1000.0, 60.0, None),
-]
-
-
-@pytest.mark.parametrize(
-    ("reset", "now", "cap", "wait"), [r[1:] for r in RATE_WAITS], ids=[r[0] for r in RATE_WAITS]
-)
-def test_rate_limit_wait(reset: float | None, now: float, cap: float, wait: float | None) -> None:
-    assert rate_limit_wait(reset, now, cap) == wait
-
 
 # ----------------------------------------------------------------------------- errors
 
