@@ -17,7 +17,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import requests
@@ -48,7 +48,7 @@ class Answer:
     """
 
     status: int
-    body: bytes = b""
+    body: bytes = field(default=b"", repr=False)  # an /auth answer holds a token
     reason: str = ""
     may_have_arrived: bool = False
 

@@ -880,6 +880,20 @@ def test_headers_body_and_test_parameter(capture: str, tmp_path: Path) -> None:
     assert client.rate_limit.reset == 1485875578
 
 
+def test_a_failing_observer_never_breaks_a_call(
+    capture: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(method: str, path: str, status: int, seconds: float) -> None:
+        raise RuntimeError("a metrics bug")
+
+    token_file = tmp_path / "token"
+    token_file.write_text("header.payload.sig")
+    client = make_client(capture, "", None, access_token_file=token_file, observer=broken)
+    assert client.api_test() == "pong"
+    assert client.request_count == 1
+    assert "the request observer failed" in caplog.text
+
+
 def test_auth_request_signs_the_exact_bytes_sent(capture: str, tmp_path: Path) -> None:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding
