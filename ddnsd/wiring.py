@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ddnsd.observe.health import Health
     from ddnsd.observe.metrics import Metrics
     from ddnsd.reconcile.engine import Engine
-    from ddnsd.transip.client import Observer, TransipClient
+    from ddnsd.transip import Observer, TransipClient
 
 
 def load_settings(config_path: str | None) -> Settings:
