@@ -125,27 +125,6 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_PATCH(self) -> None:
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
-
-    def do_HEAD(self) -> None:
-        self._dispatch()
-
-    def do_OPTIONS(self) -> None:
-        self._dispatch()
-
     def _dispatch(self) -> None:
         started = time.monotonic()
         url = urlsplit(self.path)
@@ -163,6 +142,8 @@ class Handler(BaseHTTPRequestHandler):
             self._drop()
         else:
             self._send(answer)
+
+    do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
     def _send(self, answer: Answer) -> None:
         data = b"" if answer.body is None else json.dumps(answer.body).encode("utf-8")
