@@ -36,7 +36,7 @@ from ddnsd.errors import (
 )
 from ddnsd.model import DnsEntry, Outcome, RecordSpec
 from ddnsd.reconcile.planner import Change, Decision, Plan, RecordPlan, plan_domain
-from ddnsd.transip.wire import is_patch_mismatch
+from ddnsd.transip.wire import is_already_exists, is_patch_mismatch
 
 log = logging.getLogger(__name__)
 
@@ -200,5 +200,5 @@ def _worth_replanning(change: Change, exc: TransipError) -> bool:
     if isinstance(exc, TransipNotAcceptable):
         if change.kind == "update":
             return is_patch_mismatch(exc.message)
-        return change.kind == "add" and "already exists" in exc.message.lower()
+        return change.kind == "add" and is_already_exists(exc.message)
     return change.kind == "delete" and isinstance(exc, TransipNotFound)
