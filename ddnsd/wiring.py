@@ -106,11 +106,8 @@ def watched_interfaces(settings: Settings) -> set[str]:
     """The interfaces of the ``iface:`` sources (the daemon watches them over netlink)."""
     if not settings.records:
         return set()
-    return {
-        src.split(":", 1)[1].strip()
-        for src in settings.detect.ipv4 + settings.detect.ipv6
-        if src.strip().startswith("iface:")
-    }
+    detect = settings.detect
+    return {spec.arg for spec in detect.ipv4 + detect.ipv6 if spec.kind == "iface"}
 
 
 def detect(

@@ -26,11 +26,13 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    GetPydanticSchema,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import core_schema
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
@@ -39,6 +41,7 @@ from pydantic_settings import (
 )
 
 from ddnsd import durations
+from ddnsd.detect.spec import SourceSpec, parse_source, split_server
 from ddnsd.errors import ConfigError
 
 DEFAULT_CONFIG = Path("/etc/ddnsd/config.toml")
@@ -52,6 +55,21 @@ def parse_duration(value: object) -> float:
 
 
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+#: A source string in the file and in dumps; a parsed :class:`SourceSpec` in between.
+Source = Annotated[
+    SourceSpec,
+    GetPydanticSchema(
+        lambda _type, _handler: core_schema.no_info_after_validator_function(
+            parse_source,
+            core_schema.str_schema(),
+            serialization=core_schema.plain_serializer_function_ser_schema(str),
+        )
+    ),
+]
+
+
+def _sources(*texts: str, description: str) -> Any:
+    return Field(default_factory=lambda: [parse_source(t) for t in texts], description=description)
 
 
 class _Section(BaseModel):
@@ -157,13 +175,15 @@ class RecordSettings(_Section):
 class DetectSettings(_Section):
     """[detect]: where this machine's public addresses come from."""
 
-    ipv4: list[str] = Field(
-        default=["https://api.ipify.org", "dns:opendns", "https://ipv4.icanhazip.com"],
+    ipv4: list[Source] = _sources(
+        "https://api.ipify.org",
+        "dns:opendns",
+        "https://ipv4.icanhazip.com",
         description="IPv4 sources: https://URL, dns:opendns|google|cloudflare, "
         "dns:NAME@SERVER[:PORT], iface:NAME, cmd:PATH, file:PATH, static:ADDR, push.",
     )
-    ipv6: list[str] = Field(
-        default=["https://api6.ipify.org", "dns:google"], description="IPv6 sources, same forms."
+    ipv6: list[Source] = _sources(
+        "https://api6.ipify.org", "dns:google", description="IPv6 sources, same forms."
     )
     agree: int = Field(default=2, ge=1, description="How many sources must report one address.")
     timeout: Duration = Field(default=5.0, description="Timeout of one source.")
@@ -458,16 +478,9 @@ def _finish(s: Settings, path: Path, env: Mapping[str, str], problems: list[str]
                     f"detect.agree: {s.detect.agree} sources must agree but detect.{key} lists "
                     f"only {len(sources)}"
                 )
-        for key in ("ipv4", "ipv6"):
-            for j, src in enumerate(getattr(s.detect, key)):
-                err = _check_source(src)
-                if err:
-                    problems.append(f"detect.{key}[{j}]: {err}")
-        uses_push = any(src == "push" for src in s.detect.ipv4 + s.detect.ipv6)
+        uses_push = any(spec.kind == "push" for spec in s.detect.ipv4 + s.detect.ipv6)
         if uses_push and (s.dyndns is None or not s.dyndns.username):
             problems.append("dyndns: the 'push' source needs a [dyndns] section with a username")
-    from ddnsd.authdns import split_server
-
     for i, server in enumerate(s.dns.nameservers):
         try:
             split_server(server)
@@ -521,18 +534,6 @@ def _secret_problem(
         problems.append(f"{key}.password_file: is required")
     elif path is not None and not path.is_file():
         problems.append(f"{key}.password_file: {path} does not exist or is not a file")
-
-
-def _check_source(source: str) -> str | None:
-    try:
-        from ddnsd.detect import parse_source
-    except ImportError:  # detection not importable: checked again when detectors are built
-        return None
-    try:
-        parse_source(source)
-    except ValueError as exc:
-        return str(exc)
-    return None
 
 
 def read_secret(path: Path | None, inline: SecretStr | None) -> str:

@@ -10,25 +10,14 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shlex
 import signal
 import subprocess
 
 from ddnsd.detect.base import Family, SourceFailed, snippet
+from ddnsd.detect.spec import split_command
 from ddnsd.detect.validate import validate_address
 
 MAX_OUTPUT = 4096
-
-
-def split_command(text: str) -> list[str]:
-    """``cmd:`` text → argv, or ValueError with one sentence."""
-    try:
-        argv = shlex.split(text)
-    except ValueError as exc:
-        raise ValueError(f"command {text!r} cannot be split into arguments ({exc})") from None
-    if not argv:
-        raise ValueError("the cmd: source needs a program, like cmd:/usr/local/bin/my-ip")
-    return argv
 
 
 class CommandDetector:

@@ -32,12 +32,13 @@ import dns.rdataclass
 import dns.rdatatype
 
 from ddnsd import authdns
-from ddnsd.authdns import Nameserver, split_server
+from ddnsd.authdns import Nameserver
 from ddnsd.detect.base import Family, SourceFailed
+from ddnsd.detect.spec import bad_dns_name, split_dns_source
 from ddnsd.detect.validate import parse_address, validate_address
 from ddnsd.errors import DdnsdError
 
-log = logging.getLogger("ddnsd.detect.dns")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,24 +66,14 @@ PRESETS: dict[str, DnsPreset] = {
 
 def parse_dns_source(rest: str) -> DnsPreset | tuple[str, str, int]:
     """The part after ``dns:`` → a preset, or (name, server host, port). ValueError if bad."""
-    if "@" not in rest:
-        preset = PRESETS.get(rest.strip().lower())
-        if preset is None:
-            raise ValueError(
-                f"unknown DNS source 'dns:{rest}'; use dns:opendns, dns:google, "
-                "dns:cloudflare or dns:NAME@SERVER[:PORT]"
-            )
-        return preset
-    name, _, server = rest.rpartition("@")
-    name = name.strip()
+    target = split_dns_source(rest)
+    if isinstance(target, str):
+        return PRESETS[target]
     try:
-        if not name or " " in name:
-            raise dns.exception.SyntaxError
-        dns.name.from_text(name)
+        dns.name.from_text(target[0])
     except dns.exception.DNSException:
-        raise ValueError(f"DNS source 'dns:{rest}' has no valid name before '@'") from None
-    host, port = split_server(server)
-    return name, host, port
+        raise bad_dns_name(rest) from None
+    return target
 
 
 class DnsDetector:

@@ -15,22 +15,10 @@ import socket
 
 from ddnsd.detect.base import Family, SourceFailed
 from ddnsd.detect.netlink import IfAddr, dump_addresses
+from ddnsd.detect.spec import check_iface_name
 from ddnsd.detect.validate import classify, validate_address
 
-log = logging.getLogger("ddnsd.detect.interface")
-
-
-def check_iface_name(name: str) -> None:
-    """ValueError unless ``name`` can be a Linux interface name."""
-    if (
-        not name
-        or len(name) > 15
-        or name in (".", "..")
-        or any(ch.isspace() or ch in "/:" for ch in name)
-    ):
-        raise ValueError(
-            f"{name!r} is not an interface name (1-15 characters, no '/', ':' or spaces)"
-        )
+log = logging.getLogger(__name__)
 
 
 def pick_address(

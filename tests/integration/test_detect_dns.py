@@ -18,7 +18,7 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from ddnsd.detect import Family, SourceFailed, make_detector
+from ddnsd.detect import Family, SourceFailed, make_detector, parse_source
 from ddnsd.detect.dns import DnsDetector
 from ddnsd.model import DnsEntry
 
@@ -128,7 +128,9 @@ def server() -> Iterator[Responder]:
 
 
 def custom(name: str, server: Responder, lab: bool = True) -> DnsDetector:
-    det = make_detector(f"dns:{name}@127.0.0.1:{server.port}", timeout=2.0, allow_private=lab)
+    det = make_detector(
+        parse_source(f"dns:{name}@127.0.0.1:{server.port}"), timeout=2.0, allow_private=lab
+    )
     assert isinstance(det, DnsDetector)
     return det
 
@@ -177,7 +179,7 @@ def test_silent_server_times_out() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as silent:
         silent.bind(("127.0.0.1", 0))
         port = silent.getsockname()[1]
-        det = make_detector(f"dns:home.example.test@127.0.0.1:{port}", timeout=0.3)
+        det = make_detector(parse_source(f"dns:home.example.test@127.0.0.1:{port}"), timeout=0.3)
         with pytest.raises(
             SourceFailed, match=rf"no answer from 127.0.0.1 port {port} within 0.3 s"
         ):
@@ -205,11 +207,15 @@ def test_presets_ask_the_right_question(
 def test_record_served_by_the_emulator_dns(emulator: Any) -> None:
     emulator.seed_entry("example.test", DnsEntry("home", 300, "A", "203.0.113.7"))
     det = make_detector(
-        f"dns:home.example.test@{emulator.dns_server}", timeout=2.0, allow_private=True
+        parse_source(f"dns:home.example.test@{emulator.dns_server}"),
+        timeout=2.0,
+        allow_private=True,
     )
     assert det.detect(V4) == "203.0.113.7"
     emulator.seed_entry("example.test", DnsEntry("v6only", 300, "AAAA", "2001:db8::77"))
     det6 = make_detector(
-        f"dns:v6only.example.test@{emulator.dns_server}", timeout=2.0, allow_private=True
+        parse_source(f"dns:v6only.example.test@{emulator.dns_server}"),
+        timeout=2.0,
+        allow_private=True,
     )
     assert det6.detect(V6) == "2001:db8::77"

@@ -10,7 +10,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from ddnsd.detect import Family, SourceFailed, make_detector
+from ddnsd.detect import Family, SourceFailed, make_detector, parse_source
 
 V4_ANSWER, V6_ANSWER = "203.0.113.7", "2001:db8::7"
 RELEASE = threading.Event()  # holds /slow open until the test is over
@@ -81,7 +81,7 @@ def port() -> Iterator[int]:
 
 
 def detect(url: str, family: Family = Family.V4, timeout: float = 5.0) -> str:
-    return make_detector(url, timeout=timeout, allow_private=True).detect(family)
+    return make_detector(parse_source(url), timeout=timeout, allow_private=True).detect(family)
 
 
 OK = [
@@ -119,7 +119,7 @@ def test_unusable_answers_fail_the_source_by_name(port: int, path: str, words: s
 def test_private_answer_fails_without_allow_private(port: int) -> None:
     url = f"http://127.0.0.1:{port}/private"
     with pytest.raises(SourceFailed) as err:
-        make_detector(url).detect(Family.V4)
+        make_detector(parse_source(url)).detect(Family.V4)
     assert "10.0.0.7 is in the private (RFC 1918) range 10.0.0.0/8" in str(err.value)
 
 

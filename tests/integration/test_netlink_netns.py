@@ -70,12 +70,12 @@ def run_in_netns(ns: str, code: str) -> Any:
 
 DETECT = """
     import json
-    from ddnsd.detect import Family, SourceFailed, make_detector
+    from ddnsd.detect import Family, SourceFailed, make_detector, parse_source
     out = {}
     for source, lab in [("iface:lo", True), ("iface:v0", True), ("iface:lo", False)]:
         for fam in (Family.V4, Family.V6):
             try:
-                got = make_detector(source, allow_private=lab).detect(fam)
+                got = make_detector(parse_source(source), allow_private=lab).detect(fam)
             except SourceFailed as exc:
                 got = "error: " + exc.reason
             out[f"{source}/{fam.label}/{'lab' if lab else 'strict'}"] = got
@@ -111,9 +111,9 @@ def test_iface_source_picks_the_global_address_and_skips_the_rest(netns: str) ->
 
 WATCH = """
     import logging, sys
-    from ddnsd.detect import AddressWatcher, Family, SourceFailed, make_detector
+    from ddnsd.detect import AddressWatcher, Family, SourceFailed, make_detector, parse_source
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="log: %(message)s")
-    detector = make_detector("iface:lo", allow_private=True)
+    detector = make_detector(parse_source("iface:lo"), allow_private=True)
     fired = 0
     def on_change():
         global fired

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from ddnsd import config
+from ddnsd.detect import SOURCE_HELP, SourceSpec, parse_source
 from ddnsd.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -227,3 +228,49 @@ def test_example_config_keys_all_exist(tmp_path: Path) -> None:
     (tmp_path / "transip.key").write_text("x")
     s = config.load(write(tmp_path, text), environ={})
     assert s.records[0].name == "home"
+
+
+# --------------------------------------------------------------------------- address sources
+
+
+def test_sources_are_parsed_once_into_specs(cfgdir: Path) -> None:
+    text = MINIMAL.replace(
+        'ipv4 = ["static:203.0.113.5"]', 'ipv4 = ["static:203.0.113.5", " IFACE:eth0 ", "push"]'
+    )
+    text += '\n[dyndns]\nusername = "r"\npassword = "p"\n'
+    s = config.load(write(cfgdir, text), environ={})
+    assert [(x.kind, x.arg) for x in s.detect.ipv4] == [
+        ("static", "203.0.113.5"),
+        ("iface", "eth0"),
+        ("push", ""),
+    ]
+    assert [str(x) for x in s.detect.ipv4] == ["static:203.0.113.5", " IFACE:eth0 ", "push"]
+    assert s.detect.ipv6 == [parse_source("https://api6.ipify.org"), parse_source("dns:google")]
+    assert s.model_dump()["detect"]["ipv4"][1] == " IFACE:eth0 "
+
+
+def test_sources_from_the_environment(cfgdir: Path) -> None:
+    env = {"DDNSD_DETECT__IPV4": '["file:/run/ip", "static:203.0.113.9"]'}
+    s = config.load(write(cfgdir, MINIMAL), environ=env)
+    assert s.detect.ipv4 == [SourceSpec("file", "/run/ip"), SourceSpec("static", "203.0.113.9")]
+
+
+def test_bad_sources_name_their_key(cfgdir: Path) -> None:
+    text = MINIMAL.replace(
+        'ipv4 = ["static:203.0.113.5"]', 'ipv4 = ["static:203.0.113.5", "ipify", 5]'
+    )
+    with pytest.raises(ConfigError) as exc:
+        config.load(write(cfgdir, text), environ={})
+    assert exc.value.problems == [
+        f"detect.ipv4[1]: unknown address source 'ipify'; {SOURCE_HELP}",
+        "detect.ipv4[2]: Input should be a valid string",
+    ]
+
+
+def test_push_source_needs_dyndns(cfgdir: Path) -> None:
+    text = MINIMAL.replace('ipv4 = ["static:203.0.113.5"]', 'ipv4 = ["Push"]')
+    with pytest.raises(ConfigError) as exc:
+        config.load(write(cfgdir, text), environ={})
+    assert exc.value.problems == [
+        "dyndns: the 'push' source needs a [dyndns] section with a username"
+    ]

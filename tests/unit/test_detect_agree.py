@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ddnsd.detect import Detector, Family, SourceFailed, detect_agreed, make_detector
+from ddnsd.detect import Detector, Family, SourceFailed, detect_agreed, make_detector, parse_source
 
 V4, V6 = Family.V4, Family.V6
 A, B, C = "198.51.100.1", "198.51.100.2", "198.51.100.3"
@@ -17,7 +17,9 @@ MISSING = "file:/nonexistent/ddnsd-test/ip"
 
 def sources(*specs: str) -> list[Detector]:
     return [
-        make_detector(s if s.startswith("file:") else f"static:{s}", allow_private=True)
+        make_detector(
+            parse_source(s if s.startswith("file:") else f"static:{s}"), allow_private=True
+        )
         for s in specs
     ]
 

@@ -6,12 +6,12 @@ import re
 
 import pytest
 
-from ddnsd.detect import Family, PushStore, SourceFailed, make_detector
+from ddnsd.detect import Family, PushStore, SourceFailed, make_detector, parse_source
 
 
 def test_push_source_reads_the_latest_push() -> None:
     store = PushStore(clock=lambda: 1000.0)
-    detector = make_detector("push", push_store=store)
+    detector = make_detector(parse_source("push"), push_store=store)
     with pytest.raises(SourceFailed, match="no router has pushed an IPv4 address yet"):
         detector.detect(Family.V4)
     assert store.push(4, "8.8.8.8", "home.example.test") is True
@@ -27,7 +27,7 @@ def test_families_are_kept_apart_and_canonicalised() -> None:
     store = PushStore()
     store.push(Family.V6, "2A02:A450:0::5", "home.example.test")
     store.push(Family.V4, "8.8.8.8", "home.example.test")
-    assert make_detector("push", push_store=store).detect(Family.V6) == "2a02:a450::5"
+    assert make_detector(parse_source("push"), push_store=store).detect(Family.V6) == "2a02:a450::5"
 
 
 WRONG = [
@@ -55,9 +55,9 @@ def test_private_push_is_stored_but_not_used_unless_allowed() -> None:
     with pytest.raises(
         SourceFailed, match=re.escape("the pushed address is unusable: 192.168.1.5 is in")
     ):
-        make_detector("push", push_store=store).detect(Family.V4)
+        make_detector(parse_source("push"), push_store=store).detect(Family.V4)
     assert (
-        make_detector("push", push_store=store, allow_private=True).detect(Family.V4)
+        make_detector(parse_source("push"), push_store=store, allow_private=True).detect(Family.V4)
         == "192.168.1.5"
     )
 

@@ -9,10 +9,11 @@ import pytest
 from ddnsd import authdns
 from ddnsd.detect import Family, PushStore, make_detector, parse_source, redact_source
 from ddnsd.detect.command import CommandDetector
-from ddnsd.detect.dns import PRESETS, DnsDetector, split_server
+from ddnsd.detect.dns import PRESETS, DnsDetector
 from ddnsd.detect.http import HttpDetector
 from ddnsd.detect.interface import InterfaceDetector
 from ddnsd.detect.push import PushDetector
+from ddnsd.detect.spec import DNS_PRESETS, split_server
 from ddnsd.detect.static import FileDetector, StaticDetector
 from ddnsd.errors import DdnsdError
 
@@ -48,8 +49,9 @@ VALID = [
     ("source", "kind", "label"), [c[1:] for c in VALID], ids=[c[0] for c in VALID]
 )
 def test_valid_sources_build_their_detector(source: str, kind: type, label: str | None) -> None:
-    parse_source(source)
-    detector = make_detector(source, push_store=PushStore())
+    spec = parse_source(source)
+    assert str(spec) == source and parse_source(str(spec)) == spec
+    detector = make_detector(parse_source(source), push_store=PushStore())
     assert isinstance(detector, kind)
     assert detector.source == (label or source.strip())
 
@@ -63,6 +65,8 @@ INVALID = [
     ("url-bad-port", "https://example.net:99999/", "is not a valid URL"),
     ("dns-unknown-preset", "dns:quad9", "unknown DNS source 'dns:quad9'; use dns:opendns"),
     ("dns-no-name", "dns:@127.0.0.1", "has no valid name before '@'"),
+    ("dns-empty-label", "dns:a..example@127.0.0.1", "has no valid name before '@'"),
+    ("dns-long-label", f"dns:{'a' * 64}.example@127.0.0.1", "has no valid name before '@'"),
     ("dns-bad-port", "dns:x.example@127.0.0.1:0", "has an invalid port '0'"),
     ("dns-port-text", "dns:x.example@127.0.0.1:dns", "has an invalid port 'dns'"),
     ("dns-no-server", "dns:x.example@", "is not HOST, HOST:PORT or [IPv6]:PORT"),
@@ -85,13 +89,13 @@ def test_invalid_sources_are_refused_in_one_sentence(source: str, words: str) ->
     assert words in str(err.value)
     assert "\n" not in str(err.value)
     with pytest.raises(ValueError):
-        make_detector(source, push_store=PushStore())
+        make_detector(parse_source(source), push_store=PushStore())
 
 
 def test_push_without_store_is_refused() -> None:
     parse_source("push")  # fine at parse time: the store is wired by the app
     with pytest.raises(ValueError, match="the push source needs the dyndns2 endpoint"):
-        make_detector("push")
+        make_detector(parse_source("push"))
 
 
 REDACT = [
@@ -107,7 +111,7 @@ REDACT = [
 def test_secrets_in_urls_never_reach_the_label(source: str, shown: str) -> None:
     assert redact_source(source) == shown
     if source.startswith("http"):
-        assert make_detector(source).source == shown
+        assert make_detector(parse_source(source)).source == shown
 
 
 def test_unknown_source_error_does_not_echo_a_password() -> None:
@@ -117,7 +121,7 @@ def test_unknown_source_error_does_not_echo_a_password() -> None:
 
 
 def test_url_password_is_not_in_a_failure_message() -> None:
-    detector = make_detector("http://me:s3cret@127.0.0.1:1/", timeout=1.0)
+    detector = make_detector(parse_source("http://me:s3cret@127.0.0.1:1/"), timeout=1.0)
     with pytest.raises(Exception) as err:
         detector.detect(Family.V4)
     assert "s3cret" not in str(err.value)
@@ -157,6 +161,7 @@ def test_bad_nameserver_is_a_ddnsd_error(spec: str, says: str) -> None:
 
 
 def test_presets_ask_the_servers_of_the_family() -> None:
+    assert set(PRESETS) == set(DNS_PRESETS)  # the names config accepts are the ones served
     assert PRESETS["opendns"].server(Family.V4) == "208.67.222.222"
     assert PRESETS["opendns"].server(Family.V6) == "2620:119:35::35"
     assert PRESETS["google"].server(Family.V4) == "216.239.32.10"
