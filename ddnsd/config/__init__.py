@@ -1,7 +1,22 @@
 """Configuration: TOML file + ``DDNSD_*`` environment + secret files → checked settings.
 
-The package's names load lazily, so a module that needs only the plain runtime types
-(``ddnsd.config.runtime``) or the durations does not pay for pydantic.
+=================== ==========================================================
+module              role
+=================== ==========================================================
+``models.py``       the pydantic models, one a section
+``read.py``         file + environment overlay, one check a section, paths
+``credentials.py``  secrets read from their files
+``render.py``       the effective configuration as TOML, secrets redacted
+``schema.py``       docs/configuration.md
+``environ.py``      systemd's and hook callers' variables
+``runtime.py``      plain credential values the web layer takes (stdlib only)
+=================== ==========================================================
+
+The reader is ``read.py``, not ``load.py``: a submodule named ``load`` would replace the
+package's ``load()`` as soon as something imported it. The package's names load lazily,
+so a module that needs only the plain runtime types (``ddnsd.config.runtime``) or the
+durations does not pay for pydantic; keep ``_MODULES``, ``__all__`` and the
+TYPE_CHECKING imports in step.
 """
 
 from __future__ import annotations
@@ -10,20 +25,33 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ddnsd.config.models import (
-        Settings,
-        config_path,
-        hook_environ,
-        load,
-        parse_duration,
-        process_env,
-        read_secret,
-        redacted,
-        schema_markdown,
-        to_toml,
-    )
+    from ddnsd.config.credentials import read_secret
+    from ddnsd.config.environ import hook_environ, process_env
+    from ddnsd.config.models import DEFAULT_STATE_DIR, Settings, parse_duration
+    from ddnsd.config.read import CREDENTIAL_KEY_NAME, DEFAULT_CONFIG, config_path, load
+    from ddnsd.config.render import redacted, to_toml
+    from ddnsd.config.schema import schema_markdown
+
+_MODULES = {
+    "DEFAULT_STATE_DIR": "models",
+    "Settings": "models",
+    "parse_duration": "models",
+    "CREDENTIAL_KEY_NAME": "read",
+    "DEFAULT_CONFIG": "read",
+    "config_path": "read",
+    "load": "read",
+    "read_secret": "credentials",
+    "redacted": "render",
+    "to_toml": "render",
+    "schema_markdown": "schema",
+    "hook_environ": "environ",
+    "process_env": "environ",
+}
 
 __all__ = [
+    "CREDENTIAL_KEY_NAME",
+    "DEFAULT_CONFIG",
+    "DEFAULT_STATE_DIR",
     "Settings",
     "config_path",
     "hook_environ",
@@ -36,12 +64,11 @@ __all__ = [
     "to_toml",
 ]
 
-_MODULE = "ddnsd.config.models"
-
 
 def __getattr__(name: str) -> Any:
-    if name.startswith("__"):
-        raise AttributeError(name)
-    value = getattr(importlib.import_module(_MODULE), name)
+    module = _MODULES.get(name)
+    if module is None:
+        raise AttributeError(f"module 'ddnsd.config' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"ddnsd.config.{module}"), name)
     globals()[name] = value
     return value

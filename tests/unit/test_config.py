@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -274,3 +276,20 @@ def test_push_source_needs_dyndns(cfgdir: Path) -> None:
     assert exc.value.problems == [
         "dyndns: the 'push' source needs a [dyndns] section with a username"
     ]
+
+
+# --------------------------------------------------------------------------- the package
+
+
+def test_package_names_load_lazily() -> None:
+    """The runtime types, durations and source specs cost no pydantic and no dnspython."""
+    code = (
+        "import sys, ddnsd.config, ddnsd.config.runtime, ddnsd.durations, ddnsd.detect.spec\n"
+        "heavy = sorted({'pydantic', 'dns'} & set(sys.modules))\n"
+        "assert not heavy, heavy\n"
+        "for name in ddnsd.config.__all__:\n"
+        "    getattr(ddnsd.config, name)\n"
+        "import ddnsd.config.read\n"
+        "assert callable(ddnsd.config.load), ddnsd.config.load\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -1,0 +1,303 @@
+"""Reading: TOML file overlaid by ``DDNSD_<SECTION>__<KEY>`` environment variables.
+
+With :mod:`ddnsd.config.environ` and :mod:`ddnsd.config.credentials`, the only code that
+reads the environment or configuration/secret files.
+
+Where the file is: ``-c FILE`` / ``--config FILE``, else ``$DDNSD_CONFIG``, else
+``/etc/ddnsd/config.toml``. Secrets come from files (``*_file`` keys) and from systemd
+credentials (``$CREDENTIALS_DIRECTORY/<name>``): a relative ``*_file`` path is looked up in
+the credentials directory first, then next to the config file; with no
+``private_key_file`` and no ``access_token_file``, ``$CREDENTIALS_DIRECTORY/transip.key``
+is used when it exists. Every validation problem is reported at once, each naming the key.
+
+The models check one value at a time; here one function per section checks what spans
+keys or touches the file system, resolves its paths and returns the section as used.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import SecretStr, ValidationError
+from pydantic_settings import EnvSettingsSource
+
+from ddnsd.config.models import (
+    AcmeAccountSettings,
+    AcmeSettings,
+    DetectSettings,
+    DnsSettings,
+    DyndnsSettings,
+    HttpreqSettings,
+    RecordSettings,
+    ScheduleSettings,
+    Settings,
+    StateSettings,
+    TransipSettings,
+)
+from ddnsd.detect.spec import split_server
+from ddnsd.errors import ConfigError
+
+DEFAULT_CONFIG = Path("/etc/ddnsd/config.toml")
+CREDENTIAL_KEY_NAME = "transip.key"
+
+
+def config_path(cli_path: str | None, environ: Mapping[str, str] | None = None) -> Path:
+    """``-c FILE``, else ``$DDNSD_CONFIG``, else ``/etc/ddnsd/config.toml``."""
+    env = os.environ if environ is None else environ
+    if cli_path:
+        return Path(cli_path)
+    if env.get("DDNSD_CONFIG"):
+        return Path(env["DDNSD_CONFIG"])
+    return DEFAULT_CONFIG
+
+
+def load(
+    cli_path: str | None = None,
+    *,
+    environ: Mapping[str, str] | None = None,
+    require_file: bool = True,
+) -> Settings:
+    """Read, overlay and validate the configuration; raise ConfigError listing every problem."""
+    env = dict(os.environ if environ is None else environ)
+    path = config_path(cli_path, env).absolute()
+    data: dict[str, Any] = {}
+    if path.exists():
+        try:
+            with path.open("rb") as fh:
+                data = tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path}: TOML syntax error: {exc}") from exc
+        except OSError as exc:
+            raise ConfigError(f"config file {path}: cannot read it: {exc.strerror}") from exc
+    elif require_file:
+        raise ConfigError(
+            f"config file {path} does not exist; pass -c FILE or set DDNSD_CONFIG "
+            "(see config.example.toml)"
+        )
+    try:
+        settings = Settings(**_overlay(data, _EnvSource(env)()))
+    except ValidationError as exc:
+        raise ConfigError(
+            f"config file {path} has {exc.error_count()} problem(s)", _format_errors(exc)
+        ) from None
+    problems: list[str] = []
+    settings = _check(settings, _Place.of(path, env), problems)
+    if problems:
+        raise ConfigError(f"config file {path} has {len(problems)} problem(s)", problems)
+    return settings
+
+
+class _EnvSource(EnvSettingsSource):
+    """The ``DDNSD_*`` variables of ``environ`` (``DDNSD_CONFIG`` aside) as nested data."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(
+            Settings, case_sensitive=False, env_prefix="DDNSD_", env_nested_delimiter="__"
+        )
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {
+            k.lower(): v
+            for k, v in self._environ.items()
+            if k.upper().startswith("DDNSD_") and k.upper() != "DDNSD_CONFIG"
+        }
+
+
+def _overlay(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
+    """``base`` with ``top`` laid over it, tables merged key by key (the environment wins)."""
+    out = dict(base)
+    for key, value in top.items():
+        below = out.get(key)
+        if isinstance(below, dict) and isinstance(value, Mapping):
+            out[key] = _overlay(below, value)
+        else:
+            out[key] = value
+    return out
+
+
+def _format_errors(exc: ValidationError) -> list[str]:
+    problems = []
+    for err in exc.errors(include_url=False):
+        key = _loc(tuple(err["loc"])) or "(top level)"
+        msg = err["msg"]
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (typo?)"
+        elif err["type"] == "missing":
+            msg = "is required"
+        msg = msg.removeprefix("Value error, ")
+        problems.append(f"{key}: {msg}")
+    return problems
+
+
+def _loc(loc: tuple[int | str, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+# --------------------------------------------------------------------------- one check a section
+
+
+@dataclass(frozen=True)
+class _Place:
+    """Where relative paths point: beside the config file, systemd's directories."""
+
+    file: Path
+    credentials: Path | None
+    state_directory: str | None
+
+    @classmethod
+    def of(cls, path: Path, env: Mapping[str, str]) -> _Place:
+        creds = env.get("CREDENTIALS_DIRECTORY")
+        return cls(path, Path(creds) if creds else None, env.get("STATE_DIRECTORY"))
+
+    @property
+    def base(self) -> Path:
+        return self.file.parent
+
+    def resolve(self, path: Path | None) -> Path | None:
+        """A relative ``*_file``: in the credentials directory if there, else beside the file."""
+        if path is None or path.is_absolute():
+            return path
+        if self.credentials is not None and (self.credentials / path).exists():
+            return self.credentials / path
+        return self.base / path
+
+
+def _check(s: Settings, place: _Place, problems: list[str]) -> Settings:
+    """Every section checked in file order; the settings with their paths resolved."""
+    return s.model_copy(
+        update={
+            "transip": _check_transip(s.transip, place, problems),
+            "records": _check_records(s.records, problems),
+            "detect": _check_detect(s, problems),
+            "dns": _check_dns(s.dns, problems),
+            "schedule": _check_schedule(s.schedule, problems),
+            "state": _check_state(s.state, place),
+            "acme": _check_acme(s.acme, place, problems),
+            "dyndns": _check_dyndns(s.dyndns, place, problems),
+            "source": place.file,
+        }
+    )
+
+
+def _check_transip(t: TransipSettings, place: _Place, problems: list[str]) -> TransipSettings:
+    key_file = place.resolve(t.private_key_file)
+    token_file = place.resolve(t.access_token_file)
+    creds = place.credentials
+    if key_file is None and token_file is None and creds and (creds / CREDENTIAL_KEY_NAME).exists():
+        key_file = creds / CREDENTIAL_KEY_NAME
+    if not t.login and token_file is None:
+        problems.append("transip.login: is required (your TransIP control panel login)")
+    if key_file is None and token_file is None:
+        problems.append(
+            "transip.private_key_file: is required (or transip.access_token_file, "
+            f"or a systemd credential named {CREDENTIAL_KEY_NAME})"
+        )
+    for key, f in (
+        ("transip.private_key_file", key_file),
+        ("transip.access_token_file", token_file),
+    ):
+        if f is not None and not f.is_file():
+            problems.append(f"{key}: {f} does not exist or is not a file")
+    return t.model_copy(update={"private_key_file": key_file, "access_token_file": token_file})
+
+
+def _check_records(records: list[RecordSettings], problems: list[str]) -> list[RecordSettings]:
+    seen: set[tuple[str, str, str]] = set()
+    for i, r in enumerate(records):
+        ident = (r.domain, r.name, r.type)
+        if ident in seen:
+            problems.append(f"records[{i}]: {r.name} {r.type} in {r.domain} is listed twice")
+        seen.add(ident)
+    return records
+
+
+def _check_detect(s: Settings, problems: list[str]) -> DetectSettings:
+    """The sources the records need (each source's syntax is checked by the model)."""
+    d = s.detect
+    if not s.records:
+        return d
+    types = {r.type for r in s.records}
+    for rtype, key, sources in (("A", "ipv4", d.ipv4), ("AAAA", "ipv6", d.ipv6)):
+        if rtype in types and not sources:
+            problems.append(f"detect.{key}: no sources, but a record of type {rtype} needs one")
+        if rtype in types and sources and d.agree > len(sources):
+            problems.append(
+                f"detect.agree: {d.agree} sources must agree but detect.{key} lists "
+                f"only {len(sources)}"
+            )
+    uses_push = any(spec.kind == "push" for spec in d.ipv4 + d.ipv6)
+    if uses_push and (s.dyndns is None or not s.dyndns.username):
+        problems.append("dyndns: the 'push' source needs a [dyndns] section with a username")
+    return d
+
+
+def _check_dns(dns: DnsSettings, problems: list[str]) -> DnsSettings:
+    for i, server in enumerate(dns.nameservers):
+        try:
+            split_server(server)
+        except ValueError as exc:
+            problems.append(f"dns.nameservers[{i}]: {exc}")
+    return dns
+
+
+def _check_schedule(schedule: ScheduleSettings, problems: list[str]) -> ScheduleSettings:
+    if schedule.verify < schedule.interval:
+        problems.append("schedule.verify: must not be shorter than schedule.interval")
+    return schedule
+
+
+def _check_state(state: StateSettings, place: _Place) -> StateSettings:
+    """systemd's ``$STATE_DIRECTORY`` unless the file names a directory; relative: beside it."""
+    if "dir" not in state.model_fields_set and place.state_directory:
+        return state.model_copy(update={"dir": Path(place.state_directory.split(":")[0])})
+    if not state.dir.is_absolute():
+        return state.model_copy(update={"dir": place.base / state.dir})
+    return state
+
+
+def _check_acme(acme: AcmeSettings, place: _Place, problems: list[str]) -> AcmeSettings:
+    httpreq = acme.httpreq
+    if httpreq is not None:
+        if not httpreq.base.startswith("/"):
+            problems.append("acme.httpreq.base: must start with '/'")
+        if not httpreq.username:
+            problems.append("acme.httpreq.username: is required")
+        httpreq = _check_secret("acme.httpreq", httpreq, place, problems)
+    accounts = []
+    for i, a in enumerate(acme.accounts):
+        a = _check_secret(f"acme.accounts[{i}]", a, place, problems)
+        if not a.fqdn.lower().rstrip(".").startswith("_acme-challenge."):
+            problems.append(f"acme.accounts[{i}].fqdn: must start with '_acme-challenge.'")
+        accounts.append(a)
+    return acme.model_copy(update={"httpreq": httpreq, "accounts": accounts})
+
+
+def _check_dyndns(
+    dyndns: DyndnsSettings | None, place: _Place, problems: list[str]
+) -> DyndnsSettings | None:
+    return None if dyndns is None else _check_secret("dyndns", dyndns, place, problems)
+
+
+_WithSecret = TypeVar("_WithSecret", HttpreqSettings, AcmeAccountSettings, DyndnsSettings)
+
+
+def _check_secret(
+    key: str, section: _WithSecret, place: _Place, problems: list[str]
+) -> _WithSecret:
+    """A password: from its file (resolved here, read by ``web_auth``) or inline."""
+    path = place.resolve(section.password_file)
+    inline: SecretStr | None = section.password
+    if path is None and inline is None:
+        problems.append(f"{key}.password_file: is required")
+    elif path is not None and not path.is_file():
+        problems.append(f"{key}.password_file: {path} does not exist or is not a file")
+    return section.model_copy(update={"password_file": path})
