@@ -1,9 +1,16 @@
-"""The effective configuration as ``check-config`` prints it: TOML, secrets redacted."""
+"""The effective configuration as ``check-config`` prints it: TOML, secrets redacted.
+
+Values are written by ``tomli-w`` (every string escaped as TOML requires, so the output
+loads back with :mod:`tomllib`); the table layout — ``[section]`` and ``[[records]]``
+like ``config.example.toml`` — is chosen here, never inline tables.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any
+
+import tomli_w
 
 from ddnsd.config.models import Settings
 
@@ -31,42 +38,31 @@ def redacted(settings: Settings) -> dict[str, Any]:
 
 
 def to_toml(data: Mapping[str, Any]) -> str:
-    """Render plain data as TOML (enough for check-config output)."""
-    lines: list[str] = []
+    """Plain data (``None`` meaning "not set") as TOML that :mod:`tomllib` reads back."""
+    chunks: list[str] = []
+    _table(chunks, "", data)
+    return "\n".join(chunks)
 
-    def value(v: Any) -> str:
-        if isinstance(v, bool):
-            return "true" if v else "false"
-        if isinstance(v, int | float):
-            return repr(v)
-        if isinstance(v, list):
-            return "[" + ", ".join(value(x) for x in v) + "]"
-        return '"' + str(v).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
-    def table(prefix: str, d: Mapping[str, Any], array: bool = False) -> None:
-        scalars = {k: v for k, v in d.items() if not isinstance(v, dict) and not _is_tables(v)}
-        lines.append(f"[[{prefix}]]" if array else f"[{prefix}]")
-        for k, v in scalars.items():
-            if v is not None:
-                lines.append(f"{k} = {value(v)}")
-        lines.append("")
-        for k, v in d.items():
-            if isinstance(v, dict):
-                table(f"{prefix}.{k}", v)
-            elif _is_tables(v):
-                for item in v:
-                    table(f"{prefix}.{k}", item, array=True)
+def _table(chunks: list[str], name: str, table: Mapping[str, Any], array: bool = False) -> None:
+    literals = {
+        k: v for k, v in table.items() if v is not None and not _is_table(v) and not _is_tables(v)
+    }
+    head = (f"[[{name}]]\n" if array else f"[{name}]\n") if name else ""
+    if head or literals:
+        chunks.append(head + tomli_w.dumps(literals))
+    for key, value in table.items():
+        inner = f"{name}.{key}" if name else key
+        if _is_table(value):
+            _table(chunks, inner, value)
+        elif _is_tables(value):
+            for item in value:
+                _table(chunks, inner, item, array=True)
 
-    for k, v in data.items():
-        if isinstance(v, dict):
-            table(k, v)
-        elif _is_tables(v):
-            for item in v:
-                table(k, item, array=True)
-        elif v is not None:
-            lines.insert(0, f"{k} = {value(v)}")
-    return "\n".join(lines).rstrip() + "\n"
+
+def _is_table(v: Any) -> bool:
+    return isinstance(v, Mapping)
 
 
 def _is_tables(v: Any) -> bool:
-    return isinstance(v, list) and bool(v) and all(isinstance(x, dict) for x in v)
+    return isinstance(v, list) and bool(v) and all(isinstance(x, Mapping) for x in v)

@@ -171,3 +171,36 @@ def test_log_format_json_one_object_per_line(emulator: Any, tmp_path: Path) -> N
     assert any("203.0.113.15" in rec["msg"] for rec in lines)
     token_like = [rec for rec in lines if "eyJ" in json.dumps(rec)]
     assert token_like == []  # no JWT ever reaches the log, not even at debug
+
+
+def test_check_config_prints_toml_that_loads_back(tmp_path: Path) -> None:
+    """Control characters, quotes, backslashes, newlines, unicode, long text: all survive."""
+    import tomllib
+
+    import tomli_w
+
+    from ddnsd import config
+
+    hostile = "\x07\x1b[0m \"q\" 'a' \\ \\\\ \n\r\t ü名 \u2028 #" + "y" * 3000
+    (tmp_path / "k.pem").write_text("x")
+    (tmp_path / "pw").write_text("pw\n")
+    cfg = tmp_path / "c.toml"
+    data = {
+        "transip": {"login": hostile, "private_key_file": "k.pem"},
+        "records": [{"domain": "example.test", "name": "home", "type": "A"}],
+        "detect": {"ipv4": [f"file:/run/{hostile}", f"cmd:/bin/echo '{hostile[:9]}'"]},
+        "state": {"dir": str(tmp_path / "state")},
+        "acme": {"httpreq": {"username": hostile, "password": hostile}},
+        "dyndns": {"username": hostile, "password_file": "pw", "hostnames": [hostile]},
+    }
+    cfg.write_text(tomli_w.dumps(data))
+    out = run(["-c", str(cfg), "check-config"])
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith(f"# effective configuration from {cfg} (secrets redacted)\n")
+    assert tomllib.loads(out.stdout)["acme"]["httpreq"]["password"] == "********"
+    printed = tmp_path / "printed.toml"
+    inline = tomli_w.dumps({"password": hostile})  # the one value check-config hides
+    printed.write_text(out.stdout.replace('password = "********"\n', inline))
+    first = config.load(str(cfg), environ={})
+    second = config.load(str(printed), environ={})
+    assert second == first.model_copy(update={"source": second.source})

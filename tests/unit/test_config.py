@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
+import tomli_w
 
 from ddnsd import config
 from ddnsd.detect import SOURCE_HELP, SourceSpec, parse_source
@@ -232,6 +235,95 @@ def test_example_config_keys_all_exist(tmp_path: Path) -> None:
     assert s.records[0].name == "home"
 
 
+# --------------------------------------------------------------------------- printed and read back
+
+HOSTILE = [
+    "bell\x07",
+    "esc\x1b[31m",
+    'dq"',
+    "sq'",
+    "back\\slash\\",
+    "new\nline",
+    "cr\rtab\t",
+    "ünïcødé ✓ 名前 \u2028",
+    "del\x7f",
+    '"""',
+    "'''",
+    "# not a comment",
+    "[not.a.table]",
+    "= x",
+    "x" * 5000,
+]
+
+
+def hostile_config(d: Path) -> dict[str, Any]:
+    """A config whose free-text values are as awkward for TOML as they can be."""
+    for i in range(3):
+        (d / f"pw-{i}-\x07\"'\\ü\n.txt").write_text("secret\n")
+    return {
+        "transip": {
+            "login": "".join(HOSTILE),
+            "private_key_file": "k.pem",
+            "api_url": 'http://127.0.0.1:1/v6?"\x07\\ü',
+        },
+        "records": [{"domain": "example.test", "name": "home", "type": "A"}],
+        "detect": {
+            "ipv4": [f"file:/run/{h}" for h in HOSTILE] + ["cmd:/bin/echo \"\x07 ü\" '\\'"],
+            "agree": 1,
+        },
+        "dns": {"nameservers": ["ns\x07ü\"'\\.example:53"]},
+        "state": {"dir": 'state-\x07"\\ü'},
+        "acme": {
+            "zones": HOSTILE,
+            "httpreq": {
+                "base": '/acme\x07"\\',
+                "username": "lego\x1b\"'\\\n",
+                "password_file": "pw-0-\x07\"'\\ü\n.txt",
+            },
+            "accounts": [
+                {
+                    "username": h,
+                    "password_file": "pw-1-\x07\"'\\ü\n.txt",
+                    "fqdn": f"_acme-challenge.{h}",
+                }
+                for h in HOSTILE
+            ],
+        },
+        "dyndns": {
+            "username": 'router\x07"\\ü',
+            "password_file": "pw-2-\x07\"'\\ü\n.txt",
+            "hostnames": HOSTILE,
+        },
+    }
+
+
+def test_printed_configuration_loads_back_to_the_same_settings(cfgdir: Path) -> None:
+    first = config.load(write_toml(cfgdir, hostile_config(cfgdir)), environ={})
+    printed = config.to_toml(config.redacted(first))
+    again_dir = cfgdir / "again"
+    again_dir.mkdir()
+    (again_dir / "config.toml").write_text(printed)
+    second = config.load(str(again_dir / "config.toml"), environ={})
+    assert second.model_dump(mode="json") == first.model_dump(mode="json")
+    assert second == first.model_copy(update={"source": second.source})
+    assert config.to_toml(config.redacted(second)) == printed
+    assert tomllib.loads(printed)["transip"]["login"] == "".join(HOSTILE)
+    assert str(first.detect.ipv4[0]) == f"file:/run/{HOSTILE[0]}"
+
+
+def test_printed_inline_password_is_redacted_and_loads(cfgdir: Path) -> None:
+    text = MINIMAL + '\n[dyndns]\nusername = "r"\npassword = "pa\\"ss\\u0007"\n'
+    printed = config.to_toml(config.redacted(config.load(write(cfgdir, text), environ={})))
+    assert tomllib.loads(printed)["dyndns"]["password"] == "********"
+    assert 'pa"ss' not in printed
+
+
+def write_toml(d: Path, data: dict[str, Any]) -> str:
+    p = d / "config.toml"
+    p.write_text(tomli_w.dumps(data))
+    return str(p)
+
+
 # --------------------------------------------------------------------------- address sources
 
 
@@ -285,7 +377,7 @@ def test_package_names_load_lazily() -> None:
     """The runtime types, durations and source specs cost no pydantic and no dnspython."""
     code = (
         "import sys, ddnsd.config, ddnsd.config.runtime, ddnsd.durations, ddnsd.detect.spec\n"
-        "heavy = sorted({'pydantic', 'dns'} & set(sys.modules))\n"
+        "heavy = sorted({'pydantic', 'dns', 'tomli_w'} & set(sys.modules))\n"
         "assert not heavy, heavy\n"
         "for name in ddnsd.config.__all__:\n"
         "    getattr(ddnsd.config, name)\n"
