@@ -35,7 +35,13 @@ def parse_duration(value: object) -> float:
     return durations.parse_duration(value)
 
 
+def parse_token_lifetime(value: object) -> str:
+    """A TransIP phrase ("1 hour") or a duration ("1h", 3600) → the phrase to send."""
+    return durations.token_lifetime(value)[0]
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+TokenLifetime = Annotated[str, BeforeValidator(parse_token_lifetime)]
 #: A source string in the file and in dumps; a parsed :class:`SourceSpec` in between.
 Source = Annotated[
     SourceSpec,
@@ -86,10 +92,10 @@ class TransipSettings(_Section):
     insecure_key_permissions: bool = Field(
         default=False, description="Accept a private key file readable by group/others."
     )
-    token_lifetime: str = Field(
+    token_lifetime: TokenLifetime = Field(
         default="1 hour",
-        description="expiration_time asked for each token ('30 minutes' … '4 weeks'); "
-        "renewed at 80 % of its life.",
+        description="expiration_time asked for each token ('30 minutes' … '4 weeks', or a "
+        "duration like '1h'); renewed at 80 % of its life.",
     )
     token_cache: bool = Field(
         default=True,

@@ -186,7 +186,7 @@ def test_check_config_prints_toml_that_loads_back(tmp_path: Path) -> None:
     (tmp_path / "pw").write_text("pw\n")
     cfg = tmp_path / "c.toml"
     data = {
-        "transip": {"login": hostile, "private_key_file": "k.pem"},
+        "transip": {"login": hostile, "private_key_file": "k.pem", "token_lifetime": "2h"},
         "records": [{"domain": "example.test", "name": "home", "type": "A"}],
         "detect": {"ipv4": [f"file:/run/{hostile}", f"cmd:/bin/echo '{hostile[:9]}'"]},
         "state": {"dir": str(tmp_path / "state")},
@@ -204,3 +204,4 @@ def test_check_config_prints_toml_that_loads_back(tmp_path: Path) -> None:
     first = config.load(str(cfg), environ={})
     second = config.load(str(printed), environ={})
     assert second == first.model_copy(update={"source": second.source})
+    assert second.transip.token_lifetime == "7200 seconds"

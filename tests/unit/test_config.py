@@ -265,6 +265,7 @@ def hostile_config(d: Path) -> dict[str, Any]:
             "login": "".join(HOSTILE),
             "private_key_file": "k.pem",
             "api_url": 'http://127.0.0.1:1/v6?"\x07\\ü',
+            "token_lifetime": 5400,
         },
         "records": [{"domain": "example.test", "name": "home", "type": "A"}],
         "detect": {
@@ -322,6 +323,52 @@ def write_toml(d: Path, data: dict[str, Any]) -> str:
     p = d / "config.toml"
     p.write_text(tomli_w.dumps(data))
     return str(p)
+
+
+# --------------------------------------------------------------------------- token lifetime
+
+LIFETIMES = [
+    ("1 hour", "1 hour"),
+    ("30 minutes", "30 minutes"),
+    ("4 weeks", "4 weeks"),
+    ("1 month", "1 month"),
+    ("3600 seconds", "3600 seconds"),
+    ("1h", "3600 seconds"),
+    ("90m", "5400 seconds"),
+    (3600, "3600 seconds"),
+]
+
+
+@pytest.mark.parametrize(("value", "phrase"), LIFETIMES, ids=[repr(v) for v, _ in LIFETIMES])
+def test_token_lifetime_is_a_phrase_or_a_duration(cfgdir: Path, value: object, phrase: str) -> None:
+    data = tomllib.loads(MINIMAL)
+    data["transip"]["token_lifetime"] = value
+    s = config.load(write_toml(cfgdir, data), environ={})
+    assert s.transip.token_lifetime == phrase  # what the client sends as expiration_time
+
+
+def test_token_lifetime_default_and_environment(cfgdir: Path) -> None:
+    assert config.load(write(cfgdir, MINIMAL), environ={}).transip.token_lifetime == "1 hour"
+    env = {"DDNSD_TRANSIP__TOKEN_LIFETIME": "2h"}
+    s = config.load(write(cfgdir, MINIMAL), environ=env)
+    assert s.transip.token_lifetime == "7200 seconds"
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("3 fortnights", "'3 fortnights' is not a token lifetime; use a TransIP phrase"),
+        ("2 months", "a token lifetime must be between 1 min and one month"),
+        ("10s", "a token lifetime must be between 1 min and one month"),
+        ("nan", "is not a token lifetime"),
+    ],
+)
+def test_wrong_token_lifetime_is_a_config_problem(cfgdir: Path, value: str, message: str) -> None:
+    text = MINIMAL.replace('login = "demo"', f'login = "demo"\ntoken_lifetime = "{value}"')
+    with pytest.raises(ConfigError) as exc:
+        config.load(write(cfgdir, text), environ={})
+    [problem] = exc.value.problems
+    assert problem.startswith("transip.token_lifetime: ") and message in problem
 
 
 # --------------------------------------------------------------------------- address sources
