@@ -174,46 +174,23 @@ def make_web_app(
     push_store: PushStore,
 ) -> WSGIApplication:
     """The HTTP app of this configuration: metrics, health, and the parts configured."""
-    from ddnsd.config import read_secret
+    from ddnsd.config import web_auth
     from ddnsd.detect import Family
     from ddnsd.web.app import AcmeDnsAccount, DyndnsSettings, HttpreqSettings, make_app
 
-    s = settings
-    httpreq = None
-    if s.acme.httpreq is not None:
-        h = s.acme.httpreq
-        httpreq = HttpreqSettings(
-            base=h.base, username=h.username, password=read_secret(h.password_file, h.password)
-        )
-    accounts = [
-        AcmeDnsAccount(
-            username=a.username,
-            password=read_secret(a.password_file, a.password),
-            fqdn=a.fqdn,
-        )
-        for a in s.acme.accounts
-    ]
+    auth = web_auth(settings)  # every secret read here, by config
+    h, d = auth.httpreq, auth.dyndns
 
     def push(hostname: str, ip: str) -> str:
         family = Family.V6 if ":" in ip else Family.V4
         changed = push_store.push(family, ip, hostname)  # ValueError: not an address
         return "good" if changed else "nochg"
 
-    dyndns = None
-    if s.dyndns is not None and s.dyndns.username:
-        d = s.dyndns
-        hostnames = set(d.hostnames) or {r.fqdn for r in record_specs(s)}
-        dyndns = DyndnsSettings(
-            username=d.username,
-            password=read_secret(d.password_file, d.password),
-            hostnames={h.lower() for h in hostnames},
-            push=push,
-        )
     return make_app(
         metrics=metrics,
         health=health,
         acme=acme,
-        httpreq=httpreq,
-        acmedns_accounts=accounts,
-        dyndns=dyndns,
+        httpreq=HttpreqSettings(h.base, h.username, h.password) if h else None,
+        acmedns_accounts=[AcmeDnsAccount(a.username, a.password, a.fqdn) for a in auth.acmedns],
+        dyndns=DyndnsSettings(d.username, d.password, d.hostnames, push) if d else None,
     )

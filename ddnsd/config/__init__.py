@@ -5,7 +5,7 @@ module              role
 =================== ==========================================================
 ``models.py``       the pydantic models, one a section
 ``read.py``         file + environment overlay, one check a section, paths
-``credentials.py``  secrets read from their files
+``credentials.py``  secrets read from their files; ``web_auth`` for the listener
 ``render.py``       the effective configuration as TOML, secrets redacted
 ``schema.py``       docs/configuration.md
 ``environ.py``      systemd's and hook callers' variables
@@ -25,7 +25,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ddnsd.config.credentials import read_secret
+    from ddnsd.config.credentials import read_secret, web_auth
     from ddnsd.config.environ import hook_environ, process_env
     from ddnsd.config.models import DEFAULT_STATE_DIR, Settings, parse_duration
     from ddnsd.config.read import CREDENTIAL_KEY_NAME, DEFAULT_CONFIG, config_path, load
@@ -41,6 +41,7 @@ _MODULES = {
     "config_path": "read",
     "load": "read",
     "read_secret": "credentials",
+    "web_auth": "credentials",
     "redacted": "render",
     "to_toml": "render",
     "schema_markdown": "schema",
@@ -62,6 +63,7 @@ __all__ = [
     "redacted",
     "schema_markdown",
     "to_toml",
+    "web_auth",
 ]
 
 

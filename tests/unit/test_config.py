@@ -12,6 +12,7 @@ import pytest
 import tomli_w
 
 from ddnsd import config
+from ddnsd.config.runtime import AcmeDnsAccount, DyndnsEndpoint, HttpreqAuth
 from ddnsd.detect import SOURCE_HELP, SourceSpec, parse_source
 from ddnsd.errors import ConfigError
 
@@ -415,6 +416,45 @@ def test_push_source_needs_dyndns(cfgdir: Path) -> None:
     assert exc.value.problems == [
         "dyndns: the 'push' source needs a [dyndns] section with a username"
     ]
+
+
+# --------------------------------------------------------------------------- web credentials
+
+
+def test_web_auth_reads_secret_files_and_inline_passwords(cfgdir: Path) -> None:
+    (cfgdir / "httpreq.pw").write_text("\ufeff  first line  \nsecond line\n", encoding="utf-8")
+    text = MINIMAL + (
+        '\n[acme.httpreq]\nbase = "/acme/"\nusername = "lego"\npassword_file = "httpreq.pw"\n'
+        '\n[[acme.accounts]]\nusername = "cm"\npassword = "inline-key"\n'
+        'fqdn = "_acme-challenge.Example.test."\n'
+    )
+    auth = config.web_auth(config.load(write(cfgdir, text), environ={}))
+    assert auth.httpreq == HttpreqAuth("/acme", "lego", "first line")
+    assert auth.acmedns == (AcmeDnsAccount("cm", "inline-key", "_acme-challenge.example.test"),)
+    assert auth.dyndns is None
+
+
+def test_web_auth_dyndns_hostnames_default_to_the_records(cfgdir: Path) -> None:
+    text = MINIMAL + (
+        '\n[[records]]\ndomain = "example.test"\nname = "@"\ntype = "A"\n'
+        '\n[dyndns]\nusername = "router"\npassword = "pw"\n'
+    )
+    auth = config.web_auth(config.load(write(cfgdir, text), environ={}))
+    assert auth.dyndns == DyndnsEndpoint(
+        "router", "pw", frozenset({"home.example.test", "example.test"})
+    )
+    named = text + 'hostnames = ["Router.Example.test"]\n'
+    auth = config.web_auth(config.load(write(cfgdir, named), environ={}))
+    assert auth.dyndns is not None and auth.dyndns.hostnames == {"router.example.test"}
+    anonymous = text.replace('username = "router"\n', "")
+    assert config.web_auth(config.load(write(cfgdir, anonymous), environ={})).dyndns is None
+
+
+def test_web_auth_unreadable_secret_is_a_config_error(cfgdir: Path) -> None:
+    (cfgdir / "empty.pw").write_text("")
+    text = MINIMAL + '\n[dyndns]\nusername = "router"\npassword_file = "empty.pw"\n'
+    with pytest.raises(ConfigError, match=r"cannot read the secret file .*empty\.pw"):
+        config.web_auth(config.load(write(cfgdir, text), environ={}))
 
 
 # --------------------------------------------------------------------------- the package
