@@ -144,7 +144,7 @@ def acme(command: str, rest: list[str], config_path: str | None) -> int:
     The service (config, key, client) is built only when a handler has work to do.
     """
     from ddnsd.acme import hooks
-    from ddnsd.config import hook_environ
+    from ddnsd.config.environ import hook_environ
 
     def factory() -> ChallengeService:
         try:

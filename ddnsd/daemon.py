@@ -96,7 +96,7 @@ class Daemon:
     """``ddnsd run``: rounds on a schedule, on netlink events and on router pushes."""
 
     def __init__(self, settings: Settings, config_path: str | None) -> None:
-        from ddnsd.config import process_env
+        from ddnsd.config.environ import process_env
         from ddnsd.detect import PushStore
         from ddnsd.observe.health import Health
         from ddnsd.observe.metrics import Metrics
