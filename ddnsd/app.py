@@ -349,13 +349,14 @@ class Daemon:
 
     def _web_app(self) -> Any:
         from ddnsd.config import read_secret
-        from ddnsd.web.app import AcmeDnsAccount, DyndnsSettings, HttpreqSettings, make_app
+        from ddnsd.config.runtime import AcmeDnsAccount, DyndnsEndpoint, HttpreqAuth
+        from ddnsd.web.app import make_app
 
         s = self.settings
         httpreq = None
         if s.acme.httpreq is not None:
             h = s.acme.httpreq
-            httpreq = HttpreqSettings(
+            httpreq = HttpreqAuth(
                 base=h.base, username=h.username, password=read_secret(h.password_file, h.password)
             )
         accounts = [
@@ -370,11 +371,10 @@ class Daemon:
         if s.dyndns is not None and s.dyndns.username:
             d = s.dyndns
             hostnames = set(d.hostnames) or {r.fqdn for r in record_specs(s)}
-            dyndns = DyndnsSettings(
+            dyndns = DyndnsEndpoint(
                 username=d.username,
                 password=read_secret(d.password_file, d.password),
-                hostnames={h.lower() for h in hostnames},
-                push=self._push,
+                hostnames=frozenset(hostnames),
             )
         return make_app(
             metrics=self.metrics,
@@ -383,6 +383,7 @@ class Daemon:
             httpreq=httpreq,
             acmedns_accounts=accounts,
             dyndns=dyndns,
+            push_store=self.push_store,
         )
 
     _wsgi: Any = None
@@ -390,14 +391,6 @@ class Daemon:
     def _serve_current(self, environ: Any, start_response: Any) -> Any:
         """The listener's WSGI entry: always the app of the current configuration."""
         return self._wsgi(environ, start_response)
-
-    def _push(self, hostname: str, ip: str) -> str:
-        """dyndns2 push from a router: store it; a new address runs a round right away."""
-        from ddnsd.detect import Family
-
-        family = Family.V6 if ":" in ip else Family.V4
-        changed = self.push_store.push(family, ip, hostname)  # ValueError: not an address
-        return "good" if changed else "nochg"
 
     # -- one round
     def round(self) -> bool:

@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 import requests
 
+from ddnsd.config.runtime import AcmeDnsAccount, HttpreqAuth
 from ddnsd.errors import ChallengeRefused, DdnsdError, PropagationTimeout, TransipServerError
 from ddnsd.observe.metrics import Metrics
-from ddnsd.web.app import AcmeDnsAccount, HttpreqSettings, make_app
+from ddnsd.web.app import make_app
 from ddnsd.web.server import HttpServer, serve
 
 USER, PASSWORD = "lego", "s3cret-pw"
@@ -88,7 +89,7 @@ def server(backend: FakeBackend, metrics: Metrics, clock: Clock) -> Iterator[Htt
         metrics=metrics,
         health=None,
         acme=backend,
-        httpreq=HttpreqSettings("/acme", USER, PASSWORD),
+        httpreq=HttpreqAuth("/acme", USER, PASSWORD),
         acmedns_accounts=ACCOUNTS,
         max_auth_failures=3,
         auth_lockout=60.0,
@@ -167,7 +168,7 @@ def test_httpreq_counts_challenges(server: HttpServer, metrics: Metrics) -> None
 
 def test_httpreq_custom_base(backend: FakeBackend) -> None:
     app = make_app(
-        metrics=None, health=None, acme=backend, httpreq=HttpreqSettings("/lego/", USER, PASSWORD)
+        metrics=None, health=None, acme=backend, httpreq=HttpreqAuth("/lego/", USER, PASSWORD)
     )
     srv = serve(app, "127.0.0.1:0")
     try:
@@ -321,7 +322,7 @@ def test_smaller_max_body(backend: FakeBackend) -> None:
         metrics=None,
         health=None,
         acme=backend,
-        httpreq=HttpreqSettings("/acme", USER, PASSWORD),
+        httpreq=HttpreqAuth("/acme", USER, PASSWORD),
         max_body=100,
     )
     srv = serve(app, "127.0.0.1:0")
