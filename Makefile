@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck unit tools bench docs clean
+.PHONY: demo test quick lint typecheck unit tools bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,20 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict ddnsd/
 
+# Tests wait on sockets and child processes far more than they compute, so more workers
+# than cores pays off; PYTEST_WORKERS=0 runs them in this process (for debugging).
+PYTEST_WORKERS ?= 4
+PYTEST := $(BIN)/pytest -q -n $(PYTEST_WORKERS) --dist worksteal
+
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
+# The edit loop: everything but the end-to-end suites with third-party ACME clients.
+quick: $(STAMP) lint typecheck
+	$(PYTEST) -m "not e2e" tests/unit tests/client tests/integration
+
 test: $(STAMP) tools lint typecheck
-	$(BIN)/pytest -q
+	$(PYTEST)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

@@ -1,7 +1,8 @@
 """Command line: argparse sub-commands and exit codes; nothing else.
 
-Exit codes: 0 success / in sync, 1 something failed (a record, a challenge, a check),
-2 bad usage or configuration. Imports stay lazy so hook processes start fast.
+Exit codes (``ddnsd.errors``): 0 success / in sync, 1 something failed (a record, a
+challenge, a check), 2 bad usage or configuration. Imports stay lazy so hook processes
+start fast.
 """
 
 from __future__ import annotations
@@ -11,8 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from ddnsd import __version__
-
-EXIT_USAGE = 2  # the other exit codes come from the commands (ddnsd/app.py)
+from ddnsd.errors import EXIT_USAGE
 
 # Commands whose arguments are passed through verbatim (lego exec's RAW mode uses "--").
 _PASSTHROUGH = ("present", "cleanup", "hook")
@@ -137,19 +137,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         from ddnsd import logs
 
         logs.setup(g.log_format, g.log_level)
-        from ddnsd import app
+        from ddnsd import commands
 
-        return app.acme_command(command, rest, g.config)
+        return commands.acme(command, rest, g.config)
 
     parser = build_parser()
     args = parser.parse_args(args_list)
     from ddnsd import logs
 
     logs.setup(args.log_format, args.log_level)
-    from ddnsd import app
+    from ddnsd import commands
 
     try:
-        return app.dispatch(args)
+        return commands.dispatch(args)
     except KeyboardInterrupt:
         return 130
 

@@ -6,6 +6,11 @@ appear in an error's text.
 
 from __future__ import annotations
 
+#: Exit codes of every command (the one place they are defined).
+EXIT_OK = 0  # done, or every record in sync
+EXIT_FAILED = 1  # something failed: a record, a challenge, a check (one line on stderr)
+EXIT_USAGE = 2  # bad usage or configuration; nothing was changed
+
 
 class DdnsdError(Exception):
     """Base of every error ddnsd raises on purpose."""
@@ -24,20 +29,33 @@ class TransipError(DdnsdError):
 
     ``status`` is the HTTP status (0 when no answer arrived), ``message`` TransIP's own
     ``{"error": ...}`` text when it gave one.
+
+    The sentence is "<lead>: <status> <message>. <hint>", where ``lead`` defaults to
+    "TransIP <method> <path>"; ``text`` replaces the whole sentence where that form does
+    not fit (``status``, ``message`` and the rest are kept as attributes either way).
     """
 
     def __init__(
-        self, status: int, message: str, *, method: str = "", path: str = "", hint: str = ""
+        self,
+        status: int,
+        message: str,
+        *,
+        method: str = "",
+        path: str = "",
+        hint: str = "",
+        lead: str = "",
+        text: str = "",
     ) -> None:
         self.status = status
         self.message = message
         self.method = method
         self.path = path
         self.hint = hint
-        where = f" {method} {path}" if method else ""
-        text = f"TransIP{where}: {status} {message}" if status else f"TransIP{where}: {message}"
-        if hint:
-            text = f"{text}. {hint}"
+        if not text:
+            lead = lead or (f"TransIP {method} {path}" if method else "TransIP")
+            text = f"{lead}: {status} {message}" if status else f"{lead}: {message}"
+            if hint:
+                text = f"{text}. {hint}"
         super().__init__(text)
 
 

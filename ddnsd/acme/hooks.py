@@ -15,7 +15,7 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from ddnsd.errors import DdnsdError
+from ddnsd.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, DdnsdError
 
 if TYPE_CHECKING:
     from ddnsd.acme.service import ChallengeService
@@ -23,10 +23,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("ddnsd.acme.hooks")
 
 ServiceFactory = Callable[[], "ChallengeService"]
-
-EXIT_OK = 0
-EXIT_FAILED = 1
-EXIT_USAGE = 2
 
 LEGO_USAGE = (
     "usage: ddnsd present|cleanup FQDN VALUE, or ddnsd present|cleanup -- DOMAIN TOKEN KEYAUTH"

@@ -22,14 +22,15 @@ log = logging.getLogger("ddnsd.detect.push")
 class PushStore:
     """Thread-safe latest pushed address per family.
 
-    ``on_change`` (optional) is called after a push that changed the stored address of a
-    family — e.g. to run a round right away — outside the store's lock; its exceptions
-    are logged, never raised to the pusher.
+    ``on_change(reason)`` (optional; the daemon passes ``Scheduler.trigger`` to run a
+    round right away) is called with ``"router push"`` after a push that changed the
+    stored address of a family, outside the store's lock; its exceptions are logged,
+    never raised to the pusher.
     """
 
     def __init__(
         self,
-        on_change: Callable[[], None] | None = None,
+        on_change: Callable[[str], None] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._lock = threading.Lock()
@@ -56,7 +57,7 @@ class PushStore:
             log.info("router pushed %s %s for %s", fam.label, canonical, hostname)
             if self.on_change is not None:
                 try:
-                    self.on_change()
+                    self.on_change("router push")
                 except Exception:
                     log.exception("push on_change callback failed")
         return changed

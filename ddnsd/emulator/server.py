@@ -328,6 +328,9 @@ def _make_http_server(emu: Emulator, host: str, port: int) -> ThreadingHTTPServe
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # Headers and body leave in separate writes; without TCP_NODELAY the body waits for
+    # the client's delayed ACK of the headers (~40 ms per keep-alive response).
+    disable_nagle_algorithm = True
     server_version = "ddnsd-emulator"
     timeout = 60
     emulator: Emulator

@@ -36,11 +36,9 @@ from ddnsd.errors import (
 )
 from ddnsd.model import DnsEntry, Outcome, RecordSpec
 from ddnsd.reconcile.planner import Change, Decision, Plan, RecordPlan, plan_domain
+from ddnsd.transip.wire import is_patch_mismatch
 
 log = logging.getLogger(__name__)
-
-#: PATCH 406 texts that mean "the zone is not what the plan assumed".
-_PATCH_MISMATCH = ("could not find match", "multiple matches")
 
 
 class DnsApi(Protocol):
@@ -200,8 +198,7 @@ def _worth_replanning(change: Change, exc: TransipError) -> bool:
     if isinstance(exc, TransipUnavailable | TransipServerError | TransipConflict):
         return True  # lost answer / transient: the write may or may not have happened
     if isinstance(exc, TransipNotAcceptable):
-        text = exc.message.lower()
         if change.kind == "update":
-            return any(t in text for t in _PATCH_MISMATCH)
-        return change.kind == "add" and "already exists" in text
+            return is_patch_mismatch(exc.message)
+        return change.kind == "add" and "already exists" in exc.message.lower()
     return change.kind == "delete" and isinstance(exc, TransipNotFound)

@@ -1,15 +1,25 @@
-"""The TransIP REST API v6: authentication (``auth``), the client (``client``) and the
-JSON ⇄ model mapping (``wire``). Knows nothing of records or ACME."""
+"""The TransIP REST API v6. Knows nothing of records or ACME.
 
-from ddnsd.transip.auth import KeyAuth, StaticTokenAuth, TokenSource, load_private_key
-from ddnsd.transip.client import RateLimit, TransipClient, make_client
+``http`` (the one transport) · ``retry`` (the pure retry decision) · ``calls`` (one API
+call: token + transport + retry) · ``client`` (one method per endpoint, ``make_client``)
+· ``auth`` (token sources) on ``keys``, ``tokens`` and ``token_cache`` · ``wire``
+(JSON ⇄ model, TransIP's error texts).
+"""
+
+from ddnsd.transip.auth import KeyAuth, StaticTokenAuth, TokenSource
+from ddnsd.transip.client import TransipClient, make_client
+from ddnsd.transip.http import Observer, Transport
+from ddnsd.transip.keys import load_private_key
+from ddnsd.transip.wire import RateLimit
 
 __all__ = [
     "KeyAuth",
+    "Observer",
     "RateLimit",
     "StaticTokenAuth",
     "TokenSource",
     "TransipClient",
+    "Transport",
     "load_private_key",
     "make_client",
 ]

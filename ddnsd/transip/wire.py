@@ -1,9 +1,11 @@
 """What goes over the wire: JSON ⇄ model, response headers, and error bodies.
 
-Everything here is pure (no sockets, no clock): ``auth.py`` and ``client.py`` feed it
-status codes, headers and decoded JSON and get model objects or exceptions back.
-TransIP's answers are checked for shape, so a surprise (a proxy's HTML page, a changed
-field) becomes one clear error instead of a ``KeyError`` deep in the reconciler.
+Everything here is pure (no sockets, no clock): the transport, the token sources and
+the client feed it status codes, headers and decoded JSON and get model objects or
+exceptions back. TransIP's answers are checked for shape, so a surprise (a proxy's HTML
+page, a changed field) becomes one clear error instead of a ``KeyError`` deep in the
+reconciler. Every match on TransIP's error texts lives here, so a changed text is fixed
+in one place.
 """
 
 from __future__ import annotations
@@ -28,12 +30,14 @@ from ddnsd.errors import (
     TransipNotFound,
     TransipRateLimited,
     TransipServerError,
+    TransipUnavailable,
 )
 from ddnsd.model import DnsEntry
 
 USER_AGENT = f"ddnsd/{ddnsd.__version__}"
 
 _ERROR_CLASSES: dict[int, type[TransipError]] = {
+    0: TransipUnavailable,
     401: TransipAuthError,
     403: TransipForbidden,
     404: TransipNotFound,
@@ -114,10 +118,10 @@ def error_class(status: int) -> type[TransipError]:
 
 
 def make_error(
-    status: int, message: str, *, method: str = "", path: str = "", hint: str = ""
+    status: int, message: str, *, method: str = "", path: str = "", hint: str = "", lead: str = ""
 ) -> TransipError:
     """Build the right ``TransipError`` subclass for ``status``."""
-    return error_class(status)(status, message, method=method, path=path, hint=hint)
+    return error_class(status)(status, message, method=method, path=path, hint=hint, lead=lead)
 
 
 def token_expired_or_revoked(message: str) -> bool:
@@ -132,6 +136,48 @@ def token_expired_or_revoked(message: str) -> bool:
 def is_being_saved(message: str) -> bool:
     """Whether a 409 text is TransIP's transient "DNS Entries are currently being saved"."""
     return "being saved" in message.lower()
+
+
+def is_entry_not_found(message: str) -> bool:
+    """Whether a DELETE 404 text is TransIP's "DNS Entry not found" (not an unknown domain)."""
+    return "dns entry not found" in message.lower()
+
+
+#: PATCH 406 texts that mean "the zone is not what the plan assumed".
+_PATCH_MISMATCH = ("could not find match", "multiple matches")
+
+
+def is_patch_mismatch(message: str) -> bool:
+    """Whether a PATCH 406 text says no entry, or more than one, matched name + expire + type."""
+    text = message.lower()
+    return any(t in text for t in _PATCH_MISMATCH)
+
+
+def auth_refusal(status: int, message: str, login: str) -> tuple[str, str]:
+    """``(lead, hint)`` of the sentence for a refused ``POST /auth`` of ``login``.
+
+    A bad signature or another 401 means the key does not belong to the login; a
+    whitelist refusal means a non-global key used from an address not whitelisted.
+    """
+    lower = message.lower()
+    lead = f"TransIP refused the access-token request for login '{login}'"
+    key_refused = f"TransIP refused the key for login '{login}'"
+    if "signature" in lower:
+        return key_refused, "Is private_key_file the key generated for this login?"
+    if "whitelist" in lower:
+        return lead, (
+            "Set global_key = true, or whitelist this machine's IP address in the "
+            "TransIP control panel."
+        )
+    if status == 401:
+        return key_refused, (
+            "Check login and private_key_file: both must belong to the same TransIP account."
+        )
+    if status == 429:
+        return lead, "The rate limit of the API is used up; try again after the window resets."
+    if status >= 500:
+        return f"TransIP failed to issue an access token for login '{login}'", "Try again later."
+    return lead, ""
 
 
 # ----------------------------------------------------------------------------- answers

@@ -37,6 +37,7 @@ from ddnsd.errors import (
 from ddnsd.model import DnsEntry
 from ddnsd.transip.auth import KeyAuth, StaticTokenAuth
 from ddnsd.transip.client import TransipClient, make_client
+from ddnsd.transip.http import Transport
 
 if TYPE_CHECKING:
     from conftest import EmulatorFactory, EmulatorHandle
@@ -57,10 +58,8 @@ class Recorder:
 
 
 def client_for(emu: EmulatorHandle, **kw: Any) -> TransipClient:
-    client = make_client(emu.api_url, emu.login, emu.private_key_path, **kw)
-    client.backoff_base = 0.01  # keep retries quick; the policy is unit-tested
-    client.backoff_cap = 0.05
-    return client
+    kw = {"backoff_base": 0.01, "backoff_cap": 0.05, **kw}  # quick retries; policy unit-tested
+    return make_client(emu.api_url, emu.login, emu.private_key_path, **kw)
 
 
 @pytest.fixture
@@ -289,8 +288,9 @@ def test_error_status_and_text(emulator: EmulatorHandle, case: ErrorCase) -> Non
 
 
 def test_read_only_token_cannot_write(emulator: EmulatorHandle) -> None:
-    auth = KeyAuth(emulator.api_url, "demo", emulator.private_key_path, read_only=True)
-    client = TransipClient(emulator.api_url, auth)
+    transport = Transport(emulator.api_url)
+    auth = KeyAuth(transport, "demo", emulator.private_key_path, read_only=True)
+    client = TransipClient(transport, auth)
     assert client.list_dns_entries("example.test")  # reads are fine
     with pytest.raises(TransipForbidden) as caught:
         client.add_dns_entry("example.test", TEST_300_A)
@@ -369,9 +369,14 @@ def test_unreachable_api_is_retried_then_fails(tmp_path: Path, emulator: Emulato
     emulator.emulator.stop()  # nobody listens any more
     seen = Recorder()
     client = make_client(
-        api_url, "demo", None, access_token_file=token_file, observer=seen, max_retries=2
+        api_url,
+        "demo",
+        None,
+        access_token_file=token_file,
+        observer=seen,
+        max_retries=2,
+        backoff_base=0.01,
     )
-    client.backoff_base = 0.01
     with pytest.raises(TransipUnavailable) as caught:
         client.list_dns_entries("example.test")
     assert str(caught.value) == (
@@ -388,8 +393,9 @@ def test_unreachable_api_is_retried_then_fails(tmp_path: Path, emulator: Emulato
 def test_unreachable_auth(tmp_path: Path, emulator: EmulatorHandle) -> None:
     api_url = emulator.api_url
     emulator.emulator.stop()
-    client = make_client(api_url, "demo", emulator.private_key_path, max_retries=2)
-    client.backoff_base = 0.01
+    client = make_client(
+        api_url, "demo", emulator.private_key_path, max_retries=2, backoff_base=0.01
+    )
     with pytest.raises(TransipUnavailable) as caught:
         client.api_test()
     assert str(caught.value) == (
@@ -552,10 +558,9 @@ def test_rate_limit_exceeded(emulator_factory: EmulatorFactory) -> None:
 
 def test_rate_limit_waits_for_the_reset_when_allowed(emulator_factory: EmulatorFactory) -> None:
     emu = emulator_factory(rate_limit=1)
-    client = client_for(emu)
-    client.max_rate_limit_wait = 3600.0
     slept: list[float] = []
-    client._sleep = slept.append  # the emulator's window is 15 minutes: do not really wait
+    # the emulator's window is 15 minutes: do not really wait
+    client = client_for(emu, max_rate_limit_wait=3600.0, sleep=slept.append)
     client.api_test()
     with pytest.raises(TransipRateLimited):
         client.api_test()
@@ -603,7 +608,7 @@ class StuckToken:
 def test_second_refusal_fails_loudly(emulator: EmulatorHandle) -> None:
     source = StuckToken(emulator.token())
     emulator.revoke(all=True)
-    client = TransipClient(emulator.api_url, source)
+    client = TransipClient(Transport(emulator.api_url), source)
     with pytest.raises(TransipAuthError) as caught:
         client.api_test()
     assert str(caught.value) == (
@@ -617,7 +622,7 @@ def test_second_refusal_fails_loudly(emulator: EmulatorHandle) -> None:
 
 def test_invalid_token_is_not_renewed(emulator: EmulatorHandle) -> None:
     source = StuckToken("not-a-token")
-    client = TransipClient(emulator.api_url, source)
+    client = TransipClient(Transport(emulator.api_url), source)
     with pytest.raises(TransipAuthError, match="401 Your access token is invalid"):
         client.api_test()
     assert source.invalidated == 0
@@ -625,10 +630,10 @@ def test_invalid_token_is_not_renewed(emulator: EmulatorHandle) -> None:
 
 
 def test_token_renewed_after_80_percent_of_its_lifetime(emulator: EmulatorHandle) -> None:
-    auth = KeyAuth(emulator.api_url, "demo", emulator.private_key_path)
     now = [time.time()]
-    auth._clock = lambda: now[0]
-    client = TransipClient(emulator.api_url, auth)
+    transport = Transport(emulator.api_url)
+    auth = KeyAuth(transport, "demo", emulator.private_key_path, clock=lambda: now[0])
+    client = TransipClient(transport, auth)
     client.api_test()
     first = auth.token()
     now[0] += 0.79 * 3600
@@ -663,10 +668,10 @@ def test_concurrent_calls_share_one_token_request(emulator: EmulatorHandle) -> N
 def test_failed_renewal_keeps_using_the_token_until_it_expires(
     emulator: EmulatorHandle, caplog: pytest.LogCaptureFixture
 ) -> None:
-    auth = KeyAuth(emulator.api_url, "demo", emulator.private_key_path)
     now = [time.time()]
-    auth._clock = lambda: now[0]
-    client = TransipClient(emulator.api_url, auth, max_retries=0)
+    transport = Transport(emulator.api_url)
+    auth = KeyAuth(transport, "demo", emulator.private_key_path, clock=lambda: now[0])
+    client = TransipClient(transport, auth, max_retries=0)
     client.api_test()
     first = auth.token()
     now[0] += 0.9 * 3600  # renewal due, 6 minutes of validity left
@@ -875,6 +880,20 @@ def test_headers_body_and_test_parameter(capture: str, tmp_path: Path) -> None:
     assert client.rate_limit.reset == 1485875578
 
 
+def test_a_failing_observer_never_breaks_a_call(
+    capture: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(method: str, path: str, status: int, seconds: float) -> None:
+        raise RuntimeError("a metrics bug")
+
+    token_file = tmp_path / "token"
+    token_file.write_text("header.payload.sig")
+    client = make_client(capture, "", None, access_token_file=token_file, observer=broken)
+    assert client.api_test() == "pong"
+    assert client.request_count == 1
+    assert "the request observer failed" in caplog.text
+
+
 def test_auth_request_signs_the_exact_bytes_sent(capture: str, tmp_path: Path) -> None:
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import padding
@@ -889,7 +908,7 @@ def test_auth_request_signs_the_exact_bytes_sent(capture: str, tmp_path: Path) -
         )
     )
     os.chmod(path, 0o600)
-    auth = KeyAuth(capture, "demo", path, expiration_time="30 minutes")
+    auth = KeyAuth(Transport(capture), "demo", path, expiration_time="30 minutes")
     with pytest.raises(TransipError, match="unexpected answer"):
         auth.token()  # the capture server answers 201 with an empty body
     ((method, url, headers, body),) = Capture.seen

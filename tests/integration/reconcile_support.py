@@ -27,10 +27,13 @@ class Clock:
 
 
 def client_for(emulator: Any) -> TransipClient:
-    client = make_client(emulator.api_url, emulator.login, emulator.private_key_path)
-    client.backoff_base = 0.01  # retries stay bounded; the tests need not wait for them
-    client.backoff_cap = 0.05
-    return client
+    return make_client(
+        emulator.api_url,
+        emulator.login,
+        emulator.private_key_path,
+        backoff_base=0.01,  # retries stay bounded; the tests need not wait for them
+        backoff_cap=0.05,
+    )
 
 
 def engine_for(emulator: Any, specs: list[RecordSpec], **kw: Any) -> Engine:

@@ -38,12 +38,16 @@ class Clock:
         return self.now
 
 
-def client_for(emulator: EmulatorHandle, state_dir: Path) -> TransipClient:
-    client = make_client(
-        emulator.api_url, emulator.login, emulator.private_key_path, cache_dir=state_dir
+def client_for(emulator: EmulatorHandle, state_dir: Path, **kw: Any) -> TransipClient:
+    return make_client(
+        emulator.api_url,
+        emulator.login,
+        emulator.private_key_path,
+        cache_dir=state_dir,
+        backoff_base=0.01,
+        backoff_cap=0.01,
+        **kw,
     )
-    client.backoff_base = client.backoff_cap = 0.01
-    return client
 
 
 def service_for(
@@ -365,8 +369,7 @@ def test_lost_post_stays_journalled_when_the_check_fails(
     the journal, so the stale cleanup removes it instead of leaving it forever."""
     warm(emulator, tmp_path)
     clock = Clock()
-    client = client_for(emulator, tmp_path)
-    client.max_retries = 0
+    client = client_for(emulator, tmp_path, max_retries=0)
     emulator.script_faults(
         [
             {"kind": "lost", "method": "POST", "path": DNS_PATH},

@@ -64,7 +64,7 @@ def test_private_push_is_stored_but_not_used_unless_allowed() -> None:
 
 def test_on_change_runs_only_when_the_address_changes() -> None:
     calls: list[int] = []
-    store = PushStore(on_change=lambda: calls.append(1))
+    store = PushStore(on_change=lambda reason: calls.append(1))
     store.push(Family.V4, "8.8.8.8", "a")
     store.push(Family.V4, "8.8.8.8", "a")
     store.push(Family.V4, "8.8.4.4", "a")
@@ -72,7 +72,7 @@ def test_on_change_runs_only_when_the_address_changes() -> None:
 
 
 def test_a_failing_on_change_does_not_fail_the_push() -> None:
-    def boom() -> None:
+    def boom(reason: str) -> None:
         raise RuntimeError("round failed")
 
     store = PushStore(on_change=boom)

@@ -1,4 +1,4 @@
-"""ddnsd.transip.auth: key loading, signing, JWT expiry math, expiration phrases, labels."""
+"""ddnsd.transip keys, tokens and auth: key loading, signing, JWT expiry math, labels."""
 
 from __future__ import annotations
 
@@ -16,17 +16,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 
 from ddnsd.emulator.tokens import DEMO_TOKEN  # the seed's demo token, verbatim
 from ddnsd.errors import ConfigError, TransipAuthError
-from ddnsd.transip.auth import (
-    KeyAuth,
-    StaticTokenAuth,
-    jwt_claims,
-    load_private_key,
-    make_label,
-    parse_expiration_time,
-    public_key_fingerprint,
-    sign,
-    token_schedule,
-)
+from ddnsd.transip.auth import KeyAuth, StaticTokenAuth
+from ddnsd.transip.http import Transport
+from ddnsd.transip.keys import load_private_key, public_key_fingerprint, sign
+from ddnsd.transip.tokens import jwt_claims, make_label, token_schedule
 
 
 @pytest.fixture(scope="module")
@@ -359,31 +352,6 @@ def test_token_schedule(
     assert token_schedule(claims, received, fallback) == expected
 
 
-PHRASES = [
-    ("3600 seconds", 3600),
-    ("120 minutes", 7200),
-    ("1 hour", 3600),
-    ("48 hours", 172800),
-    ("1 day", 86400),
-    ("15 days", 15 * 86400),
-    ("1 week", 604800),
-    ("4 weeks", 4 * 604800),
-    ("30 minutes", 1800),
-    ("1 Hour", 3600),
-    (" 2 hours ", 7200),
-    ("1 month", 30 * 86400),
-    ("1 fortnight", None),
-    ("hour", None),
-    ("-1 hour", None),
-    ("", None),
-]
-
-
-@pytest.mark.parametrize(("phrase", "seconds"), PHRASES, ids=[p or "empty" for p, _ in PHRASES])
-def test_parse_expiration_time(phrase: str, seconds: int | None) -> None:
-    assert parse_expiration_time(phrase) == seconds
-
-
 LABELS = [
     ("plain", "myhost", 123, "ddnsd-myhost-123"),
     ("fqdn-keeps-first-label", "home.example.net", 5, "ddnsd-home-5"),
@@ -409,7 +377,7 @@ def test_make_label_is_unique_per_call() -> None:
 
 def test_auth_body_fields(tmp_path: Path, key: rsa.RSAPrivateKey) -> None:
     path = _write(tmp_path / "k.pem", _pem(key, PKCS8))
-    auth = KeyAuth("http://127.0.0.1:1/v6/", "demo", path)
+    auth = KeyAuth(Transport("http://127.0.0.1:1/v6/"), "demo", path)
     first, second = auth.auth_body(), auth.auth_body()
     assert set(first) == {"login", "nonce", "read_only", "expiration_time", "label", "global_key"}
     assert first["login"] == "demo"
@@ -425,7 +393,7 @@ def test_auth_body_fields(tmp_path: Path, key: rsa.RSAPrivateKey) -> None:
 def test_key_auth_refuses_empty_login(tmp_path: Path, key: rsa.RSAPrivateKey) -> None:
     path = _write(tmp_path / "k.pem", _pem(key, PKCS8))
     with pytest.raises(ConfigError, match="login is empty"):
-        KeyAuth("http://127.0.0.1:1/v6", "", path)
+        KeyAuth(Transport("http://127.0.0.1:1/v6"), "", path)
 
 
 # ----------------------------------------------------------------------------- static token

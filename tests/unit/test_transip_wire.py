@@ -1,4 +1,4 @@
-"""ddnsd.transip.wire and the pure helpers of ddnsd.transip.client (tables only, no sockets)."""
+"""ddnsd.transip.wire: JSON ⇄ model, headers, error bodies and texts (tables only, no sockets)."""
 
 from __future__ import annotations
 
@@ -19,13 +19,14 @@ from ddnsd.errors import (
     TransipNotFound,
     TransipRateLimited,
     TransipServerError,
+    TransipUnavailable,
 )
 from ddnsd.model import DnsEntry
-from ddnsd.transip.client import backoff_delay, rate_limit_wait
 from ddnsd.transip.wire import (
     USER_AGENT,
     RateLimit,
     TransipBadResponse,
+    auth_refusal,
     describe_failure,
     domain_names_from_json,
     dumps,
@@ -34,62 +35,12 @@ from ddnsd.transip.wire import (
     error_class,
     error_message,
     is_being_saved,
+    is_entry_not_found,
+    is_patch_mismatch,
     make_error,
     next_page_query,
     token_expired_or_revoked,
 )
-
-# ----------------------------------------------------------------------------- backoff
-
-BACKOFF = [
-    # (id, attempt, base, cap, rand, delay)
-    ("first-retry/rand-0", 0, 0.5, 8.0, 0.0, 0.25),
-    ("first-retry/rand-1", 0, 0.5, 8.0, 1.0, 0.5),
-    ("second-retry/rand-half", 1, 0.5, 8.0, 0.5, 0.75),
-    ("fourth-retry/rand-half", 3, 0.5, 8.0, 0.5, 3.0),
-    ("capped/rand-0", 10, 0.5, 8.0, 0.0, 4.0),
-    ("capped/rand-1", 10, 0.5, 8.0, 1.0, 8.0),
-    ("huge-attempt/no-overflow", 10_000, 0.5, 8.0, 1.0, 8.0),
-    ("negative-attempt/as-first", -3, 0.5, 8.0, 1.0, 0.5),
-    ("rand-below-0/clamped", 0, 1.0, 8.0, -5.0, 0.5),
-    ("rand-above-1/clamped", 0, 1.0, 8.0, 7.0, 1.0),
-    ("zero-base", 5, 0.0, 8.0, 0.5, 0.0),
-]
-
-
-@pytest.mark.parametrize(
-    ("attempt", "base", "cap", "rand", "delay"),
-    [b[1:] for b in BACKOFF],
-    ids=[b[0] for b in BACKOFF],
-)
-def test_backoff_delay(attempt: int, base: float, cap: float, rand: float, delay: float) -> None:
-    assert backoff_delay(attempt, base, cap, rand) == pytest.approx(delay)
-
-
-def test_backoff_is_bounded_and_grows() -> None:
-    ceilings = [backoff_delay(a, 0.5, 8.0, 1.0) for a in range(12)]
-    assert ceilings == sorted(ceilings)
-    assert max(ceilings) == 8.0
-    assert all(backoff_delay(a, 0.5, 8.0, 0.0) >= ceilings[a] / 2 for a in range(12))
-
-
-RATE_WAITS = [
-    # (id, reset, now, cap, wait)
-    ("unknown-reset", None, 1000.0, 60.0, None),
-    ("resets-in-10s", 1010.0, 1000.0, 60.0, 11.0),
-    ("resets-at-the-cap", 1059.0, 1000.0, 60.0, 60.0),
-    ("resets-beyond-cap", 1100.0, 1000.0, 60.0, None),
-    ("reset-already-passed", 900.0, 1000.0, 60.0, 1.0),
-    ("fifteen-minutes", 1900.0, 1000.0, 60.0, None),
-]
-
-
-@pytest.mark.parametrize(
-    ("reset", "now", "cap", "wait"), [r[1:] for r in RATE_WAITS], ids=[r[0] for r in RATE_WAITS]
-)
-def test_rate_limit_wait(reset: float | None, now: float, cap: float, wait: float | None) -> None:
-    assert rate_limit_wait(reset, now, cap) == wait
-
 
 # ----------------------------------------------------------------------------- errors
 
@@ -175,6 +126,99 @@ SAVING = [
 @pytest.mark.parametrize(("message", "saving"), [s[1:] for s in SAVING], ids=[s[0] for s in SAVING])
 def test_is_being_saved(message: str, saving: bool) -> None:
     assert is_being_saved(message) is saving
+
+
+def test_no_answer_is_unavailable() -> None:
+    assert error_class(0) is TransipUnavailable
+    err = make_error(0, "connection refused", method="GET", path="/domains")
+    assert str(err) == "TransIP GET /domains: connection refused"
+
+
+ENTRY_GONE = [
+    ("seed-text", "DNS Entry not found", True),
+    ("lower-case", "dns entry not found", True),
+    ("unknown-domain", "Domain with name 'nope.test' not found", False),
+]
+
+
+@pytest.mark.parametrize(
+    ("message", "gone"), [e[1:] for e in ENTRY_GONE], ids=[e[0] for e in ENTRY_GONE]
+)
+def test_is_entry_not_found(message: str, gone: bool) -> None:
+    assert is_entry_not_found(message) is gone
+
+
+MISMATCH = [
+    ("no-match", "Could not find match for DNS entry 'test 300 A'", True),
+    ("multiple-matches", "Multiple matches found for DNS entry 'test 300 A'", True),
+    ("invalid-type", "Invalid DNS entry type 'B'", False),
+    ("already-exists", "The DNS entry 'mail 3600 A 198.51.100.25' already exists", False),
+]
+
+
+@pytest.mark.parametrize(
+    ("message", "mismatch"), [m[1:] for m in MISMATCH], ids=[m[0] for m in MISMATCH]
+)
+def test_is_patch_mismatch(message: str, mismatch: bool) -> None:
+    assert is_patch_mismatch(message) is mismatch
+
+
+REQUEST = "TransIP refused the access-token request for login 'demo'"
+KEY = "TransIP refused the key for login 'demo'"
+REFUSALS = [
+    # (id, status, message, lead, hint)
+    (
+        "bad-signature",
+        401,
+        "Invalid API signature",
+        KEY,
+        "Is private_key_file the key generated for this login?",
+    ),
+    (
+        "signature-any-status",
+        403,
+        "Signature mismatch",
+        KEY,
+        "Is private_key_file the key generated for this login?",
+    ),
+    (
+        "whitelist",
+        401,
+        "Your IP address is not on the whitelist",
+        REQUEST,
+        "Set global_key = true, or whitelist this machine's IP address in the TransIP "
+        "control panel.",
+    ),
+    (
+        "unknown-login",
+        401,
+        "Unknown login 'demo'",
+        KEY,
+        "Check login and private_key_file: both must belong to the same TransIP account.",
+    ),
+    (
+        "rate-limited",
+        429,
+        "Rate limit exceeded",
+        REQUEST,
+        "The rate limit of the API is used up; try again after the window resets.",
+    ),
+    (
+        "server-error",
+        500,
+        "Internal server error",
+        "TransIP failed to issue an access token for login 'demo'",
+        "Try again later.",
+    ),
+    ("bad-expiration-time", 406, "Invalid expiration_time '2 months'", REQUEST, ""),
+]
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "lead", "hint"), [r[1:] for r in REFUSALS], ids=[r[0] for r in REFUSALS]
+)
+def test_auth_refusal(status: int, message: str, lead: str, hint: str) -> None:
+    assert auth_refusal(status, message, "demo") == (lead, hint)
 
 
 # ----------------------------------------------------------------------------- JSON

@@ -1,0 +1,156 @@
+"""One function per sub-command; ``cli.py`` parses, these do the work.
+
+Every command returns its exit code (``ddnsd.errors``: 0 done / in sync, 1 failed,
+2 bad usage or configuration) and reports a failure as one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from typing import TYPE_CHECKING, TextIO
+
+from ddnsd import wiring
+from ddnsd.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError, DdnsdError
+
+if TYPE_CHECKING:
+    from ddnsd.acme.service import ChallengeService
+    from ddnsd.config import Settings
+    from ddnsd.reconcile.engine import RoundResult
+
+
+def fail(message: str, problems: list[str] | None = None) -> None:
+    """One clear error line (plus the list of problems, one per line) on stderr."""
+    print(f"ddnsd: {message}", file=sys.stderr)
+    for p in problems or []:
+        print(f"  - {p}", file=sys.stderr)
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    """Run the parsed sub-command (everything but the ACME hooks, see :func:`acme`)."""
+    cmd = args.command
+    if cmd == "emulator":
+        from ddnsd.emulator.cli import run
+
+        return run(args)
+    if cmd == "demo":
+        from ddnsd.demo import run_demo
+
+        return run_demo(changes=args.changes)
+    if cmd == "config-schema":
+        from ddnsd.config import schema_markdown
+
+        sys.stdout.write(schema_markdown())
+        return EXIT_OK
+    if cmd == "healthcheck":
+        return healthcheck(args.config, args.url, args.timeout)
+    try:
+        settings = wiring.load_settings(args.config)
+        if cmd == "check-config":
+            return check_config(settings)
+        if cmd == "ip":
+            return show_ip(settings)
+        if cmd == "once":
+            return once(settings, dry_run=args.dry_run)
+        if cmd == "run":
+            from ddnsd.daemon import Daemon
+
+            return Daemon(settings, args.config).run()
+    except ConfigError as exc:
+        fail(str(exc), exc.problems)
+        return EXIT_USAGE
+    except DdnsdError as exc:
+        fail(str(exc))
+        return EXIT_FAILED
+    fail(f"unknown command {cmd!r}")
+    return EXIT_USAGE
+
+
+def check_config(settings: Settings) -> int:
+    from ddnsd import config
+
+    if settings.records:
+        wiring.make_detectors(settings)  # builds every source: a bad one fails here, not at 3 a.m.
+    print(f"# effective configuration from {settings.source} (secrets redacted)")
+    sys.stdout.write(config.to_toml(config.redacted(settings)))
+    return EXIT_OK
+
+
+def show_ip(settings: Settings) -> int:
+    """What each source says and the agreed address per family; 1 when one did not agree."""
+    ok = True
+    agreements = wiring.detect(settings, wiring.make_detectors(settings), wait_all=True)
+    for agreement in agreements.values():
+        print(f"{agreement.family.label} (need {settings.detect.agree} to agree):")
+        for rep in agreement.reports:
+            said = rep.address if rep.address else f"failed: {rep.error}"
+            print(f"  {rep.source:<40} {said}  ({rep.seconds * 1000:.0f} ms)")
+        if agreement.address:
+            print(f"  agreed: {agreement.address}")
+        else:
+            print("  agreed: none — DNS would be left unchanged")
+            ok = False
+    return EXIT_OK if ok else EXIT_FAILED
+
+
+def once(settings: Settings, *, dry_run: bool = False) -> int:
+    """One round: exit 0 when every record is in sync, 1 when one failed or conflicts."""
+    from ddnsd.model import Outcome
+
+    if not settings.records:
+        fail(f"no [[records]] in {settings.source}; nothing to keep in sync")
+        return EXIT_USAGE
+    client = wiring.make_client(settings)
+    agreements = wiring.detect(settings, wiring.make_detectors(settings))
+    addresses = {rtype: a.address for rtype, a in agreements.items()}
+    result = wiring.make_engine(settings, client, dry_run=dry_run).run_round(addresses)
+    print_round(result)
+    bad = [r for r in result.records.values() if r.outcome in (Outcome.FAILED, Outcome.CONFLICT)]
+    return EXIT_FAILED if bad else EXIT_OK
+
+
+def print_round(result: RoundResult, out: TextIO | None = None) -> None:
+    for key, rec in result.records.items():
+        print(f"{key:<40} {rec.outcome.value:<9} {rec.message}", file=out or sys.stdout)
+
+
+def healthcheck(config_path: str | None, url: str | None, timeout: float) -> int:
+    """Exit 0 when the daemon's ``/healthz`` answers 200 (the container HEALTHCHECK)."""
+    import urllib.request
+
+    if url is None:
+        listen = "127.0.0.1:9333"
+        # A container may run on env only; then the default listener is the best guess.
+        with contextlib.suppress(ConfigError):
+            listen = wiring.load_settings(config_path).http.listen or listen
+        host, _, port = listen.rpartition(":")
+        if host in ("", "0.0.0.0", "[::]"):
+            host = "127.0.0.1" if host != "[::]" else "[::1]"
+        url = f"http://{host}:{port}/healthz"
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310
+            if resp.status == 200:
+                return EXIT_OK
+            fail(f"{url} answered {resp.status}")
+    except OSError as exc:
+        fail(f"{url} did not answer: {exc}")
+    return EXIT_FAILED
+
+
+def acme(command: str, rest: list[str], config_path: str | None) -> int:
+    """``present`` / ``cleanup`` / ``hook …``: the ACME front doors through one dispatcher.
+
+    The service (config, key, client) is built only when a handler has work to do.
+    """
+    from ddnsd.acme import hooks
+    from ddnsd.config import hook_environ
+
+    def factory() -> ChallengeService:
+        try:
+            return wiring.make_challenge_service(wiring.load_settings(config_path))
+        except ConfigError as exc:
+            fail(str(exc), exc.problems)
+            raise SystemExit(EXIT_USAGE) from None
+
+    return hooks.dispatch(command, rest, factory, hook_environ())

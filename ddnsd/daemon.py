@@ -1,0 +1,294 @@
+"""``ddnsd run``: the long-running process.
+
+Rounds run on a schedule (APScheduler), on netlink address events of watched interfaces,
+on router pushes and on SIGUSR1; SIGHUP reloads the configuration before the next round;
+SIGTERM/SIGINT stop after the current round. The HTTP listener always serves the app of
+the current configuration. Every result goes through the :class:`Reporter`.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from ddnsd import wiring
+from ddnsd.errors import EXIT_OK, ConfigError, DdnsdError
+
+if TYPE_CHECKING:
+    from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+    from ddnsd.acme.service import ChallengeService
+    from ddnsd.config import Settings
+    from ddnsd.detect import Detector
+    from ddnsd.detect.netlink import AddressWatcher
+    from ddnsd.reconcile.engine import Engine
+    from ddnsd.transip.client import TransipClient
+    from ddnsd.web.server import HttpServer
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Parts:
+    """What one configuration builds; a reload builds a new set."""
+
+    settings: Settings
+    client: TransipClient
+    detectors: dict[str, list[Detector]]
+    engine: Engine | None
+    acme: ChallengeService | None
+
+
+class Listener:
+    """The HTTP listener; it always serves the app set last (a reload swaps it)."""
+
+    def __init__(self) -> None:
+        self.app: WSGIApplication | None = None
+        self.server: HttpServer | None = None
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        assert self.app is not None
+        return self.app(environ, start_response)
+
+    def start(self, app: WSGIApplication, listen: str) -> None:
+        from ddnsd.web.server import serve
+
+        self.app = app
+        self.server = serve(self, listen)
+        log.info("http: %s (/metrics /healthz /readyz)", self.server.url)
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+
+
+class InterfaceWatch:
+    """Netlink watch of the ``iface:`` sources' interfaces; ``update`` after a reload."""
+
+    def __init__(self, on_event: Callable[[], None]) -> None:
+        self.on_event = on_event
+        self.watcher: AddressWatcher | None = None
+
+    def update(self, ifaces: set[str]) -> None:
+        if self.watcher is not None and self.watcher.ifaces == ifaces:
+            return
+        self.stop()
+        if ifaces:
+            from ddnsd.detect.netlink import AddressWatcher
+
+            self.watcher = AddressWatcher(self.on_event, ifaces)
+            self.watcher.start()
+            log.info("watching address changes on %s", ", ".join(sorted(ifaces)))
+
+    def stop(self) -> None:
+        if self.watcher is not None:
+            self.watcher.stop()
+            self.watcher = None
+
+
+class Daemon:
+    """``ddnsd run``: rounds on a schedule, on netlink events and on router pushes."""
+
+    def __init__(self, settings: Settings, config_path: str | None) -> None:
+        from ddnsd.config import process_env
+        from ddnsd.detect import PushStore
+        from ddnsd.observe.health import Health
+        from ddnsd.observe.metrics import Metrics
+        from ddnsd.observe.report import Reporter
+        from ddnsd.scheduler import Scheduler
+        from ddnsd.sdnotify import Notifier
+
+        s = settings
+        self.config_path = config_path
+        self.metrics = Metrics()
+        self.health = Health(s.schedule.interval)
+        self.notifier = Notifier(process_env("NOTIFY_SOCKET"), process_env("WATCHDOG_USEC"))
+        self.report = Reporter(self.metrics, self.health, self.notifier)
+        self.scheduler = Scheduler(
+            self._round_job,
+            interval=s.schedule.interval,
+            jitter=s.schedule.jitter,
+            periodic={
+                "token": (self._renew_token, min(300.0, s.schedule.interval)),
+                "acme-sweep": (self._sweep_journal, max(60.0, s.acme.max_age / 4)),
+            },
+        )
+        self.push_store = PushStore(on_change=self.scheduler.trigger)
+        self.listener = Listener()
+        self.watch = InterfaceWatch(lambda: self.scheduler.trigger("address change"))
+        self._stop = threading.Event()
+        self._first_round = threading.Event()
+        self._round_lock = threading.Lock()
+        self._reload_requested = False
+        self.parts = self._build(s)
+
+    @property
+    def settings(self) -> Settings:
+        return self.parts.settings
+
+    def _build(self, settings: Settings) -> Parts:
+        client = wiring.make_client(settings, self.metrics.observe_api)
+        records = bool(settings.records)
+        acme = None
+        if wiring.serves_acme(settings):
+            acme = wiring.make_challenge_service(settings, client)
+            acme.cleanup_stale()
+        return Parts(
+            settings=settings,
+            client=client,
+            detectors=wiring.make_detectors(settings, self.push_store) if records else {},
+            engine=wiring.make_engine(settings, client) if records else None,
+            acme=acme,
+        )
+
+    def _web_app(self) -> WSGIApplication:
+        return wiring.make_web_app(
+            self.settings,
+            metrics=self.metrics,
+            health=self.health,
+            acme=self.parts.acme,
+            push_store=self.push_store,
+        )
+
+    # -- jobs
+
+    def _round_job(self) -> bool:
+        ok = self.round()
+        self._first_round.set()
+        return ok
+
+    def round(self) -> bool:
+        with self._round_lock:
+            if self._reload_requested:
+                self._reload()
+            parts, now = self.parts, time.time()
+            if parts.engine is None:  # nothing to keep in sync (ACME or metrics only)
+                self.report.idle_round(now)
+                return True
+            try:
+                agreements = wiring.detect(parts.settings, parts.detectors)
+                self.report.agreements(agreements)
+                addresses = {rtype: a.address for rtype, a in agreements.items()}
+                result = parts.engine.run_round(addresses)
+            except DdnsdError as exc:
+                log.error("round failed: %s", exc)
+                self.report.round(now, None)
+                self.report.status()
+                return False
+            ok = self.report.round(now, result, agreements)
+            self.report.client(parts.client)
+            self.report.status()
+            return ok
+
+    def _renew_token(self) -> None:
+        try:
+            self.parts.client.auth.token()
+            self.report.token(True)
+            self.report.client(self.parts.client)
+        except DdnsdError as exc:
+            log.error("token renewal failed: %s", exc)
+            self.report.token(False)
+
+    def _sweep_journal(self) -> None:
+        """Remove challenge TXT entries a crashed hook left behind (older than max_age)."""
+        service = self.parts.acme
+        if service is None:
+            # No HTTP ACME here, but hooks on this machine may share the state dir.
+            from ddnsd.acme.journal import Journal
+
+            if not Journal(self.settings.state.dir).entries():
+                return
+            service = wiring.make_challenge_service(self.settings, self.parts.client)
+        try:
+            removed = service.cleanup_stale()
+            if removed:
+                log.info(
+                    "removed %d stale ACME challenge entr%s",
+                    removed,
+                    "y" if removed == 1 else "ies",
+                )
+        except DdnsdError as exc:
+            log.warning("stale ACME entries not removed yet: %s", exc)
+
+    def _reload(self) -> None:
+        self._reload_requested = False
+        old = self.settings
+        try:
+            self.parts = self._build(wiring.load_settings(self.config_path))
+        except ConfigError as exc:
+            log.error("reload refused, keeping the running configuration: %s", exc)
+            for p in exc.problems:
+                log.error("  - %s", p)
+            return
+        except DdnsdError as exc:
+            log.error("reload failed, keeping the running configuration: %s", exc)
+            return
+        new = self.settings
+        if self.listener.app is not None:
+            self.listener.app = self._web_app()
+            if new.http.listen != old.http.listen:
+                log.warning(
+                    "[http] listen changed to %r: restart ddnsd to move the listener (still on %r)",
+                    new.http.listen,
+                    old.http.listen,
+                )
+        self.health.interval = new.schedule.interval
+        self.watch.update(wiring.watched_interfaces(new))
+        self.scheduler.reschedule(new.schedule.interval, new.schedule.jitter)
+        log.info("configuration reloaded from %s", new.source)
+
+    # -- lifecycle
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        if signum == signal.SIGHUP:
+            log.info("SIGHUP: reloading configuration before the next round")
+            self._reload_requested = True
+            self.scheduler.trigger("reload")
+        elif signum == signal.SIGUSR1:
+            self.scheduler.trigger("SIGUSR1")
+        else:
+            self._stop.set()
+
+    def run(self) -> int:
+        s = self.settings
+        if s.http.listen:
+            self.listener.start(self._web_app(), s.http.listen)
+        self.watch.update(wiring.watched_interfaces(s))
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
+            signal.signal(sig, self._on_signal)
+        self.scheduler.start()
+        self._warn_if_idle(s)
+        log.info(
+            "ddnsd running: %d record(s), round every %.0f s",
+            len(s.records),
+            s.schedule.interval,
+        )
+        while not self._stop.is_set() and not self._first_round.wait(0.2):
+            pass
+        if self._first_round.is_set():
+            self.notifier.ready(self.health.status_line())
+            self.notifier.start_watchdog(lambda: not self._stop.is_set())
+        while not self._stop.wait(1.0):
+            pass
+        log.info("stopping: waiting for the current round to finish")
+        self.notifier.stopping()
+        self.scheduler.shutdown(timeout=8.0)
+        self.watch.stop()
+        self.listener.stop()
+        self.notifier.stop()
+        log.info("stopped")
+        return EXIT_OK
+
+    def _warn_if_idle(self, s: Settings) -> None:
+        if not s.records and self.parts.acme is None and s.dyndns is None:
+            log.warning(
+                "nothing to do: %s has no [[records]], no [acme.httpreq] / [[acme.accounts]] "
+                "and no [dyndns]; serving metrics and health only",
+                s.source,
+            )
