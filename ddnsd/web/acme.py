@@ -50,6 +50,16 @@ log = logging.getLogger(__name__)
 _ACME_TXT = re.compile(r"^[A-Za-z0-9_-]{43}$")  # what acme-dns accepts as a value
 
 
+# What a backend error becomes, the first row that matches: (error, metric result, log
+# level, word in the log line, HTTP status, error code).
+_BACKEND_ERRORS: tuple[tuple[type[DdnsdError], str, int, str, int, str], ...] = (
+    (ChallengeRefused, "refused", logging.WARNING, " refused", 403, "forbidden"),
+    (PropagationTimeout, "timeout", logging.ERROR, "", 504, "propagation_timeout"),
+    (TransipError, "error", logging.ERROR, " failed", 502, "transip_error"),
+    (DdnsdError, "error", logging.ERROR, " failed", 503, "unavailable"),
+)
+
+
 class AcmeBackend(Protocol):
     """What the HTTP API asks of the ACME challenge service (``ChallengeService``).
 
@@ -200,22 +210,12 @@ class AcmeRoutes:
         result = "ok"
         try:
             call()
-        except ChallengeRefused as exc:
-            result = "refused"
-            log.warning("acme %s %s refused: %s", action, fqdn, exc)
-            raise HttpError(403, str(exc), "forbidden") from exc
-        except PropagationTimeout as exc:
-            result = "timeout"
-            log.error("acme %s %s: %s", action, fqdn, exc)
-            raise HttpError(504, str(exc), "propagation_timeout") from exc
-        except TransipError as exc:
-            result = "error"
-            log.error("acme %s %s failed: %s", action, fqdn, exc)
-            raise HttpError(502, str(exc), "transip_error") from exc
         except DdnsdError as exc:
-            result = "error"
-            log.error("acme %s %s failed: %s", action, fqdn, exc)
-            raise HttpError(503, str(exc), "unavailable") from exc
+            result, level, what, status, code = next(
+                row[1:] for row in _BACKEND_ERRORS if isinstance(exc, row[0])
+            )
+            log.log(level, "acme %s %s%s: %s", action, fqdn, what, exc)
+            raise HttpError(status, str(exc), code) from exc
         finally:
             seconds = time.monotonic() - started
             if self.metrics is not None:
