@@ -194,7 +194,11 @@ def serve(
         log_socket_errors=False,
     )
     host, port = sock.getsockname()[:2]
-    server = _Server(app, sock, adj, request_timeout)
+    try:
+        server = _Server(app, sock, adj, request_timeout)  # listen() may still fail
+    except OSError as exc:
+        sock.close()
+        raise DdnsdError(f"cannot listen on {listen}: {_bind_problem(exc)}") from None
     thread = threading.Thread(target=server.run, name="ddnsd-http", daemon=True)
     thread.start()
     return HttpServer(server, thread, str(host), int(port))
