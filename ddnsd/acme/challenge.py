@@ -1,4 +1,4 @@
-"""ACME DNS-01 arithmetic: names, zones and values. PURE: no I/O, no clock.
+"""ACME DNS-01 arithmetic: names, zones, values and lookups in a zone. PURE: no I/O, no clock.
 
 Everything here works on normalised names: no trailing dot, lower case, IDNA
 ("xn--") labels. :func:`normalize_name` is the one way in.
@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable
 
 from ddnsd.errors import ChallengeRefused
+from ddnsd.model import DnsEntry
 
 ACME_LABEL = "_acme-challenge"
 ACME_PREFIX = ACME_LABEL + "."
@@ -132,3 +133,29 @@ def check_allowed(fqdn: str, zones: Iterable[str]) -> None:
             f"refusing {fqdn!r}: it is outside the allowed zones ({allowed}); "
             "add its domain to [acme] zones to allow it"
         )
+
+
+def same_value(entries: Iterable[DnsEntry], entry: DnsEntry) -> list[DnsEntry]:
+    """The entries with ``entry``'s name, type and content, whatever their expire."""
+    return [
+        e
+        for e in entries
+        if e.name == entry.name and e.type == entry.type and e.content == entry.content
+    ]
+
+
+def find_value(entries: Iterable[DnsEntry], entry: DnsEntry) -> DnsEntry | None:
+    """The first of :func:`same_value`, as stored (its expire may differ from ``entry``'s)."""
+    found = same_value(entries, entry)
+    return found[0] if found else None
+
+
+def stored_expire(entries: Iterable[DnsEntry], entry: DnsEntry) -> int:
+    """The expire the first entry with ``entry``'s name and type uses, else ``entry``'s own.
+
+    TransIP keeps one expire per name and type, so a value added beside others takes theirs.
+    """
+    for e in entries:
+        if e.name == entry.name and e.type == entry.type:
+            return e.expire
+    return entry.expire

@@ -363,3 +363,29 @@ def describe_failure(exc: BaseException, timeout: float) -> tuple[str, bool]:
             return "connection refused", False
         return "the connection was dropped before an answer arrived", True
     return f"the request failed ({type(exc).__name__})", True
+
+
+# ----------------------------------------------------------------------------- refusals of a write
+
+
+def is_already_exists(message: str) -> bool:
+    """Whether a refused POST's text says the identical entry is already there."""
+    return "already exist" in message.lower()
+
+
+def is_expire_mismatch(message: str) -> bool:
+    """Whether a refused POST's text says entries with that name and type use another expire."""
+    text = message.lower()
+    return "expire" in text and any(w in text for w in ("share", "same", "mismatch", "differ"))
+
+
+def is_unknown_domain(message: str) -> bool:
+    """Whether a 404 text says the domain is not in the account ("Domain with name 'x' not
+    found"), as opposed to a missing entry."""
+    return "domain with name" in message.lower()
+
+
+def mentions_domain(message: str) -> bool:
+    """Whether a 404 text for a DELETE is about the domain rather than the entry (any
+    mention of "domain"; looser than :func:`is_unknown_domain`)."""
+    return "domain" in message.lower()

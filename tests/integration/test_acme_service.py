@@ -66,7 +66,7 @@ def service_for(
 
 def warm(emulator: EmulatorHandle, state_dir: Path) -> None:
     """What an earlier hook run leaves behind: a cached token and domain list. Stats cleared."""
-    service_for(emulator, state_dir).domains()
+    service_for(emulator, state_dir).account.domains()
     emulator.reset()
 
 

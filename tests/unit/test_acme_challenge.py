@@ -10,6 +10,7 @@ import pytest
 
 from ddnsd.acme import challenge
 from ddnsd.errors import ChallengeRefused
+from ddnsd.model import DnsEntry
 
 # keyAuth → TXT value, produced independently with:
 #   printf %s KEYAUTH | openssl dgst -sha256 -binary | base64 | tr '+/' '-_' | tr -d '='
@@ -246,3 +247,56 @@ def test_challenge_module_imports_no_io() -> None:
         )
     }
     assert not imported & {"socket", "requests", "dns", "time", "os", "subprocess", "pathlib"}
+
+
+# -- lookups in a zone's entries (as GET /domains/{d}/dns lists them) ---------------------
+
+APEX = "_acme-challenge"
+ZONE = [
+    DnsEntry("@", 3600, "TXT", "v=spf1 mx -all"),
+    DnsEntry(APEX, 300, "TXT", "first"),
+    DnsEntry(APEX, 300, "TXT", "second"),
+    DnsEntry(APEX + ".www", 60, "TXT", "first"),
+    DnsEntry(APEX, 3600, "CNAME", "first"),
+    DnsEntry(APEX, 300, "TXT", "second"),  # a duplicate, as a hand edit may leave
+]
+
+
+@pytest.mark.parametrize(
+    ("entries", "entry", "expected"),
+    [
+        pytest.param(ZONE, DnsEntry(APEX, 60, "TXT", "first"), [ZONE[1]], id="any-expire"),
+        pytest.param(
+            ZONE, DnsEntry(APEX, 300, "TXT", "second"), [ZONE[2], ZONE[5]], id="duplicates"
+        ),
+        pytest.param(ZONE, DnsEntry(APEX, 300, "TXT", "third"), [], id="other-content"),
+        pytest.param(ZONE, DnsEntry(APEX, 300, "A", "first"), [], id="other-type"),
+        pytest.param(ZONE, DnsEntry(APEX + ".x", 60, "TXT", "first"), [], id="other-name"),
+        pytest.param([], DnsEntry(APEX, 60, "TXT", "first"), [], id="empty-zone"),
+    ],
+)
+def test_same_value_and_find_value(
+    entries: list[DnsEntry], entry: DnsEntry, expected: list[DnsEntry]
+) -> None:
+    assert challenge.same_value(entries, entry) == expected
+    assert challenge.find_value(entries, entry) == (expected[0] if expected else None)
+
+
+@pytest.mark.parametrize(
+    ("entries", "entry", "expected"),
+    [
+        pytest.param(ZONE, DnsEntry(APEX, 60, "TXT", "new"), 300, id="name-and-type-taken"),
+        pytest.param(ZONE, DnsEntry(APEX, 60, "CNAME", "x"), 3600, id="type-decides"),
+        pytest.param(ZONE, DnsEntry(APEX + ".www", 600, "TXT", "new"), 60, id="other-name"),
+        pytest.param(ZONE, DnsEntry(APEX + ".new", 600, "TXT", "new"), 600, id="none-own"),
+        pytest.param([], DnsEntry(APEX, 60, "TXT", "new"), 60, id="empty-zone-own"),
+        pytest.param(
+            [DnsEntry(APEX, 120, "TXT", "a"), DnsEntry(APEX, 240, "TXT", "b")],
+            DnsEntry(APEX, 60, "TXT", "new"),
+            120,
+            id="mixed-first-wins",
+        ),
+    ],
+)
+def test_stored_expire(entries: list[DnsEntry], entry: DnsEntry, expected: int) -> None:
+    assert challenge.stored_expire(entries, entry) == expected

@@ -1,0 +1,114 @@
+"""The TransIP account's domain names, cached in ``state_dir/domains.json``, and the zones
+challenges may be written in.
+
+A hook run is a fresh process: without the file every ``present`` would start with a
+``GET /domains``. The file is shared by every ddnsd process with that state directory and
+is only a cache: when it cannot be read or written, the list is asked again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+
+from ddnsd.acme import challenge
+
+log = logging.getLogger(__name__)
+
+DOMAINS_FILE = "domains.json"
+DOMAINS_REFRESH_MIN = 60.0  # seconds between two refreshes of the domain list
+
+
+class DomainLister(Protocol):
+    """The part of :class:`ddnsd.transip.client.TransipClient` the domain list uses."""
+
+    def list_domains(self) -> list[str]: ...
+
+
+class AccountDomains:
+    """The account's domains (from memory, the state-dir cache, or the API) and the
+    allowed zones: the configured ``zones``, else every domain of the account.
+
+    ``ttl``: how long a fetched list is used (seconds); ``clock``: wall clock (tests).
+    """
+
+    def __init__(
+        self,
+        client: DomainLister,
+        state_dir: Path,
+        *,
+        zones: list[str] | None = None,
+        ttl: float = 86400,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.client = client
+        self.state_dir = Path(state_dir)
+        self.zones = [challenge.normalize_name(z) for z in zones] if zones is not None else None
+        self.ttl = ttl
+        self._clock = clock
+        self._domains: list[str] | None = None
+        self._domains_at = 0.0  # wall clock of the list's fetch
+        self._fetched_at = float("-inf")  # wall clock of this object's own last fetch
+        self._lock = threading.Lock()
+
+    @property
+    def path(self) -> Path:
+        return self.state_dir / DOMAINS_FILE
+
+    def domains(self, *, refresh: bool = False) -> list[str]:
+        """The account's domain names, from memory, the state-dir cache, or the API.
+
+        ``refresh`` asks the API unless this object asked it less than a minute ago
+        (a name outside every domain must not cost a request each time).
+        """
+        with self._lock:
+            now = self._clock()
+            if not refresh:
+                if self._domains is not None and now - self._domains_at < self.ttl:
+                    return list(self._domains)
+                cached = self._read_cache()
+                if cached is not None:
+                    self._domains, self._domains_at = cached
+                    return list(self._domains)
+            elif self._domains is not None and now - self._fetched_at < DOMAINS_REFRESH_MIN:
+                return list(self._domains)
+            fetched = sorted({challenge.normalize_name(d) for d in self.client.list_domains()})
+            self._domains, self._domains_at, self._fetched_at = fetched, now, now
+            self._write_cache(fetched, now)
+            return list(fetched)
+
+    def allowed_zones(self) -> list[str]:
+        return list(self.zones) if self.zones is not None else self.domains()
+
+    def _read_cache(self) -> tuple[list[str], float] | None:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+            fetched = float(data["fetched"])
+            domains = [str(d) for d in data["domains"]]
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        age = self._clock() - fetched
+        if age < 0 or age >= self.ttl:
+            return None
+        return domains, fetched
+
+    def _write_cache(self, domains: list[str], fetched: float) -> None:
+        tmp = self.path.with_name(f".{DOMAINS_FILE}.{os.getpid()}.tmp")
+        try:
+            self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            tmp.write_text(
+                json.dumps({"fetched": fetched, "domains": domains}) + "\n",
+                encoding="utf-8",
+            )
+            os.replace(tmp, self.path)
+        except OSError as exc:  # a cache: failing to write it costs requests, nothing else
+            log.warning("cannot write %s (%s); the domain list is not cached", tmp, exc)
+            with contextlib.suppress(OSError):
+                tmp.unlink()

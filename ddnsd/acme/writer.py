@@ -1,0 +1,172 @@
+"""The TransIP writes of the challenge service: POST and DELETE of one TXT entry, with the
+journal kept in step and the recovery rules that keep the request count low.
+
+API economy (every request counts against TransIP's 1,000 per 15 minutes):
+
+* add: journal first, then ``POST`` without a ``GET``. "already exists" is success;
+  "must share one expire" → one ``GET`` and a second ``POST`` with the stored expire. A lost
+  ``POST`` → one ``GET`` to see whether it landed, then at most one more ``POST``.
+* remove: ``DELETE`` of the exact entry recorded in the journal (all four fields).
+  A refused ``DELETE`` → one ``GET`` and a ``DELETE`` of the entry with that name and content.
+
+Never ``PATCH``, never ``PUT``, and only values the journal says ddnsd added are removed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Protocol
+
+from ddnsd.acme import challenge
+from ddnsd.acme.journal import Journal, JournalEntry
+from ddnsd.errors import (
+    ChallengeRefused,
+    DdnsdError,
+    TransipAuthError,
+    TransipError,
+    TransipForbidden,
+    TransipNotFound,
+    TransipRateLimited,
+    TransipServerError,
+    TransipUnavailable,
+)
+from ddnsd.model import DnsEntry
+from ddnsd.transip.wire import (
+    is_already_exists,
+    is_expire_mismatch,
+    is_unknown_domain,
+    mentions_domain,
+)
+
+log = logging.getLogger(__name__)
+
+
+class DnsClient(Protocol):
+    """The part of :class:`ddnsd.transip.client.TransipClient` the challenge service uses
+    (``list_domains`` through domains.py)."""
+
+    def list_domains(self) -> list[str]: ...
+    def list_dns_entries(self, domain: str) -> list[DnsEntry]: ...
+    def add_dns_entry(self, domain: str, entry: DnsEntry) -> None: ...
+    def delete_dns_entry(self, domain: str, entry: DnsEntry) -> None: ...
+
+
+def _lost(exc: TransipError) -> bool:
+    """The request may or may not have been applied (no answer, or a 5xx)."""
+    return isinstance(exc, (TransipUnavailable, TransipServerError))
+
+
+def _fatal(exc: TransipError) -> bool:
+    """Errors a re-read cannot help with: credentials, permissions, rate limit."""
+    return isinstance(exc, (TransipAuthError, TransipForbidden, TransipRateLimited))
+
+
+class TxtWriter:
+    """Adds and removes single TXT entries at TransIP, recording them in ``journal``."""
+
+    def __init__(self, client: DnsClient, journal: Journal) -> None:
+        self.client = client
+        self.journal = journal
+
+    def add(self, fqdn: str, zone: str, entry: DnsEntry) -> DnsEntry:
+        """Journal, then POST ``entry``; the entry as stored (its expire may be TransIP's)."""
+        self.journal.add(zone, entry, fqdn)
+        log.info("adding %s TXT %r (%s in %s)", fqdn, entry.content, entry.name, zone)
+        try:
+            stored = self._post(zone, entry)
+        except TransipError as exc:
+            if exc.status == 404 and is_unknown_domain(exc.message):
+                raise ChallengeRefused(
+                    f"refusing {fqdn!r}: [acme] zones lists {zone!r}, but it is not a domain "
+                    "of this TransIP account; list only account domains there"
+                ) from None
+            raise
+        if stored.expire != entry.expire:
+            self.journal.set_expire(zone, entry, stored.expire)
+        return stored
+
+    def _post(self, zone: str, entry: DnsEntry) -> DnsEntry:
+        try:
+            self.client.add_dns_entry(zone, entry)
+            return entry
+        except TransipError as exc:
+            if is_already_exists(exc.message):
+                log.info("%s %s TXT %r was already there", zone, entry.name, entry.content)
+                return entry
+            if _fatal(exc) or not (is_expire_mismatch(exc.message) or _lost(exc)):
+                self.journal.remove(zone, entry)  # refused: certainly not added
+                raise
+            first = exc
+        # One GET: did a lost POST land, and which expire does the name use?
+        try:
+            current = self.client.list_dns_entries(zone)
+        except TransipError:
+            if not _lost(first):  # a lost POST may have landed: keep its journal record
+                self.journal.remove(zone, entry)
+            raise
+        found = challenge.find_value(current, entry)
+        if found is not None:
+            return found
+        retry = replace(entry, expire=challenge.stored_expire(current, entry))
+        if retry.expire != entry.expire:
+            log.info(
+                "%s %s TXT already uses expire %d; adding with that expire",
+                zone,
+                entry.name,
+                retry.expire,
+            )
+            self.journal.set_expire(zone, entry, retry.expire)
+        else:
+            log.info("%s: %s; adding %s TXT again", zone, first, entry.name)
+        try:
+            self.client.add_dns_entry(zone, retry)
+        except TransipError as exc:
+            if not is_already_exists(exc.message):
+                if not _lost(exc):  # the GET showed it absent and this POST was refused
+                    self.journal.remove(zone, entry)
+                raise
+        return retry
+
+    def remove_all(self, records: Sequence[JournalEntry]) -> None:
+        """:meth:`remove` each record; the first error is raised once all were tried."""
+        first: DdnsdError | None = None
+        for record in records:
+            try:
+                self.remove(record)
+            except DdnsdError as exc:
+                log.error("%s", exc)
+                first = first or exc
+        if first is not None:
+            raise first
+
+    def remove(self, record: JournalEntry) -> None:
+        """DELETE the journal's exact entry; on refusal GET once and delete by name + content."""
+        zone, entry = record.domain, record.entry
+        log.info("removing %s TXT %r (%s in %s)", record.fqdn, entry.content, entry.name, zone)
+        try:
+            self.client.delete_dns_entry(zone, entry)
+        except TransipNotFound as exc:
+            if mentions_domain(exc.message):  # the whole domain is gone
+                self.journal.remove(zone, entry)
+                return
+            self._remove_by_content(record, exc)
+        except TransipError as exc:
+            if _fatal(exc):
+                raise
+            self._remove_by_content(record, exc)
+        self.journal.remove(zone, entry)
+
+    def _remove_by_content(self, record: JournalEntry, exc: TransipError) -> None:
+        zone, entry = record.domain, record.entry
+        matches = challenge.same_value(self.client.list_dns_entries(zone), entry)
+        if not matches:
+            log.info("%s %s TXT %r is already gone", zone, entry.name, entry.content)
+            return
+        log.info("%s: %s; deleting the stored entry %s", zone, exc, matches[0].describe())
+        for match in matches:
+            try:
+                self.client.delete_dns_entry(zone, match)
+            except TransipNotFound:
+                continue

@@ -1,0 +1,103 @@
+"""The control endpoints (outside ``/v6``: never counted, never rate-limited, no token)::
+
+    GET  /_emulator/state      {"domains": {"example.test": [{name, expire, type, content}]}}
+    GET  /_emulator/stats      {"requests": [{method, path, status, count}], "total": N}
+    GET  /_emulator/tokens     {"tokens": [...]}
+    POST /_emulator/faults     {"rate", "kinds", "seed", "script"} → the settings (faults.py)
+    POST /_emulator/reset      zones, stats, rate windows and faults as at the start
+    POST /_emulator/entries    {"domain": ..., "entry": {...}}: seed a foreign entry
+    POST /_emulator/revoke     {"jti": ...} / {"label": ...} / {"all": true}
+    POST /_emulator/expire     {} = every token, or {"jti": ...}
+    POST /_emulator/delay      {"propagation_delay": SECONDS}: change the DNS delay of a
+                               running emulator
+
+A ``POST`` body must be a JSON object (422); anything else is 404.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ddnsd.emulator.http import Answer, Reply, Request, error
+from ddnsd.emulator.zones import ZoneError, entry_from_json, entry_to_json
+
+if TYPE_CHECKING:
+    from ddnsd.emulator.server import Emulator
+
+log = logging.getLogger(__name__)
+
+Endpoint = Callable[["Emulator", dict[str, Any]], tuple[int, Any]]
+
+
+def respond(emu: Emulator, request: Request) -> Answer:
+    method, path = request.method, request.path
+    try:
+        body = request.json_object() if method == "POST" else {}
+        endpoint = ENDPOINTS.get((method, path))
+        if endpoint is None:
+            raise error(404, f"No control endpoint {method} {path}")
+        status, out = endpoint(emu, body)
+    except Reply as reply:
+        status, out = reply.status, reply.body
+    log.debug("%s %s %s", method, path, status)
+    return Answer(status, out)
+
+
+def _state(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
+    return 200, emu.state()
+
+
+def _stats(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
+    return 200, emu.stats()
+
+
+def _tokens(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
+    return 200, {"tokens": emu.auth.tokens()}
+
+
+def _faults(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
+    return 200, emu.set_faults(body)
+
+
+def _reset(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
+    emu.reset()
+    return 200, {"reset": True}
+
+
+def _entries(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
+    domain = str(body.get("domain", ""))
+    try:
+        entry = entry_from_json(body.get("entry"), "entry")
+        emu.store.seed(domain, entry)
+    except ZoneError as exc:
+        raise error(exc.status, exc.message) from None
+    return 201, {"domain": domain, "entry": entry_to_json(entry)}
+
+
+def _revoke(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
+    n = emu.auth.revoke(jti=body.get("jti"), label=body.get("label"), all_=bool(body.get("all")))
+    return 200, {"revoked": n}
+
+
+def _expire(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
+    return 200, {"expired": emu.auth.expire(body.get("jti"))}
+
+
+def _delay(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
+    emu.delay = float(body.get("propagation_delay", 0.0))
+    return 200, {"propagation_delay": emu.delay}
+
+
+ENDPOINTS: dict[tuple[str, str], Endpoint] = {
+    ("GET", "/_emulator/state"): _state,
+    ("GET", "/_emulator/stats"): _stats,
+    ("GET", "/_emulator/tokens"): _tokens,
+    ("POST", "/_emulator/faults"): _faults,
+    ("POST", "/_emulator/reset"): _reset,
+    ("POST", "/_emulator/entries"): _entries,
+    ("POST", "/_emulator/revoke"): _revoke,
+    ("POST", "/_emulator/expire"): _expire,
+    ("POST", "/_emulator/delay"): _delay,
+}

@@ -1,0 +1,115 @@
+"""Fault injection for the ``/v6`` API, repeatable through a seeded ``random.Random``.
+
+Kinds: ``500`` (Internal server error), ``409`` (``Error fetching Dns Entries: DNS Entries
+are currently being saved``), ``slow`` (answers after ``slow_seconds``), ``lost`` (the
+request is applied, then the connection is closed without an answer).
+
+``rate`` picks one of ``kinds`` at random for ``/v6`` writes (never for ``POST /v6/auth``);
+a ``script`` of exact next faults (each with an optional ``method`` and path template)
+goes first and may hit any ``/v6`` request, reads and ``/v6/auth`` included. Both are set
+through ``POST /_emulator/faults`` (:meth:`FaultInjector.configure`).
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ddnsd.emulator.http import error
+
+FAULT_KINDS = ("500", "409", "slow", "lost")
+BEING_SAVED = "Error fetching Dns Entries: DNS Entries are currently being saved"
+
+
+@dataclass(frozen=True)
+class ScriptedFault:
+    """One fault of a script: the next request matching ``method`` and ``path`` gets it."""
+
+    kind: str
+    method: str | None = None  # None: any method
+    path: str | None = None  # a route template such as "/v6/domains/{domain}/dns"; None: any
+
+    def matches(self, method: str, template: str) -> bool:
+        return self.method in (None, method) and self.path in (None, template)
+
+
+class FaultInjector:
+    """Picks and applies faults; thread-safe. :meth:`reset` restores the configured start."""
+
+    def __init__(
+        self,
+        rate: float,
+        kinds: tuple[str, ...] = FAULT_KINDS,
+        seed: int = 0,
+        slow_seconds: float = 1.5,
+    ) -> None:
+        self._start = (rate, tuple(kinds), seed)
+        self.slow_seconds = slow_seconds
+        self._lock = threading.Lock()
+        self._script: list[ScriptedFault] = []
+        self.reset()
+
+    def reset(self) -> None:
+        rate, kinds, seed = self._start
+        with self._lock:
+            self._rate = rate
+            self._kinds = kinds
+            self._random = random.Random(seed)
+            self._script.clear()
+
+    def configure(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Take ``rate``/``kinds``/``seed``/``script`` from a control request; the settings."""
+        with self._lock:
+            if "rate" in body:
+                rate = float(body["rate"])
+                if not 0.0 <= rate <= 1.0:
+                    raise error(406, "Fault rate must be between 0 and 1")
+                self._rate = rate
+            if "kinds" in body:
+                kinds = tuple(str(k) for k in body["kinds"])
+                bad = [k for k in kinds if k not in FAULT_KINDS]
+                if bad or not kinds:
+                    raise error(406, f"Unknown fault kinds {bad}; use {list(FAULT_KINDS)}")
+                self._kinds = kinds
+            if "seed" in body:
+                self._random = random.Random(int(body["seed"]))
+            if "script" in body:
+                self._script = [self._scripted(item) for item in body["script"] or []]
+            return {
+                "rate": self._rate,
+                "kinds": list(self._kinds),
+                "script": [asdict(item) for item in self._script],
+            }
+
+    @staticmethod
+    def _scripted(item: Any) -> ScriptedFault:
+        kind = str(item.get("kind", ""))
+        if kind not in FAULT_KINDS:
+            raise error(406, f"Unknown fault kind '{kind}'; use {list(FAULT_KINDS)}")
+        method = item.get("method")
+        return ScriptedFault(kind, method.upper() if method else None, item.get("path") or None)
+
+    def pick(self, method: str, template: str, *, at_random: bool) -> str | None:
+        """The fault for this request: the first matching scripted one (used up), else one
+        at random (``at_random``: the request may get one) with probability ``rate``."""
+        with self._lock:
+            for i, item in enumerate(self._script):
+                if item.matches(method, template):
+                    del self._script[i]
+                    return item.kind
+            if at_random and self._rate > 0 and self._random.random() < self._rate:
+                return self._random.choice(self._kinds)
+            return None
+
+    def apply(self, fault: str | None) -> bool:
+        """A fault's effect before the request is handled; True if the answer is to be lost."""
+        if fault == "500":
+            raise error(500, "Internal server error")
+        if fault == "409":
+            raise error(409, BEING_SAVED)
+        if fault == "slow":
+            time.sleep(self.slow_seconds)
+        return fault == "lost"

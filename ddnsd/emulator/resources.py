@@ -1,0 +1,195 @@
+"""The ``/v6`` resources of the emulated account, one function each, and the route table::
+
+    GET  /v6/api-test                      {"ping": "pong"}
+    POST /v6/auth                          201 {"token": "<RS256 JWT>"}    (see tokens.py)
+    GET  /v6/domains[?pageSize=N&page=P]   {"domains": [...], "_links": {"pages": [...]}}
+    GET  /v6/domains/{domain}              {"domain": {...}}
+    GET|POST|PATCH|PUT|DELETE /v6/domains/{domain}/dns    (zones.py has the rules)
+
+``?include=nameservers,contacts`` adds those lists to a domain. A resource runs only once
+``api.py`` let the call through (token, rate limit, method, read-only, faults); it answers
+``(status, JSON body)`` or raises :class:`~ddnsd.emulator.http.Reply`,
+:class:`~ddnsd.emulator.zones.ZoneError` or :class:`~ddnsd.emulator.tokens.AuthFailure`.
+A new resource is a function here and a row in :data:`ROUTES`.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ddnsd.emulator.http import Request, error
+from ddnsd.emulator.tokens import Principal
+from ddnsd.emulator.zones import entry_from_json, entry_to_json
+
+if TYPE_CHECKING:
+    from ddnsd.emulator.server import Emulator
+
+
+@dataclass(frozen=True)
+class Call:
+    """A ``/v6`` call the gate let through: the request, the path's parameters, who sends it."""
+
+    request: Request
+    params: dict[str, str]
+    who: Principal | None  # None for the one public route, POST /v6/auth
+    test: bool  # validate only (``?test=1`` or the demo token)
+
+
+Resource = Callable[["Emulator", Call], tuple[int, Any]]
+
+
+@dataclass(frozen=True)
+class Route:
+    template: str  # "/v6/domains/{domain}/dns": the path in stats, logs and fault scripts
+    methods: frozenset[str]
+    resource: Resource
+    public: bool = False  # reached without a token (and never rate-limited): POST /v6/auth
+    pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.template)
+        object.__setattr__(self, "pattern", re.compile(f"^{regex}$"))
+
+
+def route(path: str) -> tuple[Route, dict[str, str]]:
+    """The route of ``path`` and its parameters; 400 outside ``/v6/``, 404 for the rest."""
+    for r in ROUTES:
+        m = r.pattern.match(path)
+        if m:
+            return r, m.groupdict()
+    if not path.startswith("/v6/"):
+        raise error(400, f"The API version or URL is invalid: '{path}' (use /v6/...)")
+    raise error(404, f"Resource '{path}' not found")
+
+
+# -- resources ------------------------------------------------------------------------------
+
+
+def api_test(emu: Emulator, call: Call) -> tuple[int, Any]:
+    return 200, {"ping": "pong"}
+
+
+def auth(emu: Emulator, call: Call) -> tuple[int, Any]:
+    return 201, {"token": emu.auth.issue(call.request.body, call.request.headers.get("Signature"))}
+
+
+def domains(emu: Emulator, call: Call) -> tuple[int, Any]:
+    include = _include(call)
+    out: dict[str, Any] = {"domains": [domain_json(emu, d, include) for d in emu.store.domains]}
+    paginate(emu, out, "domains", call.request.query, "/v6/domains")
+    return 200, out
+
+
+def domain(emu: Emulator, call: Call) -> tuple[int, Any]:
+    name = call.params["domain"].lower()
+    emu.store.zone(name)  # 406 invalid name, 404 not in the account
+    return 200, {"domain": domain_json(emu, name, _include(call))}
+
+
+def dns(emu: Emulator, call: Call) -> tuple[int, Any]:
+    store, name, method = emu.store, call.params["domain"].lower(), call.request.method
+    if method == "GET":
+        entries = store.zone(name)
+        out: dict[str, Any] = {"dnsEntries": [entry_to_json(e) for e in entries]}
+        paginate(emu, out, "dnsEntries", call.request.query, f"/v6/domains/{name}/dns")
+        return 200, out
+    body = call.request.json_object()
+    store.zone(name)  # 404/406 for the domain before the body
+    if method == "PUT":
+        if not isinstance(body.get("dnsEntries"), list):
+            raise error(406, "Missing required parameter 'dnsEntries'")
+        new = [entry_from_json(e, f"dnsEntries[{i}]") for i, e in enumerate(body["dnsEntries"])]
+        store.replace(name, new, call.test)
+        return 204, None
+    entry = entry_from_json(body.get("dnsEntry"))
+    if method == "POST":
+        store.add(name, entry, call.test)
+        return 201, None
+    if method == "PATCH":
+        store.update(name, entry, call.test)
+        return 204, None
+    store.delete(name, entry, call.test)
+    return 204, None
+
+
+ROUTES: list[Route] = [
+    Route("/v6/api-test", frozenset({"GET"}), api_test),
+    Route("/v6/auth", frozenset({"POST"}), auth, public=True),
+    Route("/v6/domains", frozenset({"GET"}), domains),
+    Route("/v6/domains/{domain}", frozenset({"GET"}), domain),
+    Route("/v6/domains/{domain}/dns", frozenset({"GET", "POST", "PATCH", "PUT", "DELETE"}), dns),
+]
+
+
+# -- JSON shapes ----------------------------------------------------------------------------
+
+
+def _include(call: Call) -> set[str]:
+    return {s.strip() for s in call.request.query.get("include", "").split(",") if s.strip()}
+
+
+def domain_json(emu: Emulator, domain: str, include: set[str]) -> dict[str, Any]:
+    """A ``domain`` object; ``include`` may add ``nameservers`` and ``contacts``."""
+    ns_host, _ = emu.dns_address
+    out: dict[str, Any] = {
+        "name": domain,
+        "authCode": "emulated-" + domain,
+        "isTransferLocked": False,
+        "registrationDate": "2020-01-01",
+        "renewalDate": "2030-01-01",
+        "isWhitelabel": False,
+        "cancellationDate": None,
+        "cancellationStatus": None,
+        "isDnsOnly": False,
+        "tags": [],
+        "canEditDns": True,
+        "hasAutoDns": False,
+        "hasDnsSec": False,
+        "status": "registered",
+    }
+    if "nameservers" in include:
+        v6 = ":" in ns_host
+        out["nameservers"] = [
+            {
+                "hostname": f"{ns}.{domain}",
+                "ipv4": "" if v6 else ns_host,
+                "ipv6": ns_host if v6 else "",
+            }
+            for ns in ("ns0", "ns1")
+        ]
+    if "contacts" in include:
+        out["contacts"] = []
+    return out
+
+
+def paginate(
+    emu: Emulator, out: dict[str, Any], key: str, query: dict[str, str], path: str
+) -> None:
+    """With ``pageSize`` in ``query``: cut ``out[key]`` to the page and add ``_links.pages``."""
+    if "pageSize" not in query:
+        return
+    try:
+        size = int(query["pageSize"])
+        page = int(query.get("page", "1"))
+    except ValueError:
+        raise error(406, "pageSize and page must be positive integers") from None
+    if size < 1 or page < 1:
+        raise error(406, "pageSize and page must be positive integers")
+    items = out[key]
+    last = max(1, math.ceil(len(items) / size))
+    out[key] = items[(page - 1) * size : page * size]
+    base = emu.base_url + path
+
+    def link(rel: str, p: int) -> dict[str, str]:
+        return {"rel": rel, "link": f"{base}?pageSize={size}&page={p}"}
+
+    pages: list[dict[str, str]] = []
+    if page > 1:
+        pages += [link("first", 1), link("previous", min(page - 1, last))]
+    if page < last:
+        pages += [link("next", page + 1), link("last", last)]
+    out["_links"] = {"pages": pages}
