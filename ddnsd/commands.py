@@ -141,10 +141,17 @@ def healthcheck(config_path: str | None, url: str | None, timeout: float) -> int
 def acme(command: str, rest: list[str], config_path: str | None) -> int:
     """``present`` / ``cleanup`` / ``hook …``: the ACME front doors through one dispatcher.
 
-    The service (config, key, client) is built only when a handler has work to do.
+    A running daemon does the work when one answers on its socket; otherwise it is done
+    here, and the service (config, key, client) is built only when a handler has work to do.
     """
-    from ddnsd.acme import hooks
     from ddnsd.config.environ import hook_environ
+    from ddnsd.handoff.client import forward
+
+    environ = hook_environ()
+    code = forward(command, rest, config_path, environ)
+    if code is not None:
+        return code
+    from ddnsd.acme import hooks
 
     def factory() -> ChallengeService:
         try:
@@ -153,4 +160,4 @@ def acme(command: str, rest: list[str], config_path: str | None) -> int:
             fail(str(exc), exc.problems)
             raise SystemExit(EXIT_USAGE) from None
 
-    return hooks.dispatch(command, rest, factory, hook_environ())
+    return hooks.dispatch(command, rest, factory, environ)

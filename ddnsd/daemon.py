@@ -98,6 +98,7 @@ class Daemon:
     def __init__(self, settings: Settings, config_path: str | None) -> None:
         from ddnsd.config.environ import process_env
         from ddnsd.detect import PushStore
+        from ddnsd.handoff.work import DaemonAcme
         from ddnsd.observe.health import Health
         from ddnsd.observe.metrics import Metrics
         from ddnsd.observe.report import Reporter
@@ -110,13 +111,14 @@ class Daemon:
         self.health = Health(s.schedule.interval)
         self.notifier = Notifier(process_env("NOTIFY_SOCKET"), process_env("WATCHDOG_USEC"))
         self.report = Reporter(self.metrics, self.health, self.notifier)
+        self.acme_work = DaemonAcme(lambda: self.parts)
         self.scheduler = Scheduler(
             self._round_job,
             interval=s.schedule.interval,
             jitter=s.schedule.jitter,
             periodic={
                 "token": (self._renew_token, min(300.0, s.schedule.interval)),
-                "acme-sweep": (self._sweep_journal, max(60.0, s.acme.max_age / 4)),
+                "acme-sweep": (self.acme_work.sweep, max(60.0, s.acme.max_age / 4)),
             },
         )
         self.push_store = PushStore(on_change=self.scheduler.trigger)
@@ -195,27 +197,6 @@ class Daemon:
             log.error("token renewal failed: %s", exc)
             self.report.token(False)
 
-    def _sweep_journal(self) -> None:
-        """Remove challenge TXT entries a crashed hook left behind (older than max_age)."""
-        service = self.parts.acme
-        if service is None:
-            # No HTTP ACME here, but hooks on this machine may share the state dir.
-            from ddnsd.acme.journal import Journal
-
-            if not Journal(self.settings.state.dir).entries():
-                return
-            service = wiring.make_challenge_service(self.settings, self.parts.client)
-        try:
-            removed = service.cleanup_stale()
-            if removed:
-                log.info(
-                    "removed %d stale ACME challenge entr%s",
-                    removed,
-                    "y" if removed == 1 else "ies",
-                )
-        except DdnsdError as exc:
-            log.warning("stale ACME entries not removed yet: %s", exc)
-
     def _reload(self) -> None:
         self._reload_requested = False
         old = self.settings
@@ -257,11 +238,15 @@ class Daemon:
 
     def run(self) -> int:
         s = self.settings
+        from ddnsd.handoff.server import HookServer
+
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
+            signal.signal(sig, self._on_signal)
+        self.hooks = HookServer.listen(s, self.acme_work)  # first: a second daemon stops here
+        self.acme_work.sweep()
         if s.http.listen:
             self.listener.start(self._web_app(), s.http.listen)
         self.watch.update(wiring.watched_interfaces(s))
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
-            signal.signal(sig, self._on_signal)
         self.scheduler.start()
         self._warn_if_idle(s)
         log.info(
@@ -281,6 +266,8 @@ class Daemon:
         self.scheduler.shutdown(timeout=8.0)
         self.watch.stop()
         self.listener.stop()
+        if self.hooks is not None:
+            self.hooks.stop()
         self.notifier.stop()
         log.info("stopped")
         return EXIT_OK

@@ -25,9 +25,8 @@ from pydantic_core import core_schema
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ddnsd import durations
+from ddnsd.config.places import DEFAULT_STATE_DIR
 from ddnsd.detect.spec import SourceSpec, parse_source
-
-DEFAULT_STATE_DIR = Path("/var/lib/ddnsd")
 
 
 def parse_duration(value: object) -> float:
@@ -210,11 +209,30 @@ class HttpSettings(_Section):
         "reachable (Kubernetes sidecar).",
     )
 
+    socket: str | None = Field(
+        default=None,
+        description="Unix socket where `ddnsd present|cleanup|hook` hand their work to the "
+        'daemon; "" turns it off. Default: ddnsd.sock in $RUNTIME_DIRECTORY under systemd '
+        "(/run/ddnsd/ddnsd.sock), else in the state dir.",
+    )
+    socket_group: str = Field(
+        default="",
+        description="Group (name or number) whose members may use the socket, besides root "
+        "and the daemon's own user.",
+    )
+
     @field_validator("listen")
     @classmethod
     def _listen(cls, v: str) -> str:
         if v and not re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[^:\[\]]*):\d{1,5}", v):
             raise ValueError(f"{v!r} is not host:port (IPv6: [::1]:9333)")
+        return v
+
+    @field_validator("socket")
+    @classmethod
+    def _socket(cls, v: str | None) -> str | None:
+        if v and not v.startswith("/"):
+            raise ValueError(f"{v!r} is not an absolute path")
         return v
 
 

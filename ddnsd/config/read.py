@@ -39,21 +39,11 @@ from ddnsd.config.models import (
     StateSettings,
     TransipSettings,
 )
+from ddnsd.config.places import config_path, state_dir
 from ddnsd.detect.spec import split_server
 from ddnsd.errors import ConfigError
 
-DEFAULT_CONFIG = Path("/etc/ddnsd/config.toml")
 CREDENTIAL_KEY_NAME = "transip.key"
-
-
-def config_path(cli_path: str | None, environ: Mapping[str, str] | None = None) -> Path:
-    """``-c FILE``, else ``$DDNSD_CONFIG``, else ``/etc/ddnsd/config.toml``."""
-    env = os.environ if environ is None else environ
-    if cli_path:
-        return Path(cli_path)
-    if env.get("DDNSD_CONFIG"):
-        return Path(env["DDNSD_CONFIG"])
-    return DEFAULT_CONFIG
 
 
 def load(
@@ -257,11 +247,10 @@ def _check_schedule(schedule: ScheduleSettings, problems: list[str]) -> Schedule
 
 def _check_state(state: StateSettings, place: _Place) -> StateSettings:
     """systemd's ``$STATE_DIRECTORY`` unless the file names a directory; relative: beside it."""
-    if "dir" not in state.model_fields_set and place.state_directory:
-        return state.model_copy(update={"dir": Path(place.state_directory.split(":")[0])})
-    if not state.dir.is_absolute():
-        return state.model_copy(update={"dir": place.base / state.dir})
-    return state
+    configured = state.dir if "dir" in state.model_fields_set else None
+    return state.model_copy(
+        update={"dir": state_dir(configured, place.file, place.state_directory)}
+    )
 
 
 def _check_acme(acme: AcmeSettings, place: _Place, problems: list[str]) -> AcmeSettings:
