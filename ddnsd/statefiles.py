@@ -6,7 +6,8 @@ root creates there (token cache, ACME journal, its locks, ``domains.json``, the 
 budget, their temporary files) would be unreadable or unlockable by the next unprivileged
 run. So every writer of the state directory creates its files through this module: a
 process running as root hands each file it creates, or finds owned by someone else,
-to the directory's owner. Anyone else creates files as itself, as before.
+to the directory's owner. Anyone else creates files as itself, as before. Files are
+mode 0600: nobody but their owner needs them.
 
 Standard library only: hook processes use it on their fast path.
 """
@@ -64,7 +65,7 @@ def open_lock(path: Path) -> int:
     that user here; one this process may not open is a :class:`DdnsdError` saying so.
     """
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     except OSError as exc:
         owner = ""
         with contextlib.suppress(OSError):
@@ -83,8 +84,8 @@ def open_lock(path: Path) -> int:
     return fd
 
 
-def write_atomic(path: Path, data: str, *, mode: int = 0o600, durable: bool = False) -> None:
-    """Replace ``path`` with ``data`` at once: temporary file, ``mode``, owner, rename.
+def write_atomic(path: Path, data: str, *, durable: bool = False) -> None:
+    """Replace ``path`` with ``data`` at once: temporary file (mode 0600), owner, rename.
 
     ``durable`` also syncs the file and the directory (the ACME journal). Raises OSError;
     the temporary file never outlives a failure.
@@ -93,7 +94,6 @@ def write_atomic(path: Path, data: str, *, mode: int = 0o600, durable: bool = Fa
     fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            os.fchmod(fh.fileno(), mode)
             adopt(fh.fileno(), directory)
             fh.write(data)
             fh.flush()

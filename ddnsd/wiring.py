@@ -33,9 +33,11 @@ def load_settings(config_path: str | None) -> Settings:
 
 def state_dir(settings: Settings) -> Path:
     """The state directory, created (0700) if missing; ConfigError when that is impossible."""
+    from ddnsd import statefiles
+
     d = settings.state.dir
     try:
-        d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        statefiles.make_dir(d)
     except OSError as exc:
         raise ConfigError(
             f"state.dir: cannot create {d}: {exc.strerror}; set [state] dir to a writable directory"

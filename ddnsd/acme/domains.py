@@ -102,6 +102,6 @@ class AccountDomains:
         try:
             statefiles.make_dir(self.state_dir)
             text = json.dumps({"fetched": fetched, "domains": domains}) + "\n"
-            statefiles.write_atomic(self.path, text, mode=0o644)
+            statefiles.write_atomic(self.path, text)
         except OSError as exc:  # a cache: failing to write it costs requests, nothing else
             log.warning("cannot write %s (%s); the domain list is not cached", self.path, exc)

@@ -128,9 +128,7 @@ class Journal:
     def _write(self, entries: list[JournalEntry]) -> None:
         data = {"version": 1, "entries": [e.to_json() for e in entries]}
         try:
-            statefiles.write_atomic(
-                self.path, json.dumps(data, indent=1) + "\n", mode=0o644, durable=True
-            )
+            statefiles.write_atomic(self.path, json.dumps(data, indent=1) + "\n", durable=True)
         except OSError as exc:
             raise DdnsdError(
                 f"cannot write the ACME journal {self.path} ({exc.strerror}); "

@@ -92,7 +92,7 @@ class TokenCache:
         )
         try:
             statefiles.make_dir(self.path.parent)
-            statefiles.write_atomic(self.path, json.dumps(record), mode=0o600, durable=True)
+            statefiles.write_atomic(self.path, json.dumps(record), durable=True)
         except OSError as exc:
             log.warning(
                 "could not write the token cache %s (%s); continuing without it",

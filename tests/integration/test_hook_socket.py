@@ -306,3 +306,18 @@ def test_certbot_last_auth_hook_waits_for_all_through_the_daemon(
     last = run(["-c", str(config), "hook", "certbot-auth"], env=certbot_env("value-wild", 0))
     assert last.returncode == 0, last.stderr
     assert sorted(query(ns, FQDN, "TXT")) == ["value-apex", "value-wild"]
+
+
+def test_under_systemd_the_socket_is_in_the_runtime_directory(
+    emulator: EmulatorHandle, tmp_path: Path, daemons: Any
+) -> None:
+    config = hook_config(tmp_path, emulator)
+    runtime = tmp_path / "run"
+    runtime.mkdir(mode=0o755)
+    env = {"RUNTIME_DIRECTORY": str(runtime)}  # what RuntimeDirectory=ddnsd hands the unit
+    daemon = serve(daemons, config, runtime / "ddnsd.sock", env=env)
+    assert not state_socket(config).exists()
+    assert oct((runtime / "ddnsd.sock").stat().st_mode & 0o777) == "0o666"
+    proc = run(["-c", str(config), "present", FQDN, "v"], env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert served_hooks(daemon) == 1
