@@ -363,7 +363,7 @@ def main() -> None:
                 over = statistics.median(result) - statistics.median(base)
                 goal = delay + 0.5
                 extra = f" {over:.2f} ({'meets' if over <= goal else 'misses'} ≤ {goal:g})"
-            print(_stats_row(label, result)[:-1] + extra + " |")
+            print(_stats_row(label, result) + extra + " |")
 
 
 if __name__ == "__main__":

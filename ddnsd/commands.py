@@ -155,7 +155,7 @@ def acme(command: str, rest: list[str], config_path: str | None) -> int:
 
     def factory() -> ChallengeService:
         try:
-            return wiring.make_challenge_service(wiring.load_settings(config_path))
+            return wiring.make_challenge_service(wiring.load_hook_settings(config_path))
         except ConfigError as exc:
             fail(str(exc), exc.problems)
             raise SystemExit(EXIT_USAGE) from None

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
 
     from ddnsd.acme.service import ChallengeService
     from ddnsd.config import Settings
+    from ddnsd.config.hookconf import HookSettings
     from ddnsd.detect import Agreement, Detector, PushStore
     from ddnsd.model import RecordSpec
     from ddnsd.observe.health import Health
@@ -31,7 +32,14 @@ def load_settings(config_path: str | None) -> Settings:
     return config.load(config_path)
 
 
-def state_dir(settings: Settings) -> Path:
+def load_hook_settings(config_path: str | None) -> Settings | HookSettings:
+    """What an ACME hook needs: read without the models when they are not needed to judge it."""
+    from ddnsd.config.hookconf import load_for_hook
+
+    return load_for_hook(config_path) or load_settings(config_path)
+
+
+def state_dir(settings: Settings | HookSettings) -> Path:
     """The state directory, created (0700) if missing; ConfigError when that is impossible."""
     from ddnsd import statefiles
 
@@ -45,7 +53,9 @@ def state_dir(settings: Settings) -> Path:
     return d
 
 
-def make_client(settings: Settings, observer: Observer | None = None) -> TransipClient:
+def make_client(
+    settings: Settings | HookSettings, observer: Observer | None = None
+) -> TransipClient:
     from ddnsd.transip.client import make_client as _make
 
     t = settings.transip
@@ -144,7 +154,9 @@ def make_engine(settings: Settings, client: TransipClient, *, dry_run: bool = Fa
 
 
 def make_challenge_service(
-    settings: Settings, client: TransipClient | None = None, observer: Observer | None = None
+    settings: Settings | HookSettings,
+    client: TransipClient | None = None,
+    observer: Observer | None = None,
 ) -> ChallengeService:
     from ddnsd.acme.service import ChallengeService
 

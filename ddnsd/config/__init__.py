@@ -29,8 +29,13 @@ if TYPE_CHECKING:
     from ddnsd.config.credentials import read_secret, web_auth
     from ddnsd.config.environ import hook_environ, process_env
     from ddnsd.config.models import Settings, parse_duration
-    from ddnsd.config.places import DEFAULT_CONFIG, DEFAULT_STATE_DIR, config_path
-    from ddnsd.config.read import CREDENTIAL_KEY_NAME, load
+    from ddnsd.config.places import (
+        CREDENTIAL_KEY_NAME,
+        DEFAULT_CONFIG,
+        DEFAULT_STATE_DIR,
+        config_path,
+    )
+    from ddnsd.config.read import load
     from ddnsd.config.render import redacted, to_toml
     from ddnsd.config.schema import schema_markdown
 
@@ -38,7 +43,7 @@ _MODULES = {
     "DEFAULT_STATE_DIR": "places",
     "Settings": "models",
     "parse_duration": "models",
-    "CREDENTIAL_KEY_NAME": "read",
+    "CREDENTIAL_KEY_NAME": "places",
     "DEFAULT_CONFIG": "places",
     "config_path": "places",
     "load": "read",

@@ -12,9 +12,11 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 DEFAULT_CONFIG = Path("/etc/ddnsd/config.toml")
 DEFAULT_STATE_DIR = Path("/var/lib/ddnsd")
+CREDENTIAL_KEY_NAME = "transip.key"
 SOCKET_NAME = "ddnsd.sock"
 #: Where the shipped unit's daemon listens (``RuntimeDirectory=ddnsd``); hooks look here too.
 SYSTEMD_SOCKET = Path("/run/ddnsd") / SOCKET_NAME
@@ -28,6 +30,31 @@ def config_path(cli_path: str | None, environ: Mapping[str, str] | None = None) 
     if env.get("DDNSD_CONFIG"):
         return Path(env["DDNSD_CONFIG"])
     return DEFAULT_CONFIG
+
+
+class Place(NamedTuple):
+    """Where relative paths point: beside the config file, systemd's directories."""
+
+    file: Path
+    credentials: Path | None
+    state_directory: str | None
+
+    @classmethod
+    def of(cls, path: Path, env: Mapping[str, str]) -> Place:
+        creds = env.get("CREDENTIALS_DIRECTORY")
+        return cls(path, Path(creds) if creds else None, env.get("STATE_DIRECTORY"))
+
+    @property
+    def base(self) -> Path:
+        return self.file.parent
+
+    def resolve(self, path: Path | None) -> Path | None:
+        """A relative ``*_file``: in the credentials directory if there, else beside the file."""
+        if path is None or path.is_absolute():
+            return path
+        if self.credentials is not None and (self.credentials / path).exists():
+            return self.credentials / path
+        return self.base / path
 
 
 def first_dir(systemd_value: str | None) -> str | None:

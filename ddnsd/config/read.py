@@ -19,8 +19,6 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import SecretStr, ValidationError
@@ -39,11 +37,9 @@ from ddnsd.config.models import (
     StateSettings,
     TransipSettings,
 )
-from ddnsd.config.places import config_path, state_dir
+from ddnsd.config.places import CREDENTIAL_KEY_NAME, Place, config_path, state_dir
 from ddnsd.detect.spec import split_server
 from ddnsd.errors import ConfigError
-
-CREDENTIAL_KEY_NAME = "transip.key"
 
 
 def load(
@@ -76,7 +72,7 @@ def load(
             f"config file {path} has {exc.error_count()} problem(s)", _format_errors(exc)
         ) from None
     problems: list[str] = []
-    settings = _check(settings, _Place.of(path, env), problems)
+    settings = _check(settings, Place.of(path, env), problems)
     if problems:
         raise ConfigError(f"config file {path} has {len(problems)} problem(s)", problems)
     return settings
@@ -135,33 +131,7 @@ def _loc(loc: tuple[int | str, ...]) -> str:
 # --------------------------------------------------------------------------- one check a section
 
 
-@dataclass(frozen=True)
-class _Place:
-    """Where relative paths point: beside the config file, systemd's directories."""
-
-    file: Path
-    credentials: Path | None
-    state_directory: str | None
-
-    @classmethod
-    def of(cls, path: Path, env: Mapping[str, str]) -> _Place:
-        creds = env.get("CREDENTIALS_DIRECTORY")
-        return cls(path, Path(creds) if creds else None, env.get("STATE_DIRECTORY"))
-
-    @property
-    def base(self) -> Path:
-        return self.file.parent
-
-    def resolve(self, path: Path | None) -> Path | None:
-        """A relative ``*_file``: in the credentials directory if there, else beside the file."""
-        if path is None or path.is_absolute():
-            return path
-        if self.credentials is not None and (self.credentials / path).exists():
-            return self.credentials / path
-        return self.base / path
-
-
-def _check(s: Settings, place: _Place, problems: list[str]) -> Settings:
+def _check(s: Settings, place: Place, problems: list[str]) -> Settings:
     """Every section checked in file order; the settings with their paths resolved."""
     return s.model_copy(
         update={
@@ -178,7 +148,7 @@ def _check(s: Settings, place: _Place, problems: list[str]) -> Settings:
     )
 
 
-def _check_transip(t: TransipSettings, place: _Place, problems: list[str]) -> TransipSettings:
+def _check_transip(t: TransipSettings, place: Place, problems: list[str]) -> TransipSettings:
     key_file = place.resolve(t.private_key_file)
     token_file = place.resolve(t.access_token_file)
     creds = place.credentials
@@ -245,7 +215,7 @@ def _check_schedule(schedule: ScheduleSettings, problems: list[str]) -> Schedule
     return schedule
 
 
-def _check_state(state: StateSettings, place: _Place) -> StateSettings:
+def _check_state(state: StateSettings, place: Place) -> StateSettings:
     """systemd's ``$STATE_DIRECTORY`` unless the file names a directory; relative: beside it."""
     configured = state.dir if "dir" in state.model_fields_set else None
     return state.model_copy(
@@ -253,7 +223,7 @@ def _check_state(state: StateSettings, place: _Place) -> StateSettings:
     )
 
 
-def _check_acme(acme: AcmeSettings, place: _Place, problems: list[str]) -> AcmeSettings:
+def _check_acme(acme: AcmeSettings, place: Place, problems: list[str]) -> AcmeSettings:
     httpreq = acme.httpreq
     if httpreq is not None:
         if not httpreq.base.startswith("/"):
@@ -271,7 +241,7 @@ def _check_acme(acme: AcmeSettings, place: _Place, problems: list[str]) -> AcmeS
 
 
 def _check_dyndns(
-    dyndns: DyndnsSettings | None, place: _Place, problems: list[str]
+    dyndns: DyndnsSettings | None, place: Place, problems: list[str]
 ) -> DyndnsSettings | None:
     return None if dyndns is None else _check_secret("dyndns", dyndns, place, problems)
 
@@ -279,9 +249,7 @@ def _check_dyndns(
 _WithSecret = TypeVar("_WithSecret", HttpreqSettings, AcmeAccountSettings, DyndnsSettings)
 
 
-def _check_secret(
-    key: str, section: _WithSecret, place: _Place, problems: list[str]
-) -> _WithSecret:
+def _check_secret(key: str, section: _WithSecret, place: Place, problems: list[str]) -> _WithSecret:
     """A password: from its file (resolved here, read by ``web_auth``) or inline."""
     path = place.resolve(section.password_file)
     inline: SecretStr | None = section.password
