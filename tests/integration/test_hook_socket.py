@@ -11,11 +11,9 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import pytest
 from daemon_support import DDNSD, DaemonProcess, run, wait_for, write_config
 
 from ddnsd.authdns import parse_server, query
@@ -44,14 +42,6 @@ def hook_config(directory: Path, emulator: Any, extra: str = "", **kw: Any) -> P
 
 def state_socket(config: Path) -> Path:
     return config.parent / "state" / "ddnsd.sock"
-
-
-@pytest.fixture
-def daemons() -> Iterator[list[DaemonProcess]]:
-    started: list[DaemonProcess] = []
-    yield started
-    for d in started:
-        d.stop()
 
 
 def serve(daemons: list[DaemonProcess], config: Path, sock: Path | None = None, **kw: Any) -> Any:
