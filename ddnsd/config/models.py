@@ -24,7 +24,7 @@ from pydantic import (
 from pydantic_core import core_schema
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from ddnsd import durations
+from ddnsd import durations, names
 from ddnsd.detect.spec import SourceSpec, parse_source
 
 DEFAULT_STATE_DIR = Path("/var/lib/ddnsd")
@@ -35,12 +35,26 @@ def parse_duration(value: object) -> float:
     return durations.parse_duration(value)
 
 
+def parse_duration_or_zero(value: object) -> float:
+    """A duration in seconds where 0 means none (``jitter = 0``)."""
+    return durations.parse_duration(value, allow_zero=True)
+
+
 def parse_token_lifetime(value: object) -> str:
     """A TransIP phrase ("1 hour") or a duration ("1h", 3600) → the phrase to send."""
     return durations.token_lifetime(value)[0]
 
 
+def parse_name(value: object) -> str:
+    """A domain name as :func:`ddnsd.names.domain_name` has it (lower case, no trailing dot)."""
+    if not isinstance(value, str):
+        raise ValueError("expected a domain name in quotes")
+    return names.domain_name(value)
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+DurationOrZero = Annotated[float, BeforeValidator(parse_duration_or_zero)]
+DomainName = Annotated[str, BeforeValidator(parse_name)]
 TokenLifetime = Annotated[str, BeforeValidator(parse_token_lifetime)]
 #: A source string in the file and in dumps; a parsed :class:`SourceSpec` in between.
 Source = Annotated[
@@ -132,18 +146,15 @@ class RecordSettings(_Section):
     @field_validator("domain")
     @classmethod
     def _domain(cls, v: str) -> str:
-        v = v.strip().rstrip(".").lower()
+        v = names.domain_name(v)
         if not re.fullmatch(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}", v):
-            raise ValueError(f"{v!r} is not a domain name")
+            raise ValueError(f"{v!r} is not a domain name (a TransIP domain like example.nl)")
         return v
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        v = v.strip().rstrip(".").lower() or "@"
-        if v != "@" and not re.fullmatch(r"[a-z0-9_*](?:[a-z0-9_.-]*[a-z0-9_])?", v):
-            raise ValueError(f"{v!r} is not an entry name")
-        return v
+        return "@" if v in ("", "@") else names.domain_name(v, wildcard=True)
 
     @model_validator(mode="after")
     def _host(self) -> RecordSettings:
@@ -175,6 +186,12 @@ class DetectSettings(_Section):
     allow_private: bool = Field(
         default=False, description="Accept private/documentation addresses (lab use only)."
     )
+    allow_insecure_sources: bool = Field(
+        default=False,
+        description="Accept http:// sources. Their answer is plain text anyone on the path "
+        "can forge, and the forged address goes into DNS; use https:// unless the service "
+        "is on a network you trust.",
+    )
 
 
 class ScheduleSettings(_Section):
@@ -188,7 +205,9 @@ class ScheduleSettings(_Section):
         default=600.0,
         description="After a write, trust the API this long while nameservers catch up.",
     )
-    jitter: Duration = Field(default=5.0, description="Random delay added to each round.")
+    jitter: DurationOrZero = Field(
+        default=5.0, description="Random delay added to each round (0: none)."
+    )
 
 
 class DnsSettings(_Section):
@@ -244,13 +263,15 @@ class AcmeAccountSettings(_Section):
     username: str = Field(description="X-Api-User.")
     password_file: Path | None = Field(default=None, description="File holding X-Api-Key.")
     password: SecretStr | None = Field(default=None, description="X-Api-Key inline.")
-    fqdn: str = Field(description='The one name it may write, e.g. "_acme-challenge.example.test".')
+    fqdn: DomainName = Field(
+        description='The one name it may write, e.g. "_acme-challenge.example.test".'
+    )
 
 
 class AcmeSettings(_Section):
     """[acme]: DNS-01 challenges."""
 
-    zones: list[str] | None = Field(
+    zones: list[DomainName] | None = Field(
         default=None, description="Domains challenges may be written in. Default: every domain."
     )
     propagation_timeout: Duration = Field(
@@ -274,7 +295,7 @@ class DyndnsSettings(_Section):
     username: str = Field(default="", description="Basic-auth user the router sends.")
     password_file: Path | None = Field(default=None, description="File holding its password.")
     password: SecretStr | None = Field(default=None, description="Password inline.")
-    hostnames: list[str] = Field(
+    hostnames: list[DomainName] = Field(
         default=[], description="Accepted hostnames. Default: the configured records' names."
     )
 

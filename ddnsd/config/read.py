@@ -16,6 +16,7 @@ keys or touches the file system, resolves its paths and returns the section as u
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ from typing import Any, TypeVar
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import EnvSettingsSource
 
+from ddnsd import names
 from ddnsd.config.models import (
     AcmeAccountSettings,
     AcmeSettings,
@@ -39,7 +41,8 @@ from ddnsd.config.models import (
     StateSettings,
     TransipSettings,
 )
-from ddnsd.detect.spec import split_server
+from ddnsd.detect.base import redact_source
+from ddnsd.detect.spec import SourceSpec, split_server
 from ddnsd.errors import ConfigError
 
 DEFAULT_CONFIG = Path("/etc/ddnsd/config.toml")
@@ -67,20 +70,18 @@ def load(
     path = config_path(cli_path, env).absolute()
     data: dict[str, Any] = {}
     if path.exists():
-        try:
-            with path.open("rb") as fh:
-                data = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path}: TOML syntax error: {exc}") from exc
-        except OSError as exc:
-            raise ConfigError(f"config file {path}: cannot read it: {exc.strerror}") from exc
+        data = _read_toml(path)
     elif require_file:
         raise ConfigError(
             f"config file {path} does not exist; pass -c FILE or set DDNSD_CONFIG "
             "(see config.example.toml)"
         )
+    data = _overlay(data, _EnvSource(env)())
+    unsafe = _unsafe_characters(data)
+    if unsafe:
+        raise ConfigError(f"config file {path} has {len(unsafe)} problem(s)", unsafe)
     try:
-        settings = Settings(**_overlay(data, _EnvSource(env)()))
+        settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError(
             f"config file {path} has {exc.error_count()} problem(s)", _format_errors(exc)
@@ -90,6 +91,44 @@ def load(
     if problems:
         raise ConfigError(f"config file {path} has {len(problems)} problem(s)", problems)
     return settings
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot read it: {exc.strerror}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+            f"{exc.start}); save it as UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: TOML syntax error: {exc}") from None
+
+
+def _unsafe_characters(data: Any, key: str = "") -> list[str]:
+    """A problem for each string (passwords aside) holding a control character.
+
+    No key has a use for one, and in a name, a path or a log line it does harm.
+    The value is never shown: it may be a secret.
+    """
+    if isinstance(data, dict):
+        return [
+            p
+            for k, v in data.items()
+            if k != "password"
+            for p in _unsafe_characters(v, f"{key}.{k}" if key else str(k))
+        ]
+    if isinstance(data, list):
+        return [p for i, v in enumerate(data) for p in _unsafe_characters(v, f"{key}[{i}]")]
+    if isinstance(data, str) and (ch := names.unsafe_character(data, spaces=False)):
+        return [f"{key}: contains {names.describe(ch)}; remove it"]
+    return []
 
 
 class _EnvSource(EnvSettingsSource):
@@ -221,8 +260,13 @@ def _check_records(records: list[RecordSettings], problems: list[str]) -> list[R
 
 
 def _check_detect(s: Settings, problems: list[str]) -> DetectSettings:
-    """The sources the records need (each source's syntax is checked by the model)."""
+    """Each source fits its list and is safe; the sources the records need are there."""
     d = s.detect
+    for key, version, sources in (("ipv4", 4, d.ipv4), ("ipv6", 6, d.ipv6)):
+        for i, spec in enumerate(sources):
+            problem = _source_problem(spec, version, d.allow_insecure_sources)
+            if problem:
+                problems.append(f"detect.{key}[{i}]: {problem}")
     if not s.records:
         return d
     types = {r.type for r in s.records}
@@ -238,6 +282,23 @@ def _check_detect(s: Settings, problems: list[str]) -> DetectSettings:
     if uses_push and (s.dyndns is None or not s.dyndns.username):
         problems.append("dyndns: the 'push' source needs a [dyndns] section with a username")
     return d
+
+
+def _source_problem(spec: SourceSpec, version: int, allow_insecure: bool) -> str:
+    """Why ``spec`` may not stand in the IPv``version`` list, or ""."""
+    if spec.kind == "static":
+        found = ipaddress.ip_address(spec.arg).version
+        if found != version:
+            return (
+                f"{spec} is an IPv{found} address, not IPv{version}; move it to detect.ipv{found}"
+            )
+    if spec.kind == "http" and spec.arg.lower().startswith("http://") and not allow_insecure:
+        return (
+            f"{redact_source(spec.arg)} is plain HTTP: anyone on the path can forge its "
+            "answer and so choose the address your records get; use https://, or set "
+            "[detect] allow_insecure_sources = true if you trust the network to it"
+        )
+    return ""
 
 
 def _check_dns(dns: DnsSettings, problems: list[str]) -> DnsSettings:
