@@ -225,16 +225,44 @@ class HttpSettings(_Section):
 
     listen: str = Field(
         default="127.0.0.1:9333",
-        description='host:port; "" disables it. Bind to loopback unless the ACME API must be '
-        "reachable (Kubernetes sidecar).",
+        description='ADDRESS:PORT, an IP address of this machine ("[::1]:9333" for IPv6, '
+        '"0.0.0.0:9333" for all); "" disables it. Bind to loopback unless the ACME API must '
+        "be reachable (Kubernetes sidecar).",
     )
 
     @field_validator("listen")
     @classmethod
     def _listen(cls, v: str) -> str:
-        if v and not re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[^:\[\]]*):\d{1,5}", v):
-            raise ValueError(f"{v!r} is not host:port (IPv6: [::1]:9333)")
+        if v:
+            split_listen(v)
         return v
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """``"127.0.0.1:9333"`` → ("127.0.0.1", 9333), ``"[::]:0"`` → ("::", 0); else ValueError.
+
+    The host must be an IP address: a name may resolve to no address of this machine,
+    or to another one tomorrow.
+    """
+    bracketed = listen.startswith("[")
+    if bracketed:
+        host, sep, port = listen[1:].partition("]:")
+    else:
+        host, sep, port = listen.rpartition(":")
+    if not sep or (":" in host and not bracketed):
+        raise ValueError(f"{listen!r} is not ADDRESS:PORT (127.0.0.1:9333, [::1]:9333)")
+    if not (port.isascii() and port.isdigit()) or int(port) > 65535:
+        raise ValueError(f"{listen!r}: the port must be a number from 0 to 65535")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(
+            f"{listen!r}: {host!r} is not an IP address; listen on an address of this "
+            "machine (127.0.0.1:9333, [::1]:9333, or 0.0.0.0:9333 for all of them)"
+        ) from None
+    if bracketed != (ip.version == 6):
+        raise ValueError(f"{listen!r}: write IPv6 addresses in brackets ([::1]:9333) and only them")
+    return str(ip), int(port)
 
 
 class StateSettings(_Section):

@@ -174,7 +174,7 @@ def test_log_format_json_one_object_per_line(emulator: Any, tmp_path: Path) -> N
     assert token_like == []  # no JWT ever reaches the log, not even at debug
 
 
-def test_check_config_prints_toml_that_loads_back(tmp_path: Path) -> None:
+def test_check_config_prints_toml_that_loads_back(tmp_path: Path, rsa_keypair: Any) -> None:
     """Quotes, backslashes, blanks, unicode, long text: all survive (control characters are
     refused, see tests/unit/test_config_input.py)."""
     import tomllib
@@ -184,7 +184,8 @@ def test_check_config_prints_toml_that_loads_back(tmp_path: Path) -> None:
     from ddnsd import config
 
     hostile = "#[0m \"q\" 'a' \\ \\\\ ü名 " + "y" * 3000
-    (tmp_path / "k.pem").write_text("x")
+    (tmp_path / "k.pem").write_bytes(rsa_keypair.private_key_path.read_bytes())
+    (tmp_path / "k.pem").chmod(0o600)
     (tmp_path / "pw").write_text("pw\n")
     cfg = tmp_path / "c.toml"
     data = {

@@ -452,7 +452,7 @@ def test_web_auth_dyndns_hostnames_default_to_the_records(cfgdir: Path) -> None:
 def test_web_auth_unreadable_secret_is_a_config_error(cfgdir: Path) -> None:
     (cfgdir / "empty.pw").write_text("")
     text = MINIMAL + '\n[dyndns]\nusername = "router"\npassword_file = "empty.pw"\n'
-    with pytest.raises(ConfigError, match=r"cannot read the secret file .*empty\.pw"):
+    with pytest.raises(ConfigError, match=r"the secret file .*empty\.pw is empty"):
         config.web_auth(config.load(write(cfgdir, text), environ={}))
 
 
