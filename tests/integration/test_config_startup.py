@@ -138,3 +138,19 @@ def test_emulator_propagation_delay_nan_is_a_usage_error(tmp_path: Path, rsa_key
     )
     assert out.returncode == 2
     assert out.stderr.splitlines()[-1].endswith("invalid delay value: 'nan'")
+
+
+def test_jitter_zero_runs_rounds(emulator: Any, tmp_path: Path) -> None:
+    from daemon_support import DaemonProcess, wait_for
+
+    cfg = broken_config(emulator, tmp_path, {})
+    cfg.write_text(cfg.read_text().replace('jitter = "0.1s"', "jitter = 0"))
+    assert run(["-c", str(cfg), "check-config"]).returncode == 0
+    daemon = DaemonProcess(cfg)
+    try:
+        wait_for(
+            lambda: [e.content for e in emulator.entries("example.test") if e.name == "home"],
+            what="the first round",
+        )
+    finally:
+        assert daemon.stop() == 0
