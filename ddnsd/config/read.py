@@ -122,7 +122,7 @@ def _unsafe_characters(data: Any, key: str = "") -> list[str]:
             p
             for k, v in data.items()
             if k != "password"
-            for p in _unsafe_characters(v, f"{key}.{k}" if key else str(k))
+            for p in _unsafe_characters(v, f"{key}.{_key(str(k))}" if key else _key(str(k)))
         ]
     if isinstance(data, list):
         return [p for i, v in enumerate(data) for p in _unsafe_characters(v, f"{key}[{i}]")]
@@ -177,8 +177,13 @@ def _format_errors(exc: ValidationError) -> list[str]:
 def _loc(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{_key(part)}" if out else _key(part))
     return out
+
+
+def _key(name: str) -> str:
+    """A key as written, quoted and escaped when it is not a plain word (a typo may be anything)."""
+    return name if name.isprintable() and name and " " not in name else repr(name)
 
 
 # --------------------------------------------------------------------------- one check a section
