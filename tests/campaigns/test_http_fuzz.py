@@ -21,15 +21,14 @@ from typing import Any
 from urllib.parse import quote
 
 import pytest
+from daemon_support import challenge_service
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ddnsd.acme.service import ChallengeService
 from ddnsd.config.runtime import AcmeDnsAccount, DyndnsEndpoint, HttpreqAuth
 from ddnsd.detect import PushStore
 from ddnsd.observe.health import Health
 from ddnsd.observe.metrics import Metrics
-from ddnsd.transip.client import make_client
 from ddnsd.web.app import make_app
 from ddnsd.web.server import HttpServer, serve
 
@@ -192,17 +191,7 @@ class TracebackCounter(logging.Handler):
 
 @pytest.fixture
 def sidecar(emulator: Any, tmp_path: Path) -> Iterator[HttpServer]:
-    client = make_client(
-        emulator.api_url, emulator.login, emulator.private_key_path, cache_dir=tmp_path
-    )
-    service = ChallengeService(
-        client,
-        state_dir=tmp_path,
-        zones=["example.test"],
-        nameservers=[emulator.dns_server],
-        poll_interval=0.02,
-        propagation_timeout=10,
-    )
+    service = challenge_service(emulator, tmp_path, poll_interval=0.02, propagation_timeout=10)
     app = make_app(
         metrics=Metrics(),
         health=Health(300.0),

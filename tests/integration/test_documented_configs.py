@@ -15,17 +15,16 @@ from __future__ import annotations
 
 import re
 import shutil
-import socket
 import threading
 import tomllib
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
 import pytest
 import tomli_w
-from daemon_support import run
+from daemon_support import DualStackServer, run, text_reply
 
 from ddnsd.model import DnsEntry
 
@@ -56,29 +55,15 @@ class Echo(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         v4 = self.client_address[0].startswith("::ffff:") or "." in self.client_address[0]
-        body = (V4 if v4 else V6).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        text_reply(self, 200, (V4 if v4 else V6).encode())
 
     def log_message(self, format: str, *args: object) -> None:
         pass
 
 
-class DualStack(ThreadingHTTPServer):
-    address_family = socket.AF_INET6
-    daemon_threads = True
-
-    def server_bind(self) -> None:
-        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        super().server_bind()
-
-
 @pytest.fixture(scope="module")
 def echo_port() -> Iterator[int]:
-    server = DualStack(("::", 0), Echo)
+    server = DualStackServer(("::", 0), Echo)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield server.server_address[1]
     server.shutdown()

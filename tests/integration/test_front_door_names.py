@@ -16,14 +16,13 @@ from urllib.parse import quote
 
 import pytest
 import requests
+from daemon_support import challenge_service
 from hostile_names import ACCEPTED, REFUSED, fqdn
 
 from ddnsd.acme.challenge import normalize_name
-from ddnsd.acme.service import ChallengeService
 from ddnsd.config.runtime import AcmeDnsAccount, DyndnsEndpoint, HttpreqAuth
 from ddnsd.detect import Family, PushStore
 from ddnsd.model import DnsEntry
-from ddnsd.transip.client import make_client
 from ddnsd.web.app import make_app
 from ddnsd.web.server import HttpServer, serve
 
@@ -44,17 +43,7 @@ class Front:
 
 @pytest.fixture
 def front(emulator: EmulatorHandle, tmp_path: Path) -> Iterator[Front]:
-    client = make_client(
-        emulator.api_url, emulator.login, emulator.private_key_path, cache_dir=tmp_path
-    )
-    service = ChallengeService(
-        client,
-        state_dir=tmp_path,
-        zones=["example.test"],
-        nameservers=[emulator.dns_server],
-        poll_interval=0.05,
-        propagation_timeout=30,
-    )
+    service = challenge_service(emulator, tmp_path)
     store = PushStore()
     app = make_app(
         metrics=None,

@@ -13,26 +13,13 @@ from pathlib import Path
 
 import pytest
 import tomli_w
+from test_config import MINIMAL
 
 from ddnsd import config
 from ddnsd.config import Settings
 from ddnsd.errors import ConfigError
 
-BASE = """
-[transip]
-login = "demo"
-private_key_file = "k.pem"
-api_url = "http://127.0.0.1:8780/v6"
-
-[[records]]
-domain = "example.test"
-name = "home"
-type = "A"
-
-[detect]
-ipv4 = ["static:203.0.113.5"]
-agree = 1
-"""
+BASE = MINIMAL  # one A record, a static source, key file k.pem
 
 
 @pytest.fixture(autouse=True)
