@@ -24,7 +24,7 @@ from ddnsd.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BadInput, DdnsdError
 if TYPE_CHECKING:
     from ddnsd.acme.service import ChallengeService
 
-log = logging.getLogger("ddnsd.acme.hooks")
+log = logging.getLogger(__name__)
 
 ServiceFactory = Callable[[], "ChallengeService"]
 
