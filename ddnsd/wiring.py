@@ -76,9 +76,9 @@ def _check_state_dir(settings: Settings) -> None:
     """The state directory, or the nearest directory above it, takes a new file."""
     import tempfile
 
-    d = settings.state.dir
-    there = next(p for p in (d, *d.parents) if p.exists())
+    there = settings.state.dir
     try:
+        there = next(p for p in (there, *there.parents) if p.exists())
         if not there.is_dir():
             raise NotADirectoryError(f"{there} is not a directory")
         with tempfile.TemporaryFile(dir=there):

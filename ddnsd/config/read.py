@@ -69,7 +69,7 @@ def load(
     env = dict(os.environ if environ is None else environ)
     path = config_path(cli_path, env).absolute()
     data: dict[str, Any] = {}
-    if path.exists():
+    if _exists(path):
         data = _read_toml(path)
     elif require_file:
         raise ConfigError(
@@ -91,6 +91,21 @@ def load(
     if problems:
         raise ConfigError(f"config file {path} has {len(problems)} problem(s)", problems)
     return settings
+
+
+def _exists(path: Path) -> bool:
+    """``path.exists()``, False where the name cannot be looked up (too long, …)."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -210,7 +225,7 @@ class _Place:
         """A relative ``*_file``: in the credentials directory if there, else beside the file."""
         if path is None or path.is_absolute():
             return path
-        if self.credentials is not None and (self.credentials / path).exists():
+        if self.credentials is not None and _is_file(self.credentials / path):
             return self.credentials / path
         return self.base / path
 
@@ -236,7 +251,7 @@ def _check_transip(t: TransipSettings, place: _Place, problems: list[str]) -> Tr
     key_file = place.resolve(t.private_key_file)
     token_file = place.resolve(t.access_token_file)
     creds = place.credentials
-    if key_file is None and token_file is None and creds and (creds / CREDENTIAL_KEY_NAME).exists():
+    if key_file is None and token_file is None and creds and _is_file(creds / CREDENTIAL_KEY_NAME):
         key_file = creds / CREDENTIAL_KEY_NAME
     if not t.login and token_file is None:
         problems.append("transip.login: is required (your TransIP control panel login)")
@@ -249,7 +264,7 @@ def _check_transip(t: TransipSettings, place: _Place, problems: list[str]) -> Tr
         ("transip.private_key_file", key_file),
         ("transip.access_token_file", token_file),
     ):
-        if f is not None and not f.is_file():
+        if f is not None and not _is_file(f):
             problems.append(f"{key}: {f} does not exist or is not a file")
     return t.model_copy(update={"private_key_file": key_file, "access_token_file": token_file})
 
@@ -340,6 +355,8 @@ def _check_acme(acme: AcmeSettings, place: _Place, problems: list[str]) -> AcmeS
         httpreq = _check_secret("acme.httpreq", httpreq, place, problems)
     accounts = []
     for i, a in enumerate(acme.accounts):
+        if not a.username:
+            problems.append(f"acme.accounts[{i}].username: is required")
         a = _check_secret(f"acme.accounts[{i}]", a, place, problems)
         if not a.fqdn.lower().rstrip(".").startswith("_acme-challenge."):
             problems.append(f"acme.accounts[{i}].fqdn: must start with '_acme-challenge.'")
@@ -364,6 +381,8 @@ def _check_secret(
     inline: SecretStr | None = section.password
     if path is None and inline is None:
         problems.append(f"{key}.password_file: is required")
-    elif path is not None and not path.is_file():
+    elif path is None and inline is not None and not inline.get_secret_value().strip():
+        problems.append(f"{key}.password: is empty")
+    elif path is not None and not _is_file(path):
         problems.append(f"{key}.password_file: {path} does not exist or is not a file")
     return section.model_copy(update={"password_file": path})

@@ -218,5 +218,5 @@ def test_config_fuzz(
         tracebacks=tracebacks,
         secrets_found=secrets,
     )
-    assert (tracebacks, secrets, bad) == (0, 0, [])
+    assert (tracebacks, secrets, bad) == (0, 0, []), bad
     assert outcomes[2] > outcomes[0]  # most mutations break the config

@@ -25,6 +25,7 @@ from daemon_support import challenge_service
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from ddnsd.acme.challenge import challenge_name, challenge_value
 from ddnsd.config.runtime import AcmeDnsAccount, DyndnsEndpoint, HttpreqAuth
 from ddnsd.detect import PushStore
 from ddnsd.observe.health import Health
@@ -237,6 +238,9 @@ def record(counts: Counts, method: str, path: str, body: bytes, status: int, ans
             counts.accepted.add((ACME_NAME, sent["txt"]))
         elif "fqdn" in sent:
             counts.accepted.add((sent["fqdn"].lower().rstrip("."), sent["value"]))
+        else:  # RAW: the name and value lego would have computed
+            name, value = challenge_name(sent["domain"]), challenge_value(sent["keyAuth"])
+            counts.accepted.add((name, value))
 
 
 def test_http_fuzz(

@@ -196,3 +196,19 @@ def test_a_config_file_that_is_not_utf8_is_one_sentence(tmp_path: Path) -> None:
         f"config file {path} is not UTF-8 text (byte 0xe9 at offset 20); save it as UTF-8"
     )
     assert info.value.problems == []
+
+
+def test_found_by_the_config_fuzz(tmp_path: Path) -> None:
+    """A file name too long to look up, and an account with no username or password."""
+    long_name = "x" * 5000
+    found = problems(tmp_path, text=BASE.replace('"k.pem"', f'"{long_name}"'))
+    assert found == [
+        f"transip.private_key_file: {tmp_path / long_name} does not exist or is not a file"
+    ]
+    account = (
+        '\n[[acme.accounts]]\nusername = ""\npassword = ""\nfqdn = "_acme-challenge.example.test"\n'
+    )
+    assert problems(tmp_path, account) == [
+        "acme.accounts[0].username: is required",
+        "acme.accounts[0].password: is empty",
+    ]
