@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ddnsd import durations
-from ddnsd.config.places import CREDENTIAL_KEY_NAME, Place, config_path
+from ddnsd.config.places import CREDENTIAL_KEY_NAME, Place, config_path, is_file
 
 
 @dataclass(frozen=True)
@@ -128,12 +128,12 @@ def _transip(t: Mapping[str, Any], place: Place) -> HookTransip:
     key_file = place.resolve(_path(t, "private_key_file"))
     token_file = place.resolve(_path(t, "access_token_file"))
     creds = place.credentials
-    if key_file is None and token_file is None and creds and (creds / CREDENTIAL_KEY_NAME).exists():
+    if key_file is None and token_file is None and creds and is_file(creds / CREDENTIAL_KEY_NAME):
         key_file = creds / CREDENTIAL_KEY_NAME
     login = _get(t, "login", str, d.login)
     if (key_file is None and token_file is None) or (not login and token_file is None):
         raise _Unsure
-    if any(f is not None and not f.is_file() for f in (key_file, token_file)):
+    if any(f is not None and not is_file(f) for f in (key_file, token_file)):
         raise _Unsure
     api_url = _get(t, "api_url", str, d.api_url)
     if not re.match(r"^https?://[^/\s]+", api_url):

@@ -52,9 +52,17 @@ class Place(NamedTuple):
         """A relative ``*_file``: in the credentials directory if there, else beside the file."""
         if path is None or path.is_absolute():
             return path
-        if self.credentials is not None and (self.credentials / path).exists():
+        if self.credentials is not None and is_file(self.credentials / path):
             return self.credentials / path
         return self.base / path
+
+
+def is_file(path: Path) -> bool:
+    """``path`` is a file (False, not OSError, for a path too long to look up)."""
+    try:
+        return path.is_file()
+    except OSError:
+        return False
 
 
 def first_dir(systemd_value: str | None) -> str | None:
@@ -94,7 +102,7 @@ def hook_socket_candidates(
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
-    except (OSError, tomllib.TOMLDecodeError):
+    except (OSError, ValueError):  # TOMLDecodeError and UnicodeDecodeError are ValueErrors
         return []
     sock = _key(data, env, "http", "socket")
     directory = _key(data, env, "state", "dir")

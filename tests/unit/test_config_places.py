@@ -56,3 +56,9 @@ def test_hook_candidates(tmp_path: Path) -> None:
     ]
     for toml, env, expected in table:
         assert candidates(tmp_path, toml, env) == expected, (toml, env)
+
+
+def test_a_file_that_is_not_utf8_is_left_to_the_full_reader(tmp_path: Path) -> None:
+    config = tmp_path / "c.toml"
+    config.write_bytes(b"\xff\xfe[state]\n")
+    assert hook_socket_candidates(str(config), {}) == []
