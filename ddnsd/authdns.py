@@ -37,6 +37,15 @@ class Nameserver:
         return self.label
 
 
+class Values(list[str]):
+    """The values a server serves for one name and type, and their TTL (``ttl``; None when
+    it served none). A list, so it compares equal to a plain list of the same values."""
+
+    def __init__(self, values: list[str] | None = None, ttl: int | None = None) -> None:
+        super().__init__(values or [])
+        self.ttl = ttl
+
+
 def parse_server(spec: str) -> Nameserver:
     """``"127.0.0.1:8053"`` / ``"[::1]:53"`` / ``"::1"`` / ``"ns1.example"`` → Nameserver.
 
@@ -95,8 +104,9 @@ def query(
     *,
     rdclass: str = "IN",
     recursion: bool = False,
-) -> list[str]:
-    """The values ``server`` serves for ``fqdn``/``rdtype`` (non-recursive by default).
+) -> Values:
+    """The values ``server`` serves for ``fqdn``/``rdtype`` (non-recursive by default),
+    with their TTL (the DDNS drift check needs it to PATCH an entry without reading it).
 
     TXT values come back unquoted and joined (one string per record); A/AAAA as the
     address text. An empty list means NXDOMAIN or no data. Network failures and other
@@ -120,15 +130,16 @@ def query(
         raise DdnsdError(f"nameserver {server} did not answer for {fqdn} {rdtype}: {exc}") from exc
     rcode = resp.rcode()
     if rcode == dns.rcode.NXDOMAIN:
-        return []
+        return Values()
     if rcode != dns.rcode.NOERROR:
         raise DdnsdError(
             f"nameserver {server} answered {dns.rcode.to_text(rcode)} for {fqdn} {rdtype}"
         )
-    values: list[str] = []
+    values = Values()
     for rrset in resp.answer:
         if rrset.rdtype != kind or (not recursion and rrset.name != qname):
             continue
+        values.ttl = rrset.ttl if values.ttl is None else min(values.ttl, rrset.ttl)
         for rd in rrset:
             if kind == dns.rdatatype.TXT:
                 values.append(b"".join(rd.strings).decode("utf-8", "replace"))

@@ -92,6 +92,16 @@ class Scheduler:
             )
         log.info("round interval is now %.0f s", interval)
 
+    def run_at(self, when: float, reason: str) -> None:
+        """Run a round at ``when`` (Unix time) unless one is due sooner anyway."""
+        at = datetime.fromtimestamp(when, UTC)
+        with self._lock:
+            job = self._sched.get_job(ROUND_JOB)
+            if job is None or (job.next_run_time is not None and job.next_run_time <= at):
+                return
+            job.modify(next_run_time=at)
+        log.info("next round at %s: %s", at.astimezone().strftime("%H:%M:%S"), reason)
+
     def trigger(self, reason: str) -> None:
         """Run a round as soon as possible (coalesced with one already pending)."""
         log.info("round requested: %s", reason)

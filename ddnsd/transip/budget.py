@@ -81,7 +81,8 @@ def _clock_text(at: float, now: float) -> str:
 class Budget:
     """The shared budget of ``login`` at ``api_url``; ``state_dir`` None: this process only.
 
-    ``on_deferred(kind, until)`` hears of each refused request (metrics). ``clock`` is the
+    ``on_deferred(kind, until)`` hears each time the budget makes work wait: a refused
+    request, or work put off after :meth:`until` (metrics). ``clock`` is the
     wall clock (TransIP's reset header is Unix time).
     """
 
@@ -149,11 +150,15 @@ class Budget:
     # -- what callers ask
 
     def until(self, kind: str, count: int = 1) -> float | None:
-        """None when ``count`` requests of ``kind`` fit now; else when they may."""
+        """None when ``count`` requests of ``kind`` fit now; else when they may (the caller
+        puts its work off: ``on_deferred`` hears of it)."""
         with self._ledger(write=False) as (ledger, now):
-            return admit(
+            until = admit(
                 ledger, now, kind, window=self.window, reserve=self.acme_reserve, count=count
             )
+        if until is not None and self.on_deferred is not None:
+            self.on_deferred(kind, until)
+        return until
 
     def remaining(self) -> int:
         """Requests left in the window (for any kind), as far as the budget knows."""

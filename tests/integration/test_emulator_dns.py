@@ -264,3 +264,13 @@ def test_a_thousand_zones_each_answer_for_the_closest_zone(emulator_factory: Any
     soa = ask(emu, "x.sub.d0007.test", "A").authority[0]
     assert str(soa.name) == "sub.d0007.test."
     assert ask(emu, "d1000.test", "A").rcode() == dns.rcode.REFUSED
+
+
+def test_query_returns_the_ttl_with_the_values(emulator: Any) -> None:
+    """The DDNS drift check PATCHes an entry it saw only in DNS: it needs name, TTL
+    (TransIP's expire) and content, and PATCH matches on all but the content."""
+    emulator.seed_entry("example.test", DnsEntry("home", 120, "A", "203.0.113.5"))
+    got = query(server(emulator), "home.example.test", "A")
+    assert (got, got.ttl) == (["203.0.113.5"], 120)
+    nothing = query(server(emulator), "nothing.example.test", "A")
+    assert (nothing, nothing.ttl) == ([], None)
