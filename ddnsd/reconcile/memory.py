@@ -115,8 +115,8 @@ class Memory:
             return
         if (st.st_mtime_ns, st.st_size) == self._stamp:
             return
-        with self._locked():
-            data = self._read()
+        with self._locked() as usable:
+            data = self._read() if usable else None
             if data is not None:
                 self.known = Known.from_json(data)
                 self._saved = self.known.to_json(self.keys, self.domains)
@@ -127,7 +127,9 @@ class Memory:
         mine = self.known.to_json(self.keys, self.domains)
         if mine == self._saved or self.path is None:
             return
-        with self._locked():
+        with self._locked() as usable:
+            if not usable:
+                return
             data = self._read() or {}
             for section in ("records", "domains"):
                 own = self.keys if section == "records" else self.domains
@@ -140,19 +142,20 @@ class Memory:
     # -- the file
 
     @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
+    def _locked(self) -> Iterator[bool]:
+        """Hold the file's flock; yields False when the state dir cannot hold it."""
         assert self.path is not None
         with self._lock:
             try:
                 self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 fd = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
             except OSError as exc:
-                self._warn("lock", f"cannot lock {self.path} ({exc.strerror})")
-                yield
+                self._warn("use", f"cannot use {self.path.parent} ({exc.strerror})")
+                yield False
                 return
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
-                yield
+                yield True
             finally:
                 os.close(fd)
 
@@ -183,7 +186,7 @@ class Memory:
             if tmp is not None:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
-            self._warn("write", f"cannot write {self.path} ({exc.strerror})")
+            self._warn("use", f"cannot write {self.path} ({exc.strerror})")
             return False
 
     def _warn(self, what: str, text: str) -> None:
