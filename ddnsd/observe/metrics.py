@@ -88,7 +88,7 @@ class Metrics:
         )
         self.record_outcomes = Counter(
             "ddnsd_record_outcomes_total",
-            "Per-record round outcomes (noop, updated, failed, conflict).",
+            "Per-record round outcomes (noop, updated, failed, conflict, deferred).",
             ["record", "outcome"],
             registry=r,
         )
