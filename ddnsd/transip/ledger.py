@@ -119,13 +119,15 @@ def record_answer(
         return None
     remaining, reset = got.remaining, got.reset
     if status == 429:
-        remaining = 0
-        reset = reset if reset is not None else now + NO_RESET_WAIT - MARGIN
-        ledger.open_until = max(ledger.open_until or 0.0, reset + MARGIN)
+        # Silence until the reset; what the window holds after it is learnt from the
+        # next answer (a 429 may also come from elsewhere than a full window).
+        until = (reset if reset is not None else now + NO_RESET_WAIT - MARGIN) + MARGIN
+        ledger.open_until = max(ledger.open_until or 0.0, until)
+        return ledger.open_until
     newer = ledger.seen is None or sent_at >= ledger.seen.sent_at
     if remaining is not None and reset is not None and newer:
         ledger.seen = Seen(max(ledger.limit - remaining, 0), reset, sent_at)
-    return ledger.open_until if status == 429 else None
+    return None
 
 
 def prune(ledger: Ledger, now: float, window: float) -> None:

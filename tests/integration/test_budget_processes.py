@@ -75,6 +75,7 @@ def test_after_a_429_nothing_is_sent_until_the_reset_then_work_converges(
         address_file=addr,
         records=records(domains, names),
         extra='[acme]\nzones = ["example.test", "other.test"]\npoll_interval = "0.2s"\n',
+        interval="1h",  # only the deferral brings the next round: it is set for the reset
     )
     emulator.script_faults([{"kind": "ratelimit", "method": "PATCH", "path": DNS, "reset": 4}])
     daemon = DaemonProcess(cfg)

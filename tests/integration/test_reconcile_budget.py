@@ -4,6 +4,7 @@ sockets: what the emulator saw (its own log), what ended up in the zone."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -12,6 +13,7 @@ from reconcile_support import HOME_A, Clock, D, engine_for, mine, writes
 from ddnsd.emulator.ratelimit import RateLimiter
 from ddnsd.model import DnsEntry, Outcome, RecordSpec
 from ddnsd.reconcile.engine import Engine
+from ddnsd.reconcile.memory import Memory
 from ddnsd.transip.budget import Budget
 from ddnsd.transip.client import make_client
 
@@ -142,3 +144,24 @@ def test_writes_are_paced_within_the_budget_and_the_deferred_go_first(
     assert [e.content for s in specs if s.domain == "d4.test" for e in mine(emulator, s)] == [
         V3
     ] * 2
+
+
+def test_once_every_5_minutes_for_an_hour_reads_at_most_once(emulator: Any, tmp_path: Path) -> None:
+    """Twelve `once` processes an hour apart by 5 minutes (fresh client and engine each, one
+    state dir): at most one GET and one token, wherever the hour falls."""
+    emulator.seed_entry(D, DnsEntry("home", 300, "A", V1))
+    start = time.time()
+    for i in range(12):
+        client = make_client(
+            emulator.api_url, emulator.login, emulator.private_key_path, cache_dir=tmp_path
+        )
+        engine = Engine(
+            client,
+            [HOME_A],
+            nameservers=[emulator.dns_server],
+            clock=lambda i=i: start + 300 * i,
+            memory=Memory(tmp_path, [HOME_A.key], [D]),
+        )
+        assert engine.run_round({"A": V1}).outcomes == {HOME_A.key: Outcome.NOOP}
+    assert emulator.request_count("GET", DNS) <= 1
+    assert emulator.request_count("POST", "/v6/auth") <= 1

@@ -154,7 +154,7 @@ ANSWERS = [
             "X-Rate-Limit-Remaining": "0",
             "X-Rate-Limit-Reset": "10200",
         },
-        Seen(1000, 10200, 9990),
+        None,  # after the reset the next answer tells what the window holds
         10201.0,
         1000,
     ),
@@ -164,7 +164,7 @@ ANSWERS = [
         9990.0,
         429,
         {},
-        Seen(1000, NOW + 59, 9990),
+        None,
         NOW + 60,
         1000,
     ),
