@@ -227,8 +227,13 @@ class Engine:
                     patch.append(spec)
                 else:
                     read = True
-            since = known.verified.get(domain, known.first_seen[domain])
-            due = schedule.verify_due(domain, now, since, self.verify_interval)
+            due = schedule.verify_due(
+                domain,
+                now,
+                verified=known.verified.get(domain),
+                first_seen=known.first_seen[domain],
+                interval=self.verify_interval,
+            )
             pending = [s for s in active if s.key not in results]
             if read or (patch and due):
                 needed.append(_Work(domain, active, pending, read=True))

@@ -35,18 +35,22 @@ def slot_start(now: float, offset: float, interval: float) -> float:
     return offset + interval * math.floor((now - offset) / interval)
 
 
-def verify_due(domain: str, now: float, since: float, interval: float) -> bool:
+def verify_due(
+    domain: str, now: float, *, verified: float | None, first_seen: float, interval: float
+) -> bool:
     """Whether ``domain``'s zone should be read back now.
 
-    ``since``: its last API read, or when ddnsd first saw it without one. Due once the
-    domain's point in the interval has passed since then and at least half an interval
-    has gone by (so a read at a round just before the point is not repeated just after).
+    ``verified``: its last API read (None: none yet); ``first_seen``: when ddnsd first saw
+    it. A domain never read is due at its first point after ddnsd first saw it (never in
+    that first round). After a read it is due once its point has passed since and at least
+    half an interval has gone by (a read just before the point is not repeated just after).
     """
     if interval <= 0:
         return True
-    if now - since < interval / 2:
-        return False
-    return slot_start(now, verify_offset(domain, interval), interval) > since
+    point = slot_start(now, verify_offset(domain, interval), interval)
+    if verified is None:
+        return point > first_seen
+    return now - verified >= interval / 2 and point > verified
 
 
 def write_order(domains: Sequence[str], waiting: Mapping[str, float]) -> list[str]:

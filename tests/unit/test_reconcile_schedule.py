@@ -39,32 +39,59 @@ D = "example.test"
 OFFSET = verify_offset(D, H)  # example.test's point in the hour
 T0 = 100 * H + OFFSET  # a time exactly at that point
 
-# (id, now, since, interval, due)
+# (id, now, last read or None, first seen, interval, due)
 DUES = [
-    ("first-seen-just-now/not-due", T0 + 10, T0 + 10, H, False),
-    ("first-seen-before-the-point/due-after-it", T0 + 10, T0 - H / 2 - 10, H, True),
-    ("first-seen-just-before-the-point/waits-half-an-interval", T0 + 10, T0 - 60, H, False),
-    ("same-slot-as-the-last-read/not-due", T0 + H - 10, T0 + 5, H, False),
-    ("the-next-point-passed/due", T0 + H + 1, T0 + 5, H, True),
-    ("long-unread/due", T0 + 10 * H, T0, H, True),
-    ("interval-0/always", T0, T0, 0.0, True),
+    ("never-read/first-round/not-due", T0 + 10, None, T0 + 10, H, False),
+    ("never-read/point-passed-since-first-seen/due", T0 + 10, None, T0 - 60, H, True),
+    ("never-read/point-not-yet/not-due", T0 - 10, None, T0 - H + 60, H, False),
+    ("read/same-slot/not-due", T0 + H - 10, T0 + 5, T0 - 99 * H, H, False),
+    ("read/the-next-point-passed/due", T0 + H + 1, T0 + 5, T0 - 99 * H, H, True),
+    ("read/just-before-the-point/not-again-just-after", T0 + 10, T0 - 60, T0 - 99 * H, H, False),
+    ("read/long-ago/due", T0 + 10 * H, T0, T0 - 99 * H, H, True),
+    ("interval-0/always", T0, T0, T0, 0.0, True),
 ]
 
 
 @pytest.mark.parametrize(
-    ("now", "since", "interval", "due"), [d[1:] for d in DUES], ids=[d[0] for d in DUES]
+    ("now", "verified", "first_seen", "interval", "due"),
+    [d[1:] for d in DUES],
+    ids=[d[0] for d in DUES],
 )
-def test_verify_due(now: float, since: float, interval: float, due: bool) -> None:
-    assert verify_due(D, now, since, interval) is due
+def test_verify_due(
+    now: float, verified: float | None, first_seen: float, interval: float, due: bool
+) -> None:
+    got = verify_due(D, now, verified=verified, first_seen=first_seen, interval=interval)
+    assert got is due
+
+
+def test_a_thousand_new_domains_are_read_back_spread_over_the_interval() -> None:
+    """A fresh state dir: nothing in the first round, then each domain at its own point."""
+    domains = [f"d{i:04d}.test" for i in range(1000)]
+    first = 1_000_000.0
+    verified: dict[str, float] = {}
+    reads_per_round = []
+    for r in range(13):
+        now = first + 300 * r
+        due = [
+            d
+            for d in domains
+            if verify_due(d, now, verified=verified.get(d), first_seen=first, interval=H)
+        ]
+        verified.update(dict.fromkeys(due, now))
+        reads_per_round.append(len(due))
+    assert reads_per_round[0] == 0
+    assert max(reads_per_round) < 2 * 1000 / 12  # ~83 each 5 minutes, never all at once
+    assert sum(reads_per_round) == 1000  # each once in the first hour
 
 
 def test_twelve_runs_an_hour_read_back_at_most_once() -> None:
     for first in (T0 - 299, T0 + 1, T0 + H / 2):  # wherever the hour starts
-        since, reads = first, 0
+        verified: float | None = None
+        reads = 0
         for i in range(12):
             now = first + 300 * i
-            if verify_due(D, now, since, H):
-                since, reads = now, reads + 1
+            if verify_due(D, now, verified=verified, first_seen=first, interval=H):
+                verified, reads = now, reads + 1
         assert reads <= 1
 
 
