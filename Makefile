@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test quick lint typecheck unit tools bench docs clean
+.PHONY: demo test quick campaigns lint typecheck unit tools bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,11 @@ quick: $(STAMP) lint typecheck
 
 test: $(STAMP) tools lint typecheck
 	$(PYTEST)
+
+# Every campaign (tests/campaigns/) at full size; prints the figures table for the README.
+# Runs in one process so the table sees every row.
+campaigns: $(STAMP) tools
+	$(BIN)/pytest -q tests/campaigns --campaign-size full -rN
 
 bench: $(STAMP)
 	$(BIN)/python -m bench

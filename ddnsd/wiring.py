@@ -209,22 +209,15 @@ def make_web_app(
 ) -> WSGIApplication:
     """The HTTP app of this configuration: metrics, health, and the parts configured."""
     from ddnsd.config import web_auth
-    from ddnsd.detect import Family
-    from ddnsd.web.app import AcmeDnsAccount, DyndnsSettings, HttpreqSettings, make_app
+    from ddnsd.web.app import make_app
 
     auth = web_auth(settings)  # every secret read here, by config
-    h, d = auth.httpreq, auth.dyndns
-
-    def push(hostname: str, ip: str) -> str:
-        family = Family.V6 if ":" in ip else Family.V4
-        changed = push_store.push(family, ip, hostname)  # ValueError: not an address
-        return "good" if changed else "nochg"
-
     return make_app(
         metrics=metrics,
         health=health,
         acme=acme,
-        httpreq=HttpreqSettings(h.base, h.username, h.password) if h else None,
-        acmedns_accounts=[AcmeDnsAccount(a.username, a.password, a.fqdn) for a in auth.acmedns],
-        dyndns=DyndnsSettings(d.username, d.password, d.hostnames, push) if d else None,
+        httpreq=auth.httpreq,
+        acmedns_accounts=list(auth.acmedns),
+        dyndns=auth.dyndns,
+        push_store=push_store,
     )

@@ -29,6 +29,15 @@ from ddnsd.model import DnsEntry
 DOMAINS = ["example.test", "other.test"]
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--campaign-size",
+        choices=("quick", "full"),
+        default="quick",
+        help="cases per campaign in tests/campaigns (quick: make test; full: make campaigns)",
+    )
+
+
 @pytest.fixture(scope="session")
 def rsa_keypair(tmp_path_factory: pytest.TempPathFactory) -> KeyPair:
     """RSA-2048 generated at test time: PKCS#8 private PEM (mode 0600) + public PEM."""

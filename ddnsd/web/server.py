@@ -1,38 +1,57 @@
-"""A small threaded WSGI server (stdlib wsgiref) for the ddnsd HTTP app.
+"""Serving the ddnsd WSGI app with waitress.
 
-``serve(app, "127.0.0.1:9333")`` binds, starts a daemon thread and returns an
+``serve(app, "127.0.0.1:9333")`` binds, runs waitress on a daemon thread and returns an
 :class:`HttpServer`. Listen addresses: ``HOST:PORT`` or ``[IPV6]:PORT``; ``0.0.0.0``
-means every IPv4 address, ``[::]`` every IPv6 and IPv4 address (dual stack); port 0
-picks a free port (read it from ``.port``).
+means every IPv4 address, ``[::]`` every IPv6 and IPv4 address (dual stack, IPv4
+clients shown as ``192.0.2.1``, not ``::ffff:192.0.2.1``); port 0 picks a free port
+(read it from ``.port``).
 
-Each connection gets its own daemon thread, so a slow ACME ``present`` (waiting for
-propagation) never blocks ``/metrics``. wsgiref's stderr chatter goes to the
-``ddnsd.web`` logger at DEBUG (the app writes the access log itself). After each
-response the socket is closed gracefully (a bounded drain of what the client still
-sends), so a client that gets an early answer (401, 413) sees it instead of a reset.
+Sizing (``serve()``'s keyword arguments):
+
+``threads`` (16)
+    Requests run on a pool; an ACME present holds its thread until every nameserver
+    serves the value (up to the propagation timeout), so there is room for several at
+    once while /healthz and /metrics still find a free thread. Requests are read and
+    answers written by the one I/O thread: a slow client never holds a pool thread.
+``connection_limit`` (100)
+    Past it, no connection is accepted until one closes (they wait in the backlog).
+``request_timeout`` (15 s)
+    A request (line, headers and body) must be whole within this time of its first
+    byte, or the connection is closed: a client that trickles bytes cannot keep it.
+``channel_timeout`` (30 s)
+    A connection with no request in flight is closed after this much silence.
+``max_request_body`` (64 KiB, the app's ``max_body``)
+    A larger body (by Content-Length) or a chunked one is not read: the app answers
+    from the headers alone (401, 411, 413, …) and the connection closes afterwards.
+
+What the server answers itself, and how it closes connections: :mod:`ddnsd.web.connection`.
+waitress's own log goes to ``ddnsd.web.server`` and ``ddnsd.web.connection``
+(children of ``ddnsd.web``): what the server answers itself at DEBUG, one line each;
+no traceback for a connection a client dropped or let time out.
 """
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import ipaddress
 import logging
 import socket
-import socketserver
 import threading
-from http import HTTPStatus
-from typing import Any
-from wsgiref.simple_server import ServerHandler, WSGIRequestHandler, WSGIServer
+import time
+from typing import Any, cast
 from wsgiref.types import WSGIApplication
 
+from waitress import wasyncore
+from waitress.adjustments import Adjustments
+from waitress.server import TcpWSGIServer
+
 from ddnsd.errors import DdnsdError
+from ddnsd.web.connection import Channel
 
-log = logging.getLogger("ddnsd.web")
+log = logging.getLogger(__name__)
 
-CONNECTION_TIMEOUT = 60.0  # seconds a client may stay silent mid-request
-DRAIN_LIMIT = 1 << 20  # bytes read and dropped after an early answer
-DRAIN_TIMEOUT = 1.0  # seconds spent at most on that
+MAX_HEADERS = 131072  # bytes of request line and headers; more answers 431
+SHUTDOWN_GRACE = 1  # seconds requests in flight get at shutdown
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -55,58 +74,6 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host, int(port)
 
 
-class _ServerHandler(ServerHandler):
-    """wsgiref's handler with its error output sent to the log instead of stderr."""
-
-    def log_exception(self, exc_info: Any) -> None:
-        log.error("error while sending an HTTP response", exc_info=exc_info)
-
-
-class _RequestHandler(WSGIRequestHandler):
-    timeout = CONNECTION_TIMEOUT
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.debug("http %s: %s", self.client_address[0], format % args)
-
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        pass  # the app logs one access line per request
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        # An unsupported HTTP version is the client's mistake: 400, not a 5xx. A request
-        # line with a version gets a status line back (http.server omits it, as if 0.9).
-        if code == HTTPStatus.HTTP_VERSION_NOT_SUPPORTED:
-            code = HTTPStatus.BAD_REQUEST
-        if self.request_version == "HTTP/0.9" and len(self.requestline.split()) >= 3:
-            self.request_version = "HTTP/1.0"
-        super().send_error(code, message, explain)
-
-    def get_environ(self) -> dict[str, Any]:
-        environ = super().get_environ()
-        environ["REMOTE_ADDR"] = _unmap(str(environ.get("REMOTE_ADDR", "")))
-        return environ
-
-    def handle(self) -> None:
-        # As WSGIRequestHandler.handle, with our ServerHandler and multithread=True.
-        self.raw_requestline = self.rfile.readline(65537)
-        if len(self.raw_requestline) > 65536:
-            self.requestline = ""
-            self.request_version = ""
-            self.command = ""
-            self.send_error(414)
-            return
-        if not self.parse_request():
-            return
-        handler = _ServerHandler(
-            self.rfile,
-            self.wfile,  # type: ignore[arg-type]  # socketserver's writer is an IO[bytes]
-            self.get_stderr(),
-            self.get_environ(),
-            multithread=True,
-        )
-        handler.request_handler = self  # type: ignore[attr-defined]  # wsgiref's back-pointer
-        handler.run(self.server.get_app())  # type: ignore[attr-defined]
-
-
 def _unmap(address: str) -> str:
     """``"::ffff:192.0.2.1"`` (IPv4 client on a dual-stack socket) → ``"192.0.2.1"``."""
     try:
@@ -118,52 +85,59 @@ def _unmap(address: str) -> str:
     return address
 
 
-class _Server(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    block_on_close = False
-    allow_reuse_address = True
+class _Server(TcpWSGIServer):
+    channel_class = Channel
+    logger = log
 
-    def __init__(self, address: tuple[str, int], family: int) -> None:
-        self.address_family = family
-        super().__init__(address, _RequestHandler)
+    def __init__(
+        self, app: WSGIApplication, sock: socket.socket, adj: Adjustments, request_timeout: float
+    ) -> None:
+        self.request_timeout = request_timeout
+        sockinfo = (sock.family, sock.type, sock.proto, sock.getsockname())
+        super().__init__(app, map={}, _sock=sock, adj=adj, sockinfo=sockinfo, bind_socket=False)
+        self.task_dispatcher.logger = self.task_dispatcher.queue_logger = log
 
-    def server_bind(self) -> None:
-        if self.address_family == socket.AF_INET6 and self.server_address[0] == "::":
-            self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        # Not HTTPServer.server_bind: its getfqdn() may wait on a reverse DNS lookup.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
-        self.setup_environ()
+    def fix_addr(self, addr: Any) -> Any:
+        return (_unmap(str(addr[0])), *addr[1:])
 
-    def shutdown_request(self, request: Any) -> None:
-        """Close gracefully: stop sending, drop what the client still sends, then close."""
-        try:
-            request.shutdown(socket.SHUT_WR)
-            request.settimeout(DRAIN_TIMEOUT)
-            drained = 0
-            while drained < DRAIN_LIMIT:
-                chunk = request.recv(65536)
-                if not chunk:
-                    break
-                drained += len(chunk)
-        except OSError:
-            pass
-        self.close_request(request)
+    def maintenance(self, now: float) -> None:
+        """Mark for closing: idle connections (waitress), overdue requests, ended lingers."""
+        super().maintenance(int(now))  # int: the stubs' type; a second does not matter here
+        mono = time.monotonic()
+        for channel in cast(dict[int, Channel], self.active_channels).values():
+            if channel.linger_until is not None:
+                channel.will_close = channel.will_close or mono >= channel.linger_until
+            elif channel.overdue(mono, self.request_timeout):
+                log.debug(
+                    "%s: no whole request within %g s; closing",
+                    channel.addr[0],
+                    self.request_timeout,
+                )
+                channel.will_close = True
 
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        log.debug("http connection from %s failed", client_address, exc_info=True)
+    def stop(self) -> None:
+        """On the I/O thread: close every connection and the listener; the loop then ends.
+
+        The trigger's pipe leaves the loop but stays open (:meth:`HttpServer.shutdown`
+        closes it later): a ``pull_trigger`` racing with this must not write to a
+        closed, perhaps already reused, file descriptor.
+        """
+        for channel in list(cast(dict[int, Channel], self.active_channels).values()):
+            channel.close_now()
+        trigger: Any = self.trigger  # the stubs call it an int
+        trigger.del_channel()
+        wasyncore.dispatcher.close(self)  # not self.close(): that closes the trigger too
 
 
 class HttpServer:
     """A running server: ``.port``, ``.url``, ``.shutdown()``."""
 
-    def __init__(self, server: _Server, thread: threading.Thread, host: str) -> None:
+    def __init__(self, server: _Server, thread: threading.Thread, host: str, port: int) -> None:
         self._server = server
         self._thread = thread
         self.host = host
-        self.port = int(server.server_address[1])
+        self.port = port
+        self._stopped = False
 
     @property
     def url(self) -> str:
@@ -174,29 +148,63 @@ class HttpServer:
         return f"http://{host}:{self.port}"
 
     def shutdown(self) -> None:
-        """Stop accepting, close the socket; requests in flight finish in their threads."""
-        stopper = threading.Thread(target=self._server.shutdown, daemon=True)
-        stopper.start()
-        for _ in range(100):  # wake the accept loop now instead of at its next poll
-            self._poke()
-            stopper.join(0.05)
-            if not stopper.is_alive():
-                break
-        self._server.server_close()
-        self._thread.join(timeout=5.0)
-
-    def _poke(self) -> None:
-        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
-        with contextlib.suppress(OSError):
-            socket.create_connection((host, self.port), timeout=0.5).close()
+        """Close the listener and every connection; requests in flight get a second."""
+        if self._stopped:
+            return
+        self._stopped = True
+        trigger: Any = self._server.trigger  # the stubs call it an int
+        if self._thread.is_alive():
+            trigger.pull_trigger(self._server.stop)  # run on the I/O thread
+            self._thread.join(timeout=5.0)
+        else:
+            self._server.stop()
+        self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=SHUTDOWN_GRACE)
+        trigger.close()
 
 
-def serve(app: WSGIApplication, listen: str) -> HttpServer:
-    """Bind ``listen`` and serve ``app`` on a daemon thread; DdnsdError when impossible."""
+def serve(
+    app: WSGIApplication,
+    listen: str,
+    *,
+    threads: int = 16,
+    connection_limit: int = 100,
+    request_timeout: float = 15.0,
+    channel_timeout: int = 30,
+    max_request_body: int = 65536,
+) -> HttpServer:
+    """Bind ``listen`` and serve ``app`` on a daemon thread; DdnsdError when impossible.
+
+    ``max_request_body`` must be at least the app's ``max_body`` (bodies the server
+    does not read look cut short to the app).
+    """
     try:
         host, port = parse_listen(listen)
     except ValueError as exc:
         raise DdnsdError(f"cannot listen on {listen!r}: {exc}") from None
+    sock = _listening_socket(listen, host, port)
+    adj = Adjustments(
+        sockets=[sock],
+        threads=threads,
+        connection_limit=connection_limit,
+        channel_timeout=channel_timeout,
+        cleanup_interval=1,  # seconds between checks for idle and overdue connections
+        max_request_header_size=MAX_HEADERS,
+        max_request_body_size=max_request_body + 1,  # _Parser leaves larger bodies unread
+        ident="ddnsd",
+        log_socket_errors=False,
+    )
+    host, port = sock.getsockname()[:2]
+    try:
+        server = _Server(app, sock, adj, request_timeout)  # listen() may still fail
+    except OSError as exc:
+        sock.close()
+        raise DdnsdError(f"cannot listen on {listen}: {_bind_problem(exc)}") from None
+    thread = threading.Thread(target=server.run, name="ddnsd-http", daemon=True)
+    thread.start()
+    return HttpServer(server, thread, str(host), int(port))
+
+
+def _listening_socket(listen: str, host: str, port: int) -> socket.socket:
     try:
         infos = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE | socket.AI_NUMERICSERV
@@ -207,17 +215,16 @@ def serve(app: WSGIApplication, listen: str) -> HttpServer:
             "use an IP address"
         ) from None
     family, _, _, _, sockaddr = infos[0]
+    sock = socket.socket(family, socket.SOCK_STREAM)
     try:
-        server = _Server((str(sockaddr[0]), port), family)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6 and sockaddr[0] == "::":
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)  # dual stack
+        sock.bind(sockaddr)
     except OSError as exc:
+        sock.close()
         raise DdnsdError(f"cannot listen on {listen}: {_bind_problem(exc)}") from None
-    server.set_app(app)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.5}, name="ddnsd-http", daemon=True
-    )
-    thread.start()
-    bound = str(server.server_address[0])
-    return HttpServer(server, thread, bound)
+    return sock
 
 
 def _bind_problem(exc: OSError) -> str:

@@ -20,9 +20,10 @@ from typing import Any
 import pytest
 import requests
 
+from ddnsd.config.runtime import AcmeDnsAccount, HttpreqAuth
 from ddnsd.errors import ChallengeRefused, DdnsdError, PropagationTimeout, TransipServerError
 from ddnsd.observe.metrics import Metrics
-from ddnsd.web.app import AcmeDnsAccount, HttpreqSettings, make_app
+from ddnsd.web.app import make_app
 from ddnsd.web.server import HttpServer, serve
 
 USER, PASSWORD = "lego", "s3cret-pw"
@@ -88,7 +89,7 @@ def server(backend: FakeBackend, metrics: Metrics, clock: Clock) -> Iterator[Htt
         metrics=metrics,
         health=None,
         acme=backend,
-        httpreq=HttpreqSettings("/acme", USER, PASSWORD),
+        httpreq=HttpreqAuth("/acme", USER, PASSWORD),
         acmedns_accounts=ACCOUNTS,
         max_auth_failures=3,
         auth_lockout=60.0,
@@ -167,7 +168,7 @@ def test_httpreq_counts_challenges(server: HttpServer, metrics: Metrics) -> None
 
 def test_httpreq_custom_base(backend: FakeBackend) -> None:
     app = make_app(
-        metrics=None, health=None, acme=backend, httpreq=HttpreqSettings("/lego/", USER, PASSWORD)
+        metrics=None, health=None, acme=backend, httpreq=HttpreqAuth("/lego/", USER, PASSWORD)
     )
     srv = serve(app, "127.0.0.1:0")
     try:
@@ -321,7 +322,7 @@ def test_smaller_max_body(backend: FakeBackend) -> None:
         metrics=None,
         health=None,
         acme=backend,
-        httpreq=HttpreqSettings("/acme", USER, PASSWORD),
+        httpreq=HttpreqAuth("/acme", USER, PASSWORD),
         max_body=100,
     )
     srv = serve(app, "127.0.0.1:0")
@@ -580,7 +581,7 @@ def test_raw_requests_never_500(server: HttpServer, data: bytes) -> None:
         ("chunked", 411),
         ("auth-latin1-bytes", 401),
         ("acmedns-latin1-headers", 401),
-        ("garbage-request-line", 404),
+        ("garbage-request-line", 400),  # a method of control characters: malformed
         ("unknown-method", 405),
         ("bad-http-version", 400),
         ("very-long-path", 414),
@@ -590,6 +591,25 @@ def test_raw_requests_never_500(server: HttpServer, data: bytes) -> None:
 )
 def test_raw_requests_status(server: HttpServer, name: str, status: int) -> None:
     assert raw_request(server.port, RAW_REQUESTS[name])[0] == status
+
+
+def test_wrong_password_with_a_huge_upload_is_answered_401_early(
+    server: HttpServer, backend: FakeBackend
+) -> None:
+    r = post(server, "/acme/present", data=b"x" * (4 << 20), auth=(USER, "guess"))
+    assert r.status_code == 401
+    assert backend.calls == []
+
+
+def test_expect_continue_gets_413_before_sending_the_body(server: HttpServer) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(
+            b"POST /acme/present HTTP/1.1\r\nHost: x\r\nAuthorization: "
+            + AUTH_HEADER
+            + b"\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n"
+        )
+        head = sock.recv(65536)
+    assert head.startswith(b"HTTP/1.1 413 Request Entity Too Large\r\n")
 
 
 WRONG_TYPES: list[object] = [None, 1, 1.5, True, [], {}, "", " ", "x" * 300, "\x00", "é"]

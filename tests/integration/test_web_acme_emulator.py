@@ -18,8 +18,9 @@ import requests
 
 from ddnsd.acme.service import ChallengeService
 from ddnsd.authdns import parse_server, query
+from ddnsd.config.runtime import AcmeDnsAccount, HttpreqAuth
 from ddnsd.observe.metrics import Metrics
-from ddnsd.web.app import AcmeDnsAccount, HttpreqSettings, make_app
+from ddnsd.web.app import make_app
 from ddnsd.web.server import HttpServer, serve
 
 if TYPE_CHECKING:
@@ -55,7 +56,7 @@ def start(svc: ChallengeService, metrics: Metrics | None = None) -> HttpServer:
         metrics=metrics,
         health=None,
         acme=svc,
-        httpreq=HttpreqSettings("/acme", USER, PASSWORD),
+        httpreq=HttpreqAuth("/acme", USER, PASSWORD),
         acmedns_accounts=[AcmeDnsAccount("certmanager", "acmedns-key", FQDN)],
     )
     return serve(app, "127.0.0.1:0")

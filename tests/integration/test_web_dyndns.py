@@ -12,9 +12,10 @@ from typing import Any
 import pytest
 import requests
 
+from ddnsd.config.runtime import DyndnsEndpoint
 from ddnsd.errors import DdnsdError, TransipServerError
 from ddnsd.observe.metrics import Metrics
-from ddnsd.web.app import DyndnsSettings, make_app
+from ddnsd.web.app import make_app
 from ddnsd.web.server import HttpServer, serve
 
 USER, PASSWORD = "fritzbox", "r0uter-pw"
@@ -26,24 +27,25 @@ REFUSED = ["10.0.0.0/8", "192.168.0.0/16", "127.0.0.0/8", "fc00::/7", "::1/128"]
 
 @dataclass
 class Router:
-    """The push callback as the daemon provides it: remembers addresses, refuses private."""
+    """Where pushes go (the PushStore's contract): remembers addresses, refuses private."""
 
     known: dict[str, str] = field(default_factory=dict)  # family label -> address
     calls: list[tuple[str, str]] = field(default_factory=list)
     error: Exception | None = None
 
-    def push(self, hostname: str, ip: str) -> str:
+    def push(self, family: int, ip: str, hostname: str) -> bool:
         self.calls.append((hostname, ip))
         if self.error is not None:
             raise self.error
         address = ipaddress.ip_address(ip)
+        assert address.version == family
         if any(address in ipaddress.ip_network(net) for net in REFUSED):
             raise ValueError(f"{ip} is a private address, not a public one")
-        family = f"IPv{address.version}"
-        if self.known.get(family) == ip:
-            return "nochg"
-        self.known[family] = ip
-        return "good"
+        label = f"IPv{address.version}"
+        if self.known.get(label) == ip:
+            return False
+        self.known[label] = ip
+        return True
 
 
 class Clock:
@@ -71,11 +73,12 @@ def clock() -> Clock:
 
 @pytest.fixture
 def server(router: Router, metrics: Metrics, clock: Clock) -> Iterator[HttpServer]:
-    settings = DyndnsSettings(USER, PASSWORD, {"Home.Example.Test.", NAS}, router.push)
+    endpoint = DyndnsEndpoint(USER, PASSWORD, frozenset({"Home.Example.Test.", NAS}))
     app = make_app(
         metrics=metrics,
         health=None,
-        dyndns=settings,
+        dyndns=endpoint,
+        push_store=router,
         max_auth_failures=3,
         auth_lockout=60.0,
         clock=clock,

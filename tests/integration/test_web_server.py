@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
+import select
 import socket
+import threading
+import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -256,3 +261,143 @@ LISTEN_BAD = {
 def test_bad_listen_is_refused(listen: str) -> None:
     with pytest.raises(DdnsdError, match="^" + re.escape(f"cannot listen on {listen!r}: ")):
         serve(make_app(metrics=None, health=None), listen)
+
+
+# --------------------------------------------------------------------------- the server itself
+
+
+def exchange(port: int, data: bytes, *, host: str = "127.0.0.1") -> bytes:
+    """Send raw bytes, stop sending, read until the server closes."""
+    with socket.create_connection((host, port), timeout=10) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+SERVER_ANSWERS = {
+    "one-word-request-line": (b"GET\r\n\r\n", b"HTTP/1.0 400 Bad Request\r\n"),
+    "http-0.9-request-line": (b"GET /healthz\r\n\r\n", b"HTTP/1.0 400 Bad Request\r\n"),
+    "unknown-http-version": (b"GET /healthz HTTP/2.0\r\n\r\n", b"HTTP/1.0 400 Bad Request\r\n"),
+    "ended-inside-headers": (b"GET /healthz HTTP/1.1\r\nHost: x\r\n", b"HTTP/1.0 400 Bad "),
+    "lowercase-method": (b"get /healthz HTTP/1.1\r\n\r\n", b"HTTP/1.0 400 Bad Request\r\n"),
+    "headers-too-large": (
+        b"GET /healthz HTTP/1.1\r\n" + b"X-Pad: " + b"a" * 200_000 + b"\r\n\r\n",
+        b"HTTP/1.0 431 ",
+    ),
+    "http-1.0-answered-and-closed": (b"GET /healthz HTTP/1.0\r\n\r\n", b"HTTP/1.0 200 OK\r\n"),
+    "nothing-sent": (b"", b""),
+}
+
+
+@pytest.mark.parametrize(("data", "start"), SERVER_ANSWERS.values(), ids=SERVER_ANSWERS.keys())
+def test_server_answers_with_a_status_line(server: HttpServer, data: bytes, start: bytes) -> None:
+    answer = exchange(server.port, data)
+    assert answer.startswith(start)
+    if start.startswith(b"HTTP/1.0 4"):
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert b"Content-Type: text/plain; charset=utf-8" in head
+        assert body.endswith(b"\n") and body.count(b"\n") == 1  # one line of text
+    assert requests.get(server.url + "/healthz", timeout=5).status_code == 200
+
+
+def test_keep_alive_serves_several_requests_on_one_connection(server: HttpServer) -> None:
+    with requests.Session() as session:
+        for _ in range(3):
+            assert session.get(server.url + "/healthz", timeout=5).text == "ok\n"
+
+
+@pytest.mark.skipif(not _has_ipv6(), reason="no IPv6 loopback here")
+def test_dual_stack_shows_ipv4_clients_unmapped(caplog: pytest.LogCaptureFixture) -> None:
+    srv = serve(make_app(metrics=None, health=None), "[::]:0")
+    try:
+        with caplog.at_level(logging.INFO, logger="ddnsd.web"):
+            requests.get(f"http://127.0.0.1:{srv.port}/nope", timeout=5)
+    finally:
+        srv.shutdown()
+    lines = [r.getMessage() for r in caplog.records if r.name == "ddnsd.web"]
+    assert lines[0].startswith("127.0.0.1 GET /nope 404 ")
+
+
+def _closed_after(sock: socket.socket, trickle: bool, limit: float) -> float | None:
+    """Seconds until the server closed ``sock`` (sending a byte every 0.2 s if ``trickle``)."""
+    started = time.monotonic()
+    sock.setblocking(False)
+    while time.monotonic() - started < limit:
+        readable, _, _ = select.select([sock], [], [], 0.2)
+        if readable:
+            try:
+                if sock.recv(65536) == b"":
+                    return time.monotonic() - started
+            except OSError:
+                return time.monotonic() - started
+        if trickle:
+            try:
+                sock.send(b"a")
+            except OSError:
+                return time.monotonic() - started
+    return None
+
+
+def test_trickling_and_idle_clients_are_cut_off_while_healthz_stays_fast(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    srv = serve(
+        make_app(metrics=None, health=None),
+        "127.0.0.1:0",
+        request_timeout=1.0,
+        channel_timeout=1,
+    )
+    idle = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+    trickler = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+    trickler.sendall(b"GET /healthz HTTP/1.1\r\nX-Slow: ")
+    closed: dict[str, float | None] = {}
+    watchers = [
+        threading.Thread(target=lambda: closed.update(idle=_closed_after(idle, False, 8))),
+        threading.Thread(target=lambda: closed.update(trickler=_closed_after(trickler, True, 8))),
+    ]
+    try:
+        with caplog.at_level(logging.DEBUG):
+            for watcher in watchers:
+                watcher.start()
+            started = time.monotonic()
+            assert requests.get(srv.url + "/healthz", timeout=5).status_code == 200
+            assert time.monotonic() - started < 1.0
+            for watcher in watchers:
+                watcher.join(10)
+    finally:
+        idle.close()
+        trickler.close()
+        srv.shutdown()
+    # 1 s limits, checked every second: closed within about 2 s
+    assert all(seconds is not None and seconds < 4.0 for seconds in closed.values()), closed
+    assert set(closed) == {"idle", "trickler"}
+    assert not [r for r in caplog.records if r.exc_info or r.name.startswith("waitress")]
+
+
+def test_shutdown_does_not_wait_for_a_slow_request() -> None:
+    release = threading.Event()
+
+    def slow_app(environ: Any, start_response: Any) -> list[bytes]:
+        release.wait(30)
+        start_response("200 OK", [("Content-Length", "0")])
+        return [b""]
+
+    srv = serve(slow_app, "127.0.0.1:0")
+    client = threading.Thread(target=_get_quietly, args=(srv.url + "/slow",))
+    client.start()
+    try:
+        time.sleep(0.2)
+        started = time.monotonic()
+        srv.shutdown()
+        assert time.monotonic() - started < 3.0
+    finally:
+        release.set()
+        client.join(10)
+
+
+def _get_quietly(url: str) -> None:
+    with contextlib.suppress(requests.RequestException):
+        requests.get(url, timeout=10)
