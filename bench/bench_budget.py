@@ -11,8 +11,9 @@ and the round goes on (today's client also waited up to 60 s for a reset and ret
 once; with the scaled window that would only add requests).
 
 Rate-limit rows use the emulator's ``--rate-limit-window`` scaled down 100 times (9 s for
-TransIP's 15 minutes, 1,000 requests per window); times are given as measured and as they
-would be with the real window.
+TransIP's 15 minutes, 1,000 requests per window); times are as measured with that window.
+The hour of ``once`` runs is on a simulated clock (engine, budget and the emulator's
+window), starting just before the first domain's read-back point: the worst case.
 """
 
 from __future__ import annotations
@@ -176,28 +177,26 @@ def in_sync_round(keys: KeyPair) -> list[tuple[str, float, int]]:
 
 def _converge(
     emu: Emulator, engine: Engine, *, every: float, limit: float
-) -> tuple[int, int, float, float, int]:
+) -> tuple[int, int, float, int]:
     """Rounds with the new address until every record holds it: (requests, 429s, seconds,
-    of which waiting, rounds). ddnsd waits until ``deferred_until`` (what the daemon
-    schedules), the baseline runs a round every ``every`` seconds (its interval)."""
+    rounds). ddnsd waits until ``deferred_until`` (what the daemon schedules), the baseline
+    runs a round every ``every`` seconds (its interval)."""
     before = len(_log(emu))
     t0 = time.monotonic()
-    rounds, waited = 0, 0.0
+    rounds = 0
     while time.monotonic() - t0 < limit:
         result: RoundResult = engine.run_round({"A": V2})
         rounds += 1
         if result.ok:
             break
         until = result.deferred_until
-        wait = max(until - time.time(), 0.0) if until is not None else every
-        time.sleep(wait)
-        waited += wait
+        time.sleep(max(until - time.time(), 0.0) if until is not None else every)
     took = time.monotonic() - t0
     sent = _log(emu)[before:]
-    return len(sent), sum(1 for r in sent if r["status"] == 429), took, waited, rounds
+    return len(sent), sum(1 for r in sent if r["status"] == 429), took, rounds
 
 
-def address_change(keys: KeyPair) -> list[tuple[str, int, int, float, float, int]]:
+def address_change(keys: KeyPair) -> list[tuple[str, int, int, float, int]]:
     rows = []
     for label, ddnsd in (
         ("baseline: GET per domain, no budget, round every 3 s (5 min scaled)", False),
@@ -208,11 +207,11 @@ def address_change(keys: KeyPair) -> list[tuple[str, int, int, float, float, int
         engine = _engine(emu, keys, _specs(DOMAINS), state, window=WINDOW)
         if ddnsd:
             engine.run_round({"A": V1})  # in sync before the change (no request)
-        requests, refused, took, waited, rounds = _converge(emu, engine, every=3.0, limit=240)
+        requests, refused, took, rounds = _converge(emu, engine, every=3.0, limit=240)
         zone = emu.store.snapshot()
         held = sum(1 for d in DOMAINS for e in zone[d] if e.type == "A" and e.content == V2)
         took = took if held == 2000 else float("nan")
-        rows.append((label, requests, refused, took, waited, rounds))
+        rows.append((label, requests, refused, took, rounds))
         emu.stop()
         if state is not None:
             shutil.rmtree(state, ignore_errors=True)
@@ -220,6 +219,14 @@ def address_change(keys: KeyPair) -> list[tuple[str, int, int, float, float, int
 
 
 # --------------------------------------------------------------------------- 3: cron
+
+
+def _just_before_a_point(domain: str) -> float:
+    """A time 2.5 minutes before ``domain``'s next read-back point (verify 1 h)."""
+    from ddnsd.reconcile.schedule import slot_start, verify_offset
+
+    now = time.time()
+    return slot_start(now, verify_offset(domain, 3600), 3600) + 3600 - 150
 
 
 class _SimulatedClock:
@@ -240,7 +247,7 @@ def once_for_an_hour(keys: KeyPair, domains: list[str]) -> list[tuple[str, int, 
     for label, ddnsd in (("baseline: GET per domain per run", False), ("ddnsd", True)):
         emu = _emulator(keys, domains)
         state = Path(tempfile.mkdtemp(prefix="ddnsd-bench-"))
-        clock = _SimulatedClock(time.time())
+        clock = _SimulatedClock(_just_before_a_point(domains[0]))
         emu.limiter = RateLimiter(1000, 900, clock)  # TransIP's window, on the same clock
         for i in range(12):
             clock.now += 300 if i else 0
@@ -291,12 +298,16 @@ def main() -> None:
         f"({WINDOW:g} s for 15 min).\n"
     )
     print(
-        "| engine | requests | 429s | rounds | time to converge, measured | with TransIP's "
-        "window |\n|---|---:|---:|---:|---:|---:|"
+        "| engine | requests | 429s | rounds | time to converge (9 s window) |\n"
+        "|---|---:|---:|---:|---:|"
     )
-    for label, requests, refused, took, waited, rounds in address_change(keys):
-        real = (waited * SCALE + took - waited) / 60  # waiting scales, sending does not
-        print(f"| {label} | {requests} | {refused} | {rounds} | {took:.1f} s | ~{real:.0f} min |")
+    for label, requests, refused, took, rounds in address_change(keys):
+        print(f"| {label} | {requests} | {refused} | {rounds} | {took:.1f} s |")
+    print(
+        "\nWith TransIP's 15-minute window sending takes little of a window, so the 2,000 "
+        "PATCHes\n(+ a token) go 900 per window (100 kept for ACME): three windows, ~30 min, "
+        "no 429."
+    )
     print("\n## `ddnsd once` every 5 minutes for an hour, nothing changed\n")
     print("| set-up | engine | API requests | of which /auth | 429s |\n|---|---|---:|---:|---:|")
     for setup, domains in (("1 domain x 2 records", DOMAINS[:1]), ("1,000 x 2", DOMAINS)):
