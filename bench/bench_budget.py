@@ -38,8 +38,9 @@ from ddnsd.emulator.server import Emulator, EmulatorConfig
 from ddnsd.errors import ApiDeferred, DdnsdError, TransipRateLimited
 from ddnsd.model import DnsEntry, Outcome, RecordSpec
 from ddnsd.reconcile.applier import DnsApi
-from ddnsd.reconcile.engine import Engine, RoundResult
+from ddnsd.reconcile.engine import Engine
 from ddnsd.reconcile.memory import Memory
+from ddnsd.reconcile.result import RoundResult
 from ddnsd.transip.budget import Budget
 from ddnsd.transip.client import TransipClient, make_client
 

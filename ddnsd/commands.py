@@ -25,7 +25,7 @@ from ddnsd.errors import (
 if TYPE_CHECKING:
     from ddnsd.acme.service import ChallengeService
     from ddnsd.config import Settings
-    from ddnsd.reconcile.engine import RoundResult
+    from ddnsd.reconcile.result import RoundResult
 
 
 def fail(message: str, problems: list[str] | None = None) -> None:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
     from ddnsd.detect import Agreement
     from ddnsd.observe.health import Health
     from ddnsd.observe.metrics import Metrics
-    from ddnsd.reconcile.engine import RoundResult
+    from ddnsd.reconcile.result import RoundResult
     from ddnsd.sdnotify import Notifier
     from ddnsd.transip.client import TransipClient
 

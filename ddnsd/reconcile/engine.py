@@ -44,39 +44,14 @@ from ddnsd.reconcile.applier import Applier, DnsApi, RecordResult
 from ddnsd.reconcile.drift import DnsQuery, DnsServers, DriftCheck, View
 from ddnsd.reconcile.memory import Memory, Seen
 from ddnsd.reconcile.planner import check_specs, desired_content, plan_domain, same_content
+from ddnsd.reconcile.result import RoundResult, deferred
 
 log = logging.getLogger(__name__)
 
 #: ``budget(count)``: None when ``count`` more requests fit now, else when they may.
 BudgetCheck = Callable[[int], "float | None"]
 
-
-@dataclass(frozen=True, slots=True)
-class RoundResult:
-    """Per-record results of one round (keyed by ``spec.key``) and what it cost."""
-
-    records: dict[str, RecordResult]
-    api_requests: int  # client calls made this round (the client's own retries not counted)
-    api_consulted: bool
-    deferred_until: float | None = None  # the budget put records off until then
-
-    @property
-    def outcomes(self) -> dict[str, Outcome]:
-        return {k: r.outcome for k, r in self.records.items()}
-
-    @property
-    def ok(self) -> bool:
-        """Every record is in sync or was updated."""
-        return all(r.outcome.ok for r in self.records.values())
-
-    @property
-    def changed(self) -> bool:
-        return any(r.outcome is Outcome.UPDATED for r in self.records.values())
-
-    @property
-    def deferred(self) -> int:
-        """Records put off until ``deferred_until`` (TransIP's rate limit)."""
-        return sum(1 for r in self.records.values() if r.outcome is Outcome.DEFERRED)
+__all__ = ["BudgetCheck", "Engine", "RoundResult"]
 
 
 @dataclass(slots=True)
@@ -288,7 +263,7 @@ class Engine:
         consulted = False
         for item in work:
             if until is None and self.budget is not None:
-                until = self.budget(max(len(item.pending), 1) + int(item.read))
+                until = self.budget(max(len(item.pending) + int(item.read), 1))
             if until is None:
                 consulted = True
                 try:
@@ -298,15 +273,16 @@ class Engine:
                     until = exc.until
             for spec in item.pending:  # put off: the rest of the round waits for the budget
                 if spec.key not in results:
-                    results[spec.key] = _deferred(spec, until)
+                    results[spec.key] = deferred(spec, until)
         count = sum(1 for r in results.values() if r.outcome is Outcome.DEFERRED)
-        if until is not None and count:
-            log.warning(
-                "%d record(s) deferred until %s: TransIP's rate limit (the request budget "
-                "shared by every ddnsd process of this login)",
-                count,
-                time.strftime("%H:%M:%S", time.localtime(until)),
-            )
+        if until is None or not count:  # at most a read-back waits: the next round does it
+            return None, consulted
+        log.warning(
+            "%d record(s) deferred until %s: TransIP's rate limit (the request budget "
+            "shared by every ddnsd process of this login)",
+            count,
+            time.strftime("%H:%M:%S", time.localtime(until)),
+        )
         return until, consulted
 
     def _domain(
@@ -348,9 +324,9 @@ class Engine:
             result = applied[spec.key]
             results[spec.key] = result
             self._remember(spec, result, done, views.get(spec.key, View(None)).values)
-        deferred, self.applier.deferred = self.applier.deferred, None
-        if deferred is not None:
-            raise deferred
+        stopped, self.applier.deferred = self.applier.deferred, None
+        if stopped is not None:
+            raise stopped
 
     # ------------------------------------------------------------------ memory
 
@@ -401,13 +377,3 @@ def _shown(spec: RecordSpec, view: View) -> DnsEntry:
     """The one entry DNS shows for ``spec`` (its TTL is TransIP's expire: PATCH matches it)."""
     assert view.values is not None and view.ttl is not None
     return DnsEntry(spec.name, view.ttl, spec.type, view.values[0])
-
-
-def _deferred(spec: RecordSpec, until: float) -> RecordResult:
-    clock = time.strftime("%H:%M:%S", time.localtime(until))
-    return RecordResult(
-        spec,
-        Outcome.DEFERRED,
-        f"{spec.key}: deferred until {clock} (TransIP's rate limit)",
-        via="none",
-    )
