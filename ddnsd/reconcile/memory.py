@@ -10,9 +10,9 @@ Per record (``RecordSpec.key``): the content the API last wrote or showed and wh
 after a deferral). Per domain: the last API read and when ddnsd first saw the domain
 (``verified`` / ``first_seen``, for the verification schedule).
 
-Times are wall-clock (they cross processes). The file is re-read when it changed and
-written only when something changed (atomically: temporary file + rename, under an
-``flock``; another configuration's records in the same file are kept). A missing or
+Times are wall-clock (they cross processes). The file (``statefile.py``) is re-read when
+it changed and written only when something changed, under its lock; another
+configuration's records in the same file are kept. A missing or
 corrupt file is started afresh and an unwritable one leaves the memory in this process:
 both cost at most some API reads, never a failure.
 """
@@ -20,16 +20,14 @@ both cost at most some API reads, never a failure.
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import json
 import logging
-import os
-import tempfile
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ddnsd.statefile import StateFile
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +95,7 @@ class Memory:
     """The memory of the records ``keys`` in ``domains``; ``state_dir`` None: in-process."""
 
     def __init__(self, state_dir: Path | None, keys: Iterable[str], domains: Iterable[str]) -> None:
-        self.path = Path(state_dir) / FILE if state_dir is not None else None
+        self.file = StateFile(Path(state_dir) / FILE) if state_dir is not None else None
         self.keys, self.domains = set(keys), set(domains)
         self.known = Known()
         self._stamp: tuple[int, int] | None = None  # (mtime_ns, size) of what was read
@@ -107,10 +105,10 @@ class Memory:
 
     def load(self) -> None:
         """Take over what another process wrote since the last load or save."""
-        if self.path is None:
+        if self.file is None:
             return
         try:
-            st = self.path.stat()
+            st = self.file.path.stat()
         except OSError:
             return
         if (st.st_mtime_ns, st.st_size) == self._stamp:
@@ -125,7 +123,7 @@ class Memory:
     def save(self) -> None:
         """Write the file if this configuration's part changed (others' part is kept)."""
         mine = self.known.to_json(self.keys, self.domains)
-        if mine == self._saved or self.path is None:
+        if mine == self._saved or self.file is None:
             return
         with self._locked() as usable:
             if not usable:
@@ -144,49 +142,36 @@ class Memory:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[bool]:
         """Hold the file's flock; yields False when the state dir cannot hold it."""
-        assert self.path is not None
-        with self._lock:
+        assert self.file is not None
+        with self._lock, contextlib.ExitStack() as stack:
             try:
-                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-                fd = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+                stack.enter_context(self.file.locked())
             except OSError as exc:
-                self._warn("use", f"cannot use {self.path.parent} ({exc.strerror})")
+                self._warn("use", f"cannot use {self.file.path.parent} ({exc.strerror})")
                 yield False
                 return
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                yield True
-            finally:
-                os.close(fd)
+            yield True
 
     def _read(self) -> dict[str, Any] | None:
-        assert self.path is not None
+        assert self.file is not None
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            Known.from_json(data)  # every field checked before anything is taken over
-            return dict(data)
-        except FileNotFoundError:
-            return None
+            data = self.file.read()
+            if data is not None:
+                Known.from_json(data)  # every field checked before anything is taken over
+                return dict(data)
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            self._warn("read", f"{self.path} is unreadable ({exc}); starting it afresh")
-            return None
+            self._warn("read", f"{self.file.path} is unreadable ({exc}); starting it afresh")
+        return None
 
     def _write(self, data: dict[str, Any]) -> bool:
-        assert self.path is not None
-        tmp: str | None = None
+        assert self.file is not None
         try:
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".records-")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh, indent=0)
-            os.replace(tmp, self.path)
-            st = self.path.stat()
+            self.file.write(data)
+            st = self.file.path.stat()
             self._stamp = (st.st_mtime_ns, st.st_size)
             return True
         except OSError as exc:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-            self._warn("use", f"cannot write {self.path} ({exc.strerror})")
+            self._warn("use", f"cannot write {self.file.path} ({exc.strerror})")
             return False
 
     def _warn(self, what: str, text: str) -> None:

@@ -8,9 +8,9 @@ before every request (``/auth`` included) and feeds :meth:`Budget.answered` ever
 What the budget knows lives in ``transip-budget-<hash>.json`` in the state directory
 (``Ledger``): the send time of every request any ddnsd process made in the window, the
 ``X-Rate-Limit-*`` of the newest answer, and whether a 429 opened the circuit. Every change
-is a read-modify-write under an ``flock``, written atomically (temporary file + rename);
-a missing or corrupt file is rebuilt empty, an unwritable state directory leaves the budget
-in this process only, never fatal. Without a state directory the budget is per process.
+is a read-modify-write under the file's lock (``statefile.py``); a missing or corrupt file
+is rebuilt empty, an unwritable state directory leaves the budget in this process only,
+never fatal. Without a state directory the budget is per process.
 
 The arithmetic is pure, in ``ledger.py`` (table-tested with an injected clock): requests
 in use from our own count and the last answer's headers; "acme" may use the whole limit,
@@ -26,12 +26,8 @@ it around each call, so the ``/auth`` it may need is charged to the same kind).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import hashlib
-import json
 import logging
-import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
@@ -39,6 +35,7 @@ from contextvars import ContextVar
 from pathlib import Path
 
 from ddnsd.errors import ApiDeferred
+from ddnsd.statefile import StateFile
 from ddnsd.transip.ledger import (
     ACME,
     DDNS,
@@ -107,10 +104,10 @@ class Budget:
         self._memory = Ledger()  # without a usable state directory
         self._told: set[tuple[str, float]] = set()  # openings / spent budgets already logged
         self._told_lock = threading.Lock()
-        self.path: Path | None = None
+        self.file: StateFile | None = None
         if state_dir is not None:
             digest = hashlib.sha256(f"{login}\n{api_url}".encode()).hexdigest()[:32]
-            self.path = Path(state_dir) / f"transip-budget-{digest}.json"
+            self.file = StateFile(Path(state_dir) / f"transip-budget-{digest}.json")
 
     def __repr__(self) -> str:
         return f"Budget(login={self.login!r}, api_url={self.api_url!r})"
@@ -181,51 +178,37 @@ class Budget:
     @contextlib.contextmanager
     def _file_lock(self, write: bool) -> Iterator[bool]:
         """Hold the budget's flock; yields False when there is no usable file."""
-        if self.path is None:
-            yield False
-            return
-        try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd = os.open(self.path.with_suffix(".lock"), os.O_RDWR | os.O_CREAT, 0o600)
-        except OSError as exc:
-            self._warn_once("file", f"cannot use {self.path.parent} ({exc.strerror})")
-            yield False
-            return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX if write else fcntl.LOCK_SH)
-            yield True
-        finally:
-            os.close(fd)  # releases the flock
+        with contextlib.ExitStack() as stack:
+            usable = self.file is not None
+            if self.file is not None:
+                try:
+                    stack.enter_context(self.file.locked(exclusive=write))
+                except OSError as exc:
+                    self._warn_once("file", f"cannot use {self.file.path.parent} ({exc.strerror})")
+                    usable = False
+            yield usable
 
     def _read(self) -> Ledger:
-        assert self.path is not None
+        assert self.file is not None
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
+            data = self.file.read()
+            if data is None:
+                return Ledger()
             if data.get("login") != self.login or data.get("api_url") != self.api_url:
                 raise ValueError("it belongs to another login or API")
             return from_json(data)
-        except FileNotFoundError:
-            return Ledger()
         except (OSError, ValueError, AttributeError) as exc:
-            self._warn_once("read", f"{self.path} is unreadable ({exc}); starting it afresh")
+            self._warn_once("read", f"{self.file.path} is unreadable ({exc}); starting it afresh")
             return Ledger()
 
     def _write(self, ledger: Ledger) -> bool:
-        """Atomic replace (no fsync: a lost update after a crash costs at most a 429)."""
-        assert self.path is not None
+        assert self.file is not None
         data = {"version": 1, "login": self.login, "api_url": self.api_url, **to_json(ledger)}
-        tmp: str | None = None
         try:
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=".transip-budget-")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh)
-            os.replace(tmp, self.path)
+            self.file.write(data)
             return True
         except OSError as exc:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
-            self._warn_once("write", f"cannot write {self.path} ({exc.strerror})")
+            self._warn_once("write", f"cannot write {self.file.path} ({exc.strerror})")
             return False
 
     # -- messages

@@ -5,13 +5,19 @@ sharing one state dir, against the emulator over sockets: what reached TransIP a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from daemon_support import DaemonProcess, free_port, http_get, run, wait_for, write_config
+from daemon_support import (
+    DaemonProcess,
+    free_port,
+    http_get,
+    run,
+    wait_for,
+    write_config,
+)
 
 from ddnsd.model import DnsEntry
 
@@ -28,6 +34,23 @@ def records(domains: list[str], names: list[str]) -> str:
     return "".join(
         f'[[records]]\ndomain = "{d}"\nname = "{n}"\ntype = "A"\n\n' for d in domains for n in names
     )
+
+
+def configure(
+    tmp_path: Path,
+    emulator: Any,
+    address: str,
+    domains: list[str] | None = None,
+    names: list[str] | None = None,
+    **kw: Any,
+) -> tuple[Path, Path]:
+    """An address file holding ``address`` and a config with ``names`` in ``domains``
+    (default: home.example.test); ``kw`` go to ``write_config``."""
+    addr = tmp_path / "address"
+    addr.write_text(address + "\n")
+    if domains is not None:
+        kw["records"] = records(domains, names or ["home"])
+    return write_config(tmp_path / "c.toml", emulator, address_file=addr, **kw), addr
 
 
 def holding(emulator: Any, domains: list[str], names: list[str], content: str) -> int:
@@ -51,14 +74,6 @@ def metric(text: str, name: str, labels: str) -> float:
     return float(m.group(1)) if m else 0.0
 
 
-@pytest.fixture
-def daemons() -> Iterator[list[DaemonProcess]]:
-    started: list[DaemonProcess] = []
-    yield started
-    for d in started:
-        d.stop()
-
-
 @pytest.mark.timeout(120)
 def test_after_a_429_nothing_is_sent_until_the_reset_then_work_converges(
     emulator: Any, tmp_path: Path, daemons: list[DaemonProcess]
@@ -67,13 +82,12 @@ def test_after_a_429_nothing_is_sent_until_the_reset_then_work_converges(
     for d in domains:
         for n in names:
             emulator.seed_entry(d, DnsEntry(n, 300, "A", V1))
-    addr = tmp_path / "address"
-    addr.write_text(V2 + "\n")
-    cfg = write_config(
-        tmp_path / "c.toml",
+    cfg, _ = configure(
+        tmp_path,
         emulator,
-        address_file=addr,
-        records=records(domains, names),
+        V2,
+        domains,
+        names,
         extra='[acme]\nzones = ["example.test", "other.test"]\npoll_interval = "0.2s"\n',
         interval="1h",  # only the deferral brings the next round: it is set for the reset
     )
@@ -103,14 +117,13 @@ def test_acme_gets_its_reserve_while_ddns_is_deferred(
 ) -> None:
     emulator = emulator_factory(rate_limit=20)  # 18 for DDNS, 2 kept for ACME
     domains, names = ["example.test", "other.test"], [f"r{i}" for i in range(10)]
-    addr = tmp_path / "address"
-    addr.write_text(V1 + "\n")
     port = free_port()
-    cfg = write_config(
-        tmp_path / "c.toml",
+    cfg, _ = configure(
+        tmp_path,
         emulator,
-        address_file=addr,
-        records=records(domains, names),
+        V1,
+        domains,
+        names,
         http_port=port,
         extra='[acme]\nzones = ["example.test"]\npoll_interval = "0.2s"\n',
     )
@@ -140,9 +153,7 @@ def test_twelve_once_runs_in_sync_cost_at_most_one_request_and_one_token(
     emulator: Any, tmp_path: Path
 ) -> None:
     emulator.seed_entry("example.test", DnsEntry("home", 300, "A", V1))
-    addr = tmp_path / "address"
-    addr.write_text(V1 + "\n")
-    cfg = write_config(tmp_path / "c.toml", emulator, address_file=addr)
+    cfg, _ = configure(tmp_path, emulator, V1)
     for _ in range(12):
         out = run(["-c", str(cfg), "once"])
         assert out.returncode == 0, out.stderr
@@ -156,11 +167,7 @@ def test_once_exits_3_naming_the_deferred_records(emulator: Any, tmp_path: Path)
     domains, names = ["example.test", "other.test"], ["home"]
     for d in domains:
         emulator.seed_entry(d, DnsEntry("home", 300, "A", V1))
-    addr = tmp_path / "address"
-    addr.write_text(V2 + "\n")
-    cfg = write_config(
-        tmp_path / "c.toml", emulator, address_file=addr, records=records(domains, names)
-    )
+    cfg, _ = configure(tmp_path, emulator, V2, domains, names)
     emulator.script_faults([{"kind": "ratelimit", "method": "PATCH", "reset": 600}])
 
     out = run(["-c", str(cfg), "once"])
@@ -189,17 +196,8 @@ def test_300_domains_converge_within_the_rate_limit(
     for d in domains:
         for n in names:
             emulator.emulator.store.seed(d, DnsEntry(n, 300, "A", V1))
-    addr = tmp_path / "address"
-    addr.write_text(V1 + "\n")
     port = free_port()
-    cfg = write_config(
-        tmp_path / "c.toml",
-        emulator,
-        address_file=addr,
-        records=records(domains, names),
-        http_port=port,
-        extra="",
-    )
+    cfg, addr = configure(tmp_path, emulator, V1, domains, names, http_port=port)
     cfg.write_text(
         cfg.read_text().replace("[transip]\n", '[transip]\nrate_limit_window = "10s"\n', 1)
     )

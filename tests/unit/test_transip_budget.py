@@ -272,10 +272,10 @@ def test_a_corrupt_or_foreign_file_is_rebuilt(
 ) -> None:
     clock = Clock()
     b = budget(tmp_path, clock)
-    assert b.path is not None
-    b.path.write_text(content)
+    assert b.file is not None
+    b.file.path.write_text(content)
     b.take(DDNS)
-    data = json.loads(b.path.read_text())
+    data = json.loads(b.file.path.read_text())
     assert (data["login"], data["sent"]) == ("demo", [NOW])
 
 

@@ -1,0 +1,17 @@
+"""Fixtures of the integration tests that run the real ``ddnsd`` (daemon_support.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from daemon_support import DaemonProcess
+
+
+@pytest.fixture
+def daemons() -> Iterator[list[DaemonProcess]]:
+    """Daemons a test starts (append them); each is stopped after the test."""
+    started: list[DaemonProcess] = []
+    yield started
+    for d in started:
+        d.stop()
