@@ -24,7 +24,7 @@ from pydantic import (
 from pydantic_core import core_schema
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from ddnsd import durations
+from ddnsd import durations, names
 from ddnsd.detect.spec import SourceSpec, parse_source
 
 DEFAULT_STATE_DIR = Path("/var/lib/ddnsd")
@@ -35,12 +35,26 @@ def parse_duration(value: object) -> float:
     return durations.parse_duration(value)
 
 
+def parse_duration_or_zero(value: object) -> float:
+    """A duration in seconds where 0 means none (``jitter = 0``)."""
+    return durations.parse_duration(value, allow_zero=True)
+
+
 def parse_token_lifetime(value: object) -> str:
     """A TransIP phrase ("1 hour") or a duration ("1h", 3600) → the phrase to send."""
     return durations.token_lifetime(value)[0]
 
 
+def parse_name(value: object) -> str:
+    """A domain name as :func:`ddnsd.names.domain_name` has it (lower case, no trailing dot)."""
+    if not isinstance(value, str):
+        raise ValueError("expected a domain name in quotes")
+    return names.domain_name(value)
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+DurationOrZero = Annotated[float, BeforeValidator(parse_duration_or_zero)]
+DomainName = Annotated[str, BeforeValidator(parse_name)]
 TokenLifetime = Annotated[str, BeforeValidator(parse_token_lifetime)]
 #: A source string in the file and in dumps; a parsed :class:`SourceSpec` in between.
 Source = Annotated[
@@ -152,18 +166,15 @@ class RecordSettings(_Section):
     @field_validator("domain")
     @classmethod
     def _domain(cls, v: str) -> str:
-        v = v.strip().rstrip(".").lower()
+        v = names.domain_name(v)
         if not re.fullmatch(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}", v):
-            raise ValueError(f"{v!r} is not a domain name")
+            raise ValueError(f"{v!r} is not a domain name (a TransIP domain like example.nl)")
         return v
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        v = v.strip().rstrip(".").lower() or "@"
-        if v != "@" and not re.fullmatch(r"[a-z0-9_*](?:[a-z0-9_.-]*[a-z0-9_])?", v):
-            raise ValueError(f"{v!r} is not an entry name")
-        return v
+        return "@" if v in ("", "@") else names.domain_name(v, wildcard=True)
 
     @model_validator(mode="after")
     def _host(self) -> RecordSettings:
@@ -195,6 +206,12 @@ class DetectSettings(_Section):
     allow_private: bool = Field(
         default=False, description="Accept private/documentation addresses (lab use only)."
     )
+    allow_insecure_sources: bool = Field(
+        default=False,
+        description="Accept http:// sources. Their answer is plain text anyone on the path "
+        "can forge, and the forged address goes into DNS; use https:// unless the service "
+        "is on a network you trust.",
+    )
 
 
 class ScheduleSettings(_Section):
@@ -208,7 +225,9 @@ class ScheduleSettings(_Section):
         default=600.0,
         description="After a write, trust the API this long while nameservers catch up.",
     )
-    jitter: Duration = Field(default=5.0, description="Random delay added to each round.")
+    jitter: DurationOrZero = Field(
+        default=5.0, description="Random delay added to each round (0: none)."
+    )
 
 
 class DnsSettings(_Section):
@@ -226,16 +245,44 @@ class HttpSettings(_Section):
 
     listen: str = Field(
         default="127.0.0.1:9333",
-        description='host:port; "" disables it. Bind to loopback unless the ACME API must be '
-        "reachable (Kubernetes sidecar).",
+        description='ADDRESS:PORT, an IP address of this machine ("[::1]:9333" for IPv6, '
+        '"0.0.0.0:9333" for all); "" disables it. Bind to loopback unless the ACME API must '
+        "be reachable (Kubernetes sidecar).",
     )
 
     @field_validator("listen")
     @classmethod
     def _listen(cls, v: str) -> str:
-        if v and not re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[^:\[\]]*):\d{1,5}", v):
-            raise ValueError(f"{v!r} is not host:port (IPv6: [::1]:9333)")
+        if v:
+            split_listen(v)
         return v
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """``"127.0.0.1:9333"`` → ("127.0.0.1", 9333), ``"[::]:0"`` → ("::", 0); else ValueError.
+
+    The host must be an IP address: a name may resolve to no address of this machine,
+    or to another one tomorrow.
+    """
+    bracketed = listen.startswith("[")
+    if bracketed:
+        host, sep, port = listen[1:].partition("]:")
+    else:
+        host, sep, port = listen.rpartition(":")
+    if not sep or (":" in host and not bracketed):
+        raise ValueError(f"{listen!r} is not ADDRESS:PORT (127.0.0.1:9333, [::1]:9333)")
+    if not (port.isascii() and port.isdigit()) or int(port) > 65535:
+        raise ValueError(f"{listen!r}: the port must be a number from 0 to 65535")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(
+            f"{listen!r}: {host!r} is not an IP address; listen on an address of this "
+            "machine (127.0.0.1:9333, [::1]:9333, or 0.0.0.0:9333 for all of them)"
+        ) from None
+    if bracketed != (ip.version == 6):
+        raise ValueError(f"{listen!r}: write IPv6 addresses in brackets ([::1]:9333) and only them")
+    return str(ip), int(port)
 
 
 class StateSettings(_Section):
@@ -264,13 +311,15 @@ class AcmeAccountSettings(_Section):
     username: str = Field(description="X-Api-User.")
     password_file: Path | None = Field(default=None, description="File holding X-Api-Key.")
     password: SecretStr | None = Field(default=None, description="X-Api-Key inline.")
-    fqdn: str = Field(description='The one name it may write, e.g. "_acme-challenge.example.test".')
+    fqdn: DomainName = Field(
+        description='The one name it may write, e.g. "_acme-challenge.example.test".'
+    )
 
 
 class AcmeSettings(_Section):
     """[acme]: DNS-01 challenges."""
 
-    zones: list[str] | None = Field(
+    zones: list[DomainName] | None = Field(
         default=None, description="Domains challenges may be written in. Default: every domain."
     )
     propagation_timeout: Duration = Field(
@@ -294,7 +343,7 @@ class DyndnsSettings(_Section):
     username: str = Field(default="", description="Basic-auth user the router sends.")
     password_file: Path | None = Field(default=None, description="File holding its password.")
     password: SecretStr | None = Field(default=None, description="Password inline.")
-    hostnames: list[str] = Field(
+    hostnames: list[DomainName] = Field(
         default=[], description="Accepted hostnames. Default: the configured records' names."
     )
 
