@@ -1,11 +1,11 @@
-"""``python -m bench [ddns|acme]`` — run the benchmarks and print their tables."""
+"""``python -m bench [ddns|acme|budget]`` — run the benchmarks and print their tables."""
 
 from __future__ import annotations
 
 import importlib
 import sys
 
-SUITES = {"ddns": "bench.bench_ddns", "acme": "bench.bench_acme"}
+SUITES = {"ddns": "bench.bench_ddns", "acme": "bench.bench_acme", "budget": "bench.bench_budget"}
 
 
 def main(argv: list[str]) -> int:

@@ -31,6 +31,15 @@ class Nameserver:
         return self.label
 
 
+class Values(list[str]):
+    """The values a server serves for one name and type, and their TTL (``ttl``; None when
+    it served none). A list, so it compares equal to a plain list of the same values."""
+
+    def __init__(self, values: list[str] | None = None, ttl: int | None = None) -> None:
+        super().__init__(values or [])
+        self.ttl = ttl
+
+
 def parse_server(spec: str) -> Nameserver:
     """``"127.0.0.1:8053"`` / ``"[::1]:53"`` / ``"::1"`` / ``"ns1.example"`` → Nameserver.
 
@@ -92,8 +101,9 @@ def query(
     *,
     rdclass: str = "IN",
     recursion: bool = False,
-) -> list[str]:
-    """The values ``server`` serves for ``fqdn``/``rdtype`` (non-recursive by default).
+) -> Values:
+    """The values ``server`` serves for ``fqdn``/``rdtype`` (non-recursive by default),
+    with their TTL (the DDNS drift check needs it to PATCH an entry without reading it).
 
     TXT values come back unquoted and joined (one string per record); A/AAAA as the
     address text. An empty list means NXDOMAIN or no data. Network failures and other
@@ -118,9 +128,10 @@ def query(
     except (OSError, ValueError) as exc:
         raise DdnsdError(f"nameserver {server} did not answer for {fqdn} {rdtype}: {exc}") from exc
     if answer.rcode == dnswire.NXDOMAIN:
-        return []
+        return Values()
     if answer.rcode != 0:
         rcode = dnswire.RCODES.get(answer.rcode, str(answer.rcode))
         raise DdnsdError(f"nameserver {server} answered {rcode} for {fqdn} {rdtype}")
     qname = fqdn.rstrip(".").lower() + "."
-    return [r.value for r in answer.records if r.type == kind and (recursion or r.name == qname)]
+    found = [r for r in answer.records if r.type == kind and (recursion or r.name == qname)]
+    return Values([r.value for r in found], min((r.ttl for r in found), default=None))

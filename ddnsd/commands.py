@@ -1,7 +1,8 @@
 """One function per sub-command; ``cli.py`` parses, these do the work.
 
 Every command returns its exit code (``ddnsd.errors``: 0 done / in sync, 1 failed,
-2 bad usage or configuration) and reports a failure as one line on stderr.
+2 bad usage or configuration, 3 work deferred by TransIP's rate limit) and reports a
+failure as one line on stderr.
 """
 
 from __future__ import annotations
@@ -12,12 +13,19 @@ import sys
 from typing import TYPE_CHECKING, TextIO
 
 from ddnsd import wiring
-from ddnsd.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError, DdnsdError
+from ddnsd.errors import (
+    EXIT_DEFERRED,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_USAGE,
+    ConfigError,
+    DdnsdError,
+)
 
 if TYPE_CHECKING:
     from ddnsd.acme.service import ChallengeService
     from ddnsd.config import Settings
-    from ddnsd.reconcile.engine import RoundResult
+    from ddnsd.reconcile.result import RoundResult
 
 
 def fail(message: str, problems: list[str] | None = None) -> None:
@@ -97,7 +105,10 @@ def show_ip(settings: Settings) -> int:
 
 
 def once(settings: Settings, *, dry_run: bool = False) -> int:
-    """One round: exit 0 when every record is in sync, 1 when one failed or conflicts."""
+    """One round: exit 0 when every record is in sync, 1 when one failed or conflicts,
+    3 when TransIP's rate limit put records off (one line says how many, until when)."""
+    import time
+
     from ddnsd.model import Outcome
 
     if not settings.records:
@@ -109,7 +120,17 @@ def once(settings: Settings, *, dry_run: bool = False) -> int:
     result = wiring.make_engine(settings, client, dry_run=dry_run).run_round(addresses)
     print_round(result)
     bad = [r for r in result.records.values() if r.outcome in (Outcome.FAILED, Outcome.CONFLICT)]
-    return EXIT_FAILED if bad else EXIT_OK
+    if result.deferred and result.deferred_until is not None:
+        until = result.deferred_until
+        fail(
+            f"{result.deferred} record(s) deferred until "
+            f"{time.strftime('%H:%M:%S', time.localtime(until))} "
+            f"(in {max(until - time.time(), 0):.0f} s): TransIP's rate limit for login "
+            f"'{settings.transip.login}' (shared by every ddnsd process); run again after that"
+        )
+    if bad:
+        return EXIT_FAILED
+    return EXIT_DEFERRED if result.deferred else EXIT_OK
 
 
 def print_round(result: RoundResult, out: TextIO | None = None) -> None:

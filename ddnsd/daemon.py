@@ -119,10 +119,7 @@ class Daemon:
             self._round_job,
             interval=s.schedule.interval,
             jitter=s.schedule.jitter,
-            periodic={
-                "token": (self._renew_token, min(300.0, s.schedule.interval)),
-                "acme-sweep": (self.acme_work.sweep, max(60.0, s.acme.max_age / 4)),
-            },
+            periodic={"acme-sweep": (self.acme_work.sweep, max(60.0, s.acme.max_age / 4))},
         )
         self.push_store = PushStore(on_change=self.scheduler.trigger)
         self.listener = Listener()
@@ -138,7 +135,7 @@ class Daemon:
         return self.parts.settings
 
     def _build(self, settings: Settings) -> Parts:
-        client = wiring.make_client(settings, self.metrics.observe_api)
+        client = wiring.make_client(settings, self.metrics.observe_api, self.report.deferred)
         records = bool(settings.records)
         acme = None
         if wiring.serves_acme(settings):
@@ -189,16 +186,9 @@ class Daemon:
             ok = self.report.round(now, result, agreements)
             self.report.client(parts.client)
             self.report.status()
+            if result.deferred_until is not None:  # the rest of the round waits for the budget
+                self.scheduler.run_at(result.deferred_until, "records deferred by the rate limit")
             return ok
-
-    def _renew_token(self) -> None:
-        try:
-            self.parts.client.auth.token()
-            self.report.token(True)
-            self.report.client(self.parts.client)
-        except DdnsdError as exc:
-            log.error("token renewal failed: %s", exc)
-            self.report.token(False)
 
     def _reload(self) -> None:
         self._reload_requested = False

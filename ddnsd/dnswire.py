@@ -27,6 +27,7 @@ class Record(NamedTuple):
     name: str  # lower case, with the trailing dot
     type: int
     value: str  # TXT: the strings joined; A/AAAA: the address; names: absolute
+    ttl: int = 0  # seconds, as the server sent it
 
 
 class Answer(NamedTuple):
@@ -118,11 +119,11 @@ def parse_answer(data: bytes, qid: int) -> Answer:
         records = []
         for _ in range(ancount):
             name, offset = _name(data, offset)
-            rtype, _cls, _ttl, length = struct.unpack_from("!HHIH", data, offset)
+            rtype, _cls, ttl, length = struct.unpack_from("!HHIH", data, offset)
             offset += 10
             if offset + length > len(data):
                 raise ValueError("the reply ends inside a record")
-            records.append(Record(name, rtype, _value(data, rtype, offset, length)))
+            records.append(Record(name, rtype, _value(data, rtype, offset, length), ttl))
             offset += length
     except (struct.error, IndexError) as exc:
         raise ValueError(f"the reply is malformed ({exc})") from None

@@ -10,6 +10,7 @@ from __future__ import annotations
 EXIT_OK = 0  # done, or every record in sync
 EXIT_FAILED = 1  # something failed: a record, a challenge, a check (one line on stderr)
 EXIT_USAGE = 2  # bad usage or configuration; nothing was changed
+EXIT_DEFERRED = 3  # TransIP's rate limit: some work was deferred (the line says until when)
 
 
 class DdnsdError(Exception):
@@ -89,6 +90,20 @@ class TransipInvalid(TransipError):
 
 class TransipRateLimited(TransipError):
     """429: the 1,000 requests / 15 minutes window is used up."""
+
+
+class ApiDeferred(TransipRateLimited):
+    """Nothing was sent: the login's shared request budget is spent, or TransIP answered 429
+    and every ddnsd process of that login keeps silent until ``until`` (Unix time).
+
+    ``kind`` is the work that waits ("ddns" or "acme"). A 429 answer itself also ends in
+    this error (with TransIP's text): its caller decides whether to wait or to defer.
+    """
+
+    def __init__(self, until: float, kind: str, message: str, **sentence: str) -> None:
+        super().__init__(429, message, **sentence)
+        self.until = until
+        self.kind = kind
 
 
 class TransipServerError(TransipError):

@@ -52,6 +52,7 @@ class Outcome(enum.Enum):
     UPDATED = "updated"  # written (POST/PATCH/DELETE) and acknowledged
     FAILED = "failed"  # could not detect, read or write; see the log line
     CONFLICT = "conflict"  # several entries and not exclusive: left alone on purpose
+    DEFERRED = "deferred"  # TransIP's rate limit: waits for the request budget (not sent)
 
     @property
     def ok(self) -> bool:

@@ -3,7 +3,9 @@
 The round runs every ``interval`` (jittered), never twice at once (``max_instances=1``),
 missed runs coalesced. After a failed round the next one comes sooner, backing off
 exponentially from 5 s up to the interval. ``trigger()`` (SIGUSR1, netlink events, router
-push) runs a round now.
+push) runs a round now; ``run_at()`` (work deferred by TransIP's rate limit) at a given
+time. A request that comes while a round runs is kept and served right after it (the
+running round may have looked before the reason for it arose).
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -42,6 +45,7 @@ class Scheduler:
         self._round_fn = round_fn
         self.interval = interval
         self.failures = 0
+        self._wanted: datetime | None = None  # a round asked for while one was running
         self._lock = threading.Lock()
         self._idle = threading.Event()
         self._idle.set()
@@ -58,27 +62,54 @@ class Scheduler:
         )
         for name, (fn, every) in (periodic or {}).items():
             self._sched.add_job(fn, IntervalTrigger(seconds=every, timezone=UTC), id=name)
+        self._sched.add_listener(self._after_round, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
 
     def _run_round(self) -> None:
-        self._idle.clear()
+        with self._lock:
+            self._idle.clear()
+            self._take_wanted()  # this round serves what was asked for until now
         try:
             ok = self._round_fn()
         except Exception:  # a bug in a round must not stop the daemon
             log.exception("round crashed")
             ok = False
-        finally:
-            self._idle.set()
         with self._lock:
+            self._idle.set()
             self.failures = 0 if ok else self.failures + 1
             if not ok:
                 delay = backoff(self.failures, self.interval)
                 log.info("round failed (%d in a row); next try in %.0f s", self.failures, delay)
                 self._reschedule(delay)
 
+    def _after_round(self, event: JobExecutionEvent) -> None:
+        """Once APScheduler counts the round as done: serve what was asked for meanwhile."""
+        if event.job_id != ROUND_JOB:
+            return
+        with self._lock:
+            wanted = self._take_wanted()
+            if wanted is not None:
+                self._run_by(wanted)
+
+    def _take_wanted(self) -> datetime | None:
+        wanted, self._wanted = self._wanted, None
+        return wanted
+
     def _reschedule(self, delay: float) -> None:
         job = self._sched.get_job(ROUND_JOB)
         if job is not None:
             job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=delay))
+
+    def _run_by(self, at: datetime) -> bool:
+        """Make the next round come no later than ``at``; False when one is due sooner.
+        Asked while a round runs, it is also kept for right after that round."""
+        if not self._idle.is_set():
+            self._wanted = at if self._wanted is None else min(self._wanted, at)
+        job = self._sched.get_job(ROUND_JOB)
+        if job is None or (job.next_run_time is not None and job.next_run_time <= at):
+            return False
+        job.modify(next_run_time=at)
+        self._sched.wakeup()  # it may be asleep until the round it had planned
+        return True
 
     def reschedule(self, interval: float, jitter: float = 0.0) -> None:
         """Apply a new interval (after a reload); the next round follows the new rhythm."""
@@ -92,12 +123,19 @@ class Scheduler:
             )
         log.info("round interval is now %.0f s", interval)
 
+    def run_at(self, when: float, reason: str) -> None:
+        """Run a round at ``when`` (Unix time) unless one is due sooner anyway."""
+        at = datetime.fromtimestamp(when, UTC)
+        with self._lock:
+            moved = self._run_by(at)
+        if moved:
+            log.info("next round at %s: %s", at.astimezone().strftime("%H:%M:%S"), reason)
+
     def trigger(self, reason: str) -> None:
         """Run a round as soon as possible (coalesced with one already pending)."""
         log.info("round requested: %s", reason)
         with self._lock:
-            self._reschedule(0)
-        self._sched.wakeup()
+            self._run_by(datetime.now(UTC))
 
     def start(self) -> None:
         self._sched.start()

@@ -7,6 +7,7 @@ it uses (the ACME hooks never load the detectors or the web layer).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -126,12 +127,28 @@ def _check_sources(settings: Settings) -> None:
 
 
 def make_client(
-    settings: Settings | HookSettings, observer: Observer | None = None, *, cache: bool = True
+    settings: Settings | HookSettings,
+    observer: Observer | None = None,
+    on_deferred: Callable[[str, float], None] | None = None,
+    *,
+    cache: bool = True,
 ) -> TransipClient:
-    """The TransIP client; ``cache=False`` neither creates the state dir nor keeps a token."""
+    """The client of this configuration, with the request budget of its login shared by
+    every ddnsd process through the state dir (``on_deferred(kind, until)`` hears each
+    time it makes work wait). Its requests are "ddns" work; see ``for_kind``.
+    ``cache=False`` neither creates the state dir nor keeps a token or a shared budget."""
+    from ddnsd.transip.budget import Budget
     from ddnsd.transip.client import make_client as _make
 
     t = settings.transip
+    budget = Budget(
+        state_dir(settings) if cache else None,
+        login=t.login or f"(token in {t.access_token_file})",
+        api_url=t.api_url,
+        window=t.rate_limit_window,
+        acme_reserve=t.acme_reserve,
+        on_deferred=on_deferred,
+    )
     return _make(
         t.api_url,
         t.login,
@@ -144,6 +161,7 @@ def make_client(
         observer=observer,
         access_token_file=t.access_token_file,
         expiration_time=t.token_lifetime,
+        budget=budget,
     )
 
 
@@ -217,15 +235,30 @@ def detect(
 
 
 def make_engine(settings: Settings, client: TransipClient, *, dry_run: bool = False) -> Engine:
+    """The reconcile engine on the "ddns" view of ``client``; its memory is shared by
+    ``run`` and ``once`` through the state dir (kept in the process for a dry run or test
+    mode, whose writes never happen)."""
     from ddnsd.reconcile.engine import Engine
+    from ddnsd.reconcile.memory import Memory
+    from ddnsd.transip.budget import DDNS
 
+    specs = record_specs(settings)
+    ddns = client.for_kind(DDNS)
+    persist = not (dry_run or settings.transip.test_mode)
+    memory = Memory(
+        state_dir(settings) if persist else None,
+        [s.key for s in specs],
+        {s.domain for s in specs},
+    )
     return Engine(
-        client,
-        record_specs(settings),
+        ddns,
+        specs,
         nameservers=settings.dns.nameservers or None,
         propagation_grace=settings.schedule.propagation_grace,
         verify_interval=settings.schedule.verify,
         dry_run=dry_run,
+        memory=memory,
+        budget=ddns.budget_until,
     )
 
 
@@ -235,10 +268,11 @@ def make_challenge_service(
     observer: Observer | None = None,
 ) -> ChallengeService:
     from ddnsd.acme.service import ChallengeService
+    from ddnsd.transip.budget import ACME
 
     a = settings.acme
     return ChallengeService(
-        client or make_client(settings, observer),
+        (client or make_client(settings, observer)).for_kind(ACME),
         state_dir=state_dir(settings),
         zones=a.zones,
         nameservers=settings.dns.nameservers or None,

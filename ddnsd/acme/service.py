@@ -9,6 +9,12 @@ nameserver (propagation.py).
 ``present`` costs one ``POST`` without a ``GET``; ``cleanup`` one ``DELETE`` of the exact
 entry in the journal: apex + wildcard costs 2 ``POST`` + 2 ``DELETE``. Never ``PATCH``,
 never ``PUT``, and only values the journal says ddnsd added are ever removed.
+
+Requests are ACME's in the request budget (the client is its "acme" view: the reserve DDNS
+leaves is theirs). When TransIP's rate limit makes a request wait (``ApiDeferred``: the
+budget is spent, or a 429 silenced the login), a challenge waits for it if that ends
+within ``propagation_timeout`` (nothing is sent meanwhile) and fails with the deferral's
+sentence otherwise.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from ddnsd import authdns
 from ddnsd.acme import challenge
@@ -25,12 +33,13 @@ from ddnsd.acme.journal import Journal
 from ddnsd.acme.propagation import QueryFn, wait_for_txt
 from ddnsd.acme.resolve import ZoneResolver
 from ddnsd.acme.writer import DnsClient, TxtWriter
-from ddnsd.errors import DdnsdError
+from ddnsd.errors import ApiDeferred, DdnsdError
 from ddnsd.model import DnsEntry
 
 log = logging.getLogger(__name__)
 
 TXT = "TXT"
+T = TypeVar("T")
 
 
 class ChallengeService:
@@ -98,8 +107,9 @@ class ChallengeService:
         waits: list[tuple[str, str, str]] = []
         for fqdn, value in items:
             name, text = self._prepare(fqdn, value)
-            target, zone, rel = self.resolver.resolve(name)
-            self.writer.add(name, zone, DnsEntry(rel, self.expire, TXT, text))
+            target, zone, rel = self._paced(name, partial(self.resolver.resolve, name))
+            entry = DnsEntry(rel, self.expire, TXT, text)
+            self._paced(name, partial(self.writer.add, name, zone, entry))
             waits.append((target, zone, text))
         for target, zone, text in waits if wait else []:
             self.wait(target, zone, text)
@@ -116,7 +126,7 @@ class ChallengeService:
         since = self._clock() - max(self.propagation_timeout, 60.0)
         for e in self.journal.entries():
             if e.fqdn in names and e.type == TXT and e.created >= since:
-                target, zone, _ = self.resolver.resolve(e.fqdn)
+                target, zone, _ = self._paced(e.fqdn, partial(self.resolver.resolve, e.fqdn))
                 self.wait(target, zone, e.content)
 
     def wait(self, fqdn: str, zone: str, value: str) -> None:
@@ -147,7 +157,22 @@ class ChallengeService:
                 "nothing to remove for %s TXT %r: ddnsd's journal has no such value", name, text
             )
             return
-        self.writer.remove_all(records)
+        self.writer.remove_all(records, each=lambda call: self._paced(name, call))
+
+    def _paced(self, fqdn: str, call: Callable[[], T]) -> T:
+        """``call()``; when TransIP's rate limit makes it wait and the wait ends within
+        ``propagation_timeout``, wait (sending nothing), then call again."""
+        while True:
+            try:
+                return call()
+            except ApiDeferred as exc:
+                wait = exc.until - self._clock()
+                if wait > self.propagation_timeout:
+                    raise
+                log.warning(
+                    "%s: waiting %.0f s for TransIP's rate limit (%s)", fqdn, max(wait, 0), exc
+                )
+                self._sleep(max(wait, 0.0))
 
     # -- crash safety -----------------------------------------------------------------
 
@@ -172,6 +197,9 @@ class ChallengeService:
                 try:
                     self.writer.remove(record)
                     removed += 1
+                except ApiDeferred as exc:
+                    log.info("stale ACME entries wait for TransIP's rate limit: %s", exc)
+                    break
                 except DdnsdError as exc:
                     log.warning(
                         "could not remove stale %s TXT %r: %s", record.fqdn, record.content, exc
@@ -198,4 +226,4 @@ class ChallengeService:
         others = [e for e in at_name if e.content != text]
         surplus = (newest + others)[max(keep, 1) :]
         if surplus:
-            self.writer.remove_all(surplus)
+            self.writer.remove_all(surplus, each=lambda call: self._paced(name, call))

@@ -15,8 +15,9 @@ Never ``PATCH``, never ``PUT``, and only values the journal says ddnsd added are
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
+from functools import partial
 from typing import Protocol
 
 from ddnsd.acme import challenge
@@ -129,12 +130,18 @@ class TxtWriter:
                 raise
         return retry
 
-    def remove_all(self, records: Sequence[JournalEntry]) -> None:
-        """:meth:`remove` each record; the first error is raised once all were tried."""
+    def remove_all(
+        self,
+        records: Sequence[JournalEntry],
+        *,
+        each: Callable[[Callable[[], None]], None] = lambda call: call(),
+    ) -> None:
+        """:meth:`remove` each record (through ``each``, e.g. one that waits for the rate
+        limit); the first error is raised once all were tried."""
         first: DdnsdError | None = None
         for record in records:
             try:
-                self.remove(record)
+                each(partial(self.remove, record))
             except DdnsdError as exc:
                 log.error("%s", exc)
                 first = first or exc

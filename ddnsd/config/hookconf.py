@@ -37,6 +37,8 @@ class HookTransip:
     token_lifetime: str = "1 hour"
     token_cache: bool = True
     timeout: float = 10.0
+    acme_reserve: float = 0.1
+    rate_limit_window: float = 900.0
 
 
 @dataclass(frozen=True)
@@ -116,11 +118,13 @@ def _get(table: Mapping[str, Any], key: str, kind: type, default: Any) -> Any:
     return value
 
 
-def _duration(table: Mapping[str, Any], key: str, default: float) -> float:
+def _duration(
+    table: Mapping[str, Any], key: str, default: float, maximum: float = durations.MAX_DURATION
+) -> float:
     value = table.get(key, default)
     if isinstance(value, bool):
         raise _Unsure
-    return durations.parse_duration(value)
+    return durations.parse_duration(value, maximum=maximum)
 
 
 def _transip(t: Mapping[str, Any], place: Place) -> HookTransip:
@@ -151,7 +155,16 @@ def _transip(t: Mapping[str, Any], place: Place) -> HookTransip:
         token_lifetime=durations.token_lifetime(t.get("token_lifetime", d.token_lifetime))[0],
         token_cache=_get(t, "token_cache", bool, d.token_cache),
         timeout=_duration(t, "timeout", d.timeout),
+        acme_reserve=_fraction(t, "acme_reserve", d.acme_reserve, 0.5),
+        rate_limit_window=_duration(t, "rate_limit_window", d.rate_limit_window, maximum=86400),
     )
+
+
+def _fraction(table: Mapping[str, Any], key: str, default: float, most: float) -> float:
+    value = table.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= most:
+        raise _Unsure
+    return float(value)
 
 
 def _path(table: Mapping[str, Any], key: str) -> Path | None:

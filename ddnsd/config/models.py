@@ -115,6 +115,26 @@ class TransipSettings(_Section):
         description="Cache the token in the state dir (mode 0600) so hook processes reuse it.",
     )
     timeout: Duration = Field(default=10.0, description="Timeout of one API request.")
+    acme_reserve: float = Field(
+        default=0.1,
+        ge=0.0,
+        le=0.5,
+        description="Share of TransIP's rate limit (1,000 requests / 15 minutes) that DDNS "
+        "leaves to ACME challenges, so updating many records never starves a certificate "
+        "renewal (0 - 0.5).",
+    )
+    rate_limit_window: Duration = Field(
+        default=900.0,
+        description="TransIP's sliding rate-limit window (15 minutes). Change it only for an "
+        "emulator started with --rate-limit-window.",
+    )
+
+    @field_validator("rate_limit_window")
+    @classmethod
+    def _window(cls, v: float) -> float:
+        if not 0 < v <= 86400:
+            raise ValueError("must be more than 0 s and at most a day")
+        return v
 
     @field_validator("api_url")
     @classmethod

@@ -4,13 +4,15 @@ Order: ``POST /v6/auth`` needs no token (its body is signed, see tokens.py) and 
 rate-limited. Every other request: token (401, messages say "expired" / "revoked"), rate
 limit (429, ratelimit.py), unknown resource (400 for an unknown API version, 404), method
 (405), read-only token on a write (403 ``This is a read-only access token...``), faults
-(faults.py), then the resource (resources.py: 201 POST, 204 PATCH/PUT/DELETE with empty
-bodies, 404 unknown domain or entry, 406 missing or invalid parameters, 422 malformed JSON).
+(faults.py; ``ratelimit`` answers 429 here), then the resource (resources.py: 201 POST,
+204 PATCH/PUT/DELETE with empty bodies, 404 unknown domain or entry, 406 missing or
+invalid parameters, 422 malformed JSON).
 ``?test=1`` (and the seed's demo token) validate writes without applying them.
 
-Every ``/v6`` answer carries ``X-Rate-Limit-Limit/Remaining/Reset``; each is counted in
-``/_emulator/stats`` by method, route template and status (0: answer lost) and logged in
-one line without secrets.
+Every ``/v6`` answer carries ``X-Rate-Limit-Limit/Remaining/Reset``; each request (429s
+included) is counted in ``/_emulator/stats`` by method, route template and status (0: answer
+lost), kept in ``/_emulator/log`` with its arrival time, and logged in one line without
+secrets.
 """
 
 from __future__ import annotations
@@ -65,17 +67,19 @@ def respond(emu: Emulator, request: Request) -> Answer:
             status, body = route.resource(emu, Call(request, params, who, test))
     except Reply as reply:
         status, body = reply.status, reply.body
+        headers = {**headers, **reply.headers}
     except (AuthFailure, ZoneError) as exc:
         status, body = exc.status, {"error": exc.message}
     except Exception:
         log.exception("emulator failed on %s %s", method, path)
         status, body = 500, {"error": "Internal server error"}
-    ms = (time.monotonic() - request.started) * 1000
+    took = time.monotonic() - request.started
+    ms, arrived = took * 1000, time.time() - took
     if lost:
-        emu.requests.count(method, template, 0)
+        emu.requests.count(method, template, 0, arrived)
         log.info("%s %s lost (applied, no answer) %.1fms", method, path, ms)
         return Answer(0, lost=True)
-    emu.requests.count(method, template, status)
+    emu.requests.count(method, template, status, arrived)
     log.info("%s %s %s %.1fms", method, path, status, ms)
     return Answer(status, body, headers)
 
@@ -87,4 +91,7 @@ def _check_method(route: Route, method: str) -> None:
 
 def _fault(emu: Emulator, method: str, route: Route, *, at_random: bool) -> bool:
     """Pick and apply this request's fault; True if its answer is to be lost."""
-    return emu.faults.apply(emu.faults.pick(method, route.template, at_random=at_random))
+    fault = emu.faults.pick(method, route.template, at_random=at_random)
+    if fault is not None and fault.kind == "ratelimit":
+        raise emu.limiter.throttle(fault.reset)
+    return emu.faults.apply(fault.kind if fault is not None else None)

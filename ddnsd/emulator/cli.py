@@ -79,7 +79,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--tls-cert", metavar="CERT", help="serve HTTPS with this certificate")
     parser.add_argument("--tls-key", metavar="KEY", help="private key of --tls-cert")
     parser.add_argument(
-        "--rate-limit", type=int, default=1000, help="requests per 15 minutes per login"
+        "--rate-limit", type=int, default=1000, help="requests per window per login (1000)"
+    )
+    parser.add_argument(
+        "--rate-limit-window",
+        type=float,
+        default=900.0,
+        metavar="SECONDS",
+        help="the sliding rate-limit window (default 900, TransIP's 15 minutes)",
     )
 
 
@@ -118,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
         return fail("--fault-rate must be between 0 and 1")
     if args.rate_limit < 1:
         return fail("--rate-limit must be at least 1")
+    if not 0 < args.rate_limit_window <= 86400:
+        return fail("--rate-limit-window must be more than 0 and at most 86400 seconds")
     if args.propagation_delay < 0:
         return fail("--propagation-delay must not be negative")
     domains = [d.lower().rstrip(".") for d in (args.domain or ["example.test"])]
@@ -132,6 +141,7 @@ def run(args: argparse.Namespace) -> int:
         fault_rate=args.fault_rate,
         seed=args.seed,
         rate_limit=args.rate_limit,
+        rate_limit_window=args.rate_limit_window,
         state_file=args.state,
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,

@@ -53,6 +53,10 @@ def _stats(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
     return 200, emu.stats()
 
 
+def _log(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
+    return 200, emu.requests.log()
+
+
 def _tokens(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
     return 200, {"tokens": emu.auth.tokens()}
 
@@ -93,6 +97,7 @@ def _delay(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
 ENDPOINTS: dict[tuple[str, str], Endpoint] = {
     ("GET", "/_emulator/state"): _state,
     ("GET", "/_emulator/stats"): _stats,
+    ("GET", "/_emulator/log"): _log,
     ("GET", "/_emulator/tokens"): _tokens,
     ("POST", "/_emulator/faults"): _faults,
     ("POST", "/_emulator/reset"): _reset,

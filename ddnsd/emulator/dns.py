@@ -109,6 +109,9 @@ class Resolver:
         # reset or seed frees a version, a new one may get the same id().
         self._cache: dict[str, tuple[Version, Records]] = {}
         self._lock = threading.Lock()
+        # zone apex → zone: a query walks up its own labels (a few dict lookups), so the
+        # answer time does not grow with the number of zones (1,000-domain benchmarks)
+        self._zones = {dns.name.from_text(z): z for z in store.domains}
 
     def _records(self, zone: str) -> Records:
         version = self.store.visible(zone, self.delay())
@@ -121,13 +124,13 @@ class Resolver:
             return rec
 
     def _zone_of(self, qname: dns.name.Name) -> str | None:
-        best: str | None = None
-        for zone in self.store.domains:
-            if qname.is_subdomain(dns.name.from_text(zone)) and (
-                best is None or len(zone) > len(best)
-            ):
-                best = zone
-        return best
+        """The closest enclosing emulated zone of ``qname`` (None: not ours)."""
+        name = qname
+        while True:
+            zone = self._zones.get(name)
+            if zone is not None or name == dns.name.root or not name.labels:
+                return zone
+            name = name.parent()
 
     def answer(self, query: dns.message.Message) -> dns.message.Message:
         resp = dns.message.make_response(query)

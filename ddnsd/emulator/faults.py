@@ -2,11 +2,15 @@
 
 Kinds: ``500`` (Internal server error), ``409`` (``Error fetching Dns Entries: DNS Entries
 are currently being saved``), ``slow`` (answers after ``slow_seconds``), ``lost`` (the
-request is applied, then the connection is closed without an answer).
+request is applied, then the connection is closed without an answer), ``ratelimit`` (429
+``Rate limit of N requests … exceeded`` with ``X-Rate-Limit-Remaining: 0`` and an
+``X-Rate-Limit-Reset`` ``reset`` seconds ahead, default 60; nothing is applied and the
+login's window is left as it was: it is one answer, not a blocked login).
 
 ``rate`` picks one of ``kinds`` at random for ``/v6`` writes (never for ``POST /v6/auth``);
-a ``script`` of exact next faults (each with an optional ``method`` and path template)
-goes first and may hit any ``/v6`` request, reads and ``/v6/auth`` included. Both are set
+``ratelimit`` is only picked when ``kinds`` names it. A ``script`` of exact next faults
+(each with an optional ``method``, path template and, for ``ratelimit``, ``reset``) goes
+first and may hit any ``/v6`` request, reads and ``/v6/auth`` included. Both are set
 through ``POST /_emulator/faults`` (:meth:`FaultInjector.configure`).
 """
 
@@ -20,7 +24,9 @@ from typing import Any
 
 from ddnsd.emulator.http import error
 
-FAULT_KINDS = ("500", "409", "slow", "lost")
+FAULT_KINDS = ("500", "409", "slow", "lost")  # the random set unless ``kinds`` says otherwise
+ALL_KINDS = (*FAULT_KINDS, "ratelimit")
+DEFAULT_RESET = 60.0  # seconds ahead for a ``ratelimit`` fault without ``reset``
 BEING_SAVED = "Error fetching Dns Entries: DNS Entries are currently being saved"
 
 
@@ -31,6 +37,7 @@ class ScriptedFault:
     kind: str
     method: str | None = None  # None: any method
     path: str | None = None  # a route template such as "/v6/domains/{domain}/dns"; None: any
+    reset: float = DEFAULT_RESET  # ``ratelimit``: X-Rate-Limit-Reset this many seconds ahead
 
     def matches(self, method: str, template: str) -> bool:
         return self.method in (None, method) and self.path in (None, template)
@@ -70,9 +77,9 @@ class FaultInjector:
                 self._rate = rate
             if "kinds" in body:
                 kinds = tuple(str(k) for k in body["kinds"])
-                bad = [k for k in kinds if k not in FAULT_KINDS]
+                bad = [k for k in kinds if k not in ALL_KINDS]
                 if bad or not kinds:
-                    raise error(406, f"Unknown fault kinds {bad}; use {list(FAULT_KINDS)}")
+                    raise error(406, f"Unknown fault kinds {bad}; use {list(ALL_KINDS)}")
                 self._kinds = kinds
             if "seed" in body:
                 self._random = random.Random(int(body["seed"]))
@@ -86,26 +93,37 @@ class FaultInjector:
 
     @staticmethod
     def _scripted(item: Any) -> ScriptedFault:
+        if not isinstance(item, dict):
+            raise error(406, "Each script item must be an object with a 'kind'")
         kind = str(item.get("kind", ""))
-        if kind not in FAULT_KINDS:
-            raise error(406, f"Unknown fault kind '{kind}'; use {list(FAULT_KINDS)}")
+        if kind not in ALL_KINDS:
+            raise error(406, f"Unknown fault kind '{kind}'; use {list(ALL_KINDS)}")
         method = item.get("method")
-        return ScriptedFault(kind, method.upper() if method else None, item.get("path") or None)
+        try:
+            reset = float(item.get("reset", DEFAULT_RESET))
+        except (TypeError, ValueError):
+            raise error(406, "A fault's 'reset' must be a number of seconds") from None
+        if not 0 <= reset <= 86400:
+            raise error(406, "A fault's 'reset' must be between 0 and 86400 seconds")
+        path = item.get("path") or None
+        return ScriptedFault(kind, method.upper() if method else None, path, reset)
 
-    def pick(self, method: str, template: str, *, at_random: bool) -> str | None:
+    def pick(self, method: str, template: str, *, at_random: bool) -> ScriptedFault | None:
         """The fault for this request: the first matching scripted one (used up), else one
         at random (``at_random``: the request may get one) with probability ``rate``."""
         with self._lock:
             for i, item in enumerate(self._script):
                 if item.matches(method, template):
                     del self._script[i]
-                    return item.kind
+                    return item
             if at_random and self._rate > 0 and self._random.random() < self._rate:
-                return self._random.choice(self._kinds)
+                return ScriptedFault(self._random.choice(self._kinds))
             return None
 
     def apply(self, fault: str | None) -> bool:
-        """A fault's effect before the request is handled; True if the answer is to be lost."""
+        """A fault's effect before the request is handled; True if the answer is to be lost.
+
+        ``ratelimit`` is answered by the gate (api.py), which knows the rate limiter."""
         if fault == "500":
             raise error(500, "Internal server error")
         if fault == "409":

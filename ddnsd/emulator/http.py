@@ -68,12 +68,15 @@ class Answer:
 
 
 class Reply(Exception):
-    """Short-circuit a request with ``status`` and a JSON body."""
+    """Short-circuit a request with ``status``, a JSON body and headers to add or replace."""
 
-    def __init__(self, status: int, body: Any = None) -> None:
+    def __init__(
+        self, status: int, body: Any = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(status)
         self.status = status
         self.body = body
+        self.headers = dict(headers or {})
 
 
 def error(status: int, message: str) -> Reply:

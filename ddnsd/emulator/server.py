@@ -9,7 +9,8 @@ Where each part is documented:
 * ``/_emulator/*`` control endpoints (state, stats, faults, reset, seeding, tokens,
   propagation delay): control.py. :meth:`Emulator.state`, :meth:`Emulator.stats`,
   :meth:`Emulator.reset` and :meth:`Emulator.set_faults` do the same in-process.
-* Faults (``500``, ``409``, ``slow``, ``lost``; seeded, so runs repeat): faults.py.
+* Faults (``500``, ``409``, ``slow``, ``lost``, ``ratelimit``; seeded, so runs repeat):
+  faults.py.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import collections
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -46,6 +48,7 @@ class EmulatorConfig:
     fault_rate: float = 0.0
     seed: int = 0
     rate_limit: int = 1000
+    rate_limit_window: float = 900.0  # seconds; TransIP's window is 15 minutes
     state_file: Path | str | None = None
     tls_cert: Path | str | None = None
     tls_key: Path | str | None = None
@@ -54,15 +57,28 @@ class EmulatorConfig:
 
 
 class RequestStats:
-    """Answered ``/v6`` requests by (method, route template, status); thread-safe."""
+    """Answered ``/v6`` requests by (method, route template, status), and the most recent
+    ``LOG_SIZE`` of them with the wall-clock time each arrived; thread-safe."""
+
+    LOG_SIZE = 100_000
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._counts: collections.Counter[tuple[str, str, int]] = collections.Counter()
+        self._log: collections.deque[tuple[float, str, str, int]] = collections.deque(
+            maxlen=self.LOG_SIZE
+        )
 
-    def count(self, method: str, template: str, status: int) -> None:
+    def count(self, method: str, template: str, status: int, at: float | None = None) -> None:
         with self._lock:
             self._counts[(method, template, status)] += 1
+            self._log.append((time.time() if at is None else at, method, template, status))
+
+    def log(self) -> dict[str, Any]:
+        """``{"requests": [{at, method, path, status}]}``, oldest first (``at``: Unix time)."""
+        with self._lock:
+            rows = [{"at": at, "method": m, "path": p, "status": s} for at, m, p, s in self._log]
+        return {"requests": rows}
 
     def summary(self) -> dict[str, Any]:
         with self._lock:
@@ -75,6 +91,7 @@ class RequestStats:
     def clear(self) -> None:
         with self._lock:
             self._counts.clear()
+            self._log.clear()
 
 
 class Emulator:
@@ -87,7 +104,7 @@ class Emulator:
         self.store = ZoneStore(config.domains, state)
         self.auth = TokenAuthority(dict(config.users))
         self.requests = RequestStats()
-        self.limiter = RateLimiter(config.rate_limit)
+        self.limiter = RateLimiter(config.rate_limit, config.rate_limit_window)
         self.faults = FaultInjector(
             config.fault_rate, config.fault_kinds, config.seed, config.slow_seconds
         )

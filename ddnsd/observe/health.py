@@ -8,6 +8,10 @@ Ready means: a successful round within 2 x interval, and a usable TransIP token.
 ``interval=None`` (no records to keep, e.g. an ACME-only sidecar) rounds are not expected
 and only the token counts. The token counts as usable until :meth:`Health.set_token_ok`
 says otherwise (a static token is never renewed, so nobody would ever say "ok").
+
+Records put off by TransIP's rate limit (:meth:`Health.set_deferred`) do not fail a round
+and do not make the process unready (it still serves ACME with the reserve); the reason
+and the status line say how many wait and when the next try is.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ class Health:
         self._token_ok = True
         self._in_sync: int | None = None
         self._records: int | None = None
+        self._deferred: tuple[int, float] | None = None  # (records, until)
 
     def record_round(
         self,
@@ -69,6 +74,20 @@ class Health:
                 self._records = len(outcomes)
                 self._in_sync = sum(1 for o in outcomes.values() if o.ok)
 
+    def set_deferred(self, records: int, until: float | None) -> None:
+        """``records`` wait for TransIP's rate limit until ``until`` (0 / None: none wait)."""
+        with self._lock:
+            self._deferred = (records, until) if records and until is not None else None
+
+    def _deferred_text(self, now: float) -> str:
+        if self._deferred is None:
+            return ""
+        records, until = self._deferred
+        return (
+            f"{records} record(s) deferred by TransIP's rate limit, "
+            f"next try in {format_age(max(until - now, 0))}"
+        )
+
     def set_token_ok(self, ok: bool) -> None:
         """Whether a usable TransIP token exists (False after a failed renewal)."""
         with self._lock:
@@ -83,6 +102,7 @@ class Health:
         now = self._clock()
         with self._lock:
             token_ok, success, interval = self._token_ok, self._last_success, self.interval
+            deferred = self._deferred_text(now)
         problems: list[str] = []
         if not token_ok:
             problems.append("no usable TransIP token (the last token renewal failed)")
@@ -96,10 +116,11 @@ class Health:
                     f"more than 2 x interval ({format_age(limit)})"
                 )
         if problems:
-            return False, "not ready: " + "; ".join(problems)
+            return False, "not ready: " + "; ".join(problems + ([deferred] if deferred else []))
         if success is None:
-            return True, "ready"
-        return True, f"ready: last successful round {format_age(now - success)} ago"
+            return True, "ready" + (f": {deferred}" if deferred else "")
+        text = f"ready: last successful round {format_age(now - success)} ago"
+        return True, text + (f"; {deferred}" if deferred else "")
 
     def status_line(self, in_sync: int | None = None, records: int | None = None) -> str:
         """Text for sd_notify ``STATUS=``: "in sync: 2/2 records, last round 12 s ago".
@@ -110,6 +131,7 @@ class Health:
         with self._lock:
             last, last_ok, success = self._last_round, self._last_round_ok, self._last_success
             token_ok = self._token_ok
+            deferred = self._deferred_text(now)
             if in_sync is None:
                 in_sync = self._in_sync
             if records is None:
@@ -130,6 +152,8 @@ class Health:
                     text += ", no successful round yet"
                 else:
                     text += f", last success {format_age(now - success)} ago"
+        if deferred:
+            text += f"; {deferred}"
         if not token_ok:
             text += "; TransIP token unusable"
         return text

@@ -43,6 +43,8 @@ class Metrics:
     - ``ddnsd_api_requests_total{method,path,status}`` (status "0" = no answer)
     - ``ddnsd_api_request_duration_seconds{method,path}``
     - ``ddnsd_transip_rate_limit_remaining`` (NaN until TransIP told us)
+    - ``ddnsd_api_budget_remaining``: requests left as the shared budget counts them
+    - ``ddnsd_api_deferred_total{kind}``: times the budget made work wait (ddns/acme)
     - ``ddnsd_token_expiry_timestamp_seconds`` (NaN until a token exists)
     - ``ddnsd_last_success_timestamp_seconds`` (0 = no successful round yet)
     - ``ddnsd_acme_challenges_total{action,result}``: action present/cleanup/update,
@@ -86,7 +88,7 @@ class Metrics:
         )
         self.record_outcomes = Counter(
             "ddnsd_record_outcomes_total",
-            "Per-record round outcomes (noop, updated, failed, conflict).",
+            "Per-record round outcomes (noop, updated, failed, conflict, deferred).",
             ["record", "outcome"],
             registry=r,
         )
@@ -115,6 +117,22 @@ class Metrics:
             registry=r,
         )
         self.transip_rate_limit_remaining.set(math.nan)
+        self.api_budget_remaining = Gauge(
+            "ddnsd_api_budget_remaining",
+            "Requests left in TransIP's window for this login, as the request budget shared "
+            "by every ddnsd process counts them.",
+            registry=r,
+        )
+        self.api_budget_remaining.set(math.nan)
+        self.api_deferred = Counter(
+            "ddnsd_api_deferred_total",
+            "Times the request budget made work wait (a request not sent, or a round's "
+            "writes put off), by kind of work (ddns, acme).",
+            ["kind"],
+            registry=r,
+        )
+        for kind in ("ddns", "acme"):
+            self.api_deferred.labels(kind=kind)
         self.token_expiry = Gauge(
             "ddnsd_token_expiry_timestamp_seconds",
             "Unix time at which the current TransIP access token expires.",

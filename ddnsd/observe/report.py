@@ -1,7 +1,8 @@
 """The reporter: one place that turns what happened into metrics, health and sd_notify.
 
-The daemon hands it each round's agreements and result, token renewals and the client's
-state; nothing else updates metrics, health or the systemd ``STATUS=`` line.
+The daemon hands it each round's agreements and result, the client's state and each time
+the request budget made work wait; nothing else updates metrics, health or the systemd
+``STATUS=`` line.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
+from ddnsd.model import Outcome
+
 if TYPE_CHECKING:
     from ddnsd.detect import Agreement
     from ddnsd.observe.health import Health
     from ddnsd.observe.metrics import Metrics
-    from ddnsd.reconcile.engine import RoundResult
+    from ddnsd.reconcile.result import RoundResult
     from ddnsd.sdnotify import Notifier
     from ddnsd.transip.client import TransipClient
 
@@ -48,8 +51,9 @@ class Reporter:
     ) -> bool:
         """A finished round (``result`` None: it failed as a whole); whether it was ok.
 
-        Ok means every record in sync or updated and every family's sources agreed.
-        A round with no records to keep (an ACME-only daemon) is ok.
+        Ok means every record in sync, updated or deferred by TransIP's rate limit (it
+        waits for the budget, nothing failed), and every family's sources agreed. A round
+        with no records to keep (an ACME-only daemon) is ok.
         """
         if result is None:
             ok = False
@@ -58,8 +62,10 @@ class Reporter:
             for key, rec in result.records.items():
                 self.metrics.record_outcome(key, rec.outcome)
             addresses_ok = all(a.address is not None for a in (agreements or {}).values())
-            ok = result.ok and addresses_ok
+            waiting = (Outcome.NOOP, Outcome.UPDATED, Outcome.DEFERRED)
+            ok = addresses_ok and all(o in waiting for o in result.outcomes.values())
             self.health.record_round(ok, when, outcomes=result.outcomes)
+            self.health.set_deferred(result.deferred, result.deferred_until)
         self.metrics.observe_round(ok, when)
         return ok
 
@@ -76,10 +82,13 @@ class Reporter:
         remaining = client.rate_limit.remaining
         if remaining is not None:
             self.metrics.transip_rate_limit_remaining.set(remaining)
+        budget = client.transport.budget
+        if budget is not None:
+            self.metrics.api_budget_remaining.set(budget.remaining())
 
-    def token(self, ok: bool) -> None:
-        """A token renewal succeeded or failed (readiness follows it)."""
-        self.health.set_token_ok(ok)
+    def deferred(self, kind: str, until: float) -> None:
+        """The request budget made ``kind`` work wait until ``until`` (any thread)."""
+        self.metrics.api_deferred.labels(kind=kind).inc()
 
     def status(self) -> None:
         """Send the current one-line status to systemd."""

@@ -11,6 +11,9 @@ Contract:
   there, once. A POST that was applied although its answer was lost is then found in the
   zone and not sent again.
 * Any other error fails the record with the error's own sentence; other records go on.
+* ``ApiDeferred`` (the request budget is spent, or TransIP answered 429): the record and
+  every later one of the plan are DEFERRED, nothing more is sent; ``deferred`` holds the
+  error (its ``until``) for the engine.
 * ``dry_run=True`` sends nothing: each record with changes reports NOOP and says what
   would have been written.
 
@@ -26,6 +29,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from ddnsd.errors import (
+    ApiDeferred,
     TransipConflict,
     TransipError,
     TransipNotAcceptable,
@@ -77,6 +81,7 @@ class Applier:
         self.client = client
         self.dry_run = dry_run
         self.requests = 0
+        self.deferred: ApiDeferred | None = None  # set when the budget stopped a plan
 
     # ------------------------------------------------------------------ API calls
 
@@ -99,6 +104,12 @@ class Applier:
         """Carry out ``plan``; one result per record, keyed by ``spec.key``."""
         return {r.spec.key: self._apply_record(plan.domain, r) for r in plan.records}
 
+    def _defer(self, spec: RecordSpec, exc: ApiDeferred, done: list[Change]) -> RecordResult:
+        self.deferred = self.deferred or exc
+        return RecordResult(
+            spec, Outcome.DEFERRED, f"{spec.key}: {exc}", changes=tuple(done), via="none"
+        )
+
     def _apply_record(self, domain: str, record: RecordPlan) -> RecordResult:
         spec = record.spec
         if record.decision is Decision.UNKNOWN:
@@ -112,6 +123,8 @@ class Applier:
             return RecordResult(spec, Outcome.CONFLICT, f"{spec.key}: {record.reason}")
         if record.decision is Decision.IN_SYNC:
             return _in_sync(record)
+        if self.deferred is not None:
+            return self._defer(spec, self.deferred, [])
         if self.dry_run:
             for c in record.changes:
                 log.info("dry run: would %s", c.describe())
@@ -140,6 +153,8 @@ class Applier:
             change = pending[0]
             try:
                 self._send(change)
+            except ApiDeferred as exc:
+                return self._defer(spec, exc, done)
             except TransipError as exc:
                 what = (
                     f"{spec.key}: {change.method} {change.entry.describe()} {change.entry.content}"
@@ -154,6 +169,8 @@ class Applier:
                 try:
                     fresh = self.list_entries(domain)
                     redo = plan_domain(domain, [spec], {spec.key: record.address}, fresh)
+                except ApiDeferred as exc2:
+                    return self._defer(spec, exc2, done)
                 except (TransipError, UnsafePlan) as exc2:
                     return failed(f"{what} failed ({exc}) and re-planning failed: {exc2}")
                 record = redo.records[0]

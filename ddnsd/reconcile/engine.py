@@ -1,27 +1,31 @@
-"""One reconcile round: addresses → (DNS check) → (API read → plan → apply) → outcomes.
+"""One reconcile round: addresses → DNS drift check → (API read / PATCH → plan → apply).
 
 Cost model (the point of this module): while nothing changes a round costs no API
-request at all.
+request at all, in every mode (``run`` and each ``once``), from the first round on.
 
 1. Per record, the desired content is the detected address of its family (``ipv6_host``
    applied). Unknown address → FAILED for that record, nothing touched.
-2. Per domain, the API is skipped when every record is accounted for without it:
+2. Per record, without the API (memory in the state dir, ``memory.py``):
 
    * *memory*: the API itself wrote or showed this content less than
      ``propagation_grace`` seconds ago (slow nameservers must not cause repeated writes);
-   * *dns*: every authoritative nameserver of the zone (``authdns.authoritative_servers``,
-     or the ``nameservers`` override) answers exactly the desired address, one value;
+   * *dns*: every authoritative nameserver answers exactly the desired address, one value
+     (asked for all domains at once, ``drift.py``);
    * *known conflict*: the API reported a conflict and the nameservers still serve the
      same values.
 
-   Otherwise, or when the last full read of the domain is ``verify_interval`` old, or in
-   the first round of the process, the domain's entries are read with ONE GET, every
-   record of the domain is planned and the plan applied. The first round always reads:
-   DNS cannot show a TTL change, duplicates or a conflict, and one GET per domain per
-   process start is cheap. DNS failures fall back to the API (logged once per reason).
-
-Memory (written/confirmed content, conflicts, notes already logged) lives in the Engine object
-only; a new process starts with a full read.
+3. Otherwise the API. Where every nameserver shows exactly one other value with one TTL,
+   the entry is known without reading it: one PATCH (name + TTL + type match the stored
+   entry); a 406 "no match" / "multiple matches" falls back to one GET and the full plan
+   (applier.py). Anything else (no entry in DNS, several values, DNS failing, a recent
+   write DNS has not caught up with) costs one GET of the domain, then the plan.
+4. Each domain's zone is also read back once per ``verify_interval`` at its own point in
+   the interval (``schedule.py``): never all domains in one round, not in the first round
+   of a fresh state dir where DNS already agrees.
+5. The API work runs domain by domain, longest-waiting first, a domain's records together:
+   when the request budget (``budget``) cannot fit a domain, or TransIP's rate limit ends
+   a call (``ApiDeferred``), that domain and every later one are DEFERRED and
+   ``RoundResult.deferred_until`` says when to come back. Nothing more is sent this round.
 """
 
 from __future__ import annotations
@@ -29,62 +33,44 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ddnsd import authdns
-from ddnsd.authdns import Nameserver
-from ddnsd.errors import DdnsdError, TransipError, UnsafePlan
-from ddnsd.model import Outcome, RecordSpec
+from ddnsd.errors import ApiDeferred, TransipError, UnsafePlan
+from ddnsd.model import DnsEntry, Outcome, RecordSpec
+from ddnsd.reconcile import schedule
 from ddnsd.reconcile.applier import Applier, DnsApi, RecordResult
+from ddnsd.reconcile.drift import DnsQuery, DnsServers, DriftCheck, View
+from ddnsd.reconcile.memory import Memory, Seen
 from ddnsd.reconcile.planner import check_specs, desired_content, plan_domain, same_content
+from ddnsd.reconcile.result import RoundResult, deferred
 
 log = logging.getLogger(__name__)
 
-DnsQuery = Callable[[Nameserver, str, str], list[str]]
-DnsServers = Callable[[str, "list[str] | None"], list[Nameserver]]
+#: ``budget(count)``: None when ``count`` more requests fit now, else when they may.
+BudgetCheck = Callable[[int], "float | None"]
 
-
-@dataclass(frozen=True, slots=True)
-class RoundResult:
-    """Per-record results of one round (keyed by ``spec.key``) and what it cost."""
-
-    records: dict[str, RecordResult]
-    api_requests: int  # client calls made this round (the client's own retries not counted)
-    api_consulted: bool
-
-    @property
-    def outcomes(self) -> dict[str, Outcome]:
-        return {k: r.outcome for k, r in self.records.items()}
-
-    @property
-    def ok(self) -> bool:
-        """Every record is in sync or was updated."""
-        return all(r.outcome.ok for r in self.records.values())
-
-    @property
-    def changed(self) -> bool:
-        return any(r.outcome is Outcome.UPDATED for r in self.records.values())
+__all__ = ["BudgetCheck", "Engine", "RoundResult"]
 
 
 @dataclass(slots=True)
-class _Seen:
-    content: str  # content the API wrote or listed
-    at: float
+class _Work:
+    """The API work of one domain this round."""
 
-
-@dataclass(slots=True)
-class _DomainState:
-    last_read: float | None = None
-    servers: list[Nameserver] | None = None
-    servers_at: float = 0.0
-    dns_problem: str = ""
+    domain: str
+    specs: list[RecordSpec]  # the records the work plans
+    pending: list[RecordSpec]  # those neither memory nor DNS could decide (wait if deferred)
+    read: bool  # GET the zone first (else PATCH what DNS showed)
 
 
 class Engine:
     """Keeps ``specs`` equal to the addresses handed to :meth:`run_round`.
 
-    Raises UnsafePlan at construction for duplicate records or types other than A/AAAA.
+    ``memory`` (default: in this process only) is what ``once`` runs share through the
+    state dir; ``budget`` (default: none) is asked before each domain's API work; ``clock``
+    is the wall clock. Raises UnsafePlan at construction for duplicate records or types
+    other than A/AAAA.
     """
 
     def __init__(
@@ -95,57 +81,61 @@ class Engine:
         nameservers: list[str] | None,
         propagation_grace: float = 600,
         verify_interval: float = 3600,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         dns_query: DnsQuery = authdns.query,
         dns_servers: DnsServers = authdns.authoritative_servers,
         dry_run: bool = False,
+        memory: Memory | None = None,
+        budget: BudgetCheck | None = None,
     ) -> None:
         self.specs = list(specs)
-        self.nameservers = list(nameservers) if nameservers else None
         self.propagation_grace = propagation_grace
         self.verify_interval = verify_interval
         self.clock = clock
-        self.dns_query = dns_query
-        self.dns_servers = dns_servers
         self.dry_run = dry_run
+        self.budget = budget
         self.applier = Applier(client, dry_run=dry_run)
-        self._lock = threading.Lock()
-        self._domains: dict[str, _DomainState] = {}
-        self._seen: dict[str, _Seen] = {}  # spec.key → last content the API wrote/showed
-        self._conflicts: dict[str, tuple[str, ...]] = {}  # spec.key → DNS values at conflict
-        self._noted: set[str] = set()  # notes already logged (once per process)
+        self.drift = DriftCheck(
+            nameservers=list(nameservers) if nameservers else None,
+            dns_query=dns_query,
+            dns_servers=dns_servers,
+            servers_ttl=verify_interval,
+        )
         check_specs(self.specs)  # UnsafePlan now rather than every round
         self._by_domain: dict[str, list[RecordSpec]] = {}
         for spec in self.specs:
             self._by_domain.setdefault(spec.domain, []).append(spec)
+        self.memory = memory or Memory(None, [s.key for s in self.specs], self._by_domain)
+        self._lock = threading.Lock()
+        self._noted: set[str] = set()  # notes already logged (once per process)
 
     # ------------------------------------------------------------------ the round
 
     def run_round(self, addresses: dict[str, str | None]) -> RoundResult:
         """One round. ``addresses`` maps "A"/"AAAA" → the agreed address (None = unknown)."""
         with self._lock:
+            self.memory.load()
+            now = self.clock()
             before = self.applier.requests
-            consulted = False
             results: dict[str, RecordResult] = {}
-            for domain, specs in self._by_domain.items():
-                consulted |= self._round_domain(domain, specs, addresses, results)
+            desired = self._desired(addresses, results)
+            views = self._views(desired, now, results)
+            work = self._plan_work(desired, views, now, results)
+            deferred_until, consulted = self._run_work(work, addresses, views, results)
+            self._note_waiting(work, results, now)
+            self.memory.save()
             return RoundResult(
                 records={s.key: results[s.key] for s in self.specs},
                 api_requests=self.applier.requests - before,
                 api_consulted=consulted,
+                deferred_until=deferred_until,
             )
 
-    def _round_domain(
-        self,
-        domain: str,
-        specs: list[RecordSpec],
-        addresses: dict[str, str | None],
-        results: dict[str, RecordResult],
-    ) -> bool:
-        now = self.clock()
-        state = self._domains.setdefault(domain, _DomainState())
+    def _desired(
+        self, addresses: dict[str, str | None], results: dict[str, RecordResult]
+    ) -> dict[str, str]:
         desired: dict[str, str] = {}
-        for spec in specs:
+        for spec in self.specs:
             try:
                 value = desired_content(spec, addresses.get(spec.type))
             except UnsafePlan as exc:
@@ -158,120 +148,91 @@ class Engine:
                 results[spec.key] = RecordResult(spec, Outcome.FAILED, msg, via="none")
                 continue
             desired[spec.key] = value
-        active = [s for s in specs if s.key in desired]
-        if not active:
-            return False
+        return desired
 
-        verify_due = state.last_read is None or now - state.last_read >= self.verify_interval
-        dns_seen: dict[str, tuple[str, ...]] = {}
-        if not verify_due:
-            need_api = False
-            for spec in active:  # no early exit: conflict memory wants every DNS answer
-                result = self._without_api(spec, desired[spec.key], state, now, dns_seen)
-                if result is None:
-                    need_api = True
-                else:
-                    results[spec.key] = result
-            if not need_api:
-                return False
-        else:
-            why = "first round" if state.last_read is None else "periodic verification"
-            log.debug("%s: reading the zone from the API (%s)", domain, why)
+    def _views(
+        self, desired: dict[str, str], now: float, results: dict[str, RecordResult]
+    ) -> dict[str, View]:
+        """Decide what memory can; ask the nameservers about the rest (all domains at once)."""
+        ask: dict[str, list[RecordSpec]] = {}
+        for spec in self.specs:
+            if spec.key not in desired:
+                continue
+            seen = self.memory.known.seen.get(spec.key)
+            if seen is None or now - seen.at >= self.propagation_grace:
+                ask.setdefault(spec.domain, []).append(spec)
+            elif same_content(spec.type, seen.content, desired[spec.key]):
+                msg = (
+                    f"{spec.key}: TransIP holds {desired[spec.key]} since "
+                    f"{now - seen.at:.0f}s; trusting it while the nameservers catch up"
+                )
+                log.debug("%s", msg)
+                results[spec.key] = RecordResult(
+                    spec, Outcome.NOOP, msg, content=desired[spec.key], via="memory"
+                )
+            # else: TransIP holds something else since moments ago; nameservers that still
+            # show the desired value lag behind that write: the API decides (no view)
+        return self.drift.check(ask, now)
 
-        try:
-            entries = self.applier.list_entries(domain)
-        except TransipError as exc:
-            msg = f"reading the DNS entries of {domain} failed: {exc}"
-            log.warning("%s", msg)
-            for spec in active:
-                results[spec.key] = RecordResult(spec, Outcome.FAILED, msg)
-            return True
-        state.last_read = now
-        try:
-            plan = plan_domain(
-                domain,
-                active,
-                {s.key: addresses.get(s.type) for s in active},
-                entries,
-            )
-        except UnsafePlan as exc:
-            log.error("%s: %s", domain, exc)
-            for spec in active:
-                results[spec.key] = RecordResult(spec, Outcome.FAILED, str(exc))
-            return True
-
-        applied = self.applier.apply(plan)
-
-        done = self.clock()
-        for spec in active:
-            result = applied[spec.key]
-            results[spec.key] = result
-            self._remember(spec, result, done, dns_seen.get(spec.key))
-        return True
-
-    # ------------------------------------------------------------------ helpers
-
-    def _remember(
-        self, spec: RecordSpec, result: RecordResult, now: float, dns: tuple[str, ...] | None
-    ) -> None:
-        key = spec.key
-        if result.outcome is Outcome.CONFLICT:
-            if key not in self._conflicts:
-                log.warning("%s", result.message)
-            else:
-                log.debug("%s", result.message)
-            self._conflicts[key] = dns if dns is not None else ()
-            self._seen.pop(key, None)
-            return
-        self._conflicts.pop(key, None)
-        for note in result.notes:
-            if note not in self._noted:
-                self._noted.add(note)
-                log.warning("%s", note)
-        if result.outcome is Outcome.NOOP:
-            log.debug("%s", result.message)
-        if self.dry_run:
-            return
-        if result.outcome.ok and result.content is not None:
-            # The API wrote or showed this content: trust it for propagation_grace.
-            self._seen[key] = _Seen(result.content, now)
-        else:
-            self._seen.pop(key, None)
-
-    def _without_api(
+    def _plan_work(
         self,
-        spec: RecordSpec,
-        desired: str,
-        state: _DomainState,
+        desired: dict[str, str],
+        views: dict[str, View],
         now: float,
-        dns_seen: dict[str, tuple[str, ...]],
-    ) -> RecordResult | None:
-        """A result for ``spec`` that needs no API request, or None (ask the API)."""
-        seen = self._seen.get(spec.key)
-        if seen and now - seen.at < self.propagation_grace:
-            age = now - seen.at
-            if not same_content(spec.type, seen.content, desired):
-                # TransIP holds something else since moments ago: nameservers that still
-                # show ``desired`` are lagging behind that write, not in sync.
-                return None
-            msg = (
-                f"{spec.key}: TransIP holds {desired} since {age:.0f}s; "
-                "trusting it while the nameservers catch up"
+        results: dict[str, RecordResult],
+    ) -> list[_Work]:
+        """What each domain needs from the API, in the order it is done."""
+        known = self.memory.known
+        needed: list[_Work] = []
+        checks: list[_Work] = []
+        for domain, specs in self._by_domain.items():
+            active = [s for s in specs if s.key in desired]
+            if not active:
+                continue
+            known.first_seen.setdefault(domain, now)
+            read, patch = False, []
+            for spec in active:
+                if spec.key in results:  # memory decided
+                    continue
+                view = views.get(spec.key, View(None))
+                verdict = self._judge(spec, desired[spec.key], view)
+                if verdict is not None:
+                    results[spec.key] = verdict
+                elif self._patchable(spec, view):
+                    patch.append(spec)
+                else:
+                    read = True
+            due = schedule.verify_due(
+                domain,
+                now,
+                verified=known.verified.get(domain),
+                first_seen=known.first_seen[domain],
+                interval=self.verify_interval,
             )
-            log.debug("%s", msg)
-            return RecordResult(spec, Outcome.NOOP, msg, content=desired, via="memory")
+            pending = [s for s in active if s.key not in results]
+            if read or (patch and due):
+                needed.append(_Work(domain, active, pending, read=True))
+            elif patch:
+                needed.append(_Work(domain, patch, pending, read=False))
+            elif due:
+                checks.append(_Work(domain, active, [], read=True))
+        waiting = {w.domain: min(known.waiting.get(s.key, now) for s in w.pending) for w in needed}
+        order = schedule.write_order([w.domain for w in needed], waiting)
+        by_domain = {w.domain: w for w in needed}
+        return [by_domain[d] for d in order] + checks
 
-        values = self._ask_nameservers(spec, state, now)
+    def _judge(self, spec: RecordSpec, desired: str, view: View) -> RecordResult | None:
+        """The result DNS alone gives (in sync, a known conflict), or None."""
+        values = view.values
         if values is None:
             return None
-        dns_seen[spec.key] = values
+        conflicts = self.memory.known.conflicts
         if values == (desired,):
-            self._conflicts.pop(spec.key, None)
+            conflicts.pop(spec.key, None)
             msg = f"{spec.key}: in sync ({desired}, every authoritative nameserver agrees)"
             log.debug("%s", msg)
             return RecordResult(spec, Outcome.NOOP, msg, content=desired, via="dns")
-        known = self._conflicts.get(spec.key)
-        if known is not None and known == values:
+        if conflicts.get(spec.key) == values:
             msg = f"{spec.key}: still several entries ({', '.join(values)}); left alone"
             log.debug("%s", msg)
             return RecordResult(spec, Outcome.CONFLICT, msg, via="memory")
@@ -283,55 +244,136 @@ class Engine:
         )
         return None
 
-    def _ask_nameservers(
-        self, spec: RecordSpec, state: _DomainState, now: float
-    ) -> tuple[str, ...] | None:
-        """The values every authoritative server serves (canonical, sorted), if they agree.
+    def _patchable(self, spec: RecordSpec, view: View) -> bool:
+        """DNS shows exactly one entry (content and TTL) that ddnsd did not just replace."""
+        if view.values is None or len(view.values) != 1 or view.ttl is None:
+            return False
+        seen = self.memory.known.seen.get(spec.key)
+        # ddnsd wrote something else since: DNS lags behind it, or someone changed it
+        return seen is None or same_content(spec.type, seen.content, view.values[0])
 
-        None when a server failed or the servers disagree with each other (the API decides).
-        """
-        try:
-            if state.servers is None or now - state.servers_at >= self.verify_interval:
-                state.servers = self.dns_servers(spec.domain, self.nameservers)
-                state.servers_at = now
-            servers = state.servers
-            answers = [
-                _canonical(spec.type, self.dns_query(ns, spec.fqdn, spec.type)) for ns in servers
-            ]
-        except DdnsdError as exc:
-            state.servers = None
-            self._dns_problem(state, spec, f"{exc}")
-            return None
-        if not answers:
-            self._dns_problem(state, spec, f"no authoritative nameserver for {spec.domain}")
-            return None
-        state.dns_problem = ""
-        if any(a != answers[0] for a in answers[1:]):
-            log.debug(
-                "%s: nameservers disagree (%s); asking the API",
-                spec.key,
-                "; ".join(
-                    f"{ns}: {', '.join(a) or 'nothing'}"
-                    for ns, a in zip(servers, answers, strict=True)
-                ),
-            )
-            return None
-        return answers[0]
+    def _run_work(
+        self,
+        work: list[_Work],
+        addresses: dict[str, str | None],
+        views: dict[str, View],
+        results: dict[str, RecordResult],
+    ) -> tuple[float | None, bool]:
+        until: float | None = None
+        consulted = False
+        for item in work:
+            if until is None and self.budget is not None:
+                until = self.budget(max(len(item.pending) + int(item.read), 1))
+            if until is None:
+                consulted = True
+                try:
+                    self._domain(item, addresses, views, results)
+                    continue
+                except ApiDeferred as exc:
+                    until = exc.until
+            for spec in item.pending:  # put off: the rest of the round waits for the budget
+                if spec.key not in results:
+                    results[spec.key] = deferred(spec, until)
+        count = sum(1 for r in results.values() if r.outcome is Outcome.DEFERRED)
+        if until is None or not count:  # at most a read-back waits: the next round does it
+            return None, consulted
+        log.warning(
+            "%d record(s) deferred until %s: TransIP's rate limit (the request budget "
+            "shared by every ddnsd process of this login)",
+            count,
+            time.strftime("%H:%M:%S", time.localtime(until)),
+        )
+        return until, consulted
 
-    def _dns_problem(self, state: _DomainState, spec: RecordSpec, why: str) -> None:
-        text = f"{spec.key}: cannot check the authoritative nameservers ({why}); asking the API"
-        if why != state.dns_problem:
-            log.warning("%s", text)
+    def _domain(
+        self,
+        item: _Work,
+        addresses: dict[str, str | None],
+        views: dict[str, View],
+        results: dict[str, RecordResult],
+    ) -> None:
+        domain, specs = item.domain, item.specs
+        if item.read:
+            why = "DNS cannot tell" if item.pending else "periodic verification"
+            log.debug("%s: reading the zone from the API (%s)", domain, why)
+            try:
+                entries = self.applier.list_entries(domain)
+            except ApiDeferred:
+                raise
+            except TransipError as exc:
+                msg = f"reading the DNS entries of {domain} failed: {exc}"
+                log.warning("%s", msg)
+                for spec in item.pending:
+                    results[spec.key] = RecordResult(spec, Outcome.FAILED, msg)
+                return
+            self.memory.known.verified[domain] = self.clock()
         else:
-            log.debug("%s", text)
-        state.dns_problem = why
-
-
-def _canonical(rtype: str, values: Sequence[str]) -> tuple[str, ...]:
-    out: list[str] = []
-    for v in values:
+            entries = [_shown(s, views[s.key]) for s in specs]
         try:
-            out.append(desired_content(RecordSpec("x", "@", rtype), v) or v)
-        except UnsafePlan:
-            out.append(v)
-    return tuple(sorted(out))
+            plan = plan_domain(
+                domain, specs, {s.key: addresses.get(s.type) for s in specs}, entries
+            )
+        except UnsafePlan as exc:
+            log.error("%s: %s", domain, exc)
+            for spec in specs:
+                results[spec.key] = RecordResult(spec, Outcome.FAILED, str(exc))
+            return
+        applied = self.applier.apply(plan)
+        done = self.clock()
+        for spec in specs:
+            result = applied[spec.key]
+            results[spec.key] = result
+            self._remember(spec, result, done, views.get(spec.key, View(None)).values)
+        stopped, self.applier.deferred = self.applier.deferred, None
+        if stopped is not None:
+            raise stopped
+
+    # ------------------------------------------------------------------ memory
+
+    def _remember(
+        self, spec: RecordSpec, result: RecordResult, now: float, dns: tuple[str, ...] | None
+    ) -> None:
+        known, key = self.memory.known, spec.key
+        if result.outcome is Outcome.DEFERRED:
+            return
+        if result.outcome is Outcome.CONFLICT:
+            if key not in known.conflicts:
+                log.warning("%s", result.message)
+            else:
+                log.debug("%s", result.message)
+            known.conflicts[key] = dns if dns is not None else ()
+            known.seen.pop(key, None)
+            return
+        known.conflicts.pop(key, None)
+        for note in result.notes:
+            if note not in self._noted:
+                self._noted.add(note)
+                log.warning("%s", note)
+        if result.outcome is Outcome.NOOP:
+            log.debug("%s", result.message)
+        if self.dry_run:
+            return
+        if result.outcome.ok and result.content is not None:
+            # The API wrote or showed this content: trust it for propagation_grace.
+            known.seen[key] = Seen(result.content, now)
+        else:
+            known.seen.pop(key, None)
+
+    def _note_waiting(
+        self, work: list[_Work], results: dict[str, RecordResult], now: float
+    ) -> None:
+        """Records that needed the API and did not get it wait on (first in line next time)."""
+        waiting = self.memory.known.waiting
+        for item in work:
+            for spec in item.pending:
+                if results[spec.key].outcome in (Outcome.DEFERRED, Outcome.FAILED):
+                    waiting.setdefault(spec.key, now)
+        for spec in self.specs:
+            if results[spec.key].outcome in (Outcome.NOOP, Outcome.UPDATED, Outcome.CONFLICT):
+                waiting.pop(spec.key, None)
+
+
+def _shown(spec: RecordSpec, view: View) -> DnsEntry:
+    """The one entry DNS shows for ``spec`` (its TTL is TransIP's expire: PATCH matches it)."""
+    assert view.values is not None and view.ttl is not None
+    return DnsEntry(spec.name, view.ttl, spec.type, view.values[0])

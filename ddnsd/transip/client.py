@@ -3,7 +3,11 @@
 Every call goes through ``TransipClient._request`` → ``calls.Caller`` (token, retry
 decisions from ``retry.decide``, where the retry rules are written down) → the shared
 ``http.Transport`` (session, timeout, headers, observer, rate-limit headers, request
-count). The endpoint methods below only name a path and shape a body.
+count, request budget). The endpoint methods below only name a path and shape a body.
+
+A client charges its requests to one kind of work in the budget ("ddns" by default);
+``for_kind("acme")`` is a view of the same client (one transport, token and budget) whose
+requests are ACME's, so the reserve kept for certificates is used by them alone.
 
 There is deliberately no method for replacing a whole zone: ddnsd touches only the
 entries it owns.
@@ -11,6 +15,7 @@ entries it owns.
 
 from __future__ import annotations
 
+import copy
 import os
 import random
 import time
@@ -23,6 +28,7 @@ import requests
 from ddnsd.errors import ConfigError
 from ddnsd.model import DnsEntry
 from ddnsd.transip.auth import KeyAuth, StaticTokenAuth, TokenSource
+from ddnsd.transip.budget import Budget
 from ddnsd.transip.calls import Caller
 from ddnsd.transip.http import Observer, Transport, fill
 from ddnsd.transip.retry import Policy
@@ -50,7 +56,6 @@ class ClientOptions(TypedDict, total=False):
     max_retries: int
     backoff_base: float
     backoff_cap: float
-    max_rate_limit_wait: float
     sleep: Callable[[float], None]
     rand: Callable[[], float]
     clock: Callable[[], float]
@@ -61,8 +66,8 @@ class TransipClient:
 
     Build it with the ``Transport`` its token source uses, so ``request_count`` (every
     request, ``/auth`` included) and ``rate_limit`` (the last ``X-Rate-Limit-*`` headers)
-    cover both. ``backoff_base``/``backoff_cap`` (seconds) shape the retry backoff,
-    ``max_rate_limit_wait`` is the longest wait for a 429 to clear; ``sleep``, ``rand``
+    cover both. ``backoff_base``/``backoff_cap`` (seconds) shape the retry backoff; a 429
+    is never waited for here (``ApiDeferred``: the caller decides). ``sleep``, ``rand``
     and ``clock`` (wall clock) are there for tests.
     """
 
@@ -75,7 +80,6 @@ class TransipClient:
         max_retries: int = 4,
         backoff_base: float = 0.5,
         backoff_cap: float = 8.0,
-        max_rate_limit_wait: float = 60.0,
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
         clock: Callable[[], float] = time.time,
@@ -87,13 +91,30 @@ class TransipClient:
             max_retries=max(0, max_retries),
             backoff_base=backoff_base,
             backoff_cap=backoff_cap,
-            max_rate_limit_wait=max_rate_limit_wait,
             api_url=transport.api_url,
         )
         self._caller = Caller(transport, auth, policy, sleep=sleep, rand=rand, clock=clock)
 
     def __repr__(self) -> str:
-        return f"TransipClient({self.api_url!r}, test_mode={self.test_mode})"
+        return f"TransipClient({self.api_url!r}, test_mode={self.test_mode}, kind={self.kind!r})"
+
+    @property
+    def kind(self) -> str:
+        """The work this client's requests are charged to in the budget."""
+        return self._caller.kind
+
+    def for_kind(self, kind: str) -> TransipClient:
+        """This client (same transport, token and budget) charging its requests to ``kind``."""
+        view = copy.copy(self)
+        view._caller = copy.copy(self._caller)
+        view._caller.kind = kind
+        return view
+
+    def budget_until(self, count: int = 1) -> float | None:
+        """None when ``count`` requests of this client's kind fit in the budget now; else
+        the time (Unix) they may. Without a budget: always None."""
+        budget = self.transport.budget
+        return None if budget is None else budget.until(self.kind, count)
 
     @property
     def api_url(self) -> str:
@@ -266,16 +287,20 @@ def make_client(
     access_token_file: str | os.PathLike[str] | None = None,
     read_only: bool = False,
     expiration_time: str = "1 hour",
+    budget: Budget | None = None,
     **options: Unpack[ClientOptions],
 ) -> TransipClient:
     """A client with the token source the settings ask for, both on one ``Transport``.
 
     ``access_token_file`` (a token from the control panel) wins over the key; otherwise
     ``login`` + ``private_key_path`` sign ``/auth`` requests. Key problems raise
-    ``ConfigError`` here, before any request is made. ``options`` go to ``TransipClient``;
-    its ``clock`` is also the one the token schedule is kept on.
+    ``ConfigError`` here, before any request is made. ``budget`` (None: none) is asked
+    before every request. ``options`` go to ``TransipClient``; its ``clock`` is also the
+    one the token schedule is kept on. The client's requests are "ddns" work.
     """
-    transport = Transport(api_url, timeout=timeout, observer=observer, session=requests.Session())
+    transport = Transport(
+        api_url, timeout=timeout, observer=observer, session=requests.Session(), budget=budget
+    )
     auth: TokenSource
     if access_token_file is not None:
         auth = StaticTokenAuth(access_token_file)

@@ -2,13 +2,15 @@
 
 ``Transport.send`` owns what every request shares: the ``requests.Session``, the timeout,
 the standard headers, counting requests, the observer (metrics), the ``X-Rate-Limit-*``
-headers, and turning a request that got no answer into a reason. It never raises for an
-HTTP status or a lost connection: it returns an ``Answer`` (status 0 when none arrived)
-and the caller decides (``retry.decide`` for API calls, ``KeyAuth`` for tokens).
+headers, the request budget, and turning a request that got no answer into a reason. It
+never raises for an HTTP status or a lost connection: it returns an ``Answer`` (status 0
+when none arrived) and the caller decides (``retry.decide`` for API calls, ``KeyAuth`` for
+tokens).
 
-Two hooks mark the places a request budget shared across processes would plug in:
-``_before_sending`` runs before every request leaves, ``_answered`` after every answer
-that carried headers.
+The one thing it raises: :class:`~ddnsd.errors.ApiDeferred` when the request budget
+(budget.py, shared by every ddnsd process of the login) refuses a request; nothing is sent
+then. ``_before_sending`` asks the budget before every request leaves, ``_answered`` feeds
+it every answer.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from urllib.parse import quote
 
 import requests
 
+from ddnsd.transip.budget import Budget
 from ddnsd.transip.wire import USER_AGENT, RateLimit, describe_failure, error_message
 
 log = logging.getLogger(__name__)
@@ -68,8 +71,9 @@ class Transport:
     """Sends requests to one TransIP API URL; share one between a token source and a client.
 
     ``request_count`` counts every request sent through it; ``rate_limit`` holds the last
-    ``X-Rate-Limit-*`` headers seen. ``observer`` exceptions are logged, never raised: a
-    metrics bug must not break DNS updates.
+    ``X-Rate-Limit-*`` headers seen; ``budget`` (None: none) is asked before each request.
+    ``observer`` exceptions are logged, never raised: a metrics bug must not break DNS
+    updates.
     """
 
     def __init__(
@@ -79,10 +83,12 @@ class Transport:
         timeout: float = 10.0,
         observer: Observer | None = None,
         session: requests.Session | None = None,
+        budget: Budget | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
         self.timeout = timeout
         self.observer = observer
+        self.budget = budget
         self.rate_limit = RateLimit()
         self._session = session or requests.Session()
         self._sent = 0
@@ -108,17 +114,20 @@ class Transport:
         query: Mapping[str, str] | None = None,
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
+        kind: str | None = None,
     ) -> Answer:
         """Send one request to ``api_url + path`` (``path`` defaults to ``template``).
 
         ``template`` is what the observer sees; ``headers`` are added to the standard ones
-        (``Authorization``, ``Signature``); ``Content-Type`` goes with a ``body``.
+        (``Authorization``, ``Signature``); ``Content-Type`` goes with a ``body``. ``kind``
+        ("ddns"/"acme", default: ``budget.current_kind()``) is what the budget charges.
+        Raises ``ApiDeferred`` (nothing sent) when the budget says wait.
         """
         sent_headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if body is not None:
             sent_headers["Content-Type"] = "application/json"
         sent_headers.update(headers or {})
-        self._before_sending()
+        sent_at = self._before_sending(kind)
         started = time.monotonic()
         try:
             response = self._session.request(
@@ -134,17 +143,25 @@ class Transport:
             reason, may_have_arrived = describe_failure(exc, self.timeout)
             return Answer(0, reason=reason, may_have_arrived=may_have_arrived)
         self._observe(method, template, response.status_code, time.monotonic() - started)
-        self._answered(response.headers)
+        self._answered(template, response.status_code, response.headers, sent_at)
         return Answer(response.status_code, response.content, response.reason or "")
 
-    def _before_sending(self) -> None:
-        """Runs before every request leaves (the place to ask a request budget)."""
+    def _before_sending(self, kind: str | None) -> float:
+        """Runs before every request leaves: the budget counts it (or raises); its send time."""
+        sent_at = self.budget.take(kind) if self.budget is not None else time.time()
         with self._lock:
             self._sent += 1
+        return sent_at
 
-    def _answered(self, headers: Mapping[str, str]) -> None:
-        """Runs after every answer (the place to feed a request budget)."""
+    def _answered(
+        self, template: str, status: int, headers: Mapping[str, str], sent_at: float
+    ) -> None:
+        """Runs after every answer: the headers and the budget learn from it. An answer to
+        ``/auth`` or a 401 comes before TransIP knows the login: its headers count nothing."""
         self.rate_limit.update(headers)
+        if self.budget is not None:
+            counted = template != "/auth" and status != 401
+            self.budget.answered(sent_at, status, headers, counted=counted)
 
     def _observe(self, method: str, template: str, status: int, seconds: float) -> None:
         if self.observer is None:

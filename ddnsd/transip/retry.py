@@ -6,7 +6,6 @@
 * ``Done``: the call succeeded, or a DELETE found its entry already removed;
 * ``Retry(delay)``: wait ``delay`` seconds, then send the call again (one attempt used);
 * ``Renew``: drop the token, get a new one, send again (once per call);
-* ``WaitRateLimit(seconds)``: wait for the rate-limit window to reset, send again (once);
 * ``Fail(status, message, hint)``: raise the ``TransipError`` for ``status`` with that text.
 
 The rules:
@@ -22,8 +21,10 @@ The rules:
   either after an unknown outcome converges on the same zone, so they are retried like
   GET. A retried DELETE that answers 404 "DNS Entry not found" after an attempt that may
   have arrived counts as done: the lost attempt removed the entry.
-* 429: wait until ``X-Rate-Limit-Reset`` if that is at most ``max_rate_limit_wait``
-  seconds away, then try once more; otherwise fail saying when the window resets.
+* 429: never sent again by the call itself: fail saying when the window resets. The
+  transport's budget keeps every ddnsd process of the login silent until then, and the
+  caller decides what waits (the daemon defers the rest of its round, ``once`` exits 3, a
+  hook waits if the reset comes within its propagation timeout).
 * 401 saying the token expired or was revoked: renew the token, retry once; a second
   refusal fails loudly.
 * Getting a token (``POST /auth``) that fails with 5xx or no answer counts as an attempt
@@ -51,20 +52,8 @@ def backoff_delay(attempt: int, base: float, cap: float, rand: float) -> float:
     return ceiling * (0.5 + rand / 2)
 
 
-def rate_limit_wait(reset: float | None, now: float, cap: float) -> float | None:
-    """Seconds to wait for a 429 to clear, or ``None`` if it is unknown or beyond ``cap``.
-
-    ``reset`` is ``X-Rate-Limit-Reset`` (Unix time). One second is added because the
-    header has whole-second resolution.
-    """
-    if reset is None:
-        return None
-    wait = max(reset - now, 0.0) + 1.0
-    return wait if wait <= cap else None
-
-
 def reset_text(reset: float | None, now: float) -> str:
-    """The hint of a 429 that is not waited for: when the window resets."""
+    """The hint of a 429: when the window resets."""
     if reset is None:
         return "TransIP did not say when the rate-limit window resets; try again later"
     clock = time.strftime("%H:%M:%S", time.localtime(reset))
@@ -81,7 +70,6 @@ class Policy:
     max_retries: int = 4
     backoff_base: float = 0.5
     backoff_cap: float = 8.0
-    max_rate_limit_wait: float = 60.0
     api_url: str = ""
 
 
@@ -110,7 +98,6 @@ class Progress:
     attempt: int = 0
     renewed: bool = False
     maybe_applied: bool = False
-    waited_for_rate_limit: bool = False
 
 
 # ----------------------------------------------------------------------------- decisions
@@ -137,13 +124,6 @@ class Renew:
 
 
 @dataclass(frozen=True)
-class WaitRateLimit:
-    """Wait ``seconds`` for the rate-limit window to reset, then send again."""
-
-    seconds: float
-
-
-@dataclass(frozen=True)
 class Fail:
     """Give up: the ``TransipError`` for ``status`` with ``message`` and ``hint``.
 
@@ -156,7 +136,7 @@ class Fail:
     hint: str = ""
 
 
-Decision = Done | Retry | Renew | WaitRateLimit | Fail
+Decision = Done | Retry | Renew | Fail
 
 
 def decide(
@@ -200,9 +180,6 @@ def decide(
             "access tokens in the TransIP control panel",
         )
     if status == 429:
-        wait = rate_limit_wait(got.reset, now, policy.max_rate_limit_wait)
-        if wait is not None and not progress.waited_for_rate_limit:
-            return WaitRateLimit(wait)
         return Fail(status, message, reset_text(got.reset, now))
     if status >= 500 and got.method == "POST":
         return Fail(
@@ -230,8 +207,6 @@ def advance(progress: Progress, got: Exchange, decision: Decision) -> Progress:
     """The flags for the next attempt after ``decision`` was carried out."""
     if isinstance(decision, Renew):
         return replace(progress, renewed=True)
-    if isinstance(decision, WaitRateLimit):
-        return replace(progress, waited_for_rate_limit=True)
     if isinstance(decision, Retry):
         may_have_applied = not got.for_token and (
             (got.status == 0 and got.may_have_arrived) or got.status >= 500

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 import ddnsd
 from ddnsd.errors import (
+    ApiDeferred,
     ConfigError,
     TransipAuthError,
     TransipError,
@@ -556,19 +557,20 @@ def test_rate_limit_exceeded(emulator_factory: EmulatorFactory) -> None:
     assert reset is not None and reset > time.time() + 60  # too far to wait for
 
 
-def test_rate_limit_waits_for_the_reset_when_allowed(emulator_factory: EmulatorFactory) -> None:
-    emu = emulator_factory(rate_limit=1)
+def test_a_429_is_never_waited_for_or_resent(emulator: EmulatorHandle) -> None:
+    """Even a reset seconds away: the call ends with ApiDeferred(until = the reset) and the
+    caller decides (the daemon defers, ``once`` exits 3, a hook may wait)."""
     slept: list[float] = []
-    # the emulator's window is 15 minutes: do not really wait
-    client = client_for(emu, max_rate_limit_wait=3600.0, sleep=slept.append)
-    client.api_test()
-    with pytest.raises(TransipRateLimited):
+    client = client_for(emulator, sleep=slept.append)
+    emulator.script_faults([{"kind": "ratelimit", "path": "/v6/api-test", "reset": 5}])
+    with pytest.raises(ApiDeferred) as caught:
         client.api_test()
     reset = client.rate_limit.reset
-    assert reset is not None
-    assert len(slept) == 1  # waited once, until the window resets, then gave up
-    assert reset - time.time() - 5 <= slept[0] <= reset - time.time() + 5
-    assert emu.request_count("GET", "/v6/api-test") == 3
+    assert reset is not None and caught.value.until == reset + 1
+    assert caught.value.kind == "ddns"
+    assert str(caught.value).startswith("TransIP GET /api-test: 429 Rate limit of 1000 requests")
+    assert slept == []
+    assert emulator.request_count("GET", "/v6/api-test") == 1
 
 
 # ----------------------------------------------------------------------------- tokens

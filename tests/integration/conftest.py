@@ -1,4 +1,4 @@
-"""Fixtures for the integration tests (the emulator's are in tests/conftest.py)."""
+"""Fixtures of the integration tests that run the real ``ddnsd`` (daemon_support.py)."""
 
 from __future__ import annotations
 

@@ -422,3 +422,47 @@ def test_cname_out_of_the_allowed_zones_is_refused(
         "the allowed zones (example.test); add its domain to [acme] zones"
     )
     assert emulator.request_count("POST", DNS_PATH) == 0
+
+
+@pytest.mark.parametrize(
+    ("reset", "waits"), [(20, True), (60, False)], ids=["reset-within-timeout", "reset-beyond"]
+)
+def test_rate_limit_wait_within_the_propagation_timeout(
+    emulator: EmulatorHandle, tmp_path: Path, reset: int, waits: bool
+) -> None:
+    """A 429 during present: wait (sending nothing) when the reset comes within the
+    propagation timeout (30 s), else fail with the deferral; on an injected clock."""
+    import time
+
+    from ddnsd.errors import ApiDeferred
+    from ddnsd.transip.budget import Budget
+
+    clock = Clock()
+    clock.now = time.time()
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        clock.now += seconds
+
+    budget = Budget(tmp_path, login=emulator.login, api_url=emulator.api_url, clock=clock)
+    client = client_for(emulator, tmp_path, budget=budget)
+    service = service_for(
+        emulator, tmp_path, client, zones=["example.test"], sleep=sleep, clock=clock
+    )
+    emulator.script_faults(
+        [{"kind": "ratelimit", "method": "POST", "path": DNS_PATH, "reset": reset}]
+    )
+    if waits:
+        service.present(FQDN, APEX_VALUE)
+        assert len(slept) == 1 and reset <= slept[0] <= reset + 2
+        assert [e.content for e in emulator.entries("example.test") if e.type == "TXT"][-1:] == [
+            APEX_VALUE
+        ]
+        assert emulator.request_count("POST", DNS_PATH) == 2  # the 429, then after the reset
+    else:
+        with pytest.raises(ApiDeferred, match="429 Rate limit"):
+            service.present(FQDN, APEX_VALUE)
+        assert slept == []
+        assert emulator.request_count("POST", DNS_PATH) == 1
+        assert Journal(tmp_path).entries() == []  # nothing left to clean up

@@ -9,7 +9,13 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from daemon_support import DaemonProcess, free_port, http_get, wait_for, write_config
+from daemon_support import (
+    DaemonProcess,
+    free_port,
+    http_get,
+    wait_for,
+    write_config,
+)
 
 from ddnsd.model import DnsEntry
 

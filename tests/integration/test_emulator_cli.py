@@ -266,6 +266,36 @@ def test_rate_limit_flag(rsa_keypair: Any, launched: list[Running]) -> None:
     assert codes == [200, 200, 429]
 
 
+def test_rate_limit_window_flag(rsa_keypair: Any, launched: list[Running]) -> None:
+    run = start(base_args(rsa_keypair, "--rate-limit", "1", "--rate-limit-window", "5"))
+    launched.append(run)
+    auth = {"Authorization": f"Bearer {DEMO_TOKEN}"}
+    before = time.time()
+    first = requests.get(run.api_url + "/api-test", headers=auth, timeout=10)
+    refused = requests.get(run.api_url + "/api-test", headers=auth, timeout=10)
+    assert (first.status_code, refused.status_code) == (200, 429)
+    reset = int(first.headers["X-Rate-Limit-Reset"])
+    assert before + 5 <= reset <= time.time() + 6  # the oldest request leaves after 5 s
+    assert refused.json()["error"].startswith("Rate limit of 1 requests per 5 seconds exceeded")
+
+
+@pytest.mark.parametrize("window", ["0", "-1", "nan", "100000"])
+def test_rate_limit_window_must_be_sane(rsa_keypair: Any, window: str) -> None:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ddnsd.emulator",
+            *base_args(rsa_keypair, "--rate-limit-window", window),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2
+    assert "--rate-limit-window must be more than 0 and at most 86400 seconds" in proc.stderr
+
+
 def _sign(keypair: Any, raw: bytes) -> str:
     key = serialization.load_pem_private_key(keypair.private_key_path.read_bytes(), None)
     assert isinstance(key, rsa.RSAPrivateKey)

@@ -248,3 +248,29 @@ def test_dns_follows_a_new_version_at_a_reused_address() -> None:
         store.current = Version(float("-inf"), 1, entries)
         served.append(answer_texts(resolver.answer(q)))
     assert served == [[f'x.example.test. 60 IN TXT "v{i}"'] for i in range(50)]
+
+
+def test_a_thousand_zones_each_answer_for_the_closest_zone(emulator_factory: Any) -> None:
+    """Queries find their zone by walking up their own labels: with 1,000 zones (the scale
+    benchmark) each answer is still the closest enclosing zone's."""
+    domains = [f"d{i:04d}.test" for i in range(1000)] + ["sub.d0007.test"]
+    emu = emulator_factory(domains=domains)
+    emu.seed_entry("sub.d0007.test", DnsEntry("home", 300, "A", "203.0.113.7"))
+    emu.seed_entry("d0999.test", DnsEntry("home", 300, "A", "203.0.113.99"))
+    ns = server(emu)
+    assert query(ns, "home.sub.d0007.test", "A") == ["203.0.113.7"]
+    assert query(ns, "home.d0007.test", "A") == []
+    assert query(ns, "HOME.d0999.test", "A") == ["203.0.113.99"]
+    soa = ask(emu, "x.sub.d0007.test", "A").authority[0]
+    assert str(soa.name) == "sub.d0007.test."
+    assert ask(emu, "d1000.test", "A").rcode() == dns.rcode.REFUSED
+
+
+def test_query_returns_the_ttl_with_the_values(emulator: Any) -> None:
+    """The DDNS drift check PATCHes an entry it saw only in DNS: it needs name, TTL
+    (TransIP's expire) and content, and PATCH matches on all but the content."""
+    emulator.seed_entry("example.test", DnsEntry("home", 120, "A", "203.0.113.5"))
+    got = query(server(emulator), "home.example.test", "A")
+    assert (got, got.ttl) == (["203.0.113.5"], 120)
+    nothing = query(server(emulator), "nothing.example.test", "A")
+    assert (nothing, nothing.ttl) == ([], None)

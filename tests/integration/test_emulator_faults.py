@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +164,45 @@ def test_state_file_domain_not_yet_saved_starts_with_defaults(
     emu = emulator_factory(state_file=state)
     assert emu.entries("example.test") == []
     assert emu.entries("other.test") == default_entries("other.test")
+
+
+def test_ratelimit_fault_answers_429_with_a_reset_ahead(emulator: Any) -> None:
+    token = emulator.token()
+    emulator.script_faults([{"kind": "ratelimit", "method": "POST", "path": DNS_PATH, "reset": 30}])
+    before = time.time()
+    r = write(emulator, token)
+    assert r.status_code == 429
+    assert r.json()["error"].startswith("Rate limit of 1000 requests per 15 minutes exceeded")
+    assert r.headers["X-Rate-Limit-Remaining"] == "0"
+    assert before + 30 <= int(r.headers["X-Rate-Limit-Reset"]) <= time.time() + 31
+    assert emulator.entries("example.test") == default_entries("example.test")  # not applied
+    assert write(emulator, token).status_code == 201  # one answer, not a blocked login
+    rows = {(row["method"], row["status"]): row["count"] for row in emulator.stats()["requests"]}
+    assert rows[("POST", 429)] == 1  # the 429 is counted like any other answer
+
+
+def test_ratelimit_fault_reset_is_checked(emulator: Any) -> None:
+    for bad in ("soon", -1, 1e9):
+        r = requests.post(
+            emulator.base_url + "/_emulator/faults",
+            json={"script": [{"kind": "ratelimit", "reset": bad}]},
+            timeout=5,
+        )
+        assert r.status_code == 406, bad
+
+
+def test_log_lists_every_request_with_its_arrival_time(emulator: Any) -> None:
+    before = time.time()
+    token = emulator.token()
+    emulator.script_faults([{"kind": "ratelimit", "method": "GET"}])
+    auth = {"Authorization": f"Bearer {token}"}
+    r = requests.get(f"{emulator.api_url}/domains/example.test/dns", headers=auth, timeout=10)
+    assert r.status_code == 429
+    rows = requests.get(emulator.base_url + "/_emulator/log", timeout=5).json()["requests"]
+    assert [(row["method"], row["path"], row["status"]) for row in rows] == [
+        ("POST", "/v6/auth", 201),
+        ("GET", DNS_PATH, 429),
+    ]
+    assert before <= rows[0]["at"] <= rows[1]["at"] <= time.time()
+    emulator.reset()
+    assert requests.get(emulator.base_url + "/_emulator/log", timeout=5).json() == {"requests": []}

@@ -3,6 +3,7 @@ what the API was asked, what the log says."""
 
 from __future__ import annotations
 
+import itertools
 import logging
 
 import pytest
@@ -96,19 +97,25 @@ def test_no_api_request_while_nothing_changes(emulator):
     assert emulator.request_count() == baseline
 
 
-def test_first_round_reads_then_verify_interval(emulator):
+def test_first_round_trusts_dns_then_reads_back_once_per_interval(emulator):
+    """No GET in the first round where DNS already agrees; then one read-back per verify
+    interval at the domain's own point in it (rounds every 5 minutes for 3 hours)."""
     emulator.seed_entry(D, DnsEntry("home", 300, "A", V1))
     clock = Clock()
     engine = engine_for(emulator, [HOME_A], clock=clock, verify_interval=3600)
     gets = lambda: emulator.request_count("GET", "/v6/domains/{domain}/dns")  # noqa: E731
 
-    engine.run_round({"A": V1})
-    assert gets() == 1  # the first round of a process always reads (DNS cannot show a ttl)
-    for step, expected in [(1000, 1), (1000, 1), (1000, 1), (600, 2), (400, 2), (3199, 2), (1, 3)]:
-        clock.advance(step)
+    first = engine.run_round({"A": V1})
+    assert (first.outcomes, first.api_consulted, gets()) == ({HOME_A.key: Outcome.NOOP}, False, 0)
+    read_at: list[float] = []
+    for _ in range(36):
+        clock.advance(300)
+        before = gets()
         result = engine.run_round({"A": V1})
         assert result.outcomes == {HOME_A.key: Outcome.NOOP}
-        assert gets() == expected, f"after +{step}s"
+        read_at += [clock.now] * (gets() - before)
+    assert len(read_at) == 3  # one per hour, at the domain's own point in it
+    assert all(b - a >= 1800 for a, b in itertools.pairwise(read_at))
     assert writes(emulator) == 0
 
 

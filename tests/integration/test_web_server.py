@@ -34,6 +34,8 @@ EXPECTED_METRICS = {
     "ddnsd_api_requests_total",
     "ddnsd_api_request_duration_seconds",
     "ddnsd_transip_rate_limit_remaining",
+    "ddnsd_api_budget_remaining",
+    "ddnsd_api_deferred_total",
     "ddnsd_token_expiry_timestamp_seconds",
     "ddnsd_last_success_timestamp_seconds",
     "ddnsd_acme_challenges_total",

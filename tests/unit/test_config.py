@@ -371,6 +371,33 @@ def test_wrong_token_lifetime_is_a_config_problem(cfgdir: Path, value: str, mess
     assert problem.startswith("transip.token_lifetime: ") and message in problem
 
 
+def test_acme_reserve_and_window_defaults_and_environment(cfgdir: Path) -> None:
+    s = config.load(write(cfgdir, MINIMAL), environ={})
+    assert (s.transip.acme_reserve, s.transip.rate_limit_window) == (0.1, 900.0)
+    env = {"DDNSD_TRANSIP__ACME_RESERVE": "0.25", "DDNSD_TRANSIP__RATE_LIMIT_WINDOW": "10s"}
+    s = config.load(write(cfgdir, MINIMAL), environ=env)
+    assert (s.transip.acme_reserve, s.transip.rate_limit_window) == (0.25, 10.0)
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("acme_reserve = 0.6", "transip.acme_reserve: Input should be less than or equal to 0.5"),
+        ("acme_reserve = -0.1", "transip.acme_reserve: Input should be greater than or equal to 0"),
+        ('acme_reserve = "lots"', "transip.acme_reserve: Input should be a valid number"),
+        ('rate_limit_window = "0s"', "transip.rate_limit_window: a duration must be greater"),
+        ('rate_limit_window = "2d"', "transip.rate_limit_window: must be more than 0 s"),
+    ],
+    ids=["reserve-over-half", "reserve-negative", "reserve-not-a-number", "window-0", "window-2d"],
+)
+def test_acme_reserve_and_window_are_checked_at_load(cfgdir: Path, line: str, problem: str) -> None:
+    text = MINIMAL.replace('login = "demo"', f'login = "demo"\n{line}')
+    with pytest.raises(ConfigError) as exc:
+        config.load(write(cfgdir, text), environ={})
+    [got] = exc.value.problems
+    assert got.startswith(problem)
+
+
 # --------------------------------------------------------------------------- address sources
 
 

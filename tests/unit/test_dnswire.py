@@ -41,24 +41,24 @@ PTR = b"\xc0\x0c"  # a compression pointer to the question's name (offset 12)
 CASES = {
     "TXT, two strings joined": (
         [rr(PTR, 16, b"\x03abc\x02de")],
-        [Record("a.test.", 16, "abcde")],
+        [Record("a.test.", 16, "abcde", 60)],
     ),
     "two TXT values": (
         [rr(PTR, 16, b"\x01x"), rr(PTR, 16, b"\x01y")],
-        [Record("a.test.", 16, "x"), Record("a.test.", 16, "y")],
+        [Record("a.test.", 16, "x", 60), Record("a.test.", 16, "y", 60)],
     ),
-    "A": ([rr(PTR, 1, bytes([192, 0, 2, 7]))], [Record("a.test.", 1, "192.0.2.7")]),
+    "A": ([rr(PTR, 1, bytes([192, 0, 2, 7]))], [Record("a.test.", 1, "192.0.2.7", 60)]),
     "AAAA": (
         [rr(PTR, 28, bytes.fromhex("20010db8000000000000000000000001"))],
-        [Record("a.test.", 28, "2001:db8::1")],
+        [Record("a.test.", 28, "2001:db8::1", 60)],
     ),
     "CNAME with a compressed target": (
         [rr(PTR, 5, b"\x03www" + PTR)],
-        [Record("a.test.", 5, "www.a.test.")],
+        [Record("a.test.", 5, "www.a.test.", 60)],
     ),
     "owner name in upper case": (
         [rr(b"\x01A\x04TEST\x00", 16, b"\x01v")],
-        [Record("a.test.", 16, "v")],
+        [Record("a.test.", 16, "v", 60)],
     ),
     "no records": ([], []),
 }

@@ -201,3 +201,62 @@ def test_status_line_records_without_outcomes() -> None:
     health = Health(INTERVAL, clock=Clock(T0))
     health.record_round(True, T0)
     assert health.status_line(None, 2) == "2 records, last round 0 s ago"
+
+
+# (id, deferred records, until (s after T0), now (s after T0), ready, reason, status line)
+DEFERRED = [
+    (
+        "deferred/still-ready-and-says-so",
+        600,
+        900.0,
+        12.0,
+        True,
+        "ready: last successful round 12 s ago; 600 record(s) deferred by TransIP's rate "
+        "limit, next try in 14 min",
+        "in sync: 0/2 records, last round 12 s ago; 600 record(s) deferred by TransIP's rate "
+        "limit, next try in 14 min",
+    ),
+    (
+        "deferred/reset-passed",
+        2,
+        10.0,
+        12.0,
+        True,
+        "ready: last successful round 12 s ago; 2 record(s) deferred by TransIP's rate limit, "
+        "next try in 0 s",
+        "in sync: 0/2 records, last round 12 s ago; 2 record(s) deferred by TransIP's rate "
+        "limit, next try in 0 s",
+    ),
+    (
+        "nothing-deferred",
+        0,
+        None,
+        12.0,
+        True,
+        "ready: last successful round 12 s ago",
+        "in sync: 0/2 records, last round 12 s ago",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("records", "until", "now", "ready", "reason", "status"),
+    [d[1:] for d in DEFERRED],
+    ids=[d[0] for d in DEFERRED],
+)
+def test_deferred_records_are_said_not_failed(
+    records: int,
+    until: float | None,
+    now: float,
+    ready: bool,
+    reason: str,
+    status: str,
+) -> None:
+    clock = Clock(T0)
+    health = Health(INTERVAL, clock=clock)
+    outcomes = dict.fromkeys(OK2, Outcome.DEFERRED)
+    health.record_round(True, T0, outcomes=outcomes)
+    health.set_deferred(records, None if until is None else T0 + until)
+    clock.now = T0 + now
+    assert health.ready() == (ready, reason)
+    assert health.status_line() == status

@@ -16,11 +16,9 @@ from ddnsd.transip.retry import (
     Progress,
     Renew,
     Retry,
-    WaitRateLimit,
     advance,
     backoff_delay,
     decide,
-    rate_limit_wait,
 )
 
 # ----------------------------------------------------------------------------- backoff
@@ -57,30 +55,10 @@ def test_backoff_is_bounded_and_grows() -> None:
     assert all(backoff_delay(a, 0.5, 8.0, 0.0) >= ceilings[a] / 2 for a in range(12))
 
 
-RATE_WAITS = [
-    # (id, reset, now, cap, wait)
-    ("unknown-reset", None, 1000.0, 60.0, None),
-    ("resets-in-10s", 1010.0, 1000.0, 60.0, 11.0),
-    ("resets-at-the-cap", 1059.0, 1000.0, 60.0, 60.0),
-    ("resets-beyond-cap", 1100.0, 1000.0, 60.0, None),
-    ("reset-already-passed", 900.0, 1000.0, 60.0, 1.0),
-    ("fifteen-minutes", 1900.0, 1000.0, 60.0, None),
-]
-
-
-@pytest.mark.parametrize(
-    ("reset", "now", "cap", "wait"), [r[1:] for r in RATE_WAITS], ids=[r[0] for r in RATE_WAITS]
-)
-def test_rate_limit_wait(reset: float | None, now: float, cap: float, wait: float | None) -> None:
-    assert rate_limit_wait(reset, now, cap) == wait
-
-
 # ----------------------------------------------------------------------------- decide
 
 API = "https://api.example.test/v6"
-POLICY = Policy(
-    max_retries=2, backoff_base=1.0, backoff_cap=8.0, max_rate_limit_wait=60.0, api_url=API
-)
+POLICY = Policy(max_retries=2, backoff_base=1.0, backoff_cap=8.0, api_url=API)
 NOW = 1_700_000_000.0
 RAND = 0.0  # the jitter's lower end: the first retry waits 0.5 s, the second 1 s
 
@@ -99,7 +77,6 @@ FIRST = Progress()
 LAST = Progress(attempt=2)  # max_retries used up
 AFTER_LOST = Progress(attempt=1, maybe_applied=True)
 RENEWED = Progress(renewed=True)
-WAITED = Progress(waited_for_rate_limit=True)
 
 MAYBE_APPLIED = "TransIP may have applied it anyway; re-read the zone before trying again"
 REFRESHED = (
@@ -241,29 +218,30 @@ CASES = [
     Case(
         "get-404/after-maybe-applied/fails", Exchange("GET", 404, GONE), AFTER_LOST, Fail(404, GONE)
     ),
-    # 429: wait once if the reset is within the cap
+    # 429: never sent again by the call (the budget keeps silent until the reset; the
+    # caller decides whether to wait)
     Case(
-        "429/reset-within-cap/waits",
+        "429/reset-soon/not-waited-for",
         Exchange("GET", 429, RATE, reset=NOW + 30),
         FIRST,
-        WaitRateLimit(31.0),
+        Fail(429, RATE, _resets_at(NOW + 30, 30)),
     ),
     Case(
-        "429/reset-passed/waits-a-second",
+        "429/reset-passed/still-not-resent",
         Exchange("POST", 429, RATE, reset=NOW - 5),
         FIRST,
-        WaitRateLimit(1.0),
+        Fail(429, RATE, _resets_at(NOW - 5, 0)),
     ),
     Case(
-        "429/reset-beyond-cap/fails-with-reset",
+        "429/reset-far/fails-with-reset",
         Exchange("GET", 429, RATE, reset=NOW + 600),
         FIRST,
         Fail(429, RATE, _resets_at(NOW + 600, 600)),
     ),
     Case(
-        "429/already-waited/fails-with-reset",
+        "429/with-retries-left/not-retried",
         Exchange("GET", 429, RATE, reset=NOW + 30),
-        WAITED,
+        AFTER_LOST,
         Fail(429, RATE, _resets_at(NOW + 30, 30)),
     ),
     Case(
@@ -352,12 +330,7 @@ ADVANCES = [
         Progress(attempt=1),
     ),
     ("renew/not-an-attempt", Exchange("GET", 401, EXPIRED), Renew(), Progress(renewed=True)),
-    (
-        "rate-limit-wait/not-an-attempt",
-        Exchange("GET", 429, RATE),
-        WaitRateLimit(3.0),
-        Progress(waited_for_rate_limit=True),
-    ),
+    ("fail/final", Exchange("GET", 429, RATE), Fail(429, RATE), FIRST),
 ]
 
 

@@ -1,0 +1,180 @@
+"""The engine's memory of its records, kept in the state directory (``records.json``).
+
+Shared by ``ddnsd run`` and every ``ddnsd once``: a cron run knows what the previous one
+wrote and when the zone was last read, so it can trust the authoritative nameservers and
+stay away from the API exactly like the daemon does.
+
+Per record (``RecordSpec.key``): the content the API last wrote or showed and when
+(``seen``, trusted for the propagation grace), the DNS values at a reported conflict
+(``conflicts``), and since when it waits for the API (``waiting``, for the write order
+after a deferral). Per domain: the last API read and when ddnsd first saw the domain
+(``verified`` / ``first_seen``, for the verification schedule).
+
+Times are wall-clock (they cross processes). The file (``statefile.py``) is re-read when
+it changed and written only when something changed, under its lock; another
+configuration's records in the same file are kept. A missing or
+corrupt file is started afresh and an unwritable one leaves the memory in this process:
+both cost at most some API reads, never a failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ddnsd.statefile import StateFile
+
+log = logging.getLogger(__name__)
+
+FILE = "records.json"
+
+
+@dataclass(frozen=True, slots=True)
+class Seen:
+    content: str  # what the API wrote or listed
+    at: float
+
+
+@dataclass(slots=True)
+class Known:
+    """What the memory holds (one ``Memory`` loads and saves one of these)."""
+
+    seen: dict[str, Seen] = field(default_factory=dict)
+    conflicts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    waiting: dict[str, float] = field(default_factory=dict)
+    verified: dict[str, float] = field(default_factory=dict)
+    first_seen: dict[str, float] = field(default_factory=dict)
+
+    def to_json(self, keys: set[str], domains: set[str]) -> dict[str, Any]:
+        records: dict[str, Any] = {}
+        for k in sorted(keys):
+            item: dict[str, Any] = {}
+            if k in self.seen:
+                item["content"], item["at"] = self.seen[k].content, self.seen[k].at
+            if k in self.conflicts:
+                item["conflict"] = list(self.conflicts[k])
+            if k in self.waiting:
+                item["waiting"] = self.waiting[k]
+            if item:
+                records[k] = item
+        zones: dict[str, Any] = {}
+        for d in sorted(domains):
+            item = {}
+            if d in self.verified:
+                item["verified"] = self.verified[d]
+            if d in self.first_seen:
+                item["first_seen"] = self.first_seen[d]
+            if item:
+                zones[d] = item
+        return {"records": records, "domains": zones}
+
+    @classmethod
+    def from_json(cls, data: Any) -> Known:
+        known = cls()
+        for k, item in dict(data.get("records", {})).items():
+            if "content" in item:
+                known.seen[k] = Seen(str(item["content"]), float(item["at"]))
+            if "conflict" in item:
+                known.conflicts[k] = tuple(str(v) for v in item["conflict"])
+            if "waiting" in item:
+                known.waiting[k] = float(item["waiting"])
+        for d, item in dict(data.get("domains", {})).items():
+            if "verified" in item:
+                known.verified[d] = float(item["verified"])
+            if "first_seen" in item:
+                known.first_seen[d] = float(item["first_seen"])
+        return known
+
+
+class Memory:
+    """The memory of the records ``keys`` in ``domains``; ``state_dir`` None: in-process."""
+
+    def __init__(self, state_dir: Path | None, keys: Iterable[str], domains: Iterable[str]) -> None:
+        self.file = StateFile(Path(state_dir) / FILE) if state_dir is not None else None
+        self.keys, self.domains = set(keys), set(domains)
+        self.known = Known()
+        self._stamp: tuple[int, int] | None = None  # (mtime_ns, size) of what was read
+        self._saved: dict[str, Any] = self.known.to_json(self.keys, self.domains)
+        self._lock = threading.Lock()
+        self._warned: set[str] = set()
+
+    def load(self) -> None:
+        """Take over what another process wrote since the last load or save."""
+        if self.file is None:
+            return
+        try:
+            st = self.file.path.stat()
+        except OSError:
+            return
+        if (st.st_mtime_ns, st.st_size) == self._stamp:
+            return
+        with self._locked() as usable:
+            data = self._read() if usable else None
+            if data is not None:
+                self.known = Known.from_json(data)
+                self._saved = self.known.to_json(self.keys, self.domains)
+            self._stamp = (st.st_mtime_ns, st.st_size)
+
+    def save(self) -> None:
+        """Write the file if this configuration's part changed (others' part is kept)."""
+        mine = self.known.to_json(self.keys, self.domains)
+        if mine == self._saved or self.file is None:
+            return
+        with self._locked() as usable:
+            if not usable:
+                return
+            data = self._read() or {}
+            for section in ("records", "domains"):
+                own = self.keys if section == "records" else self.domains
+                kept = {k: v for k, v in dict(data.get(section, {})).items() if k not in own}
+                data[section] = {**kept, **mine[section]}
+            data["version"] = 1
+            if self._write(data):
+                self._saved = mine
+
+    # -- the file
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[bool]:
+        """Hold the file's flock; yields False when the state dir cannot hold it."""
+        assert self.file is not None
+        with self._lock, contextlib.ExitStack() as stack:
+            try:
+                stack.enter_context(self.file.locked())
+            except OSError as exc:
+                self._warn("use", f"cannot use {self.file.path.parent} ({exc.strerror})")
+                yield False
+                return
+            yield True
+
+    def _read(self) -> dict[str, Any] | None:
+        assert self.file is not None
+        try:
+            data = self.file.read()
+            if data is not None:
+                Known.from_json(data)  # every field checked before anything is taken over
+                return dict(data)
+        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
+            self._warn("read", f"{self.file.path} is unreadable ({exc}); starting it afresh")
+        return None
+
+    def _write(self, data: dict[str, Any]) -> bool:
+        assert self.file is not None
+        try:
+            self.file.write(data)
+            st = self.file.path.stat()
+            self._stamp = (st.st_mtime_ns, st.st_size)
+            return True
+        except OSError as exc:
+            self._warn("use", f"cannot write {self.file.path} ({exc.strerror})")
+            return False
+
+    def _warn(self, what: str, text: str) -> None:
+        if what not in self._warned:
+            self._warned.add(what)
+            log.warning("record memory: %s; remembering in this process only", text)

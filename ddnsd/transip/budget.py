@@ -1,0 +1,251 @@
+"""The request budget of one TransIP login + API URL, shared by every ddnsd process here.
+
+TransIP allows ``limit`` requests (1,000) per user in a sliding 15-minute window and answers
+429 past it; an account that keeps going after a 429 risks being blocked, exactly when an
+address has changed or a certificate is due. So the transport asks :meth:`Budget.take`
+before every request (``/auth`` included) and feeds :meth:`Budget.answered` every answer.
+
+What the budget knows lives in ``transip-budget-<hash>.json`` in the state directory
+(``Ledger``): the send time of every request any ddnsd process made in the window, the
+``X-Rate-Limit-*`` of the newest answer, and whether a 429 opened the circuit. Every change
+is a read-modify-write under the file's lock (``statefile.py``); a missing or corrupt file
+is rebuilt empty, an unwritable state directory leaves the budget in this process only,
+never fatal. Without a state directory the budget is per process.
+
+The arithmetic is pure, in ``ledger.py`` (table-tested with an injected clock): requests
+in use from our own count and the last answer's headers; "acme" may use the whole limit,
+"ddns" all but the ACME reserve (default 10 %), so DDNS at scale never starves a
+certificate renewal; a 429 opens the circuit until ``X-Rate-Limit-Reset``: nothing of any
+kind is sent, by any process, until then (logged once per process per opening).
+
+A refused request raises :class:`~ddnsd.errors.ApiDeferred` carrying ``until``; nothing
+is sent. The kind of a request comes from :func:`requests_of` (the client of a kind sets
+it around each call, so the ``/auth`` it may need is charged to the same kind).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextvars import ContextVar
+from pathlib import Path
+
+from ddnsd.errors import ApiDeferred
+from ddnsd.statefile import StateFile
+from ddnsd.transip.ledger import (
+    ACME,
+    DDNS,
+    WINDOW,
+    Ledger,
+    admit,
+    from_json,
+    prune,
+    record_answer,
+    reserve_of,
+    to_json,
+    used,
+)
+
+log = logging.getLogger(__name__)
+
+__all__ = ["ACME", "DDNS", "Budget", "current_kind", "requests_of"]
+
+_kind: ContextVar[str] = ContextVar("ddnsd_request_kind", default=DDNS)
+
+
+@contextlib.contextmanager
+def requests_of(kind: str) -> Iterator[None]:
+    """Charge the requests made inside this block (in this thread) to ``kind``."""
+    token = _kind.set(kind)
+    try:
+        yield
+    finally:
+        _kind.reset(token)
+
+
+def current_kind() -> str:
+    return _kind.get()
+
+
+def _clock_text(at: float, now: float) -> str:
+    return f"{time.strftime('%H:%M:%S', time.localtime(at))} (in {max(at - now, 0):.0f} s)"
+
+
+class Budget:
+    """The shared budget of ``login`` at ``api_url``; ``state_dir`` None: this process only.
+
+    ``on_deferred(kind, until)`` hears each time the budget makes work wait: a refused
+    request, or work put off after :meth:`until` (metrics). ``clock`` is the
+    wall clock (TransIP's reset header is Unix time).
+    """
+
+    def __init__(
+        self,
+        state_dir: Path | None,
+        *,
+        login: str,
+        api_url: str,
+        window: float = WINDOW,
+        acme_reserve: float = 0.1,
+        clock: Callable[[], float] = time.time,
+        on_deferred: Callable[[str, float], None] | None = None,
+    ) -> None:
+        self.login = login
+        self.api_url = api_url
+        self.window = window
+        self.acme_reserve = acme_reserve
+        self.on_deferred = on_deferred
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._memory = Ledger()  # without a usable state directory
+        self._told: set[tuple[str, float]] = set()  # openings / spent budgets already logged
+        self._told_lock = threading.Lock()
+        self.file: StateFile | None = None
+        if state_dir is not None:
+            digest = hashlib.sha256(f"{login}\n{api_url}".encode()).hexdigest()[:32]
+            self.file = StateFile(Path(state_dir) / f"transip-budget-{digest}.json")
+
+    def __repr__(self) -> str:
+        return f"Budget(login={self.login!r}, api_url={self.api_url!r})"
+
+    # -- what the transport calls
+
+    def take(self, kind: str | None = None) -> float:
+        """Count one request of ``kind`` (default: :func:`current_kind`) about to be sent;
+        its send time. Raises :class:`ApiDeferred` (and counts nothing) when it must wait."""
+        kind = kind or current_kind()
+        with self._ledger(write=True) as (ledger, now):
+            until = admit(ledger, now, kind, window=self.window, reserve=self.acme_reserve)
+            if until is None:
+                ledger.sent.append(now)
+                return now
+            error = self._deferred(ledger, now, kind, until)
+        if self.on_deferred is not None:
+            self.on_deferred(kind, until)
+        raise error
+
+    def answered(
+        self, sent_at: float, status: int, headers: Mapping[str, str], *, counted: bool = True
+    ) -> None:
+        """Feed an answer. ``counted`` False: its headers describe no login's window (an
+        answer to ``/auth`` or a 401 comes before TransIP knows the login); only the limit
+        is taken from it."""
+        with self._ledger(write=True) as (ledger, now):
+            opened = record_answer(ledger, sent_at, status, headers, now, counted=counted)
+        if opened is not None and self._first_time("429", opened):
+            log.warning(
+                "TransIP answered 429 (rate limit) for login '%s': no ddnsd process sends "
+                "to it until %s",
+                self.login,
+                _clock_text(opened, now),
+            )
+
+    # -- what callers ask
+
+    def until(self, kind: str, count: int = 1) -> float | None:
+        """None when ``count`` requests of ``kind`` fit now; else when they may (the caller
+        puts its work off: ``on_deferred`` hears of it)."""
+        with self._ledger(write=False) as (ledger, now):
+            until = admit(
+                ledger, now, kind, window=self.window, reserve=self.acme_reserve, count=count
+            )
+        if until is not None and self.on_deferred is not None:
+            self.on_deferred(kind, until)
+        return until
+
+    def remaining(self) -> int:
+        """Requests left in the window (for any kind), as far as the budget knows."""
+        with self._ledger(write=False) as (ledger, now):
+            return max(ledger.limit - used(ledger, now, self.window), 0)
+
+    # -- the file
+
+    @contextlib.contextmanager
+    def _ledger(self, *, write: bool) -> Iterator[tuple[Ledger, float]]:
+        with self._lock, self._file_lock(write) as shared:
+            now = self._clock()
+            ledger = self._read() if shared else self._memory
+            yield ledger, now
+            if write:
+                prune(ledger, now, self.window)
+                if not shared or not self._write(ledger):
+                    self._memory = ledger
+
+    @contextlib.contextmanager
+    def _file_lock(self, write: bool) -> Iterator[bool]:
+        """Hold the budget's flock; yields False when there is no usable file."""
+        with contextlib.ExitStack() as stack:
+            usable = self.file is not None
+            if self.file is not None:
+                try:
+                    stack.enter_context(self.file.locked(exclusive=write))
+                except OSError as exc:
+                    self._warn_once("file", f"cannot use {self.file.path.parent} ({exc.strerror})")
+                    usable = False
+            yield usable
+
+    def _read(self) -> Ledger:
+        assert self.file is not None
+        try:
+            data = self.file.read()
+            if data is None:
+                return Ledger()
+            if data.get("login") != self.login or data.get("api_url") != self.api_url:
+                raise ValueError("it belongs to another login or API")
+            return from_json(data)
+        except (OSError, ValueError, AttributeError) as exc:
+            self._warn_once("read", f"{self.file.path} is unreadable ({exc}); starting it afresh")
+            return Ledger()
+
+    def _write(self, ledger: Ledger) -> bool:
+        assert self.file is not None
+        data = {"version": 1, "login": self.login, "api_url": self.api_url, **to_json(ledger)}
+        try:
+            self.file.write(data)
+            return True
+        except OSError as exc:
+            self._warn_once("write", f"cannot write {self.file.path} ({exc.strerror})")
+            return False
+
+    # -- messages
+
+    def _deferred(self, ledger: Ledger, now: float, kind: str, until: float) -> ApiDeferred:
+        when = _clock_text(until, now)
+        if ledger.open_until is not None and now < ledger.open_until:
+            why = (
+                f"TransIP answered 429 (rate limit) for login '{self.login}' and every ddnsd "
+                "process keeps silent until then"
+            )
+        else:
+            kept = reserve_of(ledger.limit, self.acme_reserve) if kind != ACME else 0
+            spent = f"{used(ledger, now, self.window)} of {ledger.limit}"
+            spent += f" in {self.window / 60:g} minutes" + (
+                f", {kept} kept for ACME" if kept else ""
+            )
+            why = f"the request budget of login '{self.login}' is spent ({spent})"
+            if self._first_time(kind, until):
+                log.info("TransIP %s requests wait until %s: %s", kind, when, why)
+        return ApiDeferred(
+            until,
+            kind,
+            why,
+            text=f"no request sent to TransIP for {kind} work until {when}: {why}",
+        )
+
+    def _first_time(self, what: str, at: float) -> bool:
+        key = (what, float(round(at)))
+        with self._told_lock:
+            if key in self._told:
+                return False
+            self._told.add(key)
+            return True
+
+    def _warn_once(self, what: str, text: str) -> None:
+        if self._first_time(what, 0):
+            log.warning(
+                "the shared TransIP request budget: %s; counting in this process only", text
+            )

@@ -1,0 +1,99 @@
+"""ddnsd.reconcile.memory: the engine's memory in the state dir, as ``run`` and ``once``
+processes share it."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import pytest
+
+from ddnsd.reconcile.memory import FILE, Memory, Seen
+
+HOME = "home.example.test/A"
+OFFICE = "office.other.test/A"
+
+
+def memory(state: Path | None, key: str = HOME, domain: str = "example.test") -> Memory:
+    return Memory(state, [key], [domain])
+
+
+def test_what_one_process_saves_the_next_one_loads(tmp_path: Path) -> None:
+    run = memory(tmp_path)
+    run.load()
+    run.known.seen[HOME] = Seen("203.0.113.1", 1000.0)
+    run.known.verified["example.test"] = 990.0
+    run.known.first_seen["example.test"] = 900.0
+    run.known.conflicts[HOME] = ("192.0.2.1", "192.0.2.2")
+    run.known.waiting[HOME] = 950.0
+    run.save()
+
+    once = memory(tmp_path)
+    once.load()
+    assert once.known == run.known
+
+
+def test_another_configurations_records_are_kept(tmp_path: Path) -> None:
+    mine, theirs = memory(tmp_path), memory(tmp_path, OFFICE, "other.test")
+    theirs.known.seen[OFFICE] = Seen("198.51.100.1", 5.0)
+    theirs.save()
+    mine.known.seen[HOME] = Seen("203.0.113.1", 6.0)
+    mine.save()
+    data = json.loads((tmp_path / FILE).read_text())
+    assert set(data["records"]) == {HOME, OFFICE}
+
+
+def test_nothing_changed_nothing_written(tmp_path: Path) -> None:
+    m = memory(tmp_path)
+    m.known.first_seen["example.test"] = 1.0
+    m.save()
+    before = (tmp_path / FILE).stat().st_mtime_ns
+    (tmp_path / FILE).touch()  # another process wrote (same content): re-read, no write
+    m.load()
+    m.save()
+    after = memory(tmp_path)
+    after.load()
+    assert after.known.first_seen == {"example.test": 1.0}
+    assert (tmp_path / FILE).stat().st_mtime_ns >= before
+
+
+@pytest.mark.parametrize(
+    "content", ["{broken", "[]", '{"records": {"home.example.test/A": {"content": "x"}}}']
+)
+def test_a_corrupt_file_is_started_afresh(
+    tmp_path: Path, content: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / FILE).write_text(content)
+    m = memory(tmp_path)
+    m.load()
+    assert m.known.seen == {}
+    m.known.seen[HOME] = Seen("203.0.113.1", 1.0)
+    m.save()
+    assert json.loads((tmp_path / FILE).read_text())["records"][HOME]["content"] == "203.0.113.1"
+    assert any("unreadable" in r.getMessage() for r in caplog.records)
+
+
+def test_an_unusable_state_dir_keeps_the_memory_in_the_process(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = tmp_path / "a-file"
+    state.write_text("")
+    m = memory(state)
+    caplog.set_level(logging.WARNING)
+    for i in range(3):
+        m.load()
+        m.known.seen[HOME] = Seen("203.0.113.1", float(i))
+        m.save()
+    assert m.known.seen[HOME] == Seen("203.0.113.1", 2.0)
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 1 and "remembering in this process only" in warned[0]
+
+
+def test_without_a_state_dir_nothing_is_written(tmp_path: Path) -> None:
+    m = memory(None)
+    m.known.seen[HOME] = Seen("203.0.113.1", 1.0)
+    m.save()
+    m.load()
+    assert m.known.seen[HOME] == Seen("203.0.113.1", 1.0)
+    assert list(tmp_path.iterdir()) == []
