@@ -100,7 +100,6 @@ class Daemon:
         from ddnsd.detect import PushStore
         from ddnsd.observe.health import Health
         from ddnsd.observe.metrics import Metrics
-        from ddnsd.observe.report import Reporter
         from ddnsd.scheduler import Scheduler
         from ddnsd.sdnotify import Notifier
 
@@ -109,7 +108,7 @@ class Daemon:
         self.metrics = Metrics()
         self.health = Health(s.schedule.interval)
         self.notifier = Notifier(process_env("NOTIFY_SOCKET"), process_env("WATCHDOG_USEC"))
-        self.report = Reporter(self.metrics, self.health, self.notifier)
+        self.report = wiring.make_reporter(s, self.metrics, self.health, self.notifier)
         self.scheduler = Scheduler(
             self._round_job,
             interval=s.schedule.interval,
@@ -137,7 +136,7 @@ class Daemon:
         records = bool(settings.records)
         acme = None
         if wiring.serves_acme(settings):
-            acme = wiring.make_challenge_service(settings, client)
+            acme = self._acme(settings, client)
             acme.cleanup_stale()
         return Parts(
             settings=settings,
@@ -154,6 +153,7 @@ class Daemon:
             health=self.health,
             acme=self.parts.acme,
             push_store=self.push_store,
+            status=self.report.snapshot,
         )
 
     # -- jobs
@@ -168,6 +168,7 @@ class Daemon:
             if self._reload_requested:
                 self._reload()
             parts, now = self.parts, time.time()
+            self.report.round_started()
             if parts.engine is None:  # nothing to keep in sync (ACME or metrics only)
                 self.report.idle_round(now)
                 return True
@@ -178,7 +179,7 @@ class Daemon:
                 result = parts.engine.run_round(addresses)
             except DdnsdError as exc:
                 log.error("round failed: %s", exc)
-                self.report.round(now, None)
+                self.report.round(now, None, error=str(exc))
                 self.report.status()
                 return False
             ok = self.report.round(now, result, agreements)
@@ -196,31 +197,21 @@ class Daemon:
             self.report.token(False)
 
     def _sweep_journal(self) -> None:
-        """Remove challenge TXT entries a crashed hook left behind (older than max_age)."""
-        service = self.parts.acme
-        if service is None:
-            # No HTTP ACME here, but hooks on this machine may share the state dir.
-            from ddnsd.acme.journal import Journal
+        from ddnsd.acme.sweep import sweep_stale
 
-            if not Journal(self.settings.state.dir).entries():
-                return
-            service = wiring.make_challenge_service(self.settings, self.parts.client)
-        try:
-            removed = service.cleanup_stale()
-            if removed:
-                log.info(
-                    "removed %d stale ACME challenge entr%s",
-                    removed,
-                    "y" if removed == 1 else "ies",
-                )
-        except DdnsdError as exc:
-            log.warning("stale ACME entries not removed yet: %s", exc)
+        sweep_stale(self.settings.state.dir, self.parts.acme, lambda: self._acme(self.settings))
+
+    def _acme(self, settings: Settings, client: TransipClient | None = None) -> ChallengeService:
+        client = client or self.parts.client
+        return wiring.make_challenge_service(settings, client, events=self.report.event)
 
     def _reload(self) -> None:
         self._reload_requested = False
         old = self.settings
         try:
-            self.parts = self._build(wiring.load_settings(self.config_path))
+            settings = wiring.load_settings(self.config_path)
+            events = wiring.make_event_log(settings, on_failure=self.report.notify_failed)
+            self.parts = self._build(settings)
         except ConfigError as exc:
             log.error("reload refused, keeping the running configuration: %s", exc)
             for p in exc.problems:
@@ -241,6 +232,7 @@ class Daemon:
         self.health.interval = new.schedule.interval
         self.watch.update(wiring.watched_interfaces(new))
         self.scheduler.reschedule(new.schedule.interval, new.schedule.jitter)
+        self.report.reloaded(str(new.source), events)
         log.info("configuration reloaded from %s", new.source)
 
     # -- lifecycle
@@ -262,6 +254,7 @@ class Daemon:
         self.watch.update(wiring.watched_interfaces(s))
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
             signal.signal(sig, self._on_signal)
+        self.report.started(len(s.records))
         self.scheduler.start()
         self._warn_if_idle(s)
         log.info(
@@ -281,6 +274,7 @@ class Daemon:
         self.scheduler.shutdown(timeout=8.0)
         self.watch.stop()
         self.listener.stop()
+        self.report.stopped()
         self.notifier.stop()
         log.info("stopped")
         return EXIT_OK

@@ -13,15 +13,20 @@ from typing import TYPE_CHECKING
 from ddnsd.errors import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
     from wsgiref.types import WSGIApplication
 
     from ddnsd.acme.service import ChallengeService
     from ddnsd.config import Settings
     from ddnsd.detect import Agreement, Detector, PushStore
     from ddnsd.model import RecordSpec
+    from ddnsd.observe.events import EventSink
     from ddnsd.observe.health import Health
     from ddnsd.observe.metrics import Metrics
+    from ddnsd.observe.report import EventLog, Reporter
     from ddnsd.reconcile.engine import Engine
+    from ddnsd.sdnotify import Notifier
     from ddnsd.transip import Observer, TransipClient
 
 
@@ -142,7 +147,11 @@ def make_engine(settings: Settings, client: TransipClient, *, dry_run: bool = Fa
 
 
 def make_challenge_service(
-    settings: Settings, client: TransipClient | None = None, observer: Observer | None = None
+    settings: Settings,
+    client: TransipClient | None = None,
+    observer: Observer | None = None,
+    *,
+    events: EventSink | None = None,
 ) -> ChallengeService:
     from ddnsd.acme.service import ChallengeService
 
@@ -157,6 +166,7 @@ def make_challenge_service(
         max_age=a.max_age,
         cname_follow=a.cname_follow,
         expire=a.expire,
+        events=events,
     )
 
 
@@ -172,6 +182,7 @@ def make_web_app(
     health: Health,
     acme: ChallengeService | None,
     push_store: PushStore,
+    status: Callable[[], dict[str, Any]] | None = None,
 ) -> WSGIApplication:
     """The HTTP app of this configuration: metrics, health, and the parts configured."""
     from ddnsd.config import web_auth
@@ -186,4 +197,51 @@ def make_web_app(
         acmedns_accounts=list(auth.acmedns),
         dyndns=auth.dyndns,
         push_store=push_store,
+        status=status,
+        status_auth=auth.status,
     )
+
+
+def make_event_log(
+    settings: Settings,
+    *,
+    notify: bool = True,
+    on_failure: Callable[[str], None] | None = None,
+) -> EventLog:
+    """History in the state dir and, with ``notify`` and ``[notify]`` targets, notifications.
+
+    Apprise is imported only when ``[notify] urls`` lists something (ConfigError for a URL
+    it does not know). ``on_failure(kind)`` counts a send that failed.
+    """
+    from ddnsd.observe.history import History
+    from ddnsd.observe.report import EventLog
+
+    history = History(settings.state.dir, settings.state.history_bytes)
+    if not notify:
+        return EventLog(history)
+    from ddnsd.config import notify_targets
+
+    targets = notify_targets(settings)
+    if not targets.active:
+        return EventLog(history)
+    from ddnsd.observe.notify import Notifications
+    from ddnsd.observe.outbox import Outbox
+
+    outbox = Outbox(targets.timeout, on_failure or (lambda kind: None))
+    try:
+        return EventLog(history, Notifications(targets, outbox))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def make_reporter(
+    settings: Settings, metrics: Metrics, health: Health, notifier: Notifier
+) -> Reporter:
+    """The reporter of ``run`` and ``once``: metrics, health, sd_notify, status board, events."""
+    from ddnsd.observe.report import Reporter
+    from ddnsd.observe.status import STATUS_FILE, StatusBoard
+
+    board = StatusBoard.load(settings.state.dir / STATUS_FILE)
+    report = Reporter(metrics, health, notifier, board=board)
+    report.events = make_event_log(settings, on_failure=report.notify_failed)
+    return report

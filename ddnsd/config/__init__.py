@@ -25,7 +25,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ddnsd.config.credentials import read_secret, web_auth
+    from ddnsd.config.credentials import notify_targets, read_secret, status_auth, web_auth
     from ddnsd.config.environ import hook_environ, process_env
     from ddnsd.config.models import DEFAULT_STATE_DIR, Settings, parse_duration
     from ddnsd.config.read import CREDENTIAL_KEY_NAME, DEFAULT_CONFIG, config_path, load
@@ -42,6 +42,8 @@ _MODULES = {
     "load": "read",
     "read_secret": "credentials",
     "web_auth": "credentials",
+    "status_auth": "credentials",
+    "notify_targets": "credentials",
     "redacted": "render",
     "to_toml": "render",
     "schema_markdown": "schema",
@@ -57,11 +59,13 @@ __all__ = [
     "config_path",
     "hook_environ",
     "load",
+    "notify_targets",
     "parse_duration",
     "process_env",
     "read_secret",
     "redacted",
     "schema_markdown",
+    "status_auth",
     "to_toml",
     "web_auth",
 ]

@@ -201,13 +201,29 @@ class DnsSettings(_Section):
     )
 
 
+class StatusAuthSettings(_Section):
+    """[http.status_auth]: HTTP basic auth for the status page (GET / and /api/status).
+
+    Set: every client must log in, loopback ones too (`ddnsd status` reads it here).
+    Not set: the status page is served to loopback clients only, others get 403."""
+
+    username: str = Field(description="Basic-auth user name.")
+    password_file: Path | None = Field(default=None, description="File holding the password.")
+    password: SecretStr | None = Field(
+        default=None, description="Password inline (prefer password_file)."
+    )
+
+
 class HttpSettings(_Section):
-    """[http]: metrics, health, ACME and router-push listener."""
+    """[http]: metrics, health, status page, ACME and router-push listener."""
 
     listen: str = Field(
         default="127.0.0.1:9333",
         description='host:port; "" disables it. Bind to loopback unless the ACME API must be '
         "reachable (Kubernetes sidecar).",
+    )
+    status_auth: StatusAuthSettings | None = Field(
+        default=None, description="Basic auth for the status page."
     )
 
     @field_validator("listen")
@@ -224,6 +240,12 @@ class StateSettings(_Section):
     dir: Path = Field(
         default=DEFAULT_STATE_DIR,
         description="State directory (systemd: $STATE_DIRECTORY, i.e. /var/lib/ddnsd).",
+    )
+    history_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=65536,
+        description="Bound of the event history (history.jsonl and its one rotated file "
+        "together), in bytes.",
     )
 
 
@@ -279,6 +301,64 @@ class DyndnsSettings(_Section):
     )
 
 
+NotifyTopic = Literal[
+    "address", "written", "failure", "recovery", "conflict", "acme_failure", "deferred"
+]
+
+
+class NotifySettings(_Section):
+    """[notify]: messages through Apprise, heartbeat pings (docs/status.md#notifications).
+
+    Every URL here is a secret: check-config, logs and the status page show its scheme only."""
+
+    urls: list[SecretStr] = Field(
+        default=[],
+        description='Apprise URLs: "ntfys://ntfy.sh/topic", "tgram://TOKEN/CHAT", '
+        '"mailtos://…", "json://host/path", … Apprise is loaded only when one is set.',
+    )
+    urls_file: Path | None = Field(
+        default=None, description="A file with more Apprise URLs, one a line ('#' comments)."
+    )
+    events: list[NotifyTopic] = Field(
+        default=["address", "failure", "recovery", "acme_failure"],
+        description="What is sent: address, written, failure, recovery, conflict, "
+        "acme_failure, deferred.",
+    )
+    failure_after: int = Field(
+        default=3, ge=1, description="Failed rounds in a row before one failure message."
+    )
+    timeout: Duration = Field(default=10.0, description="Longest wait for one send or ping.")
+    heartbeat_url: SecretStr | None = Field(
+        default=None,
+        description="Pinged (GET) after each round that ended in sync: a healthchecks.io "
+        "check URL or an Uptime Kuma push URL.",
+    )
+    heartbeat_fail_url: SecretStr | None = Field(
+        default=None,
+        description="Pinged after a failed round. Default: heartbeat_url + /fail "
+        "(healthchecks.io); Uptime Kuma: the push URL with ?status=down.",
+    )
+    heartbeat_start: bool = Field(
+        default=False,
+        description="Ping heartbeat_url + /start before each round (healthchecks.io).",
+    )
+
+    @field_validator("urls")
+    @classmethod
+    def _urls(cls, v: list[SecretStr]) -> list[SecretStr]:
+        for i, url in enumerate(v):
+            if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://\S", url.get_secret_value()):
+                raise ValueError(f"entry {i} is not a URL (scheme://…)")  # never echo a secret
+        return v
+
+    @field_validator("heartbeat_url", "heartbeat_fail_url")
+    @classmethod
+    def _heartbeat(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and not re.match(r"^https?://[^/\s]+", v.get_secret_value()):
+            raise ValueError("is not an http(s) URL")
+        return v
+
+
 class Settings(BaseSettings):
     """The whole configuration. Build it with :func:`ddnsd.config.load`: constructed
     directly, it reads nothing from the environment."""
@@ -294,6 +374,7 @@ class Settings(BaseSettings):
     state: StateSettings = Field(default_factory=StateSettings)
     acme: AcmeSettings = Field(default_factory=AcmeSettings)
     dyndns: DyndnsSettings | None = Field(default=None)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     # Where this configuration came from (not a setting; set by load()).
     source: Path | None = Field(default=None, exclude=True)

@@ -33,10 +33,13 @@ from ddnsd.config.models import (
     DnsSettings,
     DyndnsSettings,
     HttpreqSettings,
+    HttpSettings,
+    NotifySettings,
     RecordSettings,
     ScheduleSettings,
     Settings,
     StateSettings,
+    StatusAuthSettings,
     TransipSettings,
 )
 from ddnsd.detect.spec import split_server
@@ -180,9 +183,11 @@ def _check(s: Settings, place: _Place, problems: list[str]) -> Settings:
             "detect": _check_detect(s, problems),
             "dns": _check_dns(s.dns, problems),
             "schedule": _check_schedule(s.schedule, problems),
+            "http": _check_http(s.http, place, problems),
             "state": _check_state(s.state, place),
             "acme": _check_acme(s.acme, place, problems),
             "dyndns": _check_dyndns(s.dyndns, place, problems),
+            "notify": _check_notify(s.notify, place, problems),
             "source": place.file,
         }
     )
@@ -255,6 +260,25 @@ def _check_schedule(schedule: ScheduleSettings, problems: list[str]) -> Schedule
     return schedule
 
 
+def _check_http(http: HttpSettings, place: _Place, problems: list[str]) -> HttpSettings:
+    auth = http.status_auth
+    if auth is None:
+        return http
+    if not auth.username:
+        problems.append("http.status_auth.username: is required")
+    auth = _check_secret("http.status_auth", auth, place, problems)
+    return http.model_copy(update={"status_auth": auth})
+
+
+def _check_notify(notify: NotifySettings, place: _Place, problems: list[str]) -> NotifySettings:
+    path = place.resolve(notify.urls_file)
+    if path is not None and not path.is_file():
+        problems.append(f"notify.urls_file: {path} does not exist or is not a file")
+    if notify.heartbeat_start and notify.heartbeat_url is None:
+        problems.append("notify.heartbeat_start: needs notify.heartbeat_url")
+    return notify.model_copy(update={"urls_file": path})
+
+
 def _check_state(state: StateSettings, place: _Place) -> StateSettings:
     """systemd's ``$STATE_DIRECTORY`` unless the file names a directory; relative: beside it."""
     if "dir" not in state.model_fields_set and place.state_directory:
@@ -287,7 +311,9 @@ def _check_dyndns(
     return None if dyndns is None else _check_secret("dyndns", dyndns, place, problems)
 
 
-_WithSecret = TypeVar("_WithSecret", HttpreqSettings, AcmeAccountSettings, DyndnsSettings)
+_WithSecret = TypeVar(
+    "_WithSecret", HttpreqSettings, AcmeAccountSettings, DyndnsSettings, StatusAuthSettings
+)
 
 
 def _check_secret(

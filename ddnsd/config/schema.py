@@ -33,11 +33,13 @@ def schema_markdown() -> str:
         ("[schedule]", models.ScheduleSettings),
         ("[dns]", models.DnsSettings),
         ("[http]", models.HttpSettings),
+        ("[http.status_auth]", models.StatusAuthSettings),
         ("[state]", models.StateSettings),
         ("[acme]", models.AcmeSettings),
         ("[acme.httpreq]", models.HttpreqSettings),
         ("[[acme.accounts]]", models.AcmeAccountSettings),
         ("[dyndns]", models.DyndnsSettings),
+        ("[notify]", models.NotifySettings),
     ]
     for title, model in sections:
         out += [f"## `{title}`", "", (model.__doc__ or "").strip(), ""]

@@ -1,19 +1,33 @@
-"""The reporter: one place that turns what happened into metrics, health and sd_notify.
+"""The reporter: one place that turns what happened into metrics, health, sd_notify and events.
 
-The daemon hands it each round's agreements and result, token renewals and the client's
-state; nothing else updates metrics, health or the systemd ``STATUS=`` line.
+The daemon hands it each round's agreements and result, token renewals, the client's
+state and its own start, stop and reloads; ``ddnsd once`` its one round; the ACME
+challenge service its challenges (``event``). Nothing else updates metrics, health, the
+systemd ``STATUS=`` line, the status board or the history, or sends a notification.
+
+The status board and the :class:`EventLog` (history file, notifications) are optional:
+without them the reporter feeds metrics, health and sd_notify only. A hook process uses
+an :class:`EventLog` alone (history only: no metrics, no Apprise in a hook).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import TYPE_CHECKING
+import os
+import time
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ddnsd import __version__
+from ddnsd.observe.events import Event, event
 
 if TYPE_CHECKING:
     from ddnsd.detect import Agreement
     from ddnsd.observe.health import Health
+    from ddnsd.observe.history import History
     from ddnsd.observe.metrics import Metrics
+    from ddnsd.observe.notify import Notifications
+    from ddnsd.observe.status import StatusBoard
     from ddnsd.reconcile.engine import RoundResult
     from ddnsd.sdnotify import Notifier
     from ddnsd.transip.client import TransipClient
@@ -21,13 +35,57 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class Reporter:
-    """Feeds :class:`Metrics`, :class:`Health` and the sd_notify :class:`Notifier`."""
+class EventLog:
+    """Where events go: the history file and the notifications, each when there is one."""
 
-    def __init__(self, metrics: Metrics, health: Health, notifier: Notifier) -> None:
+    def __init__(self, history: History | None = None, notify: Notifications | None = None) -> None:
+        self.history = history
+        self.notify = notify
+
+    def __call__(self, e: Event) -> None:
+        log.debug("event %s", e.to_line())
+        if self.history is not None:
+            self.history.append(e)
+        if self.notify is not None:
+            self.notify.event(e)
+
+    def events(self) -> list[Event]:
+        return self.history.events() if self.history is not None else []
+
+    def close(self, grace: float) -> None:
+        if self.notify is not None:
+            self.notify.close(grace)
+
+
+class Reporter:
+    """Feeds :class:`Metrics`, :class:`Health`, the sd_notify :class:`Notifier`, the
+    :class:`StatusBoard` and the :class:`EventLog`."""
+
+    def __init__(
+        self,
+        metrics: Metrics,
+        health: Health,
+        notifier: Notifier,
+        *,
+        board: StatusBoard | None = None,
+        events: EventLog | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.metrics = metrics
         self.health = health
         self.notifier = notifier
+        self.board = board
+        self.events = events or EventLog()
+        self.clock = clock
+        self.daemon: dict[str, Any] | None = None  # pid and start, once "started"
+
+    def event(self, e: Event) -> None:
+        """Log one event (the challenge service's sink)."""
+        self.events(e)
+
+    def _log_all(self, events: list[Event]) -> None:
+        for e in events:
+            self.events(e)
 
     def agreements(self, agreements: Mapping[str, Agreement]) -> None:
         """The detected address per family, disagreements and failing sources."""
@@ -39,14 +97,24 @@ class Reporter:
             for rep in agreement.reports:
                 if not rep.ok:
                     self.metrics.source_failures.labels(source=rep.source).inc()
+        if self.board is not None:
+            self._log_all(self.board.update_families(self.clock(), agreements))
+
+    def round_started(self) -> None:
+        """A round begins (the heartbeat's ``/start``, when asked for)."""
+        if self.events.notify is not None:
+            self.events.notify.round_started()
 
     def round(
         self,
         when: float,
         result: RoundResult | None,
         agreements: Mapping[str, Agreement] | None = None,
+        *,
+        error: str = "",
     ) -> bool:
-        """A finished round (``result`` None: it failed as a whole); whether it was ok.
+        """A finished round (``result`` None: it failed as a whole, ``error`` says why);
+        whether it was ok.
 
         Ok means every record in sync or updated and every family's sources agreed.
         A round with no records to keep (an ACME-only daemon) is ok.
@@ -61,26 +129,90 @@ class Reporter:
             ok = result.ok and addresses_ok
             self.health.record_round(ok, when, outcomes=result.outcomes)
         self.metrics.observe_round(ok, when)
+        self._finished(when, ok, result, error or ("" if result is not None else "round failed"))
         return ok
 
     def idle_round(self, when: float) -> None:
         """A round of a daemon with nothing to keep in sync (ACME or push only)."""
         self.health.record_round(True, when)
         self.metrics.observe_round(True, when)
+        self._finished(when, True, None, "")
+
+    def _finished(self, when: float, ok: bool, result: RoundResult | None, error: str) -> None:
+        problems = [error] if error else []
+        if result is not None:
+            problems = [r.message for r in result.records.values() if not r.outcome.ok]
+        before = 0
+        if self.board is not None:
+            if result is not None:
+                self._log_all(self.board.update_records(when, result))
+            before, events = self.board.update_round(when, ok, error)
+            self._log_all(events)
+        if self.events.notify is not None:
+            self.events.notify.round(ok, before, problems)
 
     def client(self, client: TransipClient) -> None:
         """The token's expiry and the requests left in TransIP's rate-limit window."""
         expires = client.auth.expires_at()
         if expires is not None:
             self.metrics.token_expiry.set(expires)
-        remaining = client.rate_limit.remaining
-        if remaining is not None:
-            self.metrics.transip_rate_limit_remaining.set(remaining)
+        rate = client.rate_limit
+        if rate.remaining is not None:
+            self.metrics.transip_rate_limit_remaining.set(rate.remaining)
+        if self.board is not None:
+            self.board.update_api(rate.limit, rate.remaining, rate.reset)
 
     def token(self, ok: bool) -> None:
         """A token renewal succeeded or failed (readiness follows it)."""
         self.health.set_token_ok(ok)
 
     def status(self) -> None:
-        """Send the current one-line status to systemd."""
+        """Send the current one-line status to systemd; save the status board."""
         self.notifier.status(self.health.status_line())
+        if self.board is not None:
+            self.board.save()
+
+    # -- the daemon's life, deferrals, notifications ---------------------------------------
+
+    def started(self, records: int) -> None:
+        now = self.clock()
+        self.daemon = {"pid": os.getpid(), "started_at": round(now, 3)}
+        self.events(event("started", now, version=__version__, pid=os.getpid(), records=records))
+
+    def reloaded(self, config: str, events: EventLog) -> None:
+        """The configuration was reloaded: ``events`` (its notifications) replaces the old."""
+        old, self.events = self.events, events
+        old.close(0.0)
+        self.events(event("reloaded", self.clock(), config=config))
+
+    def stopped(self, grace: float = 5.0) -> None:
+        """The daemon stops: the event, then what is queued to send (at most ``grace`` s)."""
+        self.events(event("stopped", self.clock(), pid=os.getpid()))
+        self.close(grace)
+
+    def close(self, grace: float = 5.0) -> None:
+        """Send what is queued (at most ``grace`` seconds): the end of ``once`` and of ``run``."""
+        self.events.close(grace)
+
+    def deferred(self, what: str, count: int, until: float | None, reason: str) -> None:
+        """Work put off (by the API budget): ``count`` ``what`` (e.g. "records") until when."""
+        self.events(
+            event("deferred", self.clock(), what=what, count=count, until=until, reason=reason)
+        )
+
+    def notify_failed(self, kind: str) -> None:
+        """A notification ("message") or heartbeat could not be sent."""
+        self.metrics.notify_failures.labels(kind=kind).inc()
+
+    def snapshot(self) -> dict[str, Any]:
+        """The ``/api/status`` document (docs/status.md)."""
+        from ddnsd.observe.status import StatusBoard, snapshot
+
+        board = self.board if self.board is not None else StatusBoard()
+        return snapshot(
+            board.live(),
+            self.events.events(),
+            self.clock(),
+            version=__version__,
+            daemon=self.daemon,
+        )
