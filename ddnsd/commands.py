@@ -122,7 +122,7 @@ def once(settings: Settings, *, dry_run: bool = False) -> int:
             report.round_started()
         agreements = wiring.detect(settings, wiring.make_detectors(settings))
         if report is not None:
-            report.agreements(agreements)
+            report.agreements(agreements, now)
         addresses = {rtype: a.address for rtype, a in agreements.items()}
         result = wiring.make_engine(settings, client, dry_run=dry_run).run_round(addresses)
     except DdnsdError as exc:

@@ -174,7 +174,7 @@ class Daemon:
                 return True
             try:
                 agreements = wiring.detect(parts.settings, parts.detectors)
-                self.report.agreements(agreements)
+                self.report.agreements(agreements, now)
                 addresses = {rtype: a.address for rtype, a in agreements.items()}
                 result = parts.engine.run_round(addresses)
             except DdnsdError as exc:

@@ -87,8 +87,9 @@ class Reporter:
         for e in events:
             self.events(e)
 
-    def agreements(self, agreements: Mapping[str, Agreement]) -> None:
-        """The detected address per family, disagreements and failing sources."""
+    def agreements(self, agreements: Mapping[str, Agreement], when: float | None = None) -> None:
+        """The detected address per family, disagreements and failing sources (``when``:
+        the round's start, default now)."""
         for agreement in agreements.values():
             label = f"ipv{agreement.family.value}"
             self.metrics.set_detected_address(label, agreement.address)
@@ -98,7 +99,8 @@ class Reporter:
                 if not rep.ok:
                     self.metrics.source_failures.labels(source=rep.source).inc()
         if self.board is not None:
-            self._log_all(self.board.update_families(self.clock(), agreements))
+            at = self.clock() if when is None else when
+            self._log_all(self.board.update_families(at, agreements))
 
     def round_started(self) -> None:
         """A round begins (the heartbeat's ``/start``, when asked for)."""

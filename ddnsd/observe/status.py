@@ -202,6 +202,7 @@ class StatusBoard:
     def update_records(self, when: float, result: RoundResult) -> list[Event]:
         """Note each record's result: ``written``, ``failed``, ``conflict``, ``recovered``."""
         out: list[Event] = []
+        when = round(when, 3)
         with self._lock:
             for key, rec in result.records.items():
                 old = self.records.get(key)
@@ -254,6 +255,7 @@ class StatusBoard:
         ``error``: why the round failed as a whole (no record result at all).
         """
         out: list[Event] = []
+        when = round(when, 3)
         with self._lock:
             before = self.failed_rounds
             self.last_round, self.last_round_ok = when, ok

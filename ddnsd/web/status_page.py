@@ -35,14 +35,20 @@ th,td{text-align:left;padding:.3rem .5rem;border-bottom:1px solid var(--line);ve
 th{color:var(--muted);font-weight:600;white-space:nowrap}
 .mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:.85rem;
 overflow-wrap:anywhere}
+.tl{display:grid;grid-template-columns:auto 1fr;gap:.35rem .6rem;align-items:center;
+margin-bottom:.6rem;font-size:.85rem}
+.tl svg{display:block;width:100%;height:1.4rem}
+.axis{display:flex;justify-content:space-between;color:var(--muted);font-size:.75rem}
 .muted,footer{color:var(--muted)}.yes{color:var(--ok);font-weight:600}.no{color:var(--bad)}
 .nowrap{white-space:nowrap}
 footer{margin-top:2rem;font-size:.8rem}
-svg{display:block;width:100%;height:auto}
 svg .lane{fill:var(--card)}svg .p0{fill:var(--a)}svg .p1{fill:var(--b)}
-svg .tick{stroke:var(--line)}svg .chg{stroke:var(--fg);stroke-width:2}
-svg text{fill:var(--muted);font:11px system-ui,sans-serif}
-@media (max-width:40rem){body{padding:.6rem;font-size:14px}th,td{padding:.25rem .3rem}}
+svg line{vector-effect:non-scaling-stroke}svg .tick{stroke:var(--line)}
+svg .chg{stroke:var(--fg);stroke-width:2}
+@media (max-width:40rem){body{padding:.6rem;font-size:14px}
+table,tbody,tr,td{display:block}thead{display:none}
+tr{padding:.35rem 0;border-bottom:1px solid var(--line)}
+td{border:0;padding:.05rem 0}td::before{content:attr(data-label) ": ";color:var(--muted)}}
 """
 
 _FAMILY = {"ipv4": "IPv4", "ipv6": "IPv6"}
@@ -54,11 +60,17 @@ def e(value: object) -> str:
 
 
 def _table(head: Sequence[str], rows: Sequence[Sequence[str]], empty: str) -> str:
-    """A table of already-escaped cells (or the ``empty`` sentence)."""
+    """A table of already-escaped cells (or the ``empty`` sentence); each cell carries its
+    column's name for the narrow layout, where rows become cards."""
     if not rows:
         return f'<p class="muted">{escape(empty)}</p>'
     th = "".join(f"<th>{escape(h)}</th>" for h in head)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    body = "".join(
+        "<tr>"
+        + "".join(f'<td data-label="{escape(h)}">{c}</td>' for h, c in zip(head, row, strict=True))
+        + "</tr>"
+        for row in rows
+    )
     table = f"<table><thead><tr>{th}</tr></thead><tbody>{body}</tbody></table>"
     return f'<div class="scroll">{table}</div>'
 
@@ -120,59 +132,53 @@ def _families(doc: Mapping[str, Any]) -> str:
     return "".join(out) or '<p class="muted">No address detected yet.</p>'
 
 
-def timeline_svg(doc: Mapping[str, Any], now: float, width: int = 720) -> str:
-    """Address changes of the last 30 days: one lane per family, one bar per address."""
+def _lane(doc: Mapping[str, Any], fam: str, now: float) -> str:
+    """One family's 30 days as an SVG stretched to the row: a bar per address."""
     start = now - TIMELINE_SECONDS
-    lanes = [f["family"] for f in doc["families"]]
-    for t in doc["timeline"]:
-        if t["family"] not in lanes:
-            lanes.append(t["family"])
-    if not lanes:
-        return '<p class="muted">No address known yet.</p>'
-    left, lane_h, gap = 44, 22, 8
-    plot = width - left - 8
-    height = len(lanes) * (lane_h + gap) + 18
 
-    def x(ts: float) -> float:
-        return left + plot * min(1.0, max(0.0, (ts - start) / TIMELINE_SECONDS))
+    def x(ts: float) -> float:  # 0 … 1000 across the 30 days
+        return 1000 * min(1.0, max(0.0, (ts - start) / TIMELINE_SECONDS))
 
     parts = [
-        f'<svg viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="address changes over the last 30 days">'
+        '<svg viewBox="0 0 1000 20" preserveAspectRatio="none" role="img" '
+        f'aria-label="{e(_FAMILY.get(fam, fam))} addresses over the last 30 days">'
+        '<rect class="lane" x="0" y="0" width="1000" height="20"/>'
     ]
-    axis_y = len(lanes) * (lane_h + gap) + 12
-    for day in range(0, 31, 5):
+    for day in range(5, 30, 5):
         tx = x(start + day * 86400)
-        label = "now" if day == 30 else f"-{30 - day} d"
-        parts.append(f'<line class="tick" x1="{tx:.1f}" y1="0" x2="{tx:.1f}" y2="{axis_y - 10}"/>')
-        parts.append(f'<text x="{tx:.1f}" y="{axis_y}" text-anchor="middle">{label}</text>')
-    for i, fam in enumerate(lanes):
-        y = i * (lane_h + gap)
-        parts.append(f'<text x="0" y="{y + 15}">{e(_FAMILY.get(fam, fam))}</text>')
-        parts.append(f'<rect class="lane" x="{left}" y="{y}" width="{plot}" height="{lane_h}"/>')
-        changes = [t for t in doc["timeline"] if t["family"] == fam]
-        current = next((f["address"] for f in doc["families"] if f["family"] == fam), None)
-        address = changes[0]["old"] if changes else current
-        since = start
-        for n, t in enumerate([*changes, None]):
-            until = now if t is None else max(start, float(t["at"]))
-            if address is not None and until > since:
-                tip = f"{address} from {fmt_time(since)} to {fmt_time(until)}"
-                parts.append(
-                    f'<rect class="p{n % 2}" x="{x(since):.1f}" y="{y + 3}" '
-                    f'width="{max(1.0, x(until) - x(since)):.1f}" height="{lane_h - 6}">'
-                    f"<title>{e(tip)}</title></rect>"
-                )
-            if t is not None:
-                cx = x(float(t["at"]))
-                tip = f"{fmt_time(float(t['at']))}: {t['old'] or '(none)'} → {t['new']}"
-                parts.append(
-                    f'<line class="chg" x1="{cx:.1f}" y1="{y}" x2="{cx:.1f}" y2="{y + lane_h}">'
-                    f"<title>{e(tip)}</title></line>"
-                )
-                address, since = t["new"], until
-    parts.append("</svg>")
-    return "".join(parts)
+        parts.append(f'<line class="tick" x1="{tx:.1f}" y1="0" x2="{tx:.1f}" y2="20"/>')
+    changes = [t for t in doc["timeline"] if t["family"] == fam]
+    current = next((f["address"] for f in doc["families"] if f["family"] == fam), None)
+    address, since = (changes[0]["old"] if changes else current), start
+    for n, t in enumerate([*changes, None]):
+        until = now if t is None else max(start, float(t["at"]))
+        if address is not None and until > since:
+            tip = f"{address} from {fmt_time(since)} to {fmt_time(until)}"
+            parts.append(
+                f'<rect class="p{n % 2}" x="{x(since):.1f}" y="3" '
+                f'width="{max(1.5, x(until) - x(since)):.1f}" height="14">'
+                f"<title>{e(tip)}</title></rect>"
+            )
+        if t is not None:
+            cx = x(float(t["at"]))
+            tip = f"{fmt_time(float(t['at']))}: {t['old'] or '(none)'} → {t['new']}"
+            parts.append(
+                f'<line class="chg" x1="{cx:.1f}" y1="0" x2="{cx:.1f}" y2="20">'
+                f"<title>{e(tip)}</title></line>"
+            )
+            address, since = t["new"], until
+    return "".join(parts) + "</svg>"
+
+
+def timeline(doc: Mapping[str, Any], now: float) -> str:
+    """Address changes of the last 30 days: one row per family, days -30 … now."""
+    lanes = [f["family"] for f in doc["families"]]
+    lanes += sorted({t["family"] for t in doc["timeline"]} - set(lanes))
+    if not lanes:
+        return '<p class="muted">No address known yet.</p>'
+    rows = "".join(f"<span>{e(_FAMILY.get(f, f))}</span>{_lane(doc, f, now)}" for f in lanes)
+    axis = "".join(f"<span>-{d} d</span>" for d in range(30, 0, -5)) + "<span>now</span>"
+    return f'<div class="tl">{rows}<span></span><div class="axis">{axis}</div></div>'
 
 
 def _changes(doc: Mapping[str, Any]) -> str:
@@ -189,7 +195,7 @@ def _changes(doc: Mapping[str, Any]) -> str:
 
 def _event_rows(events: Sequence[Mapping[str, Any]], now: float) -> list[list[str]]:
     return [
-        [_when(now, ev["at"]), f'<span class="mono">{e(ev["kind"])}</span>', e(describe(ev))]
+        [_when(now, ev["at"]), f'<span class="mono nowrap">{e(ev["kind"])}</span>', e(describe(ev))]
         for ev in events
     ]
 
@@ -220,7 +226,7 @@ def render_page(doc: Mapping[str, Any]) -> str:
     sections = [
         ("Records", _records(doc, now)),
         ("Addresses", _families(doc)),
-        ("Address changes, last 30 days", timeline_svg(doc, now) + _changes(doc)),
+        ("Address changes, last 30 days", timeline(doc, now) + _changes(doc)),
         ("ACME challenges", events("challenges", "No ACME challenge recorded.")),
         ("Recent failures", events("failures", "No failure recorded.")),
         ("TransIP API", _api(doc)),
