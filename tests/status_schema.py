@@ -54,9 +54,8 @@ def check_document(doc: dict[str, Any]) -> list[str]:
         if types is None:
             problems.append(f"{path}: not documented")
             return
-        if isinstance(value, bool) and "bool" not in types:
-            problems.append(f"{path}: {value!r} is not {'|'.join(sorted(types))}")
-        elif not any(isinstance(value, _TYPES[t]) for t in types):
+        wrong_bool = isinstance(value, bool) and "bool" not in types
+        if wrong_bool or not any(isinstance(value, _TYPES[t]) for t in types):
             problems.append(f"{path}: {value!r} is not {'|'.join(sorted(types))}")
         if "event" in types:
             if not (

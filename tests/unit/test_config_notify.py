@@ -80,19 +80,33 @@ def test_targets_and_status_auth_are_read(cfgdir: Path) -> None:
     assert auth is not None and (auth.username, auth.password) == ("me", "from-file")
 
 
+TOPICS = "'address', 'written', 'failure', 'recovery', 'conflict', 'acme_failure' or 'deferred'"
+MISSING = "does not exist or is not a file"
+AUTH = '[http.status_auth]\nusername = "me"'
+
+
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
         ('[notify]\nurls = ["hunter2pw"]', "notify.urls: entry 0 is not a URL (scheme://…)"),
-        ('[notify]\nheartbeat_url = "ftp://hunter2pw"', "notify.heartbeat_url: is not an http(s) URL"),
+        (
+            '[notify]\nheartbeat_url = "ftp://hunter2pw"',
+            "notify.heartbeat_url: is not an http(s) URL",
+        ),
         ("[notify]\nheartbeat_start = true", "notify.heartbeat_start: needs notify.heartbeat_url"),
-        ('[notify]\nurls_file = "nope.urls"', "notify.urls_file: {d}/nope.urls does not exist or is not a file"),
-        ('[notify]\nevents = ["everything"]', "notify.events[0]: Input should be 'address', 'written', 'failure', 'recovery', 'conflict', 'acme_failure' or 'deferred'"),
-        ("[notify]\nfailure_after = 0", "notify.failure_after: Input should be greater than or equal to 1"),
-        ('[http.status_auth]\nusername = "me"', "http.status_auth.password_file: is required"),
-        ('[http.status_auth]\nusername = "me"\npassword_file = "gone"', "http.status_auth.password_file: {d}/gone does not exist or is not a file"),
+        ('[notify]\nurls_file = "nope.urls"', f"notify.urls_file: {{d}}/nope.urls {MISSING}"),
+        ('[notify]\nevents = ["everything"]', f"notify.events[0]: Input should be {TOPICS}"),
+        (
+            "[notify]\nfailure_after = 0",
+            "notify.failure_after: Input should be greater than or equal to 1",
+        ),
+        (AUTH, "http.status_auth.password_file: is required"),
+        (
+            AUTH + '\npassword_file = "gone"',
+            f"http.status_auth.password_file: {{d}}/gone {MISSING}",
+        ),
     ],
-)  # fmt: skip
+)
 def test_problems_name_the_key_never_the_secret(cfgdir: Path, text: str, problem: str) -> None:
     with pytest.raises(ConfigError) as exc:
         load(cfgdir, text)

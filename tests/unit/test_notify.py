@@ -38,20 +38,35 @@ def test_failure_after_counting(oks: list[bool], after: int, decisions: list[str
     assert got == decisions
 
 
+A1, A2, REC = "203.0.113.1", "203.0.113.2", "h.example.test/A"
+ACME_NAME = "_acme-challenge.example.test"
+EVENTS = [
+    (
+        "address",
+        dict(family="ipv4", old=A1, new=A2, sources=["dns:x"]),
+        "address",
+        f"IPv4 address changed to {A2}",
+    ),
+    ("address", dict(family="ipv6", old=None, new="2001:db8::1", sources=[]), None, ""),
+    ("written", dict(record=REC, method="PATCH", old=A1, new=A2), "written", f"{REC} set to {A2}"),
+    ("conflict", dict(record=REC, message="two entries"), "conflict", "left alone"),
+    (
+        "challenge_failed",
+        dict(name=ACME_NAME, action="present", message="x"),
+        "acme_failure",
+        "ACME",
+    ),
+    ("deferred", dict(what="records", count=3, until=5.0, reason="spent"), "deferred", "deferred"),
+    ("failed", dict(record=REC, message="no"), None, ""),  # rounds are counted instead
+    ("challenge_served", dict(name="n", seconds=1.0, nameservers={}), None, ""),
+]
+
+
 @pytest.mark.parametrize(
     ("kind", "fields", "topic", "words"),
-    [
-        ("address", {"family": "ipv4", "old": "203.0.113.1", "new": "203.0.113.2", "sources": ["dns:opendns"]}, "address", "IPv4 address changed to 203.0.113.2"),
-        ("address", {"family": "ipv6", "old": None, "new": "2001:db8::1", "sources": []}, None, ""),
-        ("written", {"record": "h.example.test/A", "method": "PATCH", "old": "203.0.113.1", "new": "203.0.113.2"}, "written", "h.example.test/A set to 203.0.113.2"),
-        ("conflict", {"record": "h.example.test/A", "message": "two entries"}, "conflict", "left alone"),
-        ("challenge_failed", {"name": "_acme-challenge.example.test", "action": "present", "message": "timeout"}, "acme_failure", "ACME challenge"),
-        ("deferred", {"what": "records", "count": 3, "until": 5.0, "reason": "budget spent"}, "deferred", "records deferred"),
-        ("failed", {"record": "h.example.test/A", "message": "no"}, None, ""),  # rounds count instead
-        ("challenge_served", {"name": "n", "seconds": 1.0, "nameservers": {}}, None, ""),
-    ],
+    EVENTS,
     ids=["address", "first-address", "written", "conflict", "acme", "deferred", "failed", "served"],
-)  # fmt: skip
+)
 def test_message_for_event(
     kind: str, fields: dict[str, Any], topic: str | None, words: str
 ) -> None:
@@ -73,9 +88,13 @@ def test_round_messages() -> None:
     [
         ("https://hc-ping.com/abc", "/fail", "https://hc-ping.com/abc/fail"),
         ("https://hc-ping.com/abc/", "/start", "https://hc-ping.com/abc/start"),
-        ("https://hc.example.test/ping/k/slug?create=1", "/fail", "https://hc.example.test/ping/k/slug/fail?create=1"),
+        (
+            "https://hc.test/ping/k/slug?create=1",
+            "/fail",
+            "https://hc.test/ping/k/slug/fail?create=1",
+        ),
     ],
-)  # fmt: skip
+)
 def test_heartbeat_suffix(url: str, suffix: str, want: str) -> None:
     assert with_suffix(url, suffix) == want
 
@@ -114,15 +133,18 @@ class Recorder:
         pass
 
 
+HC, UP, DOWN = "https://hc/x", "https://k/push/t?status=up", "https://k/push/t?status=down"
+
+
 @pytest.mark.parametrize(
     ("targets", "oks", "pings"),
     [
-        (NotifyTargets(heartbeat_url="https://hc/x"), [True, False, True], ["https://hc/x", "https://hc/x/fail", "https://hc/x"]),
-        (NotifyTargets(heartbeat_url="https://k/push/t?status=up", heartbeat_fail_url="https://k/push/t?status=down"), [True, False], ["https://k/push/t?status=up", "https://k/push/t?status=down"]),
-        (NotifyTargets(heartbeat_url="https://hc/x", heartbeat_start=True), [True], ["https://hc/x/start", "https://hc/x"]),
+        (NotifyTargets(heartbeat_url=HC), [True, False, True], [HC, HC + "/fail", HC]),
+        (NotifyTargets(heartbeat_url=UP, heartbeat_fail_url=DOWN), [True, False], [UP, DOWN]),
+        (NotifyTargets(heartbeat_url=HC, heartbeat_start=True), [True], [HC + "/start", HC]),
     ],
     ids=["healthchecks", "uptime-kuma", "start"],
-)  # fmt: skip
+)
 def test_heartbeats_per_round(targets: NotifyTargets, oks: list[bool], pings: list[str]) -> None:
     outbox = Recorder()
     n = Notifications(targets, outbox)  # type: ignore[arg-type]
@@ -145,8 +167,15 @@ def test_outbox_does_not_wait_for_a_hanging_job_and_counts_it() -> None:
 
     outbox = Outbox(timeout=0.05, on_failure=on_failure)
     done = threading.Event()
-    outbox.submit("message", "hang", lambda: None if release.wait(30) else None, "json://h")
-    outbox.submit("heartbeat", "next", lambda: done.set() or None, "https://h")  # type: ignore[func-returns-value]
+
+    def hang() -> None:
+        release.wait(30)
+
+    def after() -> None:
+        done.set()
+
+    outbox.submit("message", "hang", hang, "json://h")
+    outbox.submit("heartbeat", "next", after, "https://h")
     assert counted.wait(10), "the hanging job was never given up"
     assert done.wait(10), "the job after the hanging one never ran"
     assert failures == ["message"]

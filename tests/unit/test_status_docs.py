@@ -24,20 +24,21 @@ def rich_document() -> dict[str, Any]:
         SourceReport("https://x", None, "timeout", 5.0),
     ]
     events: list[Event] = []
-    events += board.update_families(10.0, {
+    agreements = {
         "A": Agreement(Family.V4, "203.0.113.9", reports, 1),
         "AAAA": Agreement(Family.V6, None, [], 2, "only 0 of 2 sources gave an address"),
-    })  # fmt: skip
+    }
+    events += board.update_families(10.0, agreements)
     change = Change("add", "example.test", DnsEntry("home", 300, "A", "203.0.113.9"), a.key, "")
-    events += board.update_records(10.0, RoundResult({
+    results = {
         a.key: RecordResult(a, Outcome.UPDATED, "written", (change,), "203.0.113.9"),
         aaaa.key: RecordResult(aaaa, Outcome.FAILED, "no IPv6 address", via="none"),
-    }, 2, True))  # fmt: skip
+    }
+    events += board.update_records(10.0, RoundResult(results, 2, True))
     events += board.update_round(10.0, False)[1]
     board.update_api(1000, 990, 900.0)
-    events += [
-        event(kind, 11.0, **dict.fromkeys(fields)) for kind, fields in KINDS.items() if kind != "address"
-    ]
+    others = {kind: fields for kind, fields in KINDS.items() if kind != "address"}
+    events += [event(kind, 11.0, **dict.fromkeys(fields)) for kind, fields in others.items()]
     return snapshot(board.live(), events, 20.0, version="1", daemon={"pid": 1, "started_at": 1.0})
 
 
