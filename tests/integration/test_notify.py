@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from daemon_support import DaemonProcess, free_port, http_get, run, wait_for, write_config
 from receiver_support import Receiver
 
@@ -183,3 +184,34 @@ def test_apprise_is_never_imported_without_urls_nor_by_a_hook(
     present = run(["-c", str(hook_cfg), "present", fqdn, value], env=importtime)
     assert present.returncode == 0, present.stderr
     assert "| ddnsd.acme.service" in present.stderr and "apprise" not in present.stderr
+
+
+def test_a_failed_acme_challenge_is_sent_and_listed(
+    emulator: Any, tmp_path: Path, receivers: list[Receiver], daemons: list[DaemonProcess]
+) -> None:
+    hook = Receiver()
+    receivers.append(hook)
+    port = free_port()
+    extra = (
+        '[acme]\nzones = ["example.test"]\n'
+        '[acme.httpreq]\nusername = "lego"\npassword = "pw"\n'
+        f'[notify]\nurls = ["json://{hook.address}/"]\n'
+    )
+    cfg = write_config(tmp_path / "c.toml", emulator, records="", http_port=port, extra=extra)
+    daemons.append(DaemonProcess(cfg))
+    url = f"http://127.0.0.1:{port}"
+    wait_for(lambda: ready(url), what="the listener")
+    body = {"fqdn": "_acme-challenge.other.test.", "value": "v" * 43}
+    refused = requests.post(f"{url}/acme/present", json=body, auth=("lego", "pw"), timeout=30)
+    assert refused.status_code == 403
+    wait_for(lambda: hook.titles(), what="the ACME failure message")
+    assert hook.titles() == ["ddnsd: ACME challenge for _acme-challenge.other.test failed"]
+    failures = requests.get(f"{url}/api/status", timeout=5).json()["failures"]
+    assert [(f["kind"], f["action"]) for f in failures] == [("challenge_failed", "present")]
+
+
+def ready(url: str) -> bool:
+    try:
+        return http_get(url + "/healthz").status_code == 200
+    except OSError:
+        return False
