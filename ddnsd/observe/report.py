@@ -138,6 +138,8 @@ class Reporter:
         """A round of a daemon with nothing to keep in sync (ACME or push only)."""
         self.health.record_round(True, when)
         self.metrics.observe_round(True, when)
+        if self.board is not None:
+            self.board.forget_records()
         self._finished(when, True, None, "")
 
     def _finished(self, when: float, ok: bool, result: RoundResult | None, error: str) -> None:

@@ -166,9 +166,10 @@ class StatusBoard:
         """Note each family's agreement; an ``address`` event where the agreed one changed."""
         out: list[Event] = []
         with self._lock:
+            previous, self.families = self.families, {}  # families no longer needed go
             for agreement in agreements.values():
                 key = f"ipv{agreement.family.value}"
-                old = self.families.get(key)
+                old = previous.get(key)
                 new = FamilyState(
                     key,
                     agreement.address,
@@ -204,8 +205,9 @@ class StatusBoard:
         out: list[Event] = []
         when = round(when, 3)
         with self._lock:
+            previous, self.records = self.records, {}  # records no longer configured go
             for key, rec in result.records.items():
-                old = self.records.get(key)
+                old = previous.get(key)
                 spec = rec.spec
                 state = (
                     RecordState(key, spec.fqdn, spec.type)
@@ -271,6 +273,11 @@ class StatusBoard:
                 )
                 self.round_error_since = None
         return before, out
+
+    def forget_records(self) -> None:
+        """No records are configured (any more): nothing to show for them."""
+        with self._lock:
+            self.records, self.families = {}, {}
 
     def update_api(self, limit: int | None, remaining: int | None, reset: float | None) -> None:
         with self._lock:

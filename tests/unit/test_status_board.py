@@ -220,3 +220,18 @@ def test_snapshot_windows_and_lists() -> None:
     assert [f["kind"] for f in doc["failures"]] == ["failed"]
     assert len(doc["history"]) == 50 and doc["history"][0]["at"] == now
     json.dumps(doc)  # plain JSON all the way down
+
+
+def test_records_and_families_no_longer_configured_are_dropped() -> None:
+    board = StatusBoard()
+    board.update_families(1.0, {"A": agreement("203.0.113.1", "203.0.113.1")})
+    board.update_records(1.0, result(N))
+    other = RecordSpec("example.test", "www", "A")
+    rec = RecordResult(other, N, "fine", (), "203.0.113.1", via="dns")
+    board.update_records(2.0, RoundResult({other.key: rec}, 0, False))
+    assert list(board.records) == [other.key]
+    board.update_families(2.0, {})
+    assert board.families == {}
+    board.update_records(3.0, result(N))
+    board.forget_records()
+    assert board.live()["records"] == [] and board.live()["families"] == []
