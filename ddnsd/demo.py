@@ -90,7 +90,7 @@ def chromium_command(url: str, profile: Path, *args: str) -> list[str]:
     return ["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, url]
 
 
-def screenshot(url: str, out: Path, size: str = "1000,1500") -> str | None:
+def screenshot(url: str, out: Path, size: str = "1000,1250") -> str | None:
     """Save ``url`` as PNG at ``out``; None when done, else why not (one sentence)."""
     out = out.absolute()
     with tempfile.TemporaryDirectory(prefix="ddnsd-chromium-") as profile:

@@ -96,7 +96,10 @@ def describe(obj: Mapping[str, Any]) -> str:
     family = {"ipv4": "IPv4", "ipv6": "IPv6"}.get(g("family"), g("family"))
     record = g("record") if obj.get("record") is not None else "the round"
     texts = {
-        "started": lambda: f"ddnsd {g('version')} started (pid {g('pid')}, {g('records')} records)",
+        "started": lambda: (
+            f"ddnsd {g('version')} started (pid {g('pid')}, {g('records')} "
+            + ("record)" if obj.get("records") == 1 else "records)")
+        ),
         "stopped": lambda: f"ddnsd stopped (pid {g('pid')})",
         "reloaded": lambda: f"configuration reloaded from {g('config')}",
         "address": lambda: f"{family} address {g('old')} → {g('new')}",

@@ -21,7 +21,7 @@ import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +30,7 @@ from ddnsd.observe.health import format_age
 
 if TYPE_CHECKING:
     from ddnsd.detect import Agreement
+    from ddnsd.reconcile.applier import RecordResult
     from ddnsd.reconcile.engine import RoundResult
 
 log = logging.getLogger(__name__)
@@ -207,48 +208,7 @@ class StatusBoard:
         with self._lock:
             previous, self.records = self.records, {}  # records no longer configured go
             for key, rec in result.records.items():
-                old = previous.get(key)
-                spec = rec.spec
-                state = (
-                    RecordState(key, spec.fqdn, spec.type)
-                    if old is None
-                    else RecordState(**asdict(old))
-                )
-                outcome = rec.outcome.value
-                state.in_sync = rec.outcome.ok
-                state.reason = "" if rec.outcome.ok else rec.message
-                if rec.content is not None:
-                    state.value = rec.content
-                if rec.via in ("api", "dns") and outcome != "failed":
-                    state.last_verified = when
-                if outcome == "updated" and rec.changes:
-                    state.last_change = when
-                    methods = sorted({c.method for c in rec.changes})
-                    before = next((c.old.content for c in rec.changes if c.old is not None), None)
-                    if before is None and old is not None and old.value != rec.content:
-                        before = old.value
-                    out.append(
-                        event(
-                            "written",
-                            when,
-                            record=key,
-                            method="+".join(methods),
-                            old=before,
-                            new=rec.content,
-                        )
-                    )
-                was_bad = old is not None and old.outcome in ("failed", "conflict")
-                if outcome in ("failed", "conflict"):
-                    if old is None or old.outcome != outcome:
-                        out.append(event(outcome, when, record=key, message=rec.message))
-                    if not was_bad:
-                        state.failing_since = when
-                elif was_bad:
-                    assert old is not None
-                    out.append(event("recovered", when, record=key, failed_since=old.failing_since))
-                    state.failing_since = None
-                state.outcome = outcome
-                self.records[key] = state
+                self.records[key] = record_update(previous.get(key), rec, when, out)
         return out
 
     def update_round(self, when: float, ok: bool, error: str = "") -> tuple[int, list[Event]]:
@@ -284,6 +244,41 @@ class StatusBoard:
             for k, v in (("limit", limit), ("remaining", remaining), ("reset", reset)):
                 if v is not None:
                     self.api[k] = v
+
+
+def record_update(
+    old: RecordState | None, rec: RecordResult, when: float, out: list[Event]
+) -> RecordState:
+    """A record's new state after ``rec``; the events the change implies go to ``out``."""
+    spec, outcome = rec.spec, rec.outcome.value
+    state = RecordState(spec.key, spec.fqdn, spec.type) if old is None else replace(old)
+    state.in_sync = rec.outcome.ok
+    state.reason = "" if rec.outcome.ok else rec.message
+    if rec.content is not None:
+        state.value = rec.content
+    if rec.via in ("api", "dns") and outcome != "failed":
+        state.last_verified = when
+    if outcome == "updated" and rec.changes:
+        state.last_change = when
+        method = "+".join(sorted({c.method for c in rec.changes}))
+        before = next((c.old.content for c in rec.changes if c.old is not None), None)
+        if before is None and old is not None and old.value != rec.content:
+            before = old.value
+        out.append(
+            event("written", when, record=spec.key, method=method, old=before, new=rec.content)
+        )
+    was_bad = old is not None and old.outcome in ("failed", "conflict")
+    if outcome in ("failed", "conflict"):
+        if old is None or old.outcome != outcome:
+            out.append(event(outcome, when, record=spec.key, message=rec.message))
+        if not was_bad:
+            state.failing_since = when
+    elif was_bad:
+        assert old is not None
+        out.append(event("recovered", when, record=spec.key, failed_since=old.failing_since))
+        state.failing_since = None
+    state.outcome = outcome
+    return state
 
 
 def _pick_api(obj: object) -> dict[str, float | None]:
