@@ -137,12 +137,26 @@ class History:
         with self._thread_lock:
             cached = self._cache
         if cached is None or cached[0] != key:
-            data = b"".join(self._read(p) for p in (self.rotated, self.path))
-            cached = (key, parse_lines(data))
+            cached = (key, parse_lines(self._read_both()))
             with self._thread_lock:
                 self._cache = cached
         events = cached[1]
         return list(events) if since is None else [e for e in events if e.at >= since]
+
+    def _read_both(self) -> bytes:
+        """Both files, under a shared lock when writers use one (never in the middle of a
+        rotation); a missing state dir is not created for reading."""
+        try:
+            fd = os.open(self.lock_path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            fd = -1
+        try:
+            if fd >= 0:
+                fcntl.flock(fd, fcntl.LOCK_SH)
+            return b"".join(self._read(p) for p in (self.rotated, self.path))
+        finally:
+            if fd >= 0:
+                os.close(fd)
 
     @staticmethod
     def _read(path: Path) -> bytes:

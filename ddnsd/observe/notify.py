@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from ddnsd.config.runtime import NotifyTargets, redact_url
-from ddnsd.observe.events import Event
+from ddnsd.observe.events import Event, describe
 from ddnsd.observe.outbox import AppriseTarget, Outbox, ping
 
 TOPICS = ("address", "written", "failure", "recovery", "conflict", "acme_failure", "deferred")
@@ -53,38 +53,28 @@ def failure_decision(before: int, ok: bool, failure_after: int) -> str | None:
     return "recovery" if before >= failure_after else None
 
 
+#: kind → (topic, title); the body is the event's one-line description.
+_TITLES = {
+    "address": ("address", "ddnsd: {family} address changed to {new}"),
+    "written": ("written", "ddnsd: {record} set to {new}"),
+    "conflict": ("conflict", "ddnsd: {record} left alone"),
+    "challenge_failed": ("acme_failure", "ddnsd: ACME challenge for {name} failed"),
+    "deferred": ("deferred", "ddnsd: {what} deferred"),
+}
+
+
 def message_for(e: Event) -> Message | None:
-    """The message an event makes, if any (see the module docstring for the topics)."""
-    if e.kind == "address" and e.get("old") is not None:
-        family = _FAMILY.get(str(e.get("family")), str(e.get("family")))
-        sources = ", ".join(e.get("sources") or []) or "the sources"
-        return Message(
-            "address",
-            f"ddnsd: {family} address changed to {e.get('new')}",
-            f"The {family} address changed from {e.get('old')} to {e.get('new')} "
-            f"(agreed by {sources}); the records follow in this round.",
-        )
-    if e.kind == "written":
-        return Message(
-            "written",
-            f"ddnsd: {e.get('record')} set to {e.get('new')}",
-            f"{e.get('record')}: {e.get('old') or '(none)'} → {e.get('new')} ({e.get('method')}).",
-        )
-    if e.kind == "conflict":
-        return Message("conflict", f"ddnsd: {e.get('record')} left alone", str(e.get("message")))
-    if e.kind == "challenge_failed":
-        return Message(
-            "acme_failure",
-            f"ddnsd: ACME challenge for {e.get('name')} failed",
-            f"{e.get('action')} {e.get('name')} failed: {e.get('message')}",
-        )
-    if e.kind == "deferred":
-        return Message(
-            "deferred",
-            f"ddnsd: {e.get('what')} deferred",
-            f"{e.get('count')} {e.get('what')} deferred: {e.get('reason')}",
-        )
-    return None
+    """The message an event makes, if any (see the module docstring for the topics).
+
+    The first address ever seen is no change and makes none."""
+    if e.kind not in _TITLES or (e.kind == "address" and e.get("old") is None):
+        return None
+    topic, title = _TITLES[e.kind]
+    fields = {**e.fields, "family": _FAMILY.get(str(e.get("family")), e.get("family"))}
+    body = describe(e.to_json())
+    if e.kind == "address":
+        body += f" (agreed by {', '.join(e.get('sources') or []) or 'the sources'})"
+    return Message(topic, title.format_map(fields), body + ".")
 
 
 def round_message(decision: str, failed_rounds: int, problems: Sequence[str]) -> Message:

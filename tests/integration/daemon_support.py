@@ -79,6 +79,13 @@ dir = "{state_dir or path.parent / "state"}"
     return path
 
 
+def address_config(tmp_path: Path, emulator: Any, address: str, **kw: Any) -> tuple[Path, Path]:
+    """(address file holding ``address``, config of :func:`write_config` reading it)."""
+    addr = tmp_path / "address"
+    addr.write_text(address + "\n")
+    return addr, write_config(tmp_path / "c.toml", emulator, address_file=addr, **kw)
+
+
 def run(args: list[str], *, env: dict[str, str] | None = None, timeout: float = 60) -> Any:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("DDNSD_")}
     full_env.update(env or {})

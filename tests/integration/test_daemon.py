@@ -5,11 +5,9 @@ from __future__ import annotations
 import re
 import signal
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
 from daemon_support import DaemonProcess, free_port, http_get, wait_for, write_config
 
@@ -24,14 +22,6 @@ def metric(text: str, name: str, labels: str = "") -> float | None:
     pattern = re.escape(name) + (r"\{" + re.escape(labels) + r"\}" if labels else r"(?:\{\})?")
     m = re.search(r"^" + pattern + r" (\S+)$", text, re.M)
     return float(m.group(1)) if m else None
-
-
-@pytest.fixture
-def daemons() -> Iterator[list[DaemonProcess]]:
-    started: list[DaemonProcess] = []
-    yield started
-    for d in started:
-        d.stop()
 
 
 def start(daemons: list[DaemonProcess], cfg: Path, **kw: Any) -> DaemonProcess:

@@ -33,8 +33,14 @@ def test_sigkill_while_writing_leaves_a_history_that_loads(tmp_path: Path) -> No
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)])
     try:
         history = History(tmp_path, 65536)
-        wait_for(lambda: history.rotated.exists(), what="the writer to rotate once")
-        wait_for(lambda: history.path.stat().st_size > 8192, what="more lines after rotating")
+
+        def rotated_and_grown() -> bool:
+            try:  # the file is briefly missing while the writer rotates it
+                return history.rotated.exists() and history.path.stat().st_size > 8192
+            except FileNotFoundError:
+                return False
+
+        wait_for(rotated_and_grown, what="the writer to rotate once and write on")
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -10,7 +10,15 @@ from typing import Any
 
 import pytest
 import requests
-from daemon_support import DaemonProcess, free_port, http_get, run, wait_for, write_config
+from daemon_support import (
+    DaemonProcess,
+    address_config,
+    free_port,
+    http_get,
+    run,
+    wait_for,
+    write_config,
+)
 from receiver_support import Receiver
 
 
@@ -28,23 +36,13 @@ def receivers() -> Iterator[list[Receiver]]:
         r.close()
 
 
-@pytest.fixture
-def daemons() -> Iterator[list[DaemonProcess]]:
-    started: list[DaemonProcess] = []
-    yield started
-    for d in started:
-        d.stop()
-
-
 def test_one_message_per_change_one_failure_one_recovery(
     emulator: Any, tmp_path: Path, receivers: list[Receiver], daemons: list[DaemonProcess]
 ) -> None:
     hook = Receiver()
     receivers.append(hook)
-    addr = tmp_path / "address"
-    addr.write_text("203.0.113.10\n")
     notify = f'[notify]\nurls = ["json://{hook.address}/hook"]\nfailure_after = 3\n'
-    cfg = write_config(tmp_path / "c.toml", emulator, address_file=addr, extra=notify)
+    addr, cfg = address_config(tmp_path, emulator, "203.0.113.10", extra=notify)
     d = DaemonProcess(cfg)
     daemons.append(d)
     wait_for(lambda: home(emulator) == ["203.0.113.10"], what="the first address")
@@ -71,13 +69,11 @@ def test_a_hanging_receiver_does_not_delay_rounds(
 ) -> None:
     stuck = Receiver(hang=True)
     receivers.append(stuck)
-    addr = tmp_path / "address"
-    addr.write_text("203.0.113.20\n")
     # a send may take 120 s, far longer than each change below may take to reach TransIP
     notify = (
         f'[notify]\nurls = ["json://{stuck.address}/"]\nevents = ["written"]\ntimeout = "120s"\n'
     )
-    cfg = write_config(tmp_path / "c.toml", emulator, address_file=addr, extra=notify)
+    addr, cfg = address_config(tmp_path, emulator, "203.0.113.20", extra=notify)
     daemons.append(DaemonProcess(cfg))
     wait_for(lambda: home(emulator) == ["203.0.113.20"], what="the first address")
     assert stuck.arrived.wait(30), "the first message never reached the receiver"
@@ -90,10 +86,8 @@ def test_a_hanging_receiver_does_not_delay_rounds(
 def test_heartbeat_per_once_round(emulator: Any, tmp_path: Path, receivers: list[Receiver]) -> None:
     hc = Receiver()
     receivers.append(hc)
-    addr = tmp_path / "address"
-    addr.write_text("203.0.113.30\n")
     beat = f'[notify]\nheartbeat_url = "http://{hc.address}/ping/abc"\nheartbeat_start = true\n'
-    cfg = write_config(tmp_path / "c.toml", emulator, address_file=addr, extra=beat)
+    addr, cfg = address_config(tmp_path, emulator, "203.0.113.30", extra=beat)
     for _ in range(3):
         assert run(["-c", str(cfg), "once"]).returncode == 0
     addr.write_text("not an address\n")
@@ -109,14 +103,12 @@ def test_daemon_heartbeat_per_round_and_uptime_kuma_fail_url(
 ) -> None:
     kuma = Receiver()
     receivers.append(kuma)
-    addr = tmp_path / "address"
-    addr.write_text("203.0.113.40\n")
     push = f"http://{kuma.address}/api/push/tok"
     beat = (
         f'[notify]\nheartbeat_url = "{push}?status=up&msg=OK"\n'
         f'heartbeat_fail_url = "{push}?status=down&msg=failed"\n'
     )
-    cfg = write_config(tmp_path / "c.toml", emulator, address_file=addr, extra=beat, interval="1h")
+    addr, cfg = address_config(tmp_path, emulator, "203.0.113.40", extra=beat, interval="1h")
     d = DaemonProcess(cfg)
     daemons.append(d)
     wait_for(lambda: len(kuma.received) == 1, what="the first round's ping")
@@ -134,16 +126,12 @@ def test_failed_sends_are_counted_and_never_show_a_secret(
     emulator: Any, tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
     closed = free_port()  # nothing listens here: every send fails
-    addr = tmp_path / "address"
-    addr.write_text("203.0.113.50\n")
     notify = (
         f'[notify]\nurls = ["json://user:hunter2pw@127.0.0.1:{closed}/s3cr3tpath"]\n'
         f'heartbeat_url = "http://127.0.0.1:{closed}/ping/0f1e2d3c-uuid"\nevents = ["written"]\n'
     )
     port = free_port()
-    cfg = write_config(
-        tmp_path / "c.toml", emulator, address_file=addr, http_port=port, extra=notify
-    )
+    _, cfg = address_config(tmp_path, emulator, "203.0.113.50", http_port=port, extra=notify)
     d = DaemonProcess(cfg)
     daemons.append(d)
     url = f"http://127.0.0.1:{port}/metrics"
@@ -165,12 +153,10 @@ def test_failed_sends_are_counted_and_never_show_a_secret(
 def test_apprise_is_never_imported_without_urls_nor_by_a_hook(
     emulator: Any, tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
-    addr = tmp_path / "address"
-    addr.write_text("203.0.113.60\n")
     port = free_port()
     importtime = {"PYTHONPROFILEIMPORTTIME": "1"}  # every import, on stderr
     beat = '[notify]\nheartbeat_url = "http://127.0.0.1:9/ping"\n'  # heartbeats need no Apprise
-    cfg = write_config(tmp_path / "c.toml", emulator, address_file=addr, http_port=port, extra=beat)
+    _, cfg = address_config(tmp_path, emulator, "203.0.113.60", http_port=port, extra=beat)
     d = DaemonProcess(cfg, env=importtime)
     daemons.append(d)
     wait_for(lambda: home(emulator) == ["203.0.113.60"], what="a round")

@@ -7,13 +7,20 @@ import os
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from daemon_support import DaemonProcess, free_port, http_get, run, wait_for, write_config
+from daemon_support import (
+    DaemonProcess,
+    address_config,
+    free_port,
+    http_get,
+    run,
+    wait_for,
+    write_config,
+)
 from status_schema import check_document
 
 from ddnsd.demo import chromium_command
@@ -38,14 +45,6 @@ def chromium_dom(url: str) -> str:
     return done.stdout
 
 
-@pytest.fixture
-def daemons() -> Iterator[list[DaemonProcess]]:
-    started: list[DaemonProcess] = []
-    yield started
-    for d in started:
-        d.stop()
-
-
 def api(port: int, **kw: Any) -> dict[str, Any]:
     r = requests.get(f"http://127.0.0.1:{port}/api/status", timeout=5, **kw)
     assert r.status_code == 200, r.text
@@ -64,10 +63,8 @@ def record_value(port: int, auth: tuple[str, str] | None = None) -> str | None:
 def test_the_page_in_a_browser_follows_an_address_change(
     emulator: Any, tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
-    addr = tmp_path / "address"
-    addr.write_text("203.0.113.10\n")
     port = free_port()
-    cfg = write_config(tmp_path / "c.toml", emulator, address_file=addr, http_port=port)
+    addr, cfg = address_config(tmp_path, emulator, "203.0.113.10", http_port=port)
     daemons.append(DaemonProcess(cfg))
     wait_for(lambda: record_value(port) == "203.0.113.10", what="the record in /api/status")
 
@@ -90,10 +87,8 @@ def test_the_page_in_a_browser_follows_an_address_change(
 def test_ddnsd_status_from_the_daemon_then_from_the_state_dir(
     emulator: Any, tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
-    addr = tmp_path / "address"
-    addr.write_text("203.0.113.20\n")
     port = free_port()
-    cfg = write_config(tmp_path / "c.toml", emulator, address_file=addr, http_port=port)
+    addr, cfg = address_config(tmp_path, emulator, "203.0.113.20", http_port=port)
     d = DaemonProcess(cfg)
     daemons.append(d)
     wait_for(lambda: record_value(port) == "203.0.113.20", what="a round")
@@ -131,8 +126,6 @@ SECRETS = ("st4tus-pw", "hunter2pw", "s3cr3tpath", "0f1e2d3c-uuid", "dyn-pw-9")
 def test_status_auth_and_no_secret_in_page_history_or_state(
     emulator: Any, tmp_path: Path, daemons: list[DaemonProcess]
 ) -> None:
-    addr = tmp_path / "address"
-    addr.write_text("203.0.113.30\n")
     port, closed = free_port(), free_port()
     (tmp_path / "status.pw").write_text("st4tus-pw\n")
     extra = (
@@ -141,9 +134,7 @@ def test_status_auth_and_no_secret_in_page_history_or_state(
         f'[notify]\nurls = ["json://u:hunter2pw@127.0.0.1:{closed}/s3cr3tpath"]\n'
         f'heartbeat_url = "http://127.0.0.1:{closed}/0f1e2d3c-uuid"\nevents = ["written"]\n'
     )
-    cfg = write_config(
-        tmp_path / "c.toml", emulator, address_file=addr, http_port=port, extra=extra
-    )
+    addr, cfg = address_config(tmp_path, emulator, "203.0.113.30", http_port=port, extra=extra)
     d = DaemonProcess(cfg)
     daemons.append(d)
     auth = ("me", "st4tus-pw")
