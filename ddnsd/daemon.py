@@ -61,7 +61,7 @@ class Listener:
 
         self.app = app
         self.server = serve(self, listen)
-        log.info("http: %s (/metrics /healthz /readyz)", self.server.url)
+        log.info("http: %s (status page /, /metrics /healthz /readyz)", self.server.url)
 
     def stop(self) -> None:
         if self.server is not None:
