@@ -19,6 +19,16 @@ _PASSTHROUGH = ("present", "cleanup", "hook")
 _GLOBAL_WITH_VALUE = ("-c", "--config", "--log-format", "--log-level")
 
 
+def duration(text: str) -> float:
+    """An option's duration ("5", "2.5s", "1m"): finite, above zero, at most an hour.
+
+    argparse turns the ValueError into "invalid duration value: 'nan'" and exit 2.
+    """
+    from ddnsd.durations import HOUR, parse_duration
+
+    return parse_duration(text, maximum=HOUR)
+
+
 def _add_globals(p: argparse.ArgumentParser, suppress: bool) -> None:
     d = argparse.SUPPRESS if suppress else None
     p.add_argument(
@@ -68,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     cmd("ip", "show what each address source says and the agreed address")
     p = cmd("healthcheck", "exit 0 when the daemon's /healthz answers 200 (for containers)")
     p.add_argument("--url", help="default: /healthz on [http] listen")
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds (default: 5)")
+    p.add_argument("--timeout", type=duration, default=5.0, help="seconds (default: 5)")
     p = cmd("config-schema", "print the configuration reference generated from the code")
     p.add_argument("--markdown", action="store_true", help="markdown (the default)")
     p = cmd("emulator", "run the local TransIP API + authoritative DNS emulator")

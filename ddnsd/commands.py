@@ -62,6 +62,7 @@ def dispatch(args: argparse.Namespace) -> int:
         if cmd == "run":
             from ddnsd.daemon import Daemon
 
+            wiring.check_startup(settings)
             return Daemon(settings, args.config).run()
     except ConfigError as exc:
         fail(str(exc), exc.problems)
@@ -74,11 +75,11 @@ def dispatch(args: argparse.Namespace) -> int:
 
 
 def check_config(settings: Settings) -> int:
+    """Every start-up check but the network (a problem fails here, not at 3 a.m.), then
+    the effective configuration."""
     from ddnsd import config
 
-    if settings.records:
-        wiring.make_detectors(settings)  # builds every source: a bad one fails here, not at 3 a.m.
-    wiring.make_event_log(settings)  # builds the notifiers: an unknown Apprise URL fails here
+    wiring.check_startup(settings)
     print(f"# effective configuration from {settings.source} (secrets redacted)")
     sys.stdout.write(config.to_toml(config.redacted(settings)))
     return EXIT_OK

@@ -60,7 +60,10 @@ class Listener:
         from ddnsd.web.server import serve
 
         self.app = app
-        self.server = serve(self, listen)
+        try:
+            self.server = serve(self, listen)
+        except DdnsdError as exc:  # in use, or gone since check_startup: fix the config
+            raise ConfigError(f"http.listen: {exc}") from None
         log.info("http: %s (status page /, /metrics /healthz /readyz)", self.server.url)
 
     def stop(self) -> None:

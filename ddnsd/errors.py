@@ -113,3 +113,10 @@ class PropagationTimeout(DdnsdError):
 
 class ChallengeRefused(DdnsdError):
     """An ACME challenge name is outside what ddnsd may touch."""
+
+
+class BadInput(ChallengeRefused):
+    """A name or value from outside is malformed (control characters, raw unicode, …).
+
+    The hooks exit 2 for it, the HTTP API answers 400; nothing is written.
+    """

@@ -1,4 +1,10 @@
-"""Logging set-up: ``--log-format text|json`` and ``--log-level``."""
+"""Logging set-up: ``--log-format text|json`` and ``--log-level``.
+
+One event, one line: in text format every control character of a message (newline,
+carriage return, escape, NUL, U+2028, …) is written escaped the way ``repr`` writes it,
+so text from outside (a request path, a name, an echo service's answer) can neither split
+a line nor forge one; JSON escapes them itself. Tracebacks keep their lines.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,8 @@ import json
 import logging
 import sys
 import time
+
+from ddnsd.names import unsafe_character
 
 _STD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
@@ -29,12 +37,30 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(doc, default=str)
 
 
+def one_line(text: str) -> str:
+    """``text`` with each control character escaped like ``repr`` escapes it."""
+    if unsafe_character(text, spaces=False) is None:
+        return text
+    return "".join(repr(ch)[1:-1] if unsafe_character(ch, spaces=False) else ch for ch in text)
+
+
+class TextFormatter(logging.Formatter):
+    """``ts LEVEL logger: message``, the message kept on one line (see :func:`one_line`)."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = one_line(record.message)
+        return super().formatMessage(record)
+
+
 def setup(fmt: str = "text", level: str = "INFO") -> None:
     handler = logging.StreamHandler(sys.stderr)
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        handler.setFormatter(TextFormatter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -48,7 +48,88 @@ def state_dir(settings: Settings) -> Path:
     return d
 
 
-def make_client(settings: Settings, observer: Observer | None = None) -> TransipClient:
+def check_startup(settings: Settings) -> None:
+    """Every check ``ddnsd run`` makes before it starts, without the network.
+
+    The key or token file, the state directory, the secrets the listener needs, the
+    listen address, every address source and the notification targets: ConfigError
+    listing each problem (exit 2), so ``check-config`` refuses what ``run`` would refuse.
+    """
+    problems: list[str] = []
+    checks = (_check_credentials, _check_state_dir, _check_listen, _check_sources, _check_notify)
+    for check in checks:
+        try:
+            check(settings)
+        except ConfigError as exc:
+            problems += exc.problems or [str(exc)]
+    if problems:
+        raise ConfigError(f"config file {settings.source} has {len(problems)} problem(s)", problems)
+
+
+def _check_credentials(settings: Settings) -> None:
+    from ddnsd.config import web_auth
+
+    t = settings.transip
+    key = "transip.access_token_file" if t.access_token_file else "transip.private_key_file"
+    try:
+        make_client(settings, cache=False)  # loads the key (or reads the token file)
+    except ConfigError as exc:
+        raise ConfigError(f"{key}: {exc}") from None
+    web_auth(settings)
+
+
+def _check_state_dir(settings: Settings) -> None:
+    """The state directory, or the nearest directory above it, takes a new file."""
+    import tempfile
+
+    there = settings.state.dir
+    try:
+        there = next(p for p in (there, *there.parents) if p.exists())
+        if not there.is_dir():
+            raise NotADirectoryError(f"{there} is not a directory")
+        with tempfile.TemporaryFile(dir=there):
+            pass
+    except OSError as exc:
+        why = exc.strerror or str(exc)
+        raise ConfigError(
+            f"state.dir: cannot write to {there} ({why}); set [state] dir to a writable directory"
+        ) from None
+
+
+def _check_listen(settings: Settings) -> None:
+    """An address of this machine (bound for a moment on a free port)."""
+    import socket
+
+    from ddnsd.config.models import split_listen
+
+    if not settings.http.listen:
+        return
+    host, _port = split_listen(settings.http.listen)
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_STREAM) as sock:
+            sock.bind((host, 0))
+    except OSError as exc:
+        raise ConfigError(
+            f"http.listen: cannot listen on {settings.http.listen}: no interface of this "
+            f"machine has {host} ({exc.strerror}); change [http] listen"
+        ) from None
+
+
+def _check_sources(settings: Settings) -> None:
+    if settings.records:
+        make_detectors(settings)
+
+
+def _check_notify(settings: Settings) -> None:
+    """``[notify]``: its URL file read, every Apprise URL known (Apprise loads for URLs only)."""
+    make_event_log(settings)
+
+
+def make_client(
+    settings: Settings, observer: Observer | None = None, *, cache: bool = True
+) -> TransipClient:
+    """The TransIP client; ``cache=False`` neither creates the state dir nor keeps a token."""
     from ddnsd.transip.client import make_client as _make
 
     t = settings.transip
@@ -59,7 +140,7 @@ def make_client(settings: Settings, observer: Observer | None = None) -> Transip
         insecure_key_permissions=t.insecure_key_permissions,
         global_key=t.global_key,
         test_mode=t.test_mode,
-        cache_dir=state_dir(settings) if t.token_cache else None,
+        cache_dir=state_dir(settings) if t.token_cache and cache else None,
         timeout=t.timeout,
         observer=observer,
         access_token_file=t.access_token_file,
@@ -91,19 +172,22 @@ def families(settings: Settings) -> list[str]:
 def make_detectors(
     settings: Settings, push_store: PushStore | None = None
 ) -> dict[str, list[Detector]]:
-    """The address sources per record type ("A"/"AAAA"); ValueError names a bad source."""
+    """The address sources per record type ("A"/"AAAA"); ConfigError names a bad source."""
     from ddnsd.detect import make_detector
 
     d = settings.detect
     out: dict[str, list[Detector]] = {}
     for rtype in families(settings) or ["A", "AAAA"]:
-        sources = d.ipv4 if rtype == "A" else d.ipv6
-        out[rtype] = [
-            make_detector(
-                s, timeout=d.timeout, allow_private=d.allow_private, push_store=push_store
-            )
-            for s in sources
-        ]
+        key, sources = ("ipv4", d.ipv4) if rtype == "A" else ("ipv6", d.ipv6)
+        out[rtype] = []
+        for i, spec in enumerate(sources):
+            try:
+                detector = make_detector(
+                    spec, timeout=d.timeout, allow_private=d.allow_private, push_store=push_store
+                )
+            except ValueError as exc:
+                raise ConfigError(f"detect.{key}[{i}]: {exc}") from None
+            out[rtype].append(detector)
     return out
 
 

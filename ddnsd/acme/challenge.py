@@ -1,7 +1,8 @@
 """ACME DNS-01 arithmetic: names, zones, values and lookups in a zone. PURE: no I/O, no clock.
 
 Everything here works on normalised names: no trailing dot, lower case, IDNA
-("xn--") labels. :func:`normalize_name` is the one way in.
+("xn--") labels. :func:`normalize_name` is the one way in (:mod:`ddnsd.names` holds
+the rules).
 """
 
 from __future__ import annotations
@@ -11,44 +12,28 @@ import hashlib
 import re
 from collections.abc import Iterable
 
-from ddnsd.errors import ChallengeRefused
+from ddnsd import names
+from ddnsd.errors import BadInput, ChallengeRefused
 from ddnsd.model import DnsEntry
 
 ACME_LABEL = "_acme-challenge"
 ACME_PREFIX = ACME_LABEL + "."
 
-_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
 # TXT values ddnsd writes: one printable ASCII word (ACME values are 43 base64url chars).
-_VALUE = re.compile(r"^[\x21-\x7e]{1,255}$")
+_VALUE = re.compile(r"[\x21-\x7e]{1,255}")
 
 
 def normalize_name(name: str, *, allow_wildcard: bool = False) -> str:
-    """``"_ACME-Challenge.Bücher.Example."`` → ``"_acme-challenge.xn--bcher-kva.example"``.
+    """``"_ACME-Challenge.Example.TEST."`` → ``"_acme-challenge.example.test"``.
 
-    Strips surrounding blanks and one trailing dot, lower-cases, converts each label
-    to IDNA. Raises :class:`ChallengeRefused` when the result is not a domain name.
+    Lower-cases and drops one trailing dot; raises :class:`BadInput` (a ChallengeRefused)
+    for anything that is not an ASCII domain name (:func:`ddnsd.names.domain_name`: no
+    control characters or blanks anywhere, raw unicode refused in favour of xn-- labels).
     """
-    text = name.strip()
-    if text.endswith("."):
-        text = text[:-1]
-    text = text.lower()
-    if not text:
-        raise ChallengeRefused("refusing an empty domain name; give a name like example.test")
     try:
-        ascii_name = text.encode("idna").decode("ascii").lower()
-    except UnicodeError as exc:
-        raise ChallengeRefused(f"refusing {name.strip()!r}: it is not a valid domain name") from exc
-    labels = ascii_name.split(".")
-    for i, label in enumerate(labels):
-        if allow_wildcard and i == 0 and label == "*" and len(labels) > 1:
-            continue
-        if not _LABEL.match(label):
-            raise ChallengeRefused(
-                f"refusing {name.strip()!r}: label {label!r} is not valid in a domain name"
-            )
-    if len(ascii_name) > 253:
-        raise ChallengeRefused(f"refusing {name.strip()!r}: the name is longer than 253 characters")
-    return ascii_name
+        return names.domain_name(name, wildcard=allow_wildcard)
+    except ValueError as exc:
+        raise BadInput(str(exc)) from None
 
 
 def challenge_value(key_auth: str) -> str:
@@ -58,22 +43,27 @@ def challenge_value(key_auth: str) -> str:
 
 
 def challenge_name(domain: str) -> str:
-    """``"*.Example.test."`` → ``"_acme-challenge.example.test"`` (wildcard = apex name)."""
+    """``"*.Example.test."`` → ``"_acme-challenge.example.test"`` (wildcard = apex name).
+
+    The challenge name itself must be a name too (at most 253 characters).
+    """
     name = normalize_name(domain, allow_wildcard=True)
-    if name.startswith("*."):
-        name = name[2:]
-    return ACME_PREFIX + name
+    return normalize_name(ACME_PREFIX + name.removeprefix("*."))
 
 
 def check_value(value: str) -> str:
-    """The value with surrounding blanks removed; refuses what cannot be an ACME TXT value."""
-    text = value.strip()
-    if not _VALUE.match(text) or '"' in text or "\\" in text:
-        raise ChallengeRefused(
-            "refusing the TXT value: it must be 1 to 255 printable ASCII characters "
-            "without blanks, quotes or backslashes (ACME values are 43 base64url characters)"
+    """``value`` when it can be an ACME TXT value, else :class:`BadInput`.
+
+    1 to 255 printable ASCII characters, nothing around them: no blanks, no control
+    characters, no quotes or backslashes (ACME values are 43 base64url characters).
+    """
+    if not _VALUE.fullmatch(value) or '"' in value or "\\" in value:
+        raise BadInput(
+            f"refusing the TXT value {names.shown(value, 60)}: it must be 1 to 255 printable "
+            "ASCII characters without blanks, quotes or backslashes (ACME values are 43 "
+            "base64url characters)"
         )
-    return text
+    return value
 
 
 def suffixes(fqdn: str) -> list[str]:

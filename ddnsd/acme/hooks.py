@@ -5,6 +5,10 @@ only when there is work to do, so handlers that need nothing (dehydrated's
 ``startup_hook``, ``deploy_cert``, …) load no config and build no client. Imports stay
 light: the service module is imported inside the functions.
 
+Names and values are checked here, before anything is loaded: a control character, a
+blank, raw unicode or a malformed label is a usage error (exit 2, one line naming the
+text, escaped), never a write.
+
 Exit codes: 0 done, 1 failed (one line on stderr), 2 usage error.
 """
 
@@ -15,12 +19,12 @@ import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, TextIO
 
-from ddnsd.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, DdnsdError
+from ddnsd.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, BadInput, DdnsdError
 
 if TYPE_CHECKING:
     from ddnsd.acme.service import ChallengeService
 
-log = logging.getLogger("ddnsd.acme.hooks")
+log = logging.getLogger(__name__)
 
 ServiceFactory = Callable[[], "ChallengeService"]
 
@@ -88,6 +92,21 @@ def _acme_name(domain: str) -> str:
     return challenge_name(domain)
 
 
+def _checked(fqdn: str, value: str) -> tuple[str, str]:
+    """(normalised name, value) given as they are; BadInput for a malformed one."""
+    from ddnsd.acme.challenge import check_value, normalize_name
+
+    return normalize_name(fqdn), check_value(value)
+
+
+def _raw_value(key_auth: str) -> str:
+    """The TXT value of a key authorization, which must be one clean ASCII word."""
+    from ddnsd.acme.challenge import challenge_value, check_value
+
+    check_value(key_auth)
+    return challenge_value(key_auth)
+
+
 def lego_exec(
     action: str, args: Sequence[str], factory: ServiceFactory, *, stderr: TextIO | None = None
 ) -> int:
@@ -100,17 +119,14 @@ def lego_exec(
         rest = rest[1:]
     try:
         if len(rest) == 3:  # RAW mode (also when the "--" was eaten on the way)
-            from ddnsd.acme.challenge import challenge_value
-
             domain, _token, key_auth = rest
-            items = [(_acme_name(domain), challenge_value(key_auth))]
+            items = [(_acme_name(domain), _raw_value(key_auth))]
         elif len(rest) == 2 and not raw:
-            items = [(rest[0], rest[1])]
+            items = [_checked(rest[0], rest[1])]
         else:
             return _usage(LEGO_USAGE, stderr)
-    except DdnsdError as exc:
-        print(f"ddnsd: {action} failed: {exc}", file=_err(stderr))
-        return EXIT_FAILED
+    except BadInput as exc:
+        return _usage(f"{action}: {exc}", stderr)
     return _run(action, items, factory, stderr)
 
 
@@ -126,8 +142,8 @@ def certbot(
         return _usage(
             f"unknown certbot hook {action!r}; use certbot-auth or certbot-cleanup", stderr
         )
-    domain = environ.get("CERTBOT_DOMAIN", "").strip()
-    value = environ.get("CERTBOT_VALIDATION", "").strip()
+    domain = environ.get("CERTBOT_DOMAIN", "")
+    value = environ.get("CERTBOT_VALIDATION", "")
     if not domain or not value:
         missing = "CERTBOT_DOMAIN" if not domain else "CERTBOT_VALIDATION"
         return _usage(
@@ -135,16 +151,15 @@ def certbot(
             "--manual-cleanup-hook with --preferred-challenges dns",
             stderr,
         )
+    remaining = environ.get("CERTBOT_REMAINING_CHALLENGES", "").strip()
     try:
-        items = [(_acme_name(domain), value)]
+        items = [_checked(_acme_name(domain), value)]
         # certbot runs every auth hook, then validates: a hook with challenges still to
         # come only adds its value; the last one waits for all of this certificate's.
-        remaining = environ.get("CERTBOT_REMAINING_CHALLENGES", "").strip()
-        others = [d for d in environ.get("CERTBOT_ALL_DOMAINS", "").split(",") if d.strip()]
-        wait_for = [_acme_name(d.strip()) for d in others] if remaining == "0" else []
-    except DdnsdError as exc:
-        print(f"ddnsd: certbot-{action} failed: {exc}", file=_err(stderr))
-        return EXIT_FAILED
+        others = [d for d in environ.get("CERTBOT_ALL_DOMAINS", "").split(",") if d]
+        wait_for = [_acme_name(d) for d in others] if remaining == "0" else []
+    except BadInput as exc:
+        return _usage(f"certbot-{action}: {exc}", stderr)
     if action == "cleanup":
         return _run("cleanup", items, factory, stderr)
     if remaining.isdigit() and int(remaining) > 0:
@@ -165,10 +180,9 @@ def dehydrated(
     if not rest or len(rest) % 3:
         return _usage(DEHYDRATED_USAGE, stderr)
     try:
-        items = [(_acme_name(rest[i]), rest[i + 2]) for i in range(0, len(rest), 3)]
-    except DdnsdError as exc:
-        print(f"ddnsd: {handler} failed: {exc}", file=_err(stderr))
-        return EXIT_FAILED
+        items = [_checked(_acme_name(rest[i]), rest[i + 2]) for i in range(0, len(rest), 3)]
+    except BadInput as exc:
+        return _usage(f"{handler}: {exc}", stderr)
     return _run("present" if handler == "deploy_challenge" else "cleanup", items, factory, stderr)
 
 

@@ -4,6 +4,7 @@
 module              role
 =================== ==========================================================
 ``models.py``       the pydantic models, one a section
+``observe.py``      the models of [notify] and [http.status_auth] (models.py imports them)
 ``read.py``         file + environment overlay, one check a section, paths
 ``credentials.py``  secrets read from their files; ``web_auth`` for the listener
 ``render.py``       the effective configuration as TOML, secrets redacted

@@ -30,9 +30,18 @@ def read_secret(path: Path | None, inline: SecretStr | None) -> str:
     """A password from its file (first line, stripped) or the inline value."""
     if path is not None:
         try:
-            return path.read_text(encoding="utf-8-sig").splitlines()[0].strip()
-        except (OSError, IndexError) as exc:
-            raise ConfigError(f"cannot read the secret file {path}: {exc}") from exc
+            lines = path.read_text(encoding="utf-8-sig").splitlines()
+        except OSError as exc:
+            raise ConfigError(f"cannot read the secret file {path}: {exc.strerror}") from None
+        except UnicodeDecodeError:
+            raise ConfigError(
+                f"the secret file {path} is not UTF-8 text; save it as UTF-8"
+            ) from None
+        if not lines or not lines[0].strip():
+            raise ConfigError(
+                f"the secret file {path} is empty; put the password on its first line"
+            )
+        return lines[0].strip()
     if inline is not None:
         return inline.get_secret_value()
     raise ConfigError("no secret configured")

@@ -24,7 +24,8 @@ from pydantic import (
 from pydantic_core import core_schema
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from ddnsd import durations
+from ddnsd import durations, names
+from ddnsd.config.observe import NotifySettings, StatusAuthSettings
 from ddnsd.detect.spec import SourceSpec, parse_source
 
 DEFAULT_STATE_DIR = Path("/var/lib/ddnsd")
@@ -35,12 +36,26 @@ def parse_duration(value: object) -> float:
     return durations.parse_duration(value)
 
 
+def parse_duration_or_zero(value: object) -> float:
+    """A duration in seconds where 0 means none (``jitter = 0``)."""
+    return durations.parse_duration(value, allow_zero=True)
+
+
 def parse_token_lifetime(value: object) -> str:
     """A TransIP phrase ("1 hour") or a duration ("1h", 3600) → the phrase to send."""
     return durations.token_lifetime(value)[0]
 
 
+def parse_name(value: object) -> str:
+    """A domain name as :func:`ddnsd.names.domain_name` has it (lower case, no trailing dot)."""
+    if not isinstance(value, str):
+        raise ValueError("expected a domain name in quotes")
+    return names.domain_name(value)
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
+DurationOrZero = Annotated[float, BeforeValidator(parse_duration_or_zero)]
+DomainName = Annotated[str, BeforeValidator(parse_name)]
 TokenLifetime = Annotated[str, BeforeValidator(parse_token_lifetime)]
 #: A source string in the file and in dumps; a parsed :class:`SourceSpec` in between.
 Source = Annotated[
@@ -132,18 +147,15 @@ class RecordSettings(_Section):
     @field_validator("domain")
     @classmethod
     def _domain(cls, v: str) -> str:
-        v = v.strip().rstrip(".").lower()
+        v = names.domain_name(v)
         if not re.fullmatch(r"(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}", v):
-            raise ValueError(f"{v!r} is not a domain name")
+            raise ValueError(f"{v!r} is not a domain name (a TransIP domain like example.nl)")
         return v
 
     @field_validator("name")
     @classmethod
     def _name(cls, v: str) -> str:
-        v = v.strip().rstrip(".").lower() or "@"
-        if v != "@" and not re.fullmatch(r"[a-z0-9_*](?:[a-z0-9_.-]*[a-z0-9_])?", v):
-            raise ValueError(f"{v!r} is not an entry name")
-        return v
+        return "@" if v in ("", "@") else names.domain_name(v, wildcard=True)
 
     @model_validator(mode="after")
     def _host(self) -> RecordSettings:
@@ -175,6 +187,12 @@ class DetectSettings(_Section):
     allow_private: bool = Field(
         default=False, description="Accept private/documentation addresses (lab use only)."
     )
+    allow_insecure_sources: bool = Field(
+        default=False,
+        description="Accept http:// sources. Their answer is plain text anyone on the path "
+        "can forge, and the forged address goes into DNS; use https:// unless the service "
+        "is on a network you trust.",
+    )
 
 
 class ScheduleSettings(_Section):
@@ -188,7 +206,9 @@ class ScheduleSettings(_Section):
         default=600.0,
         description="After a write, trust the API this long while nameservers catch up.",
     )
-    jitter: Duration = Field(default=5.0, description="Random delay added to each round.")
+    jitter: DurationOrZero = Field(
+        default=5.0, description="Random delay added to each round (0: none)."
+    )
 
 
 class DnsSettings(_Section):
@@ -201,26 +221,14 @@ class DnsSettings(_Section):
     )
 
 
-class StatusAuthSettings(_Section):
-    """[http.status_auth]: HTTP basic auth for the status page (GET / and /api/status).
-
-    Set: every client must log in, loopback ones too (`ddnsd status` reads it here).
-    Not set: the status page is served to loopback clients only, others get 403."""
-
-    username: str = Field(description="Basic-auth user name.")
-    password_file: Path | None = Field(default=None, description="File holding the password.")
-    password: SecretStr | None = Field(
-        default=None, description="Password inline (prefer password_file)."
-    )
-
-
 class HttpSettings(_Section):
     """[http]: metrics, health, status page, ACME and router-push listener."""
 
     listen: str = Field(
         default="127.0.0.1:9333",
-        description='host:port; "" disables it. Bind to loopback unless the ACME API must be '
-        "reachable (Kubernetes sidecar).",
+        description='ADDRESS:PORT, an IP address of this machine ("[::1]:9333" for IPv6, '
+        '"0.0.0.0:9333" for all); "" disables it. Bind to loopback unless the ACME API must '
+        "be reachable (Kubernetes sidecar).",
     )
     status_auth: StatusAuthSettings | None = Field(
         default=None, description="Basic auth for the status page."
@@ -229,9 +237,36 @@ class HttpSettings(_Section):
     @field_validator("listen")
     @classmethod
     def _listen(cls, v: str) -> str:
-        if v and not re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[^:\[\]]*):\d{1,5}", v):
-            raise ValueError(f"{v!r} is not host:port (IPv6: [::1]:9333)")
+        if v:
+            split_listen(v)
         return v
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """``"127.0.0.1:9333"`` → ("127.0.0.1", 9333), ``"[::]:0"`` → ("::", 0); else ValueError.
+
+    The host must be an IP address: a name may resolve to no address of this machine,
+    or to another one tomorrow.
+    """
+    bracketed = listen.startswith("[")
+    if bracketed:
+        host, sep, port = listen[1:].partition("]:")
+    else:
+        host, sep, port = listen.rpartition(":")
+    if not sep or (":" in host and not bracketed):
+        raise ValueError(f"{listen!r} is not ADDRESS:PORT (127.0.0.1:9333, [::1]:9333)")
+    if not (port.isascii() and port.isdigit()) or int(port) > 65535:
+        raise ValueError(f"{listen!r}: the port must be a number from 0 to 65535")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(
+            f"{listen!r}: {host!r} is not an IP address; listen on an address of this "
+            "machine (127.0.0.1:9333, [::1]:9333, or 0.0.0.0:9333 for all of them)"
+        ) from None
+    if bracketed != (ip.version == 6):
+        raise ValueError(f"{listen!r}: write IPv6 addresses in brackets ([::1]:9333) and only them")
+    return str(ip), int(port)
 
 
 class StateSettings(_Section):
@@ -266,13 +301,15 @@ class AcmeAccountSettings(_Section):
     username: str = Field(description="X-Api-User.")
     password_file: Path | None = Field(default=None, description="File holding X-Api-Key.")
     password: SecretStr | None = Field(default=None, description="X-Api-Key inline.")
-    fqdn: str = Field(description='The one name it may write, e.g. "_acme-challenge.example.test".')
+    fqdn: DomainName = Field(
+        description='The one name it may write, e.g. "_acme-challenge.example.test".'
+    )
 
 
 class AcmeSettings(_Section):
     """[acme]: DNS-01 challenges."""
 
-    zones: list[str] | None = Field(
+    zones: list[DomainName] | None = Field(
         default=None, description="Domains challenges may be written in. Default: every domain."
     )
     propagation_timeout: Duration = Field(
@@ -296,67 +333,9 @@ class DyndnsSettings(_Section):
     username: str = Field(default="", description="Basic-auth user the router sends.")
     password_file: Path | None = Field(default=None, description="File holding its password.")
     password: SecretStr | None = Field(default=None, description="Password inline.")
-    hostnames: list[str] = Field(
+    hostnames: list[DomainName] = Field(
         default=[], description="Accepted hostnames. Default: the configured records' names."
     )
-
-
-NotifyTopic = Literal[
-    "address", "written", "failure", "recovery", "conflict", "acme_failure", "deferred"
-]
-
-
-class NotifySettings(_Section):
-    """[notify]: messages through Apprise, heartbeat pings (docs/status.md#notifications).
-
-    Every URL here is a secret: check-config, logs and the status page show its scheme only."""
-
-    urls: list[SecretStr] = Field(
-        default=[],
-        description='Apprise URLs: "ntfys://ntfy.sh/topic", "tgram://TOKEN/CHAT", '
-        '"mailtos://…", "json://host/path", … Apprise is loaded only when one is set.',
-    )
-    urls_file: Path | None = Field(
-        default=None, description="A file with more Apprise URLs, one a line ('#' comments)."
-    )
-    events: list[NotifyTopic] = Field(
-        default=["address", "failure", "recovery", "acme_failure"],
-        description="What is sent: address, written, failure, recovery, conflict, "
-        "acme_failure, deferred.",
-    )
-    failure_after: int = Field(
-        default=3, ge=1, description="Failed rounds in a row before one failure message."
-    )
-    timeout: Duration = Field(default=10.0, description="Longest wait for one send or ping.")
-    heartbeat_url: SecretStr | None = Field(
-        default=None,
-        description="Pinged (GET) after each round that ended in sync: a healthchecks.io "
-        "check URL or an Uptime Kuma push URL.",
-    )
-    heartbeat_fail_url: SecretStr | None = Field(
-        default=None,
-        description="Pinged after a failed round. Default: heartbeat_url + /fail "
-        "(healthchecks.io); Uptime Kuma: the push URL with ?status=down.",
-    )
-    heartbeat_start: bool = Field(
-        default=False,
-        description="Ping heartbeat_url + /start before each round (healthchecks.io).",
-    )
-
-    @field_validator("urls")
-    @classmethod
-    def _urls(cls, v: list[SecretStr]) -> list[SecretStr]:
-        for i, url in enumerate(v):
-            if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://\S", url.get_secret_value()):
-                raise ValueError(f"entry {i} is not a URL (scheme://…)")  # never echo a secret
-        return v
-
-    @field_validator("heartbeat_url", "heartbeat_fail_url")
-    @classmethod
-    def _heartbeat(cls, v: SecretStr | None) -> SecretStr | None:
-        if v is not None and not re.match(r"^https?://[^/\s]+", v.get_secret_value()):
-            raise ValueError("is not an http(s) URL")
-        return v
 
 
 class Settings(BaseSettings):

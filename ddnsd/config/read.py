@@ -16,6 +16,7 @@ keys or touches the file system, resolves its paths and returns the section as u
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
@@ -26,6 +27,7 @@ from typing import Any, TypeVar
 from pydantic import SecretStr, ValidationError
 from pydantic_settings import EnvSettingsSource
 
+from ddnsd import names
 from ddnsd.config.models import (
     AcmeAccountSettings,
     AcmeSettings,
@@ -33,16 +35,15 @@ from ddnsd.config.models import (
     DnsSettings,
     DyndnsSettings,
     HttpreqSettings,
-    HttpSettings,
-    NotifySettings,
     RecordSettings,
     ScheduleSettings,
     Settings,
     StateSettings,
-    StatusAuthSettings,
     TransipSettings,
 )
-from ddnsd.detect.spec import split_server
+from ddnsd.config.observe import StatusAuthSettings as _Auth
+from ddnsd.detect.base import redact_source
+from ddnsd.detect.spec import SourceSpec, split_server
 from ddnsd.errors import ConfigError
 
 DEFAULT_CONFIG = Path("/etc/ddnsd/config.toml")
@@ -69,21 +70,19 @@ def load(
     env = dict(os.environ if environ is None else environ)
     path = config_path(cli_path, env).absolute()
     data: dict[str, Any] = {}
-    if path.exists():
-        try:
-            with path.open("rb") as fh:
-                data = tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path}: TOML syntax error: {exc}") from exc
-        except OSError as exc:
-            raise ConfigError(f"config file {path}: cannot read it: {exc.strerror}") from exc
+    if _exists(path):
+        data = _read_toml(path)
     elif require_file:
         raise ConfigError(
             f"config file {path} does not exist; pass -c FILE or set DDNSD_CONFIG "
             "(see config.example.toml)"
         )
+    data = _overlay(data, _EnvSource(env)())
+    unsafe = _unsafe_characters(data)
+    if unsafe:
+        raise ConfigError(f"config file {path} has {len(unsafe)} problem(s)", unsafe)
     try:
-        settings = Settings(**_overlay(data, _EnvSource(env)()))
+        settings = Settings(**data)
     except ValidationError as exc:
         raise ConfigError(
             f"config file {path} has {exc.error_count()} problem(s)", _format_errors(exc)
@@ -93,6 +92,59 @@ def load(
     if problems:
         raise ConfigError(f"config file {path} has {len(problems)} problem(s)", problems)
     return settings
+
+
+def _exists(path: Path) -> bool:
+    """``path.exists()``, False where the name cannot be looked up (too long, …)."""
+    try:
+        return path.exists()
+    except OSError:
+        return False
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:
+        return False
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"config file {path}: cannot read it: {exc.strerror}") from exc
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"config file {path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
+            f"{exc.start}); save it as UTF-8"
+        ) from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: TOML syntax error: {exc}") from None
+
+
+def _unsafe_characters(data: Any, key: str = "") -> list[str]:
+    """A problem for each string (passwords aside) holding a control character.
+
+    No key has a use for one, and in a name, a path or a log line it does harm.
+    The value is never shown: it may be a secret.
+    """
+    if isinstance(data, dict):
+        return [
+            p
+            for k, v in data.items()
+            if k != "password"
+            for p in _unsafe_characters(v, f"{key}.{_key(str(k))}" if key else _key(str(k)))
+        ]
+    if isinstance(data, list):
+        return [p for i, v in enumerate(data) for p in _unsafe_characters(v, f"{key}[{i}]")]
+    if isinstance(data, str) and (ch := names.unsafe_character(data, spaces=False)):
+        return [f"{key}: contains {names.describe(ch)}; remove it"]
+    return []
 
 
 class _EnvSource(EnvSettingsSource):
@@ -141,8 +193,13 @@ def _format_errors(exc: ValidationError) -> list[str]:
 def _loc(loc: tuple[int | str, ...]) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+        out += f"[{part}]" if isinstance(part, int) else (f".{_key(part)}" if out else _key(part))
     return out
+
+
+def _key(name: str) -> str:
+    """A key as written, quoted and escaped when it is not a plain word (a typo may be anything)."""
+    return name if name.isprintable() and name and " " not in name else repr(name)
 
 
 # --------------------------------------------------------------------------- one check a section
@@ -169,7 +226,7 @@ class _Place:
         """A relative ``*_file``: in the credentials directory if there, else beside the file."""
         if path is None or path.is_absolute():
             return path
-        if self.credentials is not None and (self.credentials / path).exists():
+        if self.credentials is not None and _is_file(self.credentials / path):
             return self.credentials / path
         return self.base / path
 
@@ -183,11 +240,10 @@ def _check(s: Settings, place: _Place, problems: list[str]) -> Settings:
             "detect": _check_detect(s, problems),
             "dns": _check_dns(s.dns, problems),
             "schedule": _check_schedule(s.schedule, problems),
-            "http": _check_http(s.http, place, problems),
             "state": _check_state(s.state, place),
             "acme": _check_acme(s.acme, place, problems),
             "dyndns": _check_dyndns(s.dyndns, place, problems),
-            "notify": _check_notify(s.notify, place, problems),
+            **_check_view(s, place, problems),
             "source": place.file,
         }
     )
@@ -197,7 +253,7 @@ def _check_transip(t: TransipSettings, place: _Place, problems: list[str]) -> Tr
     key_file = place.resolve(t.private_key_file)
     token_file = place.resolve(t.access_token_file)
     creds = place.credentials
-    if key_file is None and token_file is None and creds and (creds / CREDENTIAL_KEY_NAME).exists():
+    if key_file is None and token_file is None and creds and _is_file(creds / CREDENTIAL_KEY_NAME):
         key_file = creds / CREDENTIAL_KEY_NAME
     if not t.login and token_file is None:
         problems.append("transip.login: is required (your TransIP control panel login)")
@@ -210,7 +266,7 @@ def _check_transip(t: TransipSettings, place: _Place, problems: list[str]) -> Tr
         ("transip.private_key_file", key_file),
         ("transip.access_token_file", token_file),
     ):
-        if f is not None and not f.is_file():
+        if f is not None and not _is_file(f):
             problems.append(f"{key}: {f} does not exist or is not a file")
     return t.model_copy(update={"private_key_file": key_file, "access_token_file": token_file})
 
@@ -226,8 +282,13 @@ def _check_records(records: list[RecordSettings], problems: list[str]) -> list[R
 
 
 def _check_detect(s: Settings, problems: list[str]) -> DetectSettings:
-    """The sources the records need (each source's syntax is checked by the model)."""
+    """Each source fits its list and is safe; the sources the records need are there."""
     d = s.detect
+    for key, version, sources in (("ipv4", 4, d.ipv4), ("ipv6", 6, d.ipv6)):
+        for i, spec in enumerate(sources):
+            problem = _source_problem(spec, version, d.allow_insecure_sources)
+            if problem:
+                problems.append(f"detect.{key}[{i}]: {problem}")
     if not s.records:
         return d
     types = {r.type for r in s.records}
@@ -245,6 +306,23 @@ def _check_detect(s: Settings, problems: list[str]) -> DetectSettings:
     return d
 
 
+def _source_problem(spec: SourceSpec, version: int, allow_insecure: bool) -> str:
+    """Why ``spec`` may not stand in the IPv``version`` list, or ""."""
+    if spec.kind == "static":
+        found = ipaddress.ip_address(spec.arg).version
+        if found != version:
+            return (
+                f"{spec} is an IPv{found} address, not IPv{version}; move it to detect.ipv{found}"
+            )
+    if spec.kind == "http" and spec.arg.lower().startswith("http://") and not allow_insecure:
+        return (
+            f"{redact_source(spec.arg)} is plain HTTP: anyone on the path can forge its "
+            "answer and so choose the address your records get; use https://, or set "
+            "[detect] allow_insecure_sources = true if you trust the network to it"
+        )
+    return ""
+
+
 def _check_dns(dns: DnsSettings, problems: list[str]) -> DnsSettings:
     for i, server in enumerate(dns.nameservers):
         try:
@@ -260,23 +338,13 @@ def _check_schedule(schedule: ScheduleSettings, problems: list[str]) -> Schedule
     return schedule
 
 
-def _check_http(http: HttpSettings, place: _Place, problems: list[str]) -> HttpSettings:
-    auth = http.status_auth
-    if auth is None:
-        return http
-    if not auth.username:
-        problems.append("http.status_auth.username: is required")
-    auth = _check_secret("http.status_auth", auth, place, problems)
-    return http.model_copy(update={"status_auth": auth})
-
-
-def _check_notify(notify: NotifySettings, place: _Place, problems: list[str]) -> NotifySettings:
-    path = place.resolve(notify.urls_file)
-    if path is not None and not path.is_file():
-        problems.append(f"notify.urls_file: {path} does not exist or is not a file")
-    if notify.heartbeat_start and notify.heartbeat_url is None:
-        problems.append("notify.heartbeat_start: needs notify.heartbeat_url")
-    return notify.model_copy(update={"urls_file": path})
+def _check_view(s: Settings, place: _Place, problems: list[str]) -> dict[str, Any]:
+    """[http.status_auth]: its password; [notify]: its URL file resolved (read at start-up)."""
+    a = s.http.status_auth
+    a = a if a is None else _check_secret("http.status_auth", a, place, problems)
+    urls = place.resolve(s.notify.urls_file)
+    http, notify = s.http.model_copy(update={"status_auth": a}), s.notify
+    return {"http": http, "notify": notify.model_copy(update={"urls_file": urls})}
 
 
 def _check_state(state: StateSettings, place: _Place) -> StateSettings:
@@ -298,6 +366,8 @@ def _check_acme(acme: AcmeSettings, place: _Place, problems: list[str]) -> AcmeS
         httpreq = _check_secret("acme.httpreq", httpreq, place, problems)
     accounts = []
     for i, a in enumerate(acme.accounts):
+        if not a.username:
+            problems.append(f"acme.accounts[{i}].username: is required")
         a = _check_secret(f"acme.accounts[{i}]", a, place, problems)
         if not a.fqdn.lower().rstrip(".").startswith("_acme-challenge."):
             problems.append(f"acme.accounts[{i}].fqdn: must start with '_acme-challenge.'")
@@ -311,9 +381,7 @@ def _check_dyndns(
     return None if dyndns is None else _check_secret("dyndns", dyndns, place, problems)
 
 
-_WithSecret = TypeVar(
-    "_WithSecret", HttpreqSettings, AcmeAccountSettings, DyndnsSettings, StatusAuthSettings
-)
+_WithSecret = TypeVar("_WithSecret", HttpreqSettings, AcmeAccountSettings, DyndnsSettings, _Auth)
 
 
 def _check_secret(
@@ -324,6 +392,8 @@ def _check_secret(
     inline: SecretStr | None = section.password
     if path is None and inline is None:
         problems.append(f"{key}.password_file: is required")
-    elif path is not None and not path.is_file():
+    elif path is None and inline is not None and not inline.get_secret_value().strip():
+        problems.append(f"{key}.password: is empty")
+    elif path is not None and not _is_file(path):
         problems.append(f"{key}.password_file: {path} does not exist or is not a file")
     return section.model_copy(update={"password_file": path})

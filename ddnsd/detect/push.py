@@ -80,12 +80,19 @@ class PushDetector:
 
     source = "push"
 
-    def __init__(self, store: PushStore, *, allow_private: bool = False) -> None:
+    def __init__(self, store: PushStore | None, *, allow_private: bool = False) -> None:
+        """``store`` None: a command other than ``ddnsd run``, which no router pushes to."""
         self.store = store
         self.allow_private = allow_private
 
     def detect(self, family: Family) -> str:
         fam = Family(family)
+        if self.store is None:
+            raise SourceFailed(
+                self.source,
+                fam,
+                "routers push to the running daemon (ddnsd run) only; this command sees none",
+            )
         found = self.store.get(fam)
         if found is None:
             raise SourceFailed(self.source, fam, f"no router has pushed an {fam.label} address yet")

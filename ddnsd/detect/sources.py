@@ -25,7 +25,8 @@ def make_detector(
     """The detector for ``spec``; ValueError when it is unusable.
 
     ``timeout`` bounds one detection (HTTP, DNS, command); ``allow_private`` admits
-    private and documentation ranges (lab use); ``push_store`` is required for ``push``.
+    private and documentation ranges (lab use); ``push_store`` is where ``push`` reads
+    (None outside the daemon: the source then reports that only ``ddnsd run`` is pushed to).
     """
     kind, rest = spec.kind, spec.arg
     if kind == "http":
@@ -40,9 +41,4 @@ def make_detector(
         return FileDetector(rest, allow_private=allow_private)
     if kind == "static":
         return StaticDetector(rest, allow_private=allow_private)
-    if push_store is None:
-        raise ValueError(
-            "the push source needs the dyndns2 endpoint (a PushStore); "
-            "enable it or remove 'push' from the sources"
-        )
     return PushDetector(push_store, allow_private=allow_private)

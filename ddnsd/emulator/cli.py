@@ -63,7 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state", metavar="FILE", help="keep zones in this JSON file")
     parser.add_argument(
         "--propagation-delay",
-        type=float,
+        type=delay,
         default=0.0,
         metavar="SECONDS",
         help="DNS serves a write only this long after it was made",
@@ -81,6 +81,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--rate-limit", type=int, default=1000, help="requests per 15 minutes per login"
     )
+
+
+def delay(text: str) -> float:
+    """A delay in seconds, 0 allowed ("2", "1.5s"); NaN, infinity and negatives are not."""
+    from ddnsd.durations import parse_duration
+
+    return parse_duration(text, allow_zero=True)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -52,13 +52,13 @@ class Route:
 
     def __post_init__(self) -> None:
         regex = re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.template)
-        object.__setattr__(self, "pattern", re.compile(f"^{regex}$"))
+        object.__setattr__(self, "pattern", re.compile(regex))
 
 
 def route(path: str) -> tuple[Route, dict[str, str]]:
     """The route of ``path`` and its parameters; 400 outside ``/v6/``, 404 for the rest."""
     for r in ROUTES:
-        m = r.pattern.match(path)
+        m = r.pattern.fullmatch(path)
         if m:
             return r, m.groupdict()
     if not path.startswith("/v6/"):

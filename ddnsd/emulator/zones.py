@@ -3,7 +3,10 @@
 Rules (the seed's where it has them, the emulator's own where it is silent):
 
 * Entry types: A AAAA CNAME MX NS TXT SRV SSHFP TLSA CAA NAPTR (406 ``Invalid DNS entry type 'B'``).
-* Names are stored lower-case; content of A/AAAA must be an address of that family.
+* Names are stored lower-case and must match in full (406 ``Invalid DNS entry name 'x'``
+  for a control character or blank anywhere); content of A/AAAA must be an address of
+  that family; content holding a control character is 406 ``Invalid content for DNS
+  entry 'x 60 TXT'`` (the emulator's choice: TransIP stores no such entry).
 * ``POST`` of an entry identical to a stored one (all four fields) is refused with
   406 ``The DNS entry 'x 60 TXT abc' already exists`` (the emulator's choice: TransIP keeps no
   duplicates through POST; "already exists" is stable, so callers may treat it as done).
@@ -32,11 +35,13 @@ from pathlib import Path
 from typing import Any
 
 from ddnsd.model import DnsEntry
+from ddnsd.names import unsafe_character
 
 VALID_TYPES = ("A", "AAAA", "CNAME", "MX", "NS", "TXT", "SRV", "SSHFP", "TLSA", "CAA", "NAPTR")
-_DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}$")
+# Full matches only: a pattern ending in "$" also matches before a trailing newline.
+_DOMAIN = re.compile(r"(?=.{1,253}\Z)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z][a-z0-9-]{0,62}")
 _NAME = re.compile(
-    r"^(@|(\*|[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*)$"
+    r"@|(\*|[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*"
 )
 
 
@@ -60,7 +65,7 @@ def default_entries(domain: str) -> list[DnsEntry]:
 
 
 def valid_domain_name(name: str) -> bool:
-    return bool(_DOMAIN.match(name))
+    return bool(_DOMAIN.fullmatch(name))
 
 
 def entry_to_json(e: DnsEntry) -> dict[str, Any]:
@@ -77,13 +82,17 @@ def entry_from_json(obj: Any, where: str = "dnsEntry") -> DnsEntry:
     name, expire, rtype, content = obj["name"], obj["expire"], obj["type"], obj["content"]
     if not isinstance(rtype, str) or rtype not in VALID_TYPES:
         raise ZoneError(406, f"Invalid DNS entry type '{rtype}'")
-    if not isinstance(name, str) or not _NAME.match(name.lower()):
+    if not isinstance(name, str) or not _NAME.fullmatch(name.lower()):
         raise ZoneError(406, f"Invalid DNS entry name '{name}'")
     if isinstance(expire, str) and expire.isdigit():
         expire = int(expire)
     if isinstance(expire, bool) or not isinstance(expire, int) or not 1 <= expire <= 2**31 - 1:
         raise ZoneError(406, f"Invalid expire '{expire}' for DNS entry '{name}'")
-    if not isinstance(content, str) or not content.strip():
+    if (
+        not isinstance(content, str)
+        or not content.strip()
+        or unsafe_character(content, spaces=False)
+    ):
         raise ZoneError(406, f"Invalid content for DNS entry '{name} {expire} {rtype}'")
     if rtype in ("A", "AAAA"):
         try:
@@ -187,6 +196,8 @@ class ZoneStore:
     def add(self, domain: str, entry: DnsEntry, test: bool = False) -> None:
         with self._lock:
             zone = self.zone(domain)
+            if entry.name != "@" and len(f"{entry.name}.{domain}") > 253:
+                raise ZoneError(406, f"Invalid DNS entry name '{entry.name}'")
             if entry in zone:
                 raise ZoneError(
                     406,

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
+from ddnsd import names
 from ddnsd.acme.challenge import challenge_name, challenge_value, check_value, normalize_name
 from ddnsd.config.runtime import AcmeDnsAccount, HttpreqAuth
 from ddnsd.errors import ChallengeRefused, DdnsdError, PropagationTimeout, TransipError
@@ -47,7 +48,7 @@ from ddnsd.web.http import (
 
 log = logging.getLogger(__name__)
 
-_ACME_TXT = re.compile(r"^[A-Za-z0-9_-]{43}$")  # what acme-dns accepts as a value
+_ACME_TXT = re.compile(r"[A-Za-z0-9_-]{43}")  # what acme-dns accepts as a value
 
 
 # What a backend error becomes, the first row that matches: (error, metric result, log
@@ -89,6 +90,13 @@ def _field(obj: dict[str, Any], name: str, code: str = "") -> str:
         raise HttpError(
             400, f"field {name!r} is not valid Unicode", code or "bad_request"
         ) from None
+    bad = names.unsafe_character(value)
+    if bad is not None:
+        raise HttpError(
+            400,
+            f"field {name!r} contains {names.describe(bad)}; names and values hold none",
+            code or "bad_request",
+        )
     return value
 
 
@@ -165,17 +173,17 @@ class AcmeRoutes:
         self.guard.refuse_if_locked(req)
         account = self._acmedns_account(req)
         body = req.json_object()
-        subdomain = _field(body, "subdomain", "bad_subdomain").strip().rstrip(".").lower()
+        subdomain = _field(body, "subdomain", "bad_subdomain").removesuffix(".").lower()
         txt = _field(body, "txt", "bad_txt")
         label = account.fqdn.split(".", 1)[0]
         if subdomain not in (label, account.fqdn):
             raise HttpError(
                 403,
-                f"subdomain {subdomain[:80]!r} does not belong to account "
+                f"subdomain {names.shown(subdomain)} does not belong to account "
                 f"{account.username!r}; send {label!r} (first label of {account.fqdn})",
                 "bad_subdomain",
             )
-        if not _ACME_TXT.match(txt):
+        if not _ACME_TXT.fullmatch(txt):
             raise HttpError(
                 400, "txt must be an ACME DNS-01 value: 43 base64url characters", "bad_txt"
             )

@@ -1,14 +1,16 @@
 """dyndns2 router push: ``GET /nic/update?hostname=a,b&myip=IP``.
 
 HTTP basic auth. One answer line per hostname, in order: ``good IP`` / ``nochg IP``
-/ ``nohost`` (not one of ours) / ``notfqdn`` (not a domain name, or no hostname) /
+/ ``nohost`` (not one of ours) / ``notfqdn`` (not a domain name as
+:func:`ddnsd.names.domain_name` has it, e.g. with a control character, or no hostname) /
 ``numhost`` (more than 20) / ``abuse`` / ``911`` (TransIP or the round failed).
 ``myip`` may hold an IPv4 and an IPv6 address separated by a comma (FRITZ!Box
 ``<ipaddr>,<ip6addr>``), ``myipv6`` is read too; without any, the client's own
 address is used (what dyndns2 specifies; a router on the LAN has a private one,
-which the push store then refuses). An address that is not an IP address, two of one
-family, or one the push store refuses (ValueError: private, bogon, ...) answers
-``abuse``: dyndns2's "refused, do not retry unchanged"; the reason goes to the log.
+which the push store then refuses). An address that is not an IP address (a control
+character or blank in it too), two of one family, or one the push store refuses
+(ValueError: private, bogon, ...) answers ``abuse``: dyndns2's "refused, do not retry
+unchanged"; the reason goes to the log.
 ``badauth`` comes with HTTP 401, ``911`` with 502 (TransIP) or 503, lock-out ``abuse``
 with 429, ``badagent`` (a query that cannot be parsed) with 400; every other answer
 with 200.
@@ -21,11 +23,11 @@ from __future__ import annotations
 
 import ipaddress
 import logging
-import re
 from collections.abc import Callable, Iterable
 from typing import Protocol
 from urllib.parse import parse_qs
 
+from ddnsd import names
 from ddnsd.config.runtime import DyndnsEndpoint
 from ddnsd.errors import DdnsdError, TransipError
 from ddnsd.observe.metrics import Metrics
@@ -34,7 +36,6 @@ from ddnsd.web.http import AuthGuard, HttpError, Request, Response, Route, text
 log = logging.getLogger(__name__)
 
 MAX_HOSTNAMES = 20  # dyndns2: more than this answers "numhost"
-_HOST_LABEL = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
 
 Push = Callable[[int, str, str], bool]
 """``push(family, address, hostname)``: True when the address is news, False when known;
@@ -47,11 +48,13 @@ class PushTarget(Protocol):
     def push(self, family: int, address: str, hostname: str) -> bool: ...
 
 
-def valid_hostname(name: str) -> bool:
-    labels = name.split(".")
-    return (
-        len(labels) >= 2 and len(name) <= 253 and all(_HOST_LABEL.match(label) for label in labels)
-    )
+def hostname(text: str) -> str | None:
+    """The normalised hostname (two labels at least), or None when it is not one."""
+    try:
+        name = names.domain_name(text)
+    except ValueError:
+        return None
+    return name if "." in name else None
 
 
 def answer(query: str, client: str, endpoint: DyndnsEndpoint, push: Push) -> tuple[list[str], int]:
@@ -63,17 +66,17 @@ def answer(query: str, client: str, endpoint: DyndnsEndpoint, push: Push) -> tup
         fields = parse_qs(query, keep_blank_values=True, max_num_fields=64)
     except ValueError:
         return ["badagent"], 400
-    hosts = [h.strip() for v in fields.get("hostname", []) for h in v.split(",") if h.strip()]
+    hosts = [h for v in fields.get("hostname", []) for h in v.split(",") if h]
     if not hosts:
         return ["notfqdn"], 200
     if len(hosts) > MAX_HOSTNAMES:
         return ["numhost"], 200
     raw_ips = [
-        part.strip()
+        part
         for key in ("myip", "myipv6")
         for value in fields.get(key, [])
         for part in value.split(",")
-        if part.strip()
+        if part
     ]
     if not raw_ips and client != "-":
         raw_ips = [client]
@@ -81,8 +84,8 @@ def answer(query: str, client: str, endpoint: DyndnsEndpoint, push: Push) -> tup
     lines: list[str] = []
     failure = 0
     for host in hosts:
-        name = host.rstrip(".").lower()
-        if not valid_hostname(name):
+        name = hostname(host)
+        if name is None:
             lines.append("notfqdn")
         elif name not in endpoint.hostnames:
             lines.append("nohost")
@@ -103,9 +106,14 @@ def _addresses(raw: list[str]) -> tuple[list[tuple[int, str]], str]:
     found: dict[int, str] = {}
     for raw_ip in raw:
         try:
+            if names.unsafe_character(raw_ip) is not None:  # "fe80::1%\n" parses
+                raise ValueError(raw_ip)
             address = ipaddress.ip_address(raw_ip)
         except ValueError:
-            return [], f"myip {raw_ip[:60]!r} is not an IP address; check the router's URL"
+            return (
+                [],
+                f"myip {names.shown(raw_ip, 60)} is not an IP address; check the router's URL",
+            )
         if address.version in found and found[address.version] != str(address):
             return [], f"myip holds two IPv{address.version} addresses; send one per family"
         found[address.version] = str(address)

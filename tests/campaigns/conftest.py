@@ -10,11 +10,16 @@ goes into the README. (``--campaign-size`` is declared in tests/conftest.py.)
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from campaign_support import SIZES, check_row, table
+
+# Campaigns drive the real command like the integration tests do: share their helpers.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "integration"))
 
 _ROWS: dict[str, dict[str, Any]] = {}
 

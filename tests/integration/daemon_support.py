@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -143,3 +144,41 @@ class DaemonProcess:
 
 def http_get(url: str) -> requests.Response:
     return requests.get(url, timeout=5)
+
+
+class DualStackServer(ThreadingHTTPServer):
+    """An HTTP server on ``::`` that IPv4 clients reach too (as ``::ffff:a.b.c.d``)."""
+
+    address_family = socket.AF_INET6
+    daemon_threads = True
+
+    def server_bind(self) -> None:
+        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+        super().server_bind()
+
+
+def text_reply(handler: BaseHTTPRequestHandler, status: int, body: bytes) -> None:
+    """Answer ``handler``'s request with a text/plain body."""
+    handler.send_response(status)
+    handler.send_header("Content-Type", "text/plain")
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
+def challenge_service(emulator: Any, state_dir: Path, **overrides: Any) -> Any:
+    """The real ChallengeService for example.test on ``emulator``, polling its DNS quickly."""
+    from ddnsd.acme.service import ChallengeService
+    from ddnsd.transip.client import make_client
+
+    client = make_client(
+        emulator.api_url, emulator.login, emulator.private_key_path, cache_dir=state_dir
+    )
+    settings: dict[str, Any] = {
+        "zones": ["example.test"],
+        "nameservers": [emulator.dns_server],
+        "poll_interval": 0.05,
+        "propagation_timeout": 30,
+    }
+    settings.update(overrides)
+    return ChallengeService(client, state_dir=state_dir, **settings)

@@ -164,7 +164,7 @@ def test_refused_name_is_one_line_and_exit_1(
     code = hooks.lego_exec("present", ["www.example.test.", "v"], factory_for(emulator, tmp_path))
     assert code == 1
     assert capsys.readouterr().err == (
-        "ddnsd: present www.example.test. failed: refusing 'www.example.test': ddnsd only "
+        "ddnsd: present www.example.test failed: refusing 'www.example.test': ddnsd only "
         "writes ACME challenge records, whose names start with '_acme-challenge.'\n"
     )
 

@@ -91,7 +91,8 @@ def test_bad_config_exit_2_every_problem(tmp_path: Path) -> None:
     assert lines[0] == f"ddnsd: config file {cfg} has 3 problem(s)"
     assert lines[1:] == [
         "  - transip.logn: unknown key (typo?)",
-        "  - records[0].domain: 'x y' is not a domain name",
+        "  - records[0].domain: 'x y' is not a domain name: it contains a space (U+0020); "
+        "names hold only letters, digits, '-', '_' and dots",
         "  - records[0].type: Input should be 'A' or 'AAAA'",
     ]
     assert out.stdout == ""
@@ -173,16 +174,18 @@ def test_log_format_json_one_object_per_line(emulator: Any, tmp_path: Path) -> N
     assert token_like == []  # no JWT ever reaches the log, not even at debug
 
 
-def test_check_config_prints_toml_that_loads_back(tmp_path: Path) -> None:
-    """Control characters, quotes, backslashes, newlines, unicode, long text: all survive."""
+def test_check_config_prints_toml_that_loads_back(tmp_path: Path, rsa_keypair: Any) -> None:
+    """Quotes, backslashes, blanks, unicode, long text: all survive (control characters are
+    refused, see tests/unit/test_config_input.py)."""
     import tomllib
 
     import tomli_w
 
     from ddnsd import config
 
-    hostile = "\x07\x1b[0m \"q\" 'a' \\ \\\\ \n\r\t ü名 \u2028 #" + "y" * 3000
-    (tmp_path / "k.pem").write_text("x")
+    hostile = "#[0m \"q\" 'a' \\ \\\\ ü名 " + "y" * 3000
+    (tmp_path / "k.pem").write_bytes(rsa_keypair.private_key_path.read_bytes())
+    (tmp_path / "k.pem").chmod(0o600)
     (tmp_path / "pw").write_text("pw\n")
     cfg = tmp_path / "c.toml"
     data = {
@@ -191,7 +194,7 @@ def test_check_config_prints_toml_that_loads_back(tmp_path: Path) -> None:
         "detect": {"ipv4": [f"file:/run/{hostile}", f"cmd:/bin/echo '{hostile[:9]}'"]},
         "state": {"dir": str(tmp_path / "state")},
         "acme": {"httpreq": {"username": hostile, "password": hostile}},
-        "dyndns": {"username": hostile, "password_file": "pw", "hostnames": [hostile]},
+        "dyndns": {"username": hostile, "password_file": "pw", "hostnames": ["xn--bcher-kva.test"]},
     }
     cfg.write_text(tomli_w.dumps(data))
     out = run(["-c", str(cfg), "check-config"])

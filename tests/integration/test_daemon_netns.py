@@ -141,9 +141,9 @@ dir = "{tmp_path / "state"}"
             timeout=30,
             what="the event-driven PATCH",
         )
-        log = daemon_log_path.read_text()
-        assert "address change" in log
-        assert "PATCH" in log
+        # The emulator's state file can be written before the daemon logs the write.
+        wait_for(lambda: "PATCH" in daemon_log_path.read_text(), what="the PATCH log line")
+        assert "address change" in daemon_log_path.read_text()
     finally:
         for proc in (daemon, emulator):
             if proc is not None:

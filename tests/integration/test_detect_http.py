@@ -6,9 +6,10 @@ import ipaddress
 import socket
 import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+from daemon_support import DualStackServer, text_reply
 
 from ddnsd.detect import Family, SourceFailed, make_detector, parse_source
 
@@ -47,23 +48,10 @@ class Handler(BaseHTTPRequestHandler):
             return
         else:
             status, _ctype, body = ROUTES.get(self.path, (404, "text/plain", b"not found"))
-        self.send_response(status)
-        self.send_header("Content-Type", "text/plain")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        text_reply(self, status, body)
 
     def log_message(self, format: str, *args: object) -> None:
         pass
-
-
-class DualStackServer(ThreadingHTTPServer):
-    address_family = socket.AF_INET6
-    daemon_threads = True
-
-    def server_bind(self) -> None:
-        self.socket.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-        super().server_bind()
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
+from daemon_support import challenge_service
 
 from ddnsd.acme.service import ChallengeService
 from ddnsd.authdns import parse_server, query
@@ -36,19 +37,7 @@ API_KEY_HEADERS = {"X-Api-User": "certmanager", "X-Api-Key": "acmedns-key"}
 
 
 def service(emulator: EmulatorHandle, state_dir: Path, **kw: Any) -> ChallengeService:
-    from ddnsd.transip.client import make_client
-
-    client = make_client(
-        emulator.api_url, emulator.login, emulator.private_key_path, cache_dir=state_dir
-    )
-    settings: dict[str, Any] = {
-        "zones": ["example.test"],
-        "nameservers": [emulator.dns_server],
-        "poll_interval": 0.1,
-        "propagation_timeout": 30,
-    }
-    settings.update(kw)
-    return ChallengeService(client, state_dir=state_dir, **settings)
+    return challenge_service(emulator, state_dir, **{"poll_interval": 0.1, **kw})
 
 
 def start(svc: ChallengeService, metrics: Metrics | None = None) -> HttpServer:

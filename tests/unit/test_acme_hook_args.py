@@ -93,13 +93,13 @@ def test_usage_errors_exit_2_with_one_line(
     assert err == line + "\n"
 
 
-def test_bad_domain_exits_1_without_building_the_service(
+def test_bad_domain_exits_2_without_building_the_service(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    assert hooks.dehydrated(["deploy_challenge", "exa mple.test", "tok", "val"], no_factory) == 1
+    assert hooks.dehydrated(["deploy_challenge", "exa mple.test", "tok", "val"], no_factory) == 2
     assert capsys.readouterr().err == (
-        "ddnsd: deploy_challenge failed: refusing 'exa mple.test': label 'exa mple' is not "
-        "valid in a domain name\n"
+        "ddnsd: deploy_challenge: 'exa mple.test' is not a domain name: it contains a space "
+        "(U+0020); names hold only letters, digits, '-', '_' and dots\n"
     )
 
 

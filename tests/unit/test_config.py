@@ -128,7 +128,8 @@ interval = "5 parsecs"
         config.load(write(cfgdir, text), environ={})
     assert exc.value.problems == [
         "transip.logn: unknown key (typo?)",
-        "records[0].domain: 'exa mple' is not a domain name",
+        "records[0].domain: 'exa mple' is not a domain name: it contains a space (U+0020); "
+        "names hold only letters, digits, '-', '_' and dots",
         "records[0].type: Input should be 'A' or 'AAAA'",
         "records[0].ttl: Input should be greater than or equal to 60",
         "schedule.interval: '5 parsecs' is not a duration; use e.g. '90', '30s', '5m', '1h' "
@@ -239,15 +240,11 @@ def test_example_config_keys_all_exist(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- printed and read back
 
 HOSTILE = [
-    "bell\x07",
-    "esc\x1b[31m",
     'dq"',
     "sq'",
     "back\\slash\\",
-    "new\nline",
-    "cr\rtab\t",
-    "ünïcødé ✓ 名前 \u2028",
-    "del\x7f",
+    "tab and  spaces ",
+    "ünïcødé ✓ 名前",
     '"""',
     "'''",
     "# not a comment",
@@ -255,46 +252,48 @@ HOSTILE = [
     "= x",
     "x" * 5000,
 ]
+#: Names: every form a name may take (control characters are refused, see below).
+NAMES = ["example.test", "xn--bcher-kva.example", "_acme-challenge.a-b.test", "x" * 63 + ".test"]
 
 
 def hostile_config(d: Path) -> dict[str, Any]:
     """A config whose free-text values are as awkward for TOML as they can be."""
     for i in range(3):
-        (d / f"pw-{i}-\x07\"'\\ü\n.txt").write_text("secret\n")
+        (d / f"pw-{i}-\"'\\ü .txt").write_text("secret\n")
     return {
         "transip": {
             "login": "".join(HOSTILE),
             "private_key_file": "k.pem",
-            "api_url": 'http://127.0.0.1:1/v6?"\x07\\ü',
+            "api_url": 'http://127.0.0.1:1/v6?"\\ü',
             "token_lifetime": 5400,
         },
         "records": [{"domain": "example.test", "name": "home", "type": "A"}],
         "detect": {
-            "ipv4": [f"file:/run/{h}" for h in HOSTILE] + ["cmd:/bin/echo \"\x07 ü\" '\\'"],
+            "ipv4": [f"file:/run/{h}" for h in HOSTILE] + ["cmd:/bin/echo \" ü\" '\\'"],
             "agree": 1,
         },
-        "dns": {"nameservers": ["ns\x07ü\"'\\.example:53"]},
-        "state": {"dir": 'state-\x07"\\ü'},
+        "dns": {"nameservers": ["nsü\"'\\.example:53"]},
+        "state": {"dir": 'state-"\\ü'},
         "acme": {
-            "zones": HOSTILE,
+            "zones": NAMES,
             "httpreq": {
-                "base": '/acme\x07"\\',
-                "username": "lego\x1b\"'\\\n",
-                "password_file": "pw-0-\x07\"'\\ü\n.txt",
+                "base": '/acme"\\',
+                "username": "lego\"'\\",
+                "password_file": "pw-0-\"'\\ü .txt",
             },
             "accounts": [
                 {
                     "username": h,
-                    "password_file": "pw-1-\x07\"'\\ü\n.txt",
-                    "fqdn": f"_acme-challenge.{h}",
+                    "password_file": "pw-1-\"'\\ü .txt",
+                    "fqdn": f"_acme-challenge.{n}",
                 }
-                for h in HOSTILE
+                for h, n in zip(HOSTILE, NAMES * 3, strict=False)
             ],
         },
         "dyndns": {
-            "username": 'router\x07"\\ü',
-            "password_file": "pw-2-\x07\"'\\ü\n.txt",
-            "hostnames": HOSTILE,
+            "username": 'router"\\ü',
+            "password_file": "pw-2-\"'\\ü .txt",
+            "hostnames": NAMES,
         },
     }
 
@@ -453,7 +452,7 @@ def test_web_auth_dyndns_hostnames_default_to_the_records(cfgdir: Path) -> None:
 def test_web_auth_unreadable_secret_is_a_config_error(cfgdir: Path) -> None:
     (cfgdir / "empty.pw").write_text("")
     text = MINIMAL + '\n[dyndns]\nusername = "router"\npassword_file = "empty.pw"\n'
-    with pytest.raises(ConfigError, match=r"cannot read the secret file .*empty\.pw"):
+    with pytest.raises(ConfigError, match=r"the secret file .*empty\.pw is empty"):
         config.web_auth(config.load(write(cfgdir, text), environ={}))
 
 

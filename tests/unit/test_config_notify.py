@@ -93,8 +93,11 @@ AUTH = '[http.status_auth]\nusername = "me"'
             '[notify]\nheartbeat_url = "ftp://hunter2pw"',
             "notify.heartbeat_url: is not an http(s) URL",
         ),
-        ("[notify]\nheartbeat_start = true", "notify.heartbeat_start: needs notify.heartbeat_url"),
-        ('[notify]\nurls_file = "nope.urls"', f"notify.urls_file: {{d}}/nope.urls {MISSING}"),
+        ("[notify]\nheartbeat_start = true", "notify: heartbeat_start needs heartbeat_url"),
+        (
+            '[http.status_auth]\nusername = ""\npassword = "x"',
+            "http.status_auth.username: is required",
+        ),
         ('[notify]\nevents = ["everything"]', f"notify.events[0]: Input should be {TOPICS}"),
         (
             "[notify]\nfailure_after = 0",
@@ -112,6 +115,12 @@ def test_problems_name_the_key_never_the_secret(cfgdir: Path, text: str, problem
         load(cfgdir, text)
     assert exc.value.problems == [problem.format(d=cfgdir)]
     assert "hunter2pw" not in str(exc.value.problems)
+
+
+def test_a_missing_urls_file_is_refused_at_start_up(cfgdir: Path) -> None:
+    settings = load(cfgdir, '[notify]\nurls_file = "nope.urls"')
+    with pytest.raises(ConfigError, match=r"^notify.urls_file: cannot read .*/nope.urls: No such"):
+        wiring.make_event_log(settings)
 
 
 def test_a_url_apprise_does_not_know_is_refused_by_number(cfgdir: Path) -> None:

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from ddnsd import authdns
-from ddnsd.detect import Family, PushStore, make_detector, parse_source, redact_source
+from ddnsd.detect import Family, PushStore, SourceFailed, make_detector, parse_source, redact_source
 from ddnsd.detect.command import CommandDetector
 from ddnsd.detect.dns import PRESETS, DnsDetector
 from ddnsd.detect.http import HttpDetector
@@ -92,10 +92,11 @@ def test_invalid_sources_are_refused_in_one_sentence(source: str, words: str) ->
         make_detector(parse_source(source), push_store=PushStore())
 
 
-def test_push_without_store_is_refused() -> None:
-    parse_source("push")  # fine at parse time: the store is wired by the app
-    with pytest.raises(ValueError, match="the push source needs the dyndns2 endpoint"):
-        make_detector(parse_source("push"))
+def test_push_without_store_says_only_the_daemon_is_pushed_to() -> None:
+    """`ddnsd ip` / `once` have no store: the source fails with a sentence, no exception."""
+    detector = make_detector(parse_source("push"))
+    with pytest.raises(SourceFailed, match=r"routers push to the running daemon \(ddnsd run\)"):
+        detector.detect(Family.V4)
 
 
 REDACT = [

@@ -77,9 +77,10 @@ CASES = {
         [f"good {V4}", f"good {V4}"],
         calls=[(4, V4, HOME), (4, V4, NAS)],
     ),
-    "hostname-case-dot-blanks": Case(
-        f"hostname=%20HOME.Example.TEST.%20&myip={V4}", [f"good {V4}"], calls=[(4, V4, HOME)]
+    "hostname-case-dot": Case(
+        f"hostname=HOME.Example.TEST.&myip={V4}", [f"good {V4}"], calls=[(4, V4, HOME)]
     ),
+    "hostname-blanks/notfqdn": Case(f"hostname=%20HOME.Example.TEST.%20&myip={V4}", ["notfqdn"]),
     "no-myip/client-address": Case(
         f"hostname={HOME}", [f"good {V4}"], calls=[(4, V4, HOME)], client=V4
     ),
