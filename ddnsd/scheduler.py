@@ -2,8 +2,9 @@
 
 The round runs every ``interval`` (jittered), never twice at once (``max_instances=1``),
 missed runs coalesced. After a failed round the next one comes sooner, backing off
-exponentially from 5 s up to the interval. ``trigger()`` (SIGUSR1, netlink events, router
-push) runs a round now.
+exponentially from 5 s up to the interval. ``trigger()`` (SIGUSR1, SIGHUP, netlink
+events, router push) runs a round now; asked while one runs, it runs another right after
+it (APScheduler would skip a run due while one runs, and the request with it).
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class Scheduler:
         self._lock = threading.Lock()
         self._idle = threading.Event()
         self._idle.set()
+        self._running = False
+        self._requested = False  # trigger() while a round ran: one more round after it
         self._sched = BackgroundScheduler(
             executors={"default": ThreadPoolExecutor(2)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
@@ -60,20 +63,31 @@ class Scheduler:
             self._sched.add_job(fn, IntervalTrigger(seconds=every, timezone=UTC), id=name)
 
     def _run_round(self) -> None:
+        with self._lock:
+            self._running = True
         self._idle.clear()
         try:
-            ok = self._round_fn()
-        except Exception:  # a bug in a round must not stop the daemon
-            log.exception("round crashed")
-            ok = False
+            again = True
+            while again:
+                try:
+                    ok = self._round_fn()
+                except Exception:  # a bug in a round must not stop the daemon
+                    log.exception("round crashed")
+                    ok = False
+                with self._lock:
+                    self.failures = 0 if ok else self.failures + 1
+                    again, self._requested = self._requested, False
+                    self._running = again
+                    if not ok and not again:
+                        delay = backoff(self.failures, self.interval)
+                        log.info(
+                            "round failed (%d in a row); next try in %.0f s", self.failures, delay
+                        )
+                        self._reschedule(delay)
         finally:
+            with self._lock:
+                self._running = False
             self._idle.set()
-        with self._lock:
-            self.failures = 0 if ok else self.failures + 1
-            if not ok:
-                delay = backoff(self.failures, self.interval)
-                log.info("round failed (%d in a row); next try in %.0f s", self.failures, delay)
-                self._reschedule(delay)
 
     def _reschedule(self, delay: float) -> None:
         job = self._sched.get_job(ROUND_JOB)
@@ -96,6 +110,9 @@ class Scheduler:
         """Run a round as soon as possible (coalesced with one already pending)."""
         log.info("round requested: %s", reason)
         with self._lock:
+            if self._running:
+                self._requested = True
+                return
             self._reschedule(0)
         self._sched.wakeup()
 
