@@ -1,5 +1,8 @@
 """Ask a zone's authoritative nameservers directly (no recursive cache in between).
 
+Questions go out through :mod:`ddnsd.dnswire` (standard library); dnspython's resolver is
+loaded only to find a zone's NS records when no ``[dns] nameservers`` are configured.
+
 Shared by the DDNS drift check (``reconcile/engine.py``) and ACME propagation
 (``acme/propagation.py``). Nameservers come from the ``[dns] nameservers`` override
 ("127.0.0.1:8053", "[::1]:53", "ns1.example.net") or from the zone's NS records
@@ -11,16 +14,7 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
-import dns.exception
-import dns.flags
-import dns.message
-import dns.name
-import dns.query
-import dns.rcode
-import dns.rdataclass
-import dns.rdatatype
-import dns.resolver
-
+from ddnsd import dnswire
 from ddnsd.detect.spec import split_server
 from ddnsd.errors import DdnsdError
 
@@ -64,6 +58,9 @@ def authoritative_servers(
     """The servers to ask for ``zone``: the override when given, else NS + addresses."""
     if override:
         return [parse_server(s) for s in override]
+    import dns.exception
+    import dns.resolver
+
     resolver = dns.resolver.Resolver()
     resolver.lifetime = timeout
     try:
@@ -103,35 +100,27 @@ def query(
     rcodes raise :class:`DdnsdError` naming the server. ``recursion=True`` asks a resolver
     (address detection) and accepts the answer at the end of a CNAME chain.
     """
-    qname = dns.name.from_text(fqdn)
-    kind = dns.rdatatype.from_text(rdtype)
-    msg = dns.message.make_query(qname, kind, dns.rdataclass.from_text(rdclass))
-    if not recursion:
-        msg.flags &= ~dns.flags.RD  # we ask the authority itself
     try:
-        resp = dns.query.udp(msg, server.address, port=server.port, timeout=timeout)
-        if resp.flags & dns.flags.TC:
-            resp = dns.query.tcp(msg, server.address, port=server.port, timeout=timeout)
-    except dns.exception.Timeout:
+        kind = dnswire.type_code(rdtype)
+        answer = dnswire.exchange(
+            server.address,
+            server.port,
+            fqdn,
+            rdtype,
+            rdclass,
+            rd=recursion,  # without it we ask the authority itself
+            timeout=timeout,
+        )
+    except TimeoutError:
         raise DdnsdError(
             f"no answer from {server} within {timeout:g} s for {fqdn} {rdtype}"
         ) from None
-    except (dns.exception.DNSException, OSError) as exc:
+    except (OSError, ValueError) as exc:
         raise DdnsdError(f"nameserver {server} did not answer for {fqdn} {rdtype}: {exc}") from exc
-    rcode = resp.rcode()
-    if rcode == dns.rcode.NXDOMAIN:
+    if answer.rcode == dnswire.NXDOMAIN:
         return []
-    if rcode != dns.rcode.NOERROR:
-        raise DdnsdError(
-            f"nameserver {server} answered {dns.rcode.to_text(rcode)} for {fqdn} {rdtype}"
-        )
-    values: list[str] = []
-    for rrset in resp.answer:
-        if rrset.rdtype != kind or (not recursion and rrset.name != qname):
-            continue
-        for rd in rrset:
-            if kind == dns.rdatatype.TXT:
-                values.append(b"".join(rd.strings).decode("utf-8", "replace"))
-            else:
-                values.append(rd.to_text())
-    return values
+    if answer.rcode != 0:
+        rcode = dnswire.RCODES.get(answer.rcode, str(answer.rcode))
+        raise DdnsdError(f"nameserver {server} answered {rcode} for {fqdn} {rdtype}")
+    qname = fqdn.rstrip(".").lower() + "."
+    return [r.value for r in answer.records if r.type == kind and (recursion or r.name == qname)]

@@ -258,18 +258,25 @@ def local_url(listen: str, path: str) -> str:
 def acme(command: str, rest: list[str], config_path: str | None) -> int:
     """``present`` / ``cleanup`` / ``hook …``: the ACME front doors through one dispatcher.
 
-    The service (config, key, client) is built only when a handler has work to do.
+    A running daemon does the work when one answers on its socket; otherwise it is done
+    here, and the service (config, key, client) is built only when a handler has work to do.
     """
-    from ddnsd.acme import hooks
     from ddnsd.config.environ import hook_environ
+    from ddnsd.handoff.client import forward
+
+    environ = hook_environ()
+    code = forward(command, rest, config_path, environ)
+    if code is not None:
+        return code
+    from ddnsd.acme import hooks
 
     def factory() -> ChallengeService:
         try:
-            settings = wiring.load_settings(config_path)
-            events = wiring.make_event_log(settings, notify=False)  # history; no Apprise here
+            settings = wiring.load_hook_settings(config_path)
+            events = wiring.hook_events(settings)  # the history; no notification from a hook
             return wiring.make_challenge_service(settings, events=events)
         except ConfigError as exc:
             fail(str(exc), exc.problems)
             raise SystemExit(EXIT_USAGE) from None
 
-    return hooks.dispatch(command, rest, factory, hook_environ())
+    return hooks.dispatch(command, rest, factory, environ)

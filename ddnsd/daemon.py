@@ -101,6 +101,7 @@ class Daemon:
     def __init__(self, settings: Settings, config_path: str | None) -> None:
         from ddnsd.config.environ import process_env
         from ddnsd.detect import PushStore
+        from ddnsd.handoff.work import DaemonAcme
         from ddnsd.observe.health import Health
         from ddnsd.observe.metrics import Metrics
         from ddnsd.scheduler import Scheduler
@@ -112,13 +113,14 @@ class Daemon:
         self.health = Health(s.schedule.interval)
         self.notifier = Notifier(process_env("NOTIFY_SOCKET"), process_env("WATCHDOG_USEC"))
         self.report = wiring.make_reporter(s, self.metrics, self.health, self.notifier)
+        self.acme_work = DaemonAcme(lambda: self.parts, events=self.report.event)
         self.scheduler = Scheduler(
             self._round_job,
             interval=s.schedule.interval,
             jitter=s.schedule.jitter,
             periodic={
                 "token": (self._renew_token, min(300.0, s.schedule.interval)),
-                "acme-sweep": (self._sweep_journal, max(60.0, s.acme.max_age / 4)),
+                "acme-sweep": (self.acme_work.sweep, max(60.0, s.acme.max_age / 4)),
             },
         )
         self.push_store = PushStore(on_change=self.scheduler.trigger)
@@ -139,7 +141,7 @@ class Daemon:
         records = bool(settings.records)
         acme = None
         if wiring.serves_acme(settings):
-            acme = self._acme(settings, client)
+            acme = wiring.make_challenge_service(settings, client, events=self.report.event)
             acme.cleanup_stale()
         return Parts(
             settings=settings,
@@ -199,15 +201,6 @@ class Daemon:
             log.error("token renewal failed: %s", exc)
             self.report.token(False)
 
-    def _sweep_journal(self) -> None:
-        from ddnsd.acme.sweep import sweep_stale
-
-        sweep_stale(self.settings.state.dir, self.parts.acme, lambda: self._acme(self.settings))
-
-    def _acme(self, settings: Settings, client: TransipClient | None = None) -> ChallengeService:
-        client = client or self.parts.client
-        return wiring.make_challenge_service(settings, client, events=self.report.event)
-
     def _reload(self) -> None:
         self._reload_requested = False
         old = self.settings
@@ -252,12 +245,16 @@ class Daemon:
 
     def run(self) -> int:
         s = self.settings
+        from ddnsd.handoff.server import HookServer
+
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
+            signal.signal(sig, self._on_signal)
+        self.hooks = HookServer.listen(s, self.acme_work)  # first: a second daemon stops here
+        self.report.started(len(s.records))
+        self.acme_work.sweep()
         if s.http.listen:
             self.listener.start(self._web_app(), s.http.listen)
         self.watch.update(wiring.watched_interfaces(s))
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
-            signal.signal(sig, self._on_signal)
-        self.report.started(len(s.records))
         self.scheduler.start()
         self._warn_if_idle(s)
         log.info(
@@ -277,6 +274,8 @@ class Daemon:
         self.scheduler.shutdown(timeout=8.0)
         self.watch.stop()
         self.listener.stop()
+        if self.hooks is not None:
+            self.hooks.stop()
         self.report.stopped()
         self.notifier.stop()
         log.info("stopped")

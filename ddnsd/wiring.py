@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
     from ddnsd.acme.service import ChallengeService
     from ddnsd.config import Settings
+    from ddnsd.config.hookconf import HookSettings
     from ddnsd.detect import Agreement, Detector, PushStore
     from ddnsd.model import RecordSpec
     from ddnsd.observe.events import EventSink
@@ -36,11 +37,20 @@ def load_settings(config_path: str | None) -> Settings:
     return config.load(config_path)
 
 
-def state_dir(settings: Settings) -> Path:
+def load_hook_settings(config_path: str | None) -> Settings | HookSettings:
+    """What an ACME hook needs: read without the models when they are not needed to judge it."""
+    from ddnsd.config.hookconf import load_for_hook
+
+    return load_for_hook(config_path) or load_settings(config_path)
+
+
+def state_dir(settings: Settings | HookSettings) -> Path:
     """The state directory, created (0700) if missing; ConfigError when that is impossible."""
+    from ddnsd import statefiles
+
     d = settings.state.dir
     try:
-        d.mkdir(mode=0o700, parents=True, exist_ok=True)
+        statefiles.make_dir(d)
     except OSError as exc:
         raise ConfigError(
             f"state.dir: cannot create {d}: {exc.strerror}; set [state] dir to a writable directory"
@@ -127,7 +137,7 @@ def _check_notify(settings: Settings) -> None:
 
 
 def make_client(
-    settings: Settings, observer: Observer | None = None, *, cache: bool = True
+    settings: Settings | HookSettings, observer: Observer | None = None, *, cache: bool = True
 ) -> TransipClient:
     """The TransIP client; ``cache=False`` neither creates the state dir nor keeps a token."""
     from ddnsd.transip.client import make_client as _make
@@ -231,7 +241,7 @@ def make_engine(settings: Settings, client: TransipClient, *, dry_run: bool = Fa
 
 
 def make_challenge_service(
-    settings: Settings,
+    settings: Settings | HookSettings,
     client: TransipClient | None = None,
     observer: Observer | None = None,
     *,
@@ -287,24 +297,17 @@ def make_web_app(
 
 
 def make_event_log(
-    settings: Settings,
-    *,
-    notify: bool = True,
-    on_failure: Callable[[str], None] | None = None,
+    settings: Settings, *, on_failure: Callable[[str], None] | None = None
 ) -> EventLog:
-    """History in the state dir and, with ``notify`` and ``[notify]`` targets, notifications.
+    """History in the state dir and the notifications ``[notify]`` asks for.
 
     Apprise is imported only when ``[notify] urls`` lists something (ConfigError for a URL
     it does not know). ``on_failure(kind)`` counts a send that failed.
     """
-    from ddnsd.observe.history import History
+    from ddnsd.config import notify_targets
     from ddnsd.observe.report import EventLog
 
-    history = History(settings.state.dir, settings.state.history_bytes)
-    if not notify:
-        return EventLog(history)
-    from ddnsd.config import notify_targets
-
+    history = hook_events(settings).history
     targets = notify_targets(settings)
     if not targets.active:
         return EventLog(history)
@@ -316,6 +319,15 @@ def make_event_log(
         return EventLog(history, Notifications(targets, outbox))
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
+
+
+def hook_events(settings: Settings | HookSettings) -> EventLog:
+    """The history alone: what a hook process reports (it sends no notification, so it
+    never loads Apprise)."""
+    from ddnsd.observe.history import History
+    from ddnsd.observe.report import EventLog
+
+    return EventLog(History(settings.state.dir, settings.state.history_bytes))
 
 
 def make_reporter(

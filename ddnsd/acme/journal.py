@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ddnsd import statefiles
 from ddnsd.errors import DdnsdError
 from ddnsd.model import DnsEntry
 
@@ -101,7 +102,7 @@ class Journal:
 
     def _ensure_dir(self) -> None:
         try:
-            self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+            statefiles.make_dir(self.state_dir)
         except OSError as exc:
             raise DdnsdError(
                 f"cannot create the state directory {self.state_dir} ({exc.strerror}); "
@@ -126,23 +127,9 @@ class Journal:
 
     def _write(self, entries: list[JournalEntry]) -> None:
         data = {"version": 1, "entries": [e.to_json() for e in entries]}
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
-            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-            try:
-                os.write(fd, (json.dumps(data, indent=1) + "\n").encode("utf-8"))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(tmp, self.path)
-            dir_fd = os.open(self.state_dir, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                os.fsync(dir_fd)
-            finally:
-                os.close(dir_fd)
+            statefiles.write_atomic(self.path, json.dumps(data, indent=1) + "\n", durable=True)
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise DdnsdError(
                 f"cannot write the ACME journal {self.path} ({exc.strerror}); "
                 "check that state.dir is writable and not full"
@@ -152,7 +139,7 @@ class Journal:
     def _locked(self, kind: int) -> Iterator[None]:
         self._ensure_dir()
         with self._thread_lock:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = statefiles.open_lock(self.lock_path)
             try:
                 fcntl.flock(fd, kind)
                 yield
@@ -236,7 +223,7 @@ class Journal:
         with _owner_guard:
             if key in _owner_fds:
                 return True
-            fd = os.open(self.owner_lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            fd = statefiles.open_lock(self.owner_lock_path)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError as exc:

@@ -11,6 +11,7 @@ module              role
 ``schema.py``       docs/configuration.md
 ``environ.py``      systemd's and hook callers' variables
 ``runtime.py``      plain credential values the web layer takes (stdlib only)
+``places.py``       config file, state dir and hook socket paths (stdlib only)
 =================== ==========================================================
 
 The reader is ``read.py``, not ``load.py``: a submodule named ``load`` would replace the
@@ -28,18 +29,24 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ddnsd.config.credentials import notify_targets, read_secret, status_auth, web_auth
     from ddnsd.config.environ import hook_environ, process_env
-    from ddnsd.config.models import DEFAULT_STATE_DIR, Settings, parse_duration
-    from ddnsd.config.read import CREDENTIAL_KEY_NAME, DEFAULT_CONFIG, config_path, load
+    from ddnsd.config.models import Settings, parse_duration
+    from ddnsd.config.places import (
+        CREDENTIAL_KEY_NAME,
+        DEFAULT_CONFIG,
+        DEFAULT_STATE_DIR,
+        config_path,
+    )
+    from ddnsd.config.read import load
     from ddnsd.config.render import redacted, to_toml
     from ddnsd.config.schema import schema_markdown
 
 _MODULES = {
-    "DEFAULT_STATE_DIR": "models",
+    "DEFAULT_STATE_DIR": "places",
     "Settings": "models",
     "parse_duration": "models",
-    "CREDENTIAL_KEY_NAME": "read",
-    "DEFAULT_CONFIG": "read",
-    "config_path": "read",
+    "CREDENTIAL_KEY_NAME": "places",
+    "DEFAULT_CONFIG": "places",
+    "config_path": "places",
     "load": "read",
     "read_secret": "credentials",
     "web_auth": "credentials",

@@ -26,9 +26,8 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from ddnsd import durations, names
 from ddnsd.config.observe import NotifySettings, StatusAuthSettings
+from ddnsd.config.places import DEFAULT_STATE_DIR
 from ddnsd.detect.spec import SourceSpec, parse_source
-
-DEFAULT_STATE_DIR = Path("/var/lib/ddnsd")
 
 
 def parse_duration(value: object) -> float:
@@ -234,11 +233,30 @@ class HttpSettings(_Section):
         default=None, description="Basic auth for the status page."
     )
 
+    socket: str | None = Field(
+        default=None,
+        description="Unix socket where `ddnsd present|cleanup|hook` hand their work to the "
+        'daemon; "" turns it off. Default: ddnsd.sock in $RUNTIME_DIRECTORY under systemd '
+        "(/run/ddnsd/ddnsd.sock), else in the state dir.",
+    )
+    socket_group: str = Field(
+        default="",
+        description="Group (name or number) whose members may use the socket, besides root "
+        "and the daemon's own user.",
+    )
+
     @field_validator("listen")
     @classmethod
     def _listen(cls, v: str) -> str:
         if v:
             split_listen(v)
+        return v
+
+    @field_validator("socket")
+    @classmethod
+    def _socket(cls, v: str | None) -> str | None:
+        if v and not v.startswith("/"):
+            raise ValueError(f"{v!r} is not an absolute path")
         return v
 
 

@@ -20,7 +20,6 @@ import ipaddress
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -41,23 +40,12 @@ from ddnsd.config.models import (
     StateSettings,
     TransipSettings,
 )
-from ddnsd.config.observe import StatusAuthSettings as _Auth
+from ddnsd.config.observe import StatusAuthSettings
+from ddnsd.config.places import CREDENTIAL_KEY_NAME, Place, config_path, state_dir
+from ddnsd.config.places import is_file as _is_file
 from ddnsd.detect.base import redact_source
 from ddnsd.detect.spec import SourceSpec, split_server
 from ddnsd.errors import ConfigError
-
-DEFAULT_CONFIG = Path("/etc/ddnsd/config.toml")
-CREDENTIAL_KEY_NAME = "transip.key"
-
-
-def config_path(cli_path: str | None, environ: Mapping[str, str] | None = None) -> Path:
-    """``-c FILE``, else ``$DDNSD_CONFIG``, else ``/etc/ddnsd/config.toml``."""
-    env = os.environ if environ is None else environ
-    if cli_path:
-        return Path(cli_path)
-    if env.get("DDNSD_CONFIG"):
-        return Path(env["DDNSD_CONFIG"])
-    return DEFAULT_CONFIG
 
 
 def load(
@@ -88,7 +76,7 @@ def load(
             f"config file {path} has {exc.error_count()} problem(s)", _format_errors(exc)
         ) from None
     problems: list[str] = []
-    settings = _check(settings, _Place.of(path, env), problems)
+    settings = _check(settings, Place.of(path, env), problems)
     if problems:
         raise ConfigError(f"config file {path} has {len(problems)} problem(s)", problems)
     return settings
@@ -98,13 +86,6 @@ def _exists(path: Path) -> bool:
     """``path.exists()``, False where the name cannot be looked up (too long, …)."""
     try:
         return path.exists()
-    except OSError:
-        return False
-
-
-def _is_file(path: Path) -> bool:
-    try:
-        return path.is_file()
     except OSError:
         return False
 
@@ -205,33 +186,7 @@ def _key(name: str) -> str:
 # --------------------------------------------------------------------------- one check a section
 
 
-@dataclass(frozen=True)
-class _Place:
-    """Where relative paths point: beside the config file, systemd's directories."""
-
-    file: Path
-    credentials: Path | None
-    state_directory: str | None
-
-    @classmethod
-    def of(cls, path: Path, env: Mapping[str, str]) -> _Place:
-        creds = env.get("CREDENTIALS_DIRECTORY")
-        return cls(path, Path(creds) if creds else None, env.get("STATE_DIRECTORY"))
-
-    @property
-    def base(self) -> Path:
-        return self.file.parent
-
-    def resolve(self, path: Path | None) -> Path | None:
-        """A relative ``*_file``: in the credentials directory if there, else beside the file."""
-        if path is None or path.is_absolute():
-            return path
-        if self.credentials is not None and _is_file(self.credentials / path):
-            return self.credentials / path
-        return self.base / path
-
-
-def _check(s: Settings, place: _Place, problems: list[str]) -> Settings:
+def _check(s: Settings, place: Place, problems: list[str]) -> Settings:
     """Every section checked in file order; the settings with their paths resolved."""
     return s.model_copy(
         update={
@@ -249,7 +204,7 @@ def _check(s: Settings, place: _Place, problems: list[str]) -> Settings:
     )
 
 
-def _check_transip(t: TransipSettings, place: _Place, problems: list[str]) -> TransipSettings:
+def _check_transip(t: TransipSettings, place: Place, problems: list[str]) -> TransipSettings:
     key_file = place.resolve(t.private_key_file)
     token_file = place.resolve(t.access_token_file)
     creds = place.credentials
@@ -338,7 +293,7 @@ def _check_schedule(schedule: ScheduleSettings, problems: list[str]) -> Schedule
     return schedule
 
 
-def _check_view(s: Settings, place: _Place, problems: list[str]) -> dict[str, Any]:
+def _check_view(s: Settings, place: Place, problems: list[str]) -> dict[str, Any]:
     """[http.status_auth]: its password; [notify]: its URL file resolved (read at start-up)."""
     a = s.http.status_auth
     a = a if a is None else _check_secret("http.status_auth", a, place, problems)
@@ -347,16 +302,15 @@ def _check_view(s: Settings, place: _Place, problems: list[str]) -> dict[str, An
     return {"http": http, "notify": notify.model_copy(update={"urls_file": urls})}
 
 
-def _check_state(state: StateSettings, place: _Place) -> StateSettings:
+def _check_state(state: StateSettings, place: Place) -> StateSettings:
     """systemd's ``$STATE_DIRECTORY`` unless the file names a directory; relative: beside it."""
-    if "dir" not in state.model_fields_set and place.state_directory:
-        return state.model_copy(update={"dir": Path(place.state_directory.split(":")[0])})
-    if not state.dir.is_absolute():
-        return state.model_copy(update={"dir": place.base / state.dir})
-    return state
+    configured = state.dir if "dir" in state.model_fields_set else None
+    return state.model_copy(
+        update={"dir": state_dir(configured, place.file, place.state_directory)}
+    )
 
 
-def _check_acme(acme: AcmeSettings, place: _Place, problems: list[str]) -> AcmeSettings:
+def _check_acme(acme: AcmeSettings, place: Place, problems: list[str]) -> AcmeSettings:
     httpreq = acme.httpreq
     if httpreq is not None:
         if not httpreq.base.startswith("/"):
@@ -376,17 +330,17 @@ def _check_acme(acme: AcmeSettings, place: _Place, problems: list[str]) -> AcmeS
 
 
 def _check_dyndns(
-    dyndns: DyndnsSettings | None, place: _Place, problems: list[str]
+    dyndns: DyndnsSettings | None, place: Place, problems: list[str]
 ) -> DyndnsSettings | None:
     return None if dyndns is None else _check_secret("dyndns", dyndns, place, problems)
 
 
-_WithSecret = TypeVar("_WithSecret", HttpreqSettings, AcmeAccountSettings, DyndnsSettings, _Auth)
+_WithSecret = TypeVar(
+    "_WithSecret", HttpreqSettings, AcmeAccountSettings, DyndnsSettings, StatusAuthSettings
+)
 
 
-def _check_secret(
-    key: str, section: _WithSecret, place: _Place, problems: list[str]
-) -> _WithSecret:
+def _check_secret(key: str, section: _WithSecret, place: Place, problems: list[str]) -> _WithSecret:
     """A password: from its file (resolved here, read by ``web_auth``) or inline."""
     path = place.resolve(section.password_file)
     inline: SecretStr | None = section.password

@@ -13,12 +13,11 @@ import contextlib
 import hashlib
 import json
 import logging
-import os
 import secrets
-import tempfile
 from pathlib import Path
 from typing import Any
 
+from ddnsd import statefiles
 from ddnsd.transip.tokens import Token, number
 
 log = logging.getLogger(__name__)
@@ -91,28 +90,15 @@ class TokenCache:
             renew_at=token.renew_at,
             expires_at=token.expires_at,
         )
-        directory = self.path.parent
-        tmp: str | None = None
         try:
-            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=directory, prefix=".transip-token-", suffix=".tmp")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                os.fchmod(fh.fileno(), 0o600)
-                json.dump(record, fh)
-                fh.flush()
-                os.fsync(fh.fileno())
-            os.replace(tmp, self.path)
-            tmp = None
+            statefiles.make_dir(self.path.parent)
+            statefiles.write_atomic(self.path, json.dumps(record), durable=True)
         except OSError as exc:
             log.warning(
                 "could not write the token cache %s (%s); continuing without it",
                 self.path,
                 exc.strerror,
             )
-        finally:
-            if tmp is not None:
-                with contextlib.suppress(OSError):
-                    os.unlink(tmp)
 
     def discard(self, value: str) -> None:
         """Remove the file if it holds the token ``value`` (TransIP refused that token)."""

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -525,8 +525,54 @@ def running_daemon(
     config: Path, listen: str, workdir: Path, *, startup_timeout: float = 30
 ) -> Iterator[str]:
     """``ddnsd -c CONFIG run`` in the background until its HTTP API answers; yields its URL."""
+    url = f"http://{listen}"
+
+    def ready() -> bool:
+        try:
+            requests.get(f"{url}/healthz", timeout=2)
+        except requests.RequestException:
+            return False
+        return True
+
+    with _daemon(config, workdir, ready, f"answer on {url}", startup_timeout):
+        yield url
+
+
+@contextlib.contextmanager
+def hook_daemon(config: Path, workdir: Path, *, startup_timeout: float = 30) -> Iterator[Path]:
+    """``ddnsd -c CONFIG run`` serving hooks on ddnsd.sock in the config's state dir, the
+    way the shipped unit serves certbot; yields the daemon's log file."""
+    sock = config.parent / "state" / "ddnsd.sock"
+    with _daemon(config, workdir, sock.is_socket, f"listen on {sock}", startup_timeout) as log:
+        yield log
+
+
+def hooks_served(log: Path) -> int:
+    """How many hook requests the daemon ran (it logs each one)."""
+    return log.read_text(errors="replace").count("ddnsd.handoff.server: hook from uid")
+
+
+HOOK_MODES = ("daemon", "in-process")
+
+
+@contextlib.contextmanager
+def hooks_served_by(mode: str, config: Path, workdir: Path) -> Iterator[Callable[[], int]]:
+    """``mode`` "daemon": a running daemon does the hooks' work (yields how many hook
+    requests it ran so far); "in-process": no daemon, each hook works itself (yields 0)."""
+    if mode == "in-process":
+        yield lambda: 0
+        return
+    with hook_daemon(config, workdir / "daemon") as log:
+        yield lambda: hooks_served(log)
+
+
+@contextlib.contextmanager
+def _daemon(
+    config: Path, workdir: Path, ready: Callable[[], bool], what: str, startup_timeout: float
+) -> Iterator[Path]:
     ddnsd = venv_tool("ddnsd")
     log_path = workdir / "ddnsd-run.log"
+    workdir.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [ddnsd, "-c", str(config), "run"],
@@ -536,26 +582,19 @@ def running_daemon(
             stdin=subprocess.DEVNULL,
             start_new_session=True,
         )
-    url = f"http://{listen}"
     try:
         deadline = time.monotonic() + startup_timeout
-        while True:
+        while not ready():
             if proc.poll() is not None:
                 pytest.fail(
                     f"ddnsd run exited with {proc.returncode}:\n{tail(log_path)}", pytrace=False
                 )
-            try:
-                requests.get(f"{url}/healthz", timeout=2)
-                break
-            except requests.RequestException:
-                pass
             if time.monotonic() > deadline:
                 pytest.fail(
-                    f"ddnsd run did not answer on {url} within {startup_timeout}s:\n"
-                    f"{tail(log_path)}",
+                    f"ddnsd run did not {what} within {startup_timeout}s:\n{tail(log_path)}",
                     pytrace=False,
                 )
             time.sleep(0.1)
-        yield url
+        yield log_path
     finally:
         stop_process(proc)

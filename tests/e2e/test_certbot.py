@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 from e2e_support import (
+    HOOK_MODES,
     EmulatorLike,
     Pebble,
     assert_zone_clean,
     foreign_entries,
+    hooks_served_by,
     run,
     venv_tool,
     verify_cert,
@@ -49,25 +51,30 @@ def certbot_command(certbot: str, hook: str, pebble: Pebble, workdir: Path) -> l
     ]
 
 
+@pytest.mark.parametrize("mode", HOOK_MODES)
 def test_certbot_manual_hooks_issue_apex_and_wildcard(
     emulator: EmulatorLike,
     pebble: Pebble,
     ddnsd_config: Callable[..., Path],
     tmp_path: Path,
+    mode: str,
 ) -> None:
     certbot, ddnsd = venv_tool("certbot"), venv_tool("ddnsd")
-    config = ddnsd_config()
+    config = ddnsd_config(http_listen="")
     before = foreign_entries(emulator)
     hook = f"{shlex.quote(ddnsd)} -c {shlex.quote(str(config))} hook"
 
-    run(
-        certbot_command(certbot, hook, pebble, tmp_path / "certbot"),
-        env={
-            "REQUESTS_CA_BUNDLE": str(pebble.ca_bundle),
-            "XDG_CONFIG_HOME": str(tmp_path / "xdg"),  # no stray cli.ini from the user
-        },
-        timeout=180,
-    )
+    with hooks_served_by(mode, config, tmp_path) as served:
+        run(
+            certbot_command(certbot, hook, pebble, tmp_path / "certbot"),
+            env={
+                "REQUESTS_CA_BUNDLE": str(pebble.ca_bundle),
+                "XDG_CONFIG_HOME": str(tmp_path / "xdg"),  # no stray cli.ini from the user
+            },
+            timeout=180,
+        )
+        assert served() == (4 if mode == "daemon" else 0)  # two auth, two cleanup hooks
+    assert emulator.request_count("POST", "/v6/auth") == 1  # type: ignore[attr-defined]
 
     live = tmp_path / "certbot" / "config" / "live" / "example.test"
     verify_cert(live / "fullchain.pem", pebble)

@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 from e2e_support import (
+    HOOK_MODES,
     EmulatorLike,
     Pebble,
     assert_zone_clean,
     foreign_entries,
+    hooks_served_by,
     require_tool,
     run,
     venv_tool,
@@ -21,6 +23,7 @@ from e2e_support import (
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
 
 
+@pytest.mark.parametrize("hooks", HOOK_MODES)
 @pytest.mark.parametrize("chain", ["no", "yes"], ids=["hook-chain-no", "hook-chain-yes"])
 def test_dehydrated_issues_apex_and_wildcard(
     emulator: EmulatorLike,
@@ -28,10 +31,11 @@ def test_dehydrated_issues_apex_and_wildcard(
     ddnsd_config: Callable[..., Path],
     tmp_path: Path,
     chain: str,
+    hooks: str,
 ) -> None:
     dehydrated, ddnsd = require_tool("dehydrated"), venv_tool("ddnsd")
     require_tool("curl")
-    config = ddnsd_config()
+    config = ddnsd_config(http_listen="")
     before = foreign_entries(emulator)
 
     base = tmp_path / "dehydrated"
@@ -52,10 +56,13 @@ def test_dehydrated_issues_apex_and_wildcard(
     )
 
     run([dehydrated, "-f", str(dconfig), "--register", "--accept-terms"], timeout=60)
-    run(
-        [dehydrated, "-f", str(dconfig), "-c", "-d", "example.test", "-d", "*.example.test"],
-        timeout=180,
-    )
+    with hooks_served_by(hooks, config, tmp_path) as served:
+        run(
+            [dehydrated, "-f", str(dconfig), "-c", "-d", "example.test", "-d", "*.example.test"],
+            timeout=180,
+        )
+        # every handler call goes to the daemon, the challenge ones and the others alike
+        assert (served() >= (2 if chain == "yes" else 4)) if hooks == "daemon" else served() == 0
 
     certs = base / "certs" / "example.test"
     verify_cert(certs / "fullchain.pem", pebble)

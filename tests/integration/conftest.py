@@ -1,4 +1,4 @@
-"""Fixtures of the integration tests (the emulator fixtures are in tests/conftest.py)."""
+"""Fixtures for the integration tests (the emulator's are in tests/conftest.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from daemon_support import DaemonProcess
 
 @pytest.fixture
 def daemons() -> Iterator[list[DaemonProcess]]:
-    """Daemons a test started (append them); each is stopped after the test."""
+    """Daemons a test starts (append them); each is stopped after the test."""
     started: list[DaemonProcess] = []
     yield started
     for d in started:

@@ -87,11 +87,22 @@ def address_config(tmp_path: Path, emulator: Any, address: str, **kw: Any) -> tu
     return addr, write_config(tmp_path / "c.toml", emulator, address_file=addr, **kw)
 
 
-def run(args: list[str], *, env: dict[str, str] | None = None, timeout: float = 60) -> Any:
+def run(
+    args: list[str],
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 60,
+    prefix: list[str] | None = None,
+) -> Any:
     full_env = {k: v for k, v in os.environ.items() if not k.startswith("DDNSD_")}
     full_env.update(env or {})
     return subprocess.run(
-        DDNSD + args, capture_output=True, text=True, timeout=timeout, env=full_env, check=False
+        [*(prefix or []), *DDNSD, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=full_env,
+        check=False,
     )
 
 
@@ -110,14 +121,17 @@ def wait_for(pred: Callable[[], Any], timeout: float = 30.0, what: str = "condit
 class DaemonProcess:
     """``ddnsd -c CONFIG run`` as a child process; its output goes to a log file."""
 
-    def __init__(self, config: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, config: Path, env: dict[str, str] | None = None, *, prefix: list[str] | None = None
+    ) -> None:
+        """``prefix`` runs it through another program (``setpriv`` … ``--``: another user)."""
         self.config = config
         self.log_path = config.parent / "daemon.log"
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("DDNSD_")}
         full_env.update(env or {})
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [*DDNSD, "-c", str(config), "run"],
+            [*(prefix or []), *DDNSD, "-c", str(config), "run"],
             stdout=self._log,
             stderr=subprocess.STDOUT,
             env=full_env,
@@ -126,6 +140,16 @@ class DaemonProcess:
     @property
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
+
+    def wait_for_socket(self, path: Path) -> Path:
+        """Wait until the daemon listens on its hook socket ``path`` (fail if it exits)."""
+
+        def listening() -> bool:
+            assert self.proc.poll() is None, f"ddnsd run exited:\n{self.log}"
+            return path.is_socket() and f"hooks: {path}" in self.log
+
+        wait_for(listening, what=f"the daemon to listen on {path}")
+        return path
 
     def signal(self, sig: int) -> None:
         self.proc.send_signal(sig)

@@ -45,6 +45,8 @@ DAEMON_ONLY = {
     "RestartSec",
     "TimeoutStartSec",
     "TimeoutStopSec",
+    "RuntimeDirectory",
+    "RuntimeDirectoryMode",
 }
 
 
@@ -132,6 +134,8 @@ def test_units_verify_clean(tmp_path: Path) -> None:
         ("ddnsd.service", "Restart", "on-failure"),
         ("ddnsd.service", "DynamicUser", "yes"),
         ("ddnsd.service", "StateDirectory", "ddnsd"),
+        ("ddnsd.service", "RuntimeDirectory", "ddnsd"),
+        ("ddnsd.service", "RuntimeDirectoryMode", "0755"),
         ("ddnsd.service", "LoadCredential", "transip.key:/etc/ddnsd/transip.key"),
         ("ddnsd.service", "ProtectSystem", "strict"),
         ("ddnsd.service", "ProtectHome", "yes"),

@@ -141,7 +141,7 @@ def test_apprise_is_loaded_only_for_urls(cfgdir: Path) -> None:
         "from ddnsd import config, wiring\n"
         f"s = config.load({str(cfgdir / 'config.toml')!r}, environ={{}})\n"
         "wiring.make_event_log(s)\n"
-        "wiring.make_event_log(s, notify=False)\n"
+        "wiring.hook_events(s)\n"
         "assert 'apprise' not in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
