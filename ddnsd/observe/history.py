@@ -9,8 +9,10 @@ and certificates, months of a flapping connection).
 Every process of the machine appends (the daemon, ``once``, the ACME hooks) under an
 ``flock`` on ``history.lock``, so rotation and appends never interleave. A line is
 written with one ``write()``; a line cut short by a crash (power loss, full disk) is
-skipped on reading, and the next append starts on a new line. Files are mode 0600.
-Writing never fails the caller: a history that cannot be written is logged once.
+skipped on reading, and the next append starts on a new line. Files are mode 0600 and,
+like every file of the state dir, belong to the directory's owner (:mod:`ddnsd.statefiles`:
+root's hooks write into the daemon user's history). Writing never fails the caller: a
+history that cannot be written is logged once.
 
 Standard library only: the ACME hooks write events too.
 """
@@ -26,6 +28,8 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+from ddnsd import statefiles
+from ddnsd.errors import DdnsdError
 from ddnsd.observe.events import Event
 
 log = logging.getLogger(__name__)
@@ -82,13 +86,14 @@ class History:
         try:
             with self._locked():
                 self._append(line)
-        except OSError as exc:
+        except (OSError, DdnsdError) as exc:
             if not self._warned:
                 self._warned = True
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
                 log.warning(
                     "history: cannot write %s (%s); events are not kept until it can be",
                     self.path,
-                    exc.strerror or exc,
+                    why,
                 )
             return False
         return True
@@ -97,6 +102,7 @@ class History:
         flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
         fd = os.open(self.path, flags, 0o600)
         try:
+            statefiles.adopt(fd, self.dir)
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 line = b"\n" + line  # the last line was cut short: start a new one
@@ -105,6 +111,7 @@ class History:
                 os.close(fd)
                 fd = -1
                 fd = os.open(self.path, flags, 0o600)
+                statefiles.adopt(fd, self.dir)
                 line = line.lstrip(b"\n")
             os.write(fd, line)
         finally:
@@ -113,9 +120,9 @@ class History:
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
-        self.dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        statefiles.make_dir(self.dir)
         with self._thread_lock:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+            fd = statefiles.open_lock(self.lock_path)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX)
                 yield

@@ -14,10 +14,8 @@ into :class:`~ddnsd.observe.events.Event` s (the reporter logs them). It is save
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -25,6 +23,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ddnsd import statefiles
 from ddnsd.observe.events import CHALLENGE_KINDS, FAILURE_KINDS, Event, event
 from ddnsd.observe.health import format_age
 
@@ -132,14 +131,10 @@ class StatusBoard:
         """Write ``status.json`` atomically (a failure is logged, never raised)."""
         if self.path is None:
             return
-        tmp = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
-            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-            tmp.write_text(json.dumps(self.live(), ensure_ascii=False), encoding="utf-8")
-            os.replace(tmp, self.path)
+            statefiles.make_dir(self.path.parent)
+            statefiles.write_atomic(self.path, json.dumps(self.live(), ensure_ascii=False))
         except OSError as exc:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             log.warning("status: cannot write %s (%s)", self.path, exc.strerror or exc)
 
     def live(self) -> dict[str, Any]:
