@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test quick campaigns lint typecheck unit tools bench docs clean
+.PHONY: demo screenshot test quick campaigns lint typecheck unit tools bench docs clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/ddnsd demo
+
+# docs/status.png (the README shows it): the status page of the live demo, headless Chromium.
+screenshot: $(STAMP) tools
+	$(BIN)/ddnsd demo --screenshot docs/status.png
 
 # Third-party tools the end-to-end tests drive (pebble, lego, dehydrated from Debian).
 tools:

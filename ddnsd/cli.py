@@ -70,6 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
     cmd("run", "run the daemon: keep records in sync, serve metrics/health/ACME HTTP")
     p = cmd("once", "one round; exit 0 when every record is in sync, 1 when one failed")
     p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
+    p = cmd("status", "what the daemon (or the state dir) knows; exit 0 when all is in sync")
+    p.add_argument("--json", action="store_true", help="the /api/status document as JSON")
+    p.add_argument("--url", help="default: /api/status on [http] listen")
+    p.add_argument("--timeout", type=float, default=5.0, help="seconds (default: 5)")
     cmd("check-config", "validate the config and print it, secrets redacted")
     cmd("ip", "show what each address source says and the agreed address")
     p = cmd("healthcheck", "exit 0 when the daemon's /healthz answers 200 (for containers)")
@@ -83,6 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(p)
     p = cmd("demo", "live demo on the embedded emulator (what `make demo` runs)")
     p.add_argument("--changes", type=int, default=3, help="address changes to show (default 3)")
+    p.add_argument("--screenshot", metavar="PNG", help="save the status page (headless chromium)")
     # Documented here for --help; parsed by _passthrough().
     sub.add_parser("present", help="ACME: add a TXT value (lego exec: FQDN VALUE, or -- RAW)")
     sub.add_parser("cleanup", help="ACME: remove a TXT value added by present")

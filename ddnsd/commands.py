@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from ddnsd import wiring
@@ -23,8 +24,11 @@ from ddnsd.errors import (
 )
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from ddnsd.acme.service import ChallengeService
     from ddnsd.config import Settings
+    from ddnsd.observe.report import Reporter
     from ddnsd.reconcile.result import RoundResult
 
 
@@ -45,7 +49,7 @@ def dispatch(args: argparse.Namespace) -> int:
     if cmd == "demo":
         from ddnsd.demo import run_demo
 
-        return run_demo(changes=args.changes)
+        return run_demo(args.changes, Path(args.screenshot) if args.screenshot else None)
     if cmd == "config-schema":
         from ddnsd.config import schema_markdown
 
@@ -61,6 +65,8 @@ def dispatch(args: argparse.Namespace) -> int:
             return show_ip(settings)
         if cmd == "once":
             return once(settings, dry_run=args.dry_run)
+        if cmd == "status":
+            return status(settings, as_json=args.json, url=args.url, timeout=args.timeout)
         if cmd == "run":
             from ddnsd.daemon import Daemon
 
@@ -106,7 +112,11 @@ def show_ip(settings: Settings) -> int:
 
 def once(settings: Settings, *, dry_run: bool = False) -> int:
     """One round: exit 0 when every record is in sync, 1 when one failed or conflicts,
-    3 when TransIP's rate limit put records off (one line says how many, until when)."""
+    3 when TransIP's rate limit put records off (one line says how many, until when).
+
+    The round goes through the reporter like a daemon's (status board, history,
+    notifications, heartbeat); a dry run reports nothing.
+    """
     import time
 
     from ddnsd.model import Outcome
@@ -115,10 +125,26 @@ def once(settings: Settings, *, dry_run: bool = False) -> int:
         fail(f"no [[records]] in {settings.source}; nothing to keep in sync")
         return EXIT_USAGE
     client = wiring.make_client(settings)
-    agreements = wiring.detect(settings, wiring.make_detectors(settings))
-    addresses = {rtype: a.address for rtype, a in agreements.items()}
-    result = wiring.make_engine(settings, client, dry_run=dry_run).run_round(addresses)
+    report = None if dry_run else _once_reporter(settings)
+    now = time.time()
+    try:
+        if report is not None:
+            report.round_started()
+        agreements = wiring.detect(settings, wiring.make_detectors(settings))
+        if report is not None:
+            report.agreements(agreements, now)
+        addresses = {rtype: a.address for rtype, a in agreements.items()}
+        result = wiring.make_engine(settings, client, dry_run=dry_run).run_round(addresses)
+    except DdnsdError as exc:
+        if report is not None:
+            report.round(now, None, error=str(exc))
+            _finish(report)
+        raise
     print_round(result)
+    if report is not None:
+        report.round(now, result, agreements)
+        report.client(client)
+        _finish(report)
     bad = [r for r in result.records.values() if r.outcome in (Outcome.FAILED, Outcome.CONFLICT)]
     if result.deferred and result.deferred_until is not None:
         until = result.deferred_until
@@ -131,6 +157,87 @@ def once(settings: Settings, *, dry_run: bool = False) -> int:
     if bad:
         return EXIT_FAILED
     return EXIT_DEFERRED if result.deferred else EXIT_OK
+
+
+def _once_reporter(settings: Settings) -> Reporter:
+    from ddnsd.observe.health import Health
+    from ddnsd.observe.metrics import Metrics
+    from ddnsd.sdnotify import Notifier
+
+    health = Health(settings.schedule.interval)
+    return wiring.make_reporter(settings, Metrics(process_metrics=False), health, Notifier(None))
+
+
+def _finish(report: Reporter) -> None:
+    report.status()
+    report.close(grace=_grace(report))
+
+
+def _grace(report: Reporter) -> float:
+    """How long ``once`` waits for its notifications: one timeout, and a second."""
+    notify = report.events.notify
+    return notify.targets.timeout + 1.0 if notify is not None else 0.0
+
+
+def status(settings: Settings, *, as_json: bool, url: str | None, timeout: float) -> int:
+    """The summary of the running daemon (its ``/api/status``) or, when none answers, of
+    the state dir; exit 0 when every record is in sync, 1 otherwise."""
+    import json
+
+    from ddnsd.observe.status_text import render_text
+
+    doc, where = _daemon_status(settings, url, timeout)
+    if doc is None:
+        doc, where = _state_status(settings), f"the state dir {settings.state.dir} ({where})"
+    if as_json:
+        print(json.dumps(doc, indent=2, ensure_ascii=False))
+    else:
+        sys.stdout.write(render_text(doc, where))
+    return EXIT_OK if doc["in_sync"] else EXIT_FAILED
+
+
+def _daemon_status(
+    settings: Settings, url: str | None, timeout: float
+) -> tuple[dict[str, Any] | None, str]:
+    """(``/api/status`` of the daemon, where from) — (None, why) when no daemon answered."""
+    import base64
+    import json
+    import urllib.error
+    import urllib.request
+
+    from ddnsd.config import status_auth
+
+    if url is None:
+        if not settings.http.listen:
+            return None, "[http] listen is off, so no daemon can answer"
+        url = local_url(settings.http.listen, "/api/status")
+    headers = {"Accept": "application/json"}
+    auth = status_auth(settings)
+    if auth is not None:
+        pair = f"{auth.username}:{auth.password}".encode()
+        headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
+    try:
+        req = urllib.request.Request(url, headers=headers)  # noqa: S310 (configured)
+        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
+            return json.loads(resp.read()), f"the running daemon at {url}"
+    except urllib.error.HTTPError as exc:
+        detail = exc.read(300).decode("utf-8", "replace").strip()
+        raise DdnsdError(f"the daemon at {url} answered {exc.code}: {detail}") from None
+    except (OSError, ValueError) as exc:
+        return None, f"no daemon answered at {url}: {getattr(exc, 'reason', exc)}"
+
+
+def _state_status(settings: Settings) -> dict[str, Any]:
+    import time
+
+    from ddnsd import __version__
+    from ddnsd.observe.history import History
+    from ddnsd.observe.status import STATUS_FILE, StatusBoard, snapshot
+
+    state = settings.state
+    board = StatusBoard.load(state.dir / STATUS_FILE)
+    events = History(state.dir, state.history_bytes).events()
+    return snapshot(board.live(), events, time.time(), version=__version__, daemon=None)
 
 
 def print_round(result: RoundResult, out: TextIO | None = None) -> None:
@@ -147,10 +254,7 @@ def healthcheck(config_path: str | None, url: str | None, timeout: float) -> int
         # A container may run on env only; then the default listener is the best guess.
         with contextlib.suppress(ConfigError):
             listen = wiring.load_settings(config_path).http.listen or listen
-        host, _, port = listen.rpartition(":")
-        if host in ("", "0.0.0.0", "[::]"):
-            host = "127.0.0.1" if host != "[::]" else "[::1]"
-        url = f"http://{host}:{port}/healthz"
+        url = local_url(listen, "/healthz")
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310
             if resp.status == 200:
@@ -159,6 +263,15 @@ def healthcheck(config_path: str | None, url: str | None, timeout: float) -> int
     except OSError as exc:
         fail(f"{url} did not answer: {exc}")
     return EXIT_FAILED
+
+
+def local_url(listen: str, path: str) -> str:
+    """The URL of ``path`` on the listener ``listen`` from this machine (a wildcard
+    address becomes loopback)."""
+    host, _, port = listen.rpartition(":")
+    if host in ("", "0.0.0.0", "[::]"):
+        host = "127.0.0.1" if host != "[::]" else "[::1]"
+    return f"http://{host}:{port}{path}"
 
 
 def acme(command: str, rest: list[str], config_path: str | None) -> int:
@@ -178,7 +291,9 @@ def acme(command: str, rest: list[str], config_path: str | None) -> int:
 
     def factory() -> ChallengeService:
         try:
-            return wiring.make_challenge_service(wiring.load_hook_settings(config_path))
+            settings = wiring.load_hook_settings(config_path)
+            events = wiring.hook_events(settings)  # the history; no notification from a hook
+            return wiring.make_challenge_service(settings, events=events)
         except ConfigError as exc:
             fail(str(exc), exc.problems)
             raise SystemExit(EXIT_USAGE) from None

@@ -64,7 +64,7 @@ class Listener:
             self.server = serve(self, listen)
         except DdnsdError as exc:  # in use, or gone since check_startup: fix the config
             raise ConfigError(f"http.listen: {exc}") from None
-        log.info("http: %s (/metrics /healthz /readyz)", self.server.url)
+        log.info("http: %s (status page /, /metrics /healthz /readyz)", self.server.url)
 
     def stop(self) -> None:
         if self.server is not None:
@@ -104,7 +104,6 @@ class Daemon:
         from ddnsd.handoff.work import DaemonAcme
         from ddnsd.observe.health import Health
         from ddnsd.observe.metrics import Metrics
-        from ddnsd.observe.report import Reporter
         from ddnsd.scheduler import Scheduler
         from ddnsd.sdnotify import Notifier
 
@@ -113,8 +112,8 @@ class Daemon:
         self.metrics = Metrics()
         self.health = Health(s.schedule.interval)
         self.notifier = Notifier(process_env("NOTIFY_SOCKET"), process_env("WATCHDOG_USEC"))
-        self.report = Reporter(self.metrics, self.health, self.notifier)
-        self.acme_work = DaemonAcme(lambda: self.parts)
+        self.report = wiring.make_reporter(s, self.metrics, self.health, self.notifier)
+        self.acme_work = DaemonAcme(lambda: self.parts, events=self.report.event)
         self.scheduler = Scheduler(
             self._round_job,
             interval=s.schedule.interval,
@@ -135,11 +134,11 @@ class Daemon:
         return self.parts.settings
 
     def _build(self, settings: Settings) -> Parts:
-        client = wiring.make_client(settings, self.metrics.observe_api, self.report.deferred)
+        client = wiring.make_client(settings, self.metrics.observe_api, self.report.budget_wait)
         records = bool(settings.records)
         acme = None
         if wiring.serves_acme(settings):
-            acme = wiring.make_challenge_service(settings, client)
+            acme = wiring.make_challenge_service(settings, client, events=self.report.event)
             acme.cleanup_stale()
         return Parts(
             settings=settings,
@@ -156,6 +155,7 @@ class Daemon:
             health=self.health,
             acme=self.parts.acme,
             push_store=self.push_store,
+            status=self.report.snapshot,
         )
 
     # -- jobs
@@ -170,17 +170,18 @@ class Daemon:
             if self._reload_requested:
                 self._reload()
             parts, now = self.parts, time.time()
+            self.report.round_started()
             if parts.engine is None:  # nothing to keep in sync (ACME or metrics only)
                 self.report.idle_round(now)
                 return True
             try:
                 agreements = wiring.detect(parts.settings, parts.detectors)
-                self.report.agreements(agreements)
+                self.report.agreements(agreements, now)
                 addresses = {rtype: a.address for rtype, a in agreements.items()}
                 result = parts.engine.run_round(addresses)
             except DdnsdError as exc:
                 log.error("round failed: %s", exc)
-                self.report.round(now, None)
+                self.report.round(now, None, error=str(exc))
                 self.report.status()
                 return False
             ok = self.report.round(now, result, agreements)
@@ -194,7 +195,9 @@ class Daemon:
         self._reload_requested = False
         old = self.settings
         try:
-            self.parts = self._build(wiring.load_settings(self.config_path))
+            settings = wiring.load_settings(self.config_path)
+            events = wiring.make_event_log(settings, on_failure=self.report.notify_failed)
+            self.parts = self._build(settings)
         except ConfigError as exc:
             log.error("reload refused, keeping the running configuration: %s", exc)
             for p in exc.problems:
@@ -215,6 +218,7 @@ class Daemon:
         self.health.interval = new.schedule.interval
         self.watch.update(wiring.watched_interfaces(new))
         self.scheduler.reschedule(new.schedule.interval, new.schedule.jitter)
+        self.report.reloaded(str(new.source), events)
         log.info("configuration reloaded from %s", new.source)
 
     # -- lifecycle
@@ -236,6 +240,7 @@ class Daemon:
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
             signal.signal(sig, self._on_signal)
         self.hooks = HookServer.listen(s, self.acme_work)  # first: a second daemon stops here
+        self.report.started(len(s.records))
         self.acme_work.sweep()
         if s.http.listen:
             self.listener.start(self._web_app(), s.http.listen)
@@ -261,6 +266,7 @@ class Daemon:
         self.listener.stop()
         if self.hooks is not None:
             self.hooks.stop()
+        self.report.stopped()
         self.notifier.stop()
         log.info("stopped")
         return EXIT_OK

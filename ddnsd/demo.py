@@ -4,7 +4,9 @@ Starts the emulator on free loopback ports, makes a throw-away key, runs ``ddnsd
 a child process with a ``file:`` address source, changes the address a few times and
 shows, for each change: what was detected, the API calls the daemon made, and the record
 as the emulator's authoritative DNS serves it. Then a quiet period proves that rounds
-cost no API calls while nothing changes. Nothing leaves this machine.
+cost no API calls while nothing changes. Nothing leaves this machine. The daemon's
+status page is at the printed URL while the demo runs; ``--screenshot FILE`` saves it
+as PNG with headless Chromium (``make screenshot`` → docs/status.png).
 """
 
 from __future__ import annotations
@@ -68,7 +70,41 @@ def _wait(pred: Any, timeout: float) -> float | None:
     return None
 
 
-def run_demo(changes: int = 3) -> int:
+#: Headless Chromium as it works here: no sandbox (root), no GPU, no background traffic.
+CHROMIUM_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+)
+
+
+def chromium_command(url: str, profile: Path, *args: str) -> list[str]:
+    """Debian's ``chromium`` headless on ``url`` with a fresh profile dir and ``args``
+    (``--dump-dom``, ``--screenshot=FILE``, ``--window-size=W,H``)."""
+    return ["chromium", *CHROMIUM_FLAGS, f"--user-data-dir={profile}", *args, url]
+
+
+def screenshot(url: str, out: Path, size: str = "1000,1250") -> str | None:
+    """Save ``url`` as PNG at ``out``; None when done, else why not (one sentence)."""
+    out = out.absolute()
+    with tempfile.TemporaryDirectory(prefix="ddnsd-chromium-") as profile:
+        cmd = chromium_command(url, Path(profile), f"--screenshot={out}", f"--window-size={size}")
+        try:
+            done = subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            return f"chromium did not run ({exc}); `make tools` installs it"
+    if done.returncode != 0 or not out.is_file():
+        return f"chromium exited with {done.returncode}: {done.stderr.strip()[-300:]}"
+    return None
+
+
+def run_demo(changes: int = 3, screenshot_to: Path | None = None) -> int:
     from ddnsd.emulator.keys import write_keypair
     from ddnsd.emulator.server import Emulator, EmulatorConfig
 
@@ -129,6 +165,7 @@ dir = "{work / "state"}"
     print(f"  emulator DNS   {dns_host}:{dns_port} (udp+tcp)")
     print(f"  daemon         {sys.executable} -m ddnsd -c {config} run")
     print(f"  daemon log     {log_file}")
+    print(f"  status page    http://127.0.0.1:{http_port}/  (also ddnsd -c {config} status)")
     print(f"  metrics        http://127.0.0.1:{http_port}/metrics")
     print(f"  address file   {address_file}  (the file: source the daemon reads)\n")
     sys.stdout.flush()
@@ -184,6 +221,12 @@ dir = "{work / "state"}"
                         print(f"    {line}")
         except OSError as exc:
             print(f"    (metrics not reachable: {exc})")
+        if screenshot_to is not None:
+            problem = screenshot(f"http://127.0.0.1:{http_port}/", screenshot_to)
+            if problem is not None:
+                print(f"\nno screenshot: {problem}")
+                return 1
+            print(f"\nstatus page saved as {screenshot_to}")
         print(f"\ndone. Files are in {work}.")
         return 0
     finally:

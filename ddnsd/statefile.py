@@ -15,10 +15,12 @@ import contextlib
 import fcntl
 import json
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from ddnsd import statefiles
+from ddnsd.errors import DdnsdError
 
 
 class StateFile:
@@ -34,8 +36,11 @@ class StateFile:
     def locked(self, *, exclusive: bool = True) -> Iterator[None]:
         """Hold the file's lock (shared for reading only); OSError when the directory
         cannot hold it."""
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        fd = os.open(self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        statefiles.make_dir(self.path.parent)
+        try:
+            fd = statefiles.open_lock(self.path.with_name(self.path.name + ".lock"))
+        except DdnsdError as exc:
+            raise OSError(str(exc)) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             yield
@@ -51,13 +56,6 @@ class StateFile:
         return json.loads(text)
 
     def write(self, data: Any) -> None:
-        """Replace the file with ``data`` as JSON, atomically (mode 0600)."""
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.stem}-")
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                json.dump(data, fh)
-            os.replace(tmp, self.path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                os.unlink(tmp)
-            raise
+        """Replace the file with ``data`` as JSON, atomically (mode 0600, the state dir's
+        owner: see :mod:`ddnsd.statefiles`)."""
+        statefiles.write_atomic(self.path, json.dumps(data))

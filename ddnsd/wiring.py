@@ -14,6 +14,8 @@ from typing import TYPE_CHECKING
 from ddnsd.errors import ConfigError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
     from wsgiref.types import WSGIApplication
 
     from ddnsd.acme.service import ChallengeService
@@ -21,9 +23,12 @@ if TYPE_CHECKING:
     from ddnsd.config.hookconf import HookSettings
     from ddnsd.detect import Agreement, Detector, PushStore
     from ddnsd.model import RecordSpec
+    from ddnsd.observe.events import EventSink
     from ddnsd.observe.health import Health
     from ddnsd.observe.metrics import Metrics
+    from ddnsd.observe.report import EventLog, Reporter
     from ddnsd.reconcile.engine import Engine
+    from ddnsd.sdnotify import Notifier
     from ddnsd.transip import Observer, TransipClient
 
 
@@ -58,11 +63,12 @@ def check_startup(settings: Settings) -> None:
     """Every check ``ddnsd run`` makes before it starts, without the network.
 
     The key or token file, the state directory, the secrets the listener needs, the
-    listen address and every address source: ConfigError listing each problem (exit 2),
-    so ``check-config`` refuses what ``run`` would refuse.
+    listen address, every address source and the notification targets: ConfigError
+    listing each problem (exit 2), so ``check-config`` refuses what ``run`` would refuse.
     """
     problems: list[str] = []
-    for check in (_check_credentials, _check_state_dir, _check_listen, _check_sources):
+    checks = (_check_credentials, _check_state_dir, _check_listen, _check_sources, _check_notify)
+    for check in checks:
         try:
             check(settings)
         except ConfigError as exc:
@@ -124,6 +130,11 @@ def _check_listen(settings: Settings) -> None:
 def _check_sources(settings: Settings) -> None:
     if settings.records:
         make_detectors(settings)
+
+
+def _check_notify(settings: Settings) -> None:
+    """``[notify]``: its URL file read, every Apprise URL known (Apprise loads for URLs only)."""
+    make_event_log(settings)
 
 
 def make_client(
@@ -266,6 +277,8 @@ def make_challenge_service(
     settings: Settings | HookSettings,
     client: TransipClient | None = None,
     observer: Observer | None = None,
+    *,
+    events: EventSink | None = None,
 ) -> ChallengeService:
     from ddnsd.acme.service import ChallengeService
     from ddnsd.transip.budget import ACME
@@ -281,6 +294,7 @@ def make_challenge_service(
         max_age=a.max_age,
         cname_follow=a.cname_follow,
         expire=a.expire,
+        events=events,
     )
 
 
@@ -296,6 +310,7 @@ def make_web_app(
     health: Health,
     acme: ChallengeService | None,
     push_store: PushStore,
+    status: Callable[[], dict[str, Any]] | None = None,
 ) -> WSGIApplication:
     """The HTTP app of this configuration: metrics, health, and the parts configured."""
     from ddnsd.config import web_auth
@@ -310,4 +325,53 @@ def make_web_app(
         acmedns_accounts=list(auth.acmedns),
         dyndns=auth.dyndns,
         push_store=push_store,
+        status=status,
+        status_auth=auth.status,
     )
+
+
+def make_event_log(
+    settings: Settings, *, on_failure: Callable[[str], None] | None = None
+) -> EventLog:
+    """History in the state dir and the notifications ``[notify]`` asks for.
+
+    Apprise is imported only when ``[notify] urls`` lists something (ConfigError for a URL
+    it does not know). ``on_failure(kind)`` counts a send that failed.
+    """
+    from ddnsd.config import notify_targets
+    from ddnsd.observe.report import EventLog
+
+    history = hook_events(settings).history
+    targets = notify_targets(settings)
+    if not targets.active:
+        return EventLog(history)
+    from ddnsd.observe.notify import Notifications
+    from ddnsd.observe.outbox import Outbox
+
+    outbox = Outbox(targets.timeout, on_failure or (lambda kind: None))
+    try:
+        return EventLog(history, Notifications(targets, outbox))
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def hook_events(settings: Settings | HookSettings) -> EventLog:
+    """The history alone: what a hook process reports (it sends no notification, so it
+    never loads Apprise)."""
+    from ddnsd.observe.history import History
+    from ddnsd.observe.report import EventLog
+
+    return EventLog(History(settings.state.dir, settings.state.history_bytes))
+
+
+def make_reporter(
+    settings: Settings, metrics: Metrics, health: Health, notifier: Notifier
+) -> Reporter:
+    """The reporter of ``run`` and ``once``: metrics, health, sd_notify, status board, events."""
+    from ddnsd.observe.report import Reporter
+    from ddnsd.observe.status import STATUS_FILE, StatusBoard
+
+    board = StatusBoard.load(settings.state.dir / STATUS_FILE)
+    report = Reporter(metrics, health, notifier, board=board)
+    report.events = make_event_log(settings, on_failure=report.notify_failed)
+    return report

@@ -31,10 +31,12 @@ def wait_for_txt(
     sleep: Callable[[float], None] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
     log: logging.Logger = logger,
+    served_after: dict[str, float] | None = None,
 ) -> float:
     """Return once every server serves TXT ``value`` at ``fqdn``; the seconds it took.
 
     Raises :class:`PropagationTimeout` naming the servers that still lag after ``timeout``.
+    ``served_after`` (if given) receives each server's own time, by its name.
     """
     if not servers:
         raise DdnsdError(f"no nameserver to check {fqdn} TXT on; set [dns] nameservers")
@@ -53,6 +55,8 @@ def wait_for_txt(
             elapsed = clock() - start
             if new_state == "served":
                 log.info("%s: serves %s TXT after %.1f s", server, fqdn, elapsed)
+                if served_after is not None:
+                    served_after[str(server)] = round(elapsed, 3)
                 continue
             still.append(server)
             if state.get(server) != new_state:

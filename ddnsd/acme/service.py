@@ -35,6 +35,7 @@ from ddnsd.acme.resolve import ZoneResolver
 from ddnsd.acme.writer import DnsClient, TxtWriter
 from ddnsd.errors import ApiDeferred, DdnsdError
 from ddnsd.model import DnsEntry
+from ddnsd.observe.events import EventSink, event
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,8 @@ class ChallengeService:
     ``zones``: where challenges may be written (default: every domain of the account).
     ``nameservers``: ask these instead of the zone's NS for propagation and CNAMEs.
     ``propagation_timeout`` 0 skips the propagation check. Times are seconds.
-    ``query``/``sleep``/``clock``/``monotonic`` exist for tests.
+    ``events`` receives a ``challenge_*`` event for each value added, served, removed or
+    failed (the reporter's sink). ``query``/``sleep``/``clock``/``monotonic`` exist for tests.
     """
 
     def __init__(
@@ -64,6 +66,7 @@ class ChallengeService:
         cname_follow: bool = False,
         expire: int = 60,
         domains_cache_ttl: float = 86400,
+        events: EventSink | None = None,
         query: QueryFn = authdns.query,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
@@ -83,10 +86,18 @@ class ChallengeService:
         self.resolver = ZoneResolver(
             self.account, nameservers=nameservers, cname_follow=cname_follow, query=query
         )
+        self._events = events
         self._query = query
         self._sleep = sleep
         self._clock = clock
         self._monotonic = monotonic
+
+    def _emit(self, kind: str, **fields: object) -> None:
+        if self._events is not None:
+            self._events(event(kind, self._clock(), **fields))
+
+    def _failed(self, action: str, names: Sequence[str], exc: DdnsdError) -> None:
+        self._emit("challenge_failed", name=", ".join(names), action=action, message=str(exc))
 
     def _prepare(self, fqdn: str, value: str) -> tuple[str, str]:
         name = challenge.normalize_name(fqdn)
@@ -105,14 +116,19 @@ class ChallengeService:
         ``wait=False`` returns once TransIP accepted them (for clients that check
         propagation themselves)."""
         waits: list[tuple[str, str, str]] = []
-        for fqdn, value in items:
-            name, text = self._prepare(fqdn, value)
-            target, zone, rel = self._paced(name, partial(self.resolver.resolve, name))
-            entry = DnsEntry(rel, self.expire, TXT, text)
-            self._paced(name, partial(self.writer.add, name, zone, entry))
-            waits.append((target, zone, text))
-        for target, zone, text in waits if wait else []:
-            self.wait(target, zone, text)
+        try:
+            for fqdn, value in items:
+                name, text = self._prepare(fqdn, value)
+                target, zone, rel = self._paced(name, partial(self.resolver.resolve, name))
+                entry = DnsEntry(rel, self.expire, TXT, text)
+                self._paced(name, partial(self.writer.add, name, zone, entry))
+                self._emit("challenge_added", name=name, zone=zone)
+                waits.append((target, zone, text))
+            for target, zone, text in waits if wait else []:
+                self.wait(target, zone, text)
+        except DdnsdError as exc:
+            self._failed("present", [fqdn for fqdn, _ in items], exc)
+            raise
 
     def wait_journal(self, fqdns: Sequence[str]) -> None:
         """Wait until every nameserver serves every value the journal holds at ``fqdns``.
@@ -124,16 +140,21 @@ class ChallengeService:
         # One certificate's hooks run back to back: an older value (say one removed from
         # the zone by hand) is not part of this run and must not stall it.
         since = self._clock() - max(self.propagation_timeout, 60.0)
-        for e in self.journal.entries():
-            if e.fqdn in names and e.type == TXT and e.created >= since:
-                target, zone, _ = self._paced(e.fqdn, partial(self.resolver.resolve, e.fqdn))
-                self.wait(target, zone, e.content)
+        try:
+            for e in self.journal.entries():
+                if e.fqdn in names and e.type == TXT and e.created >= since:
+                    target, zone, _ = self._paced(e.fqdn, partial(self.resolver.resolve, e.fqdn))
+                    self.wait(target, zone, e.content)
+        except DdnsdError as exc:
+            self._failed("present", sorted(names), exc)
+            raise
 
     def wait(self, fqdn: str, zone: str, value: str) -> None:
         """Wait until every nameserver of ``zone`` serves TXT ``value`` at ``fqdn``."""
         if self.propagation_timeout <= 0:
             return
         servers = self.resolver.servers(zone)
+        served: dict[str, float] = {}
         took = wait_for_txt(
             fqdn,
             value,
@@ -143,8 +164,10 @@ class ChallengeService:
             query=self._query,
             sleep=self._sleep,
             clock=self._monotonic,
+            served_after=served,
         )
         log.info("%s TXT is served by all %d nameservers (%.1f s)", fqdn, len(servers), took)
+        self._emit("challenge_served", name=fqdn, seconds=round(took, 3), nameservers=served)
 
     # -- cleanup ----------------------------------------------------------------------
 
@@ -157,7 +180,12 @@ class ChallengeService:
                 "nothing to remove for %s TXT %r: ddnsd's journal has no such value", name, text
             )
             return
-        self.writer.remove_all(records, each=lambda call: self._paced(name, call))
+        try:
+            self.writer.remove_all(records, each=lambda call: self._paced(name, call))
+        except DdnsdError as exc:
+            self._failed("cleanup", [name], exc)
+            raise
+        self._emit("challenge_removed", name=name, stale=False)
 
     def _paced(self, fqdn: str, call: Callable[[], T]) -> T:
         """``call()``; when TransIP's rate limit makes it wait and the wait ends within
@@ -197,6 +225,7 @@ class ChallengeService:
                 try:
                     self.writer.remove(record)
                     removed += 1
+                    self._emit("challenge_removed", name=record.fqdn, stale=True)
                 except ApiDeferred as exc:
                     log.info("stale ACME entries wait for TransIP's rate limit: %s", exc)
                     break
@@ -227,3 +256,4 @@ class ChallengeService:
         surplus = (newest + others)[max(keep, 1) :]
         if surplus:
             self.writer.remove_all(surplus, each=lambda call: self._paced(name, call))
+            self._emit("challenge_removed", name=name, stale=False)

@@ -4,6 +4,7 @@
 module              role
 =================== ==========================================================
 ``models.py``       the pydantic models, one a section
+``observe.py``      the models of [notify] and [http.status_auth] (models.py imports them)
 ``read.py``         file + environment overlay, one check a section, paths
 ``credentials.py``  secrets read from their files; ``web_auth`` for the listener
 ``render.py``       the effective configuration as TOML, secrets redacted
@@ -26,7 +27,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ddnsd.config.credentials import read_secret, web_auth
+    from ddnsd.config.credentials import notify_targets, read_secret, status_auth, web_auth
     from ddnsd.config.environ import hook_environ, process_env
     from ddnsd.config.models import Settings, parse_duration
     from ddnsd.config.places import (
@@ -49,6 +50,8 @@ _MODULES = {
     "load": "read",
     "read_secret": "credentials",
     "web_auth": "credentials",
+    "status_auth": "credentials",
+    "notify_targets": "credentials",
     "redacted": "render",
     "to_toml": "render",
     "schema_markdown": "schema",
@@ -64,11 +67,13 @@ __all__ = [
     "config_path",
     "hook_environ",
     "load",
+    "notify_targets",
     "parse_duration",
     "process_env",
     "read_secret",
     "redacted",
     "schema_markdown",
+    "status_auth",
     "to_toml",
     "web_auth",
 ]

@@ -1,7 +1,9 @@
-"""Secrets read from their files, and the credentials the HTTP listener checks.
+"""Secrets read from their files: the credentials the HTTP listener checks, the
+notification targets.
 
-:func:`web_auth` is the one place that turns the ``[acme.httpreq]``, ``[[acme.accounts]]``
-and ``[dyndns]`` sections into the plain values of :mod:`ddnsd.config.runtime`; nothing
+:func:`web_auth` is the one place that turns the ``[acme.httpreq]``, ``[[acme.accounts]]``,
+``[dyndns]`` and ``[http.status_auth]`` sections into the plain values of
+:mod:`ddnsd.config.runtime`, :func:`notify_targets` the ``[notify]`` section; nothing
 outside the configuration reads a secret file.
 """
 
@@ -12,7 +14,14 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from ddnsd.config.models import Settings
-from ddnsd.config.runtime import AcmeDnsAccount, DyndnsEndpoint, HttpreqAuth, WebAuth
+from ddnsd.config.runtime import (
+    AcmeDnsAccount,
+    DyndnsEndpoint,
+    HttpreqAuth,
+    NotifyTargets,
+    StatusAuth,
+    WebAuth,
+)
 from ddnsd.errors import ConfigError
 from ddnsd.model import RecordSpec
 
@@ -61,4 +70,39 @@ def web_auth(settings: Settings) -> WebAuth:
         dyndns = DyndnsEndpoint(
             d.username, read_secret(d.password_file, d.password), frozenset(hostnames)
         )
-    return WebAuth(httpreq=httpreq, acmedns=accounts, dyndns=dyndns)
+    return WebAuth(httpreq=httpreq, acmedns=accounts, dyndns=dyndns, status=status_auth(settings))
+
+
+def status_auth(settings: Settings) -> StatusAuth | None:
+    """The status page's credentials, when ``[http.status_auth]`` is set."""
+    a = settings.http.status_auth
+    if a is None:
+        return None
+    return StatusAuth(a.username, read_secret(a.password_file, a.password))
+
+
+def notify_targets(settings: Settings) -> NotifyTargets:
+    """``[notify]`` with the URLs of ``urls_file`` read (ConfigError if unreadable)."""
+    n = settings.notify
+    urls = [u.get_secret_value() for u in n.urls]
+    if n.urls_file is not None:
+        try:
+            lines = n.urls_file.read_text(encoding="utf-8-sig").splitlines()
+        except OSError as exc:
+            raise ConfigError(
+                f"notify.urls_file: cannot read {n.urls_file}: {exc.strerror}"
+            ) from exc
+        urls += [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
+
+    def secret(v: SecretStr | None) -> str | None:
+        return v.get_secret_value() if v is not None else None
+
+    return NotifyTargets(
+        urls=tuple(urls),
+        events=frozenset(n.events),
+        failure_after=n.failure_after,
+        timeout=n.timeout,
+        heartbeat_url=secret(n.heartbeat_url),
+        heartbeat_fail_url=secret(n.heartbeat_fail_url),
+        heartbeat_start=n.heartbeat_start,
+    )

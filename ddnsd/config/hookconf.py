@@ -59,6 +59,7 @@ class HookAcme:
 @dataclass(frozen=True)
 class HookState:
     dir: Path
+    history_bytes: int = 4 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -209,4 +210,7 @@ def _state(table: Mapping[str, Any], place: Place) -> HookState:
     from ddnsd.config.places import state_dir
 
     configured = _path(table, "dir")
-    return HookState(dir=state_dir(configured, place.file, place.state_directory))
+    history = _get(table, "history_bytes", int, HookState.history_bytes)
+    if history < 65536:
+        raise _Unsure
+    return HookState(state_dir(configured, place.file, place.state_directory), history)

@@ -25,6 +25,7 @@ from pydantic_core import core_schema
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from ddnsd import durations, names
+from ddnsd.config.observe import NotifySettings, StatusAuthSettings
 from ddnsd.config.places import DEFAULT_STATE_DIR
 from ddnsd.detect.spec import SourceSpec, parse_source
 
@@ -240,13 +241,16 @@ class DnsSettings(_Section):
 
 
 class HttpSettings(_Section):
-    """[http]: metrics, health, ACME and router-push listener."""
+    """[http]: metrics, health, status page, ACME and router-push listener."""
 
     listen: str = Field(
         default="127.0.0.1:9333",
         description='ADDRESS:PORT, an IP address of this machine ("[::1]:9333" for IPv6, '
         '"0.0.0.0:9333" for all); "" disables it. Bind to loopback unless the ACME API must '
         "be reachable (Kubernetes sidecar).",
+    )
+    status_auth: StatusAuthSettings | None = Field(
+        default=None, description="Basic auth for the status page."
     )
 
     socket: str | None = Field(
@@ -309,6 +313,12 @@ class StateSettings(_Section):
     dir: Path = Field(
         default=DEFAULT_STATE_DIR,
         description="State directory (systemd: $STATE_DIRECTORY, i.e. /var/lib/ddnsd).",
+    )
+    history_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=65536,
+        description="Bound of the event history (history.jsonl and its one rotated file "
+        "together), in bytes.",
     )
 
 
@@ -381,6 +391,7 @@ class Settings(BaseSettings):
     state: StateSettings = Field(default_factory=StateSettings)
     acme: AcmeSettings = Field(default_factory=AcmeSettings)
     dyndns: DyndnsSettings | None = Field(default=None)
+    notify: NotifySettings = Field(default_factory=NotifySettings)
 
     # Where this configuration came from (not a setting; set by load()).
     source: Path | None = Field(default=None, exclude=True)

@@ -40,6 +40,7 @@ from ddnsd.config.models import (
     StateSettings,
     TransipSettings,
 )
+from ddnsd.config.observe import StatusAuthSettings
 from ddnsd.config.places import CREDENTIAL_KEY_NAME, Place, config_path, state_dir
 from ddnsd.config.places import is_file as _is_file
 from ddnsd.detect.base import redact_source
@@ -197,6 +198,7 @@ def _check(s: Settings, place: Place, problems: list[str]) -> Settings:
             "state": _check_state(s.state, place),
             "acme": _check_acme(s.acme, place, problems),
             "dyndns": _check_dyndns(s.dyndns, place, problems),
+            **_check_view(s, place, problems),
             "source": place.file,
         }
     )
@@ -291,6 +293,15 @@ def _check_schedule(schedule: ScheduleSettings, problems: list[str]) -> Schedule
     return schedule
 
 
+def _check_view(s: Settings, place: Place, problems: list[str]) -> dict[str, Any]:
+    """[http.status_auth]: its password; [notify]: its URL file resolved (read at start-up)."""
+    a = s.http.status_auth
+    a = a if a is None else _check_secret("http.status_auth", a, place, problems)
+    urls = place.resolve(s.notify.urls_file)
+    http, notify = s.http.model_copy(update={"status_auth": a}), s.notify
+    return {"http": http, "notify": notify.model_copy(update={"urls_file": urls})}
+
+
 def _check_state(state: StateSettings, place: Place) -> StateSettings:
     """systemd's ``$STATE_DIRECTORY`` unless the file names a directory; relative: beside it."""
     configured = state.dir if "dir" in state.model_fields_set else None
@@ -324,7 +335,9 @@ def _check_dyndns(
     return None if dyndns is None else _check_secret("dyndns", dyndns, place, problems)
 
 
-_WithSecret = TypeVar("_WithSecret", HttpreqSettings, AcmeAccountSettings, DyndnsSettings)
+_WithSecret = TypeVar(
+    "_WithSecret", HttpreqSettings, AcmeAccountSettings, DyndnsSettings, StatusAuthSettings
+)
 
 
 def _check_secret(key: str, section: _WithSecret, place: Place, problems: list[str]) -> _WithSecret:

@@ -13,6 +13,7 @@ from typing import Any
 import tomli_w
 
 from ddnsd.config.models import Settings
+from ddnsd.config.runtime import redact_url
 
 REDACTED = "********"
 
@@ -20,9 +21,15 @@ REDACTED = "********"
 def redacted(settings: Settings) -> dict[str, Any]:
     """The effective configuration as plain data, secrets replaced by ``"********"``.
 
-    Secret *files* are shown by path (the path is not the secret); inline secrets are hidden.
+    Secret *files* are shown by path (the path is not the secret); inline secrets are hidden;
+    notification URLs show their scheme only (``"tgram://…"``).
     """
     data = settings.model_dump(mode="json", exclude={"source"})
+    n = settings.notify
+    data["notify"]["urls"] = [redact_url(u.get_secret_value()) for u in n.urls]
+    for key in ("heartbeat_url", "heartbeat_fail_url"):
+        value = getattr(n, key)
+        data["notify"][key] = redact_url(value.get_secret_value()) if value is not None else None
 
     def scrub(node: Any) -> Any:
         if isinstance(node, dict):

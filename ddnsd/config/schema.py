@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ddnsd.config import models
+from ddnsd.config import models, observe
 
 
 def schema_markdown() -> str:
@@ -33,11 +33,13 @@ def schema_markdown() -> str:
         ("[schedule]", models.ScheduleSettings),
         ("[dns]", models.DnsSettings),
         ("[http]", models.HttpSettings),
+        ("[http.status_auth]", observe.StatusAuthSettings),
         ("[state]", models.StateSettings),
         ("[acme]", models.AcmeSettings),
         ("[acme.httpreq]", models.HttpreqSettings),
         ("[[acme.accounts]]", models.AcmeAccountSettings),
         ("[dyndns]", models.DyndnsSettings),
+        ("[notify]", observe.NotifySettings),
     ]
     for title, model in sections:
         out += [f"## `{title}`", "", (model.__doc__ or "").strip(), ""]

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ddnsd.acme.service import ChallengeService
     from ddnsd.config import Settings
     from ddnsd.handoff.protocol import Request
+    from ddnsd.observe.events import EventSink
     from ddnsd.transip.client import TransipClient
 
 log = logging.getLogger(__name__)
@@ -42,8 +43,9 @@ class Parts(Protocol):
 class DaemonAcme:
     """ACME in the daemon, for the configuration ``parts()`` returns (it changes on reload)."""
 
-    def __init__(self, parts: Callable[[], Parts]) -> None:
+    def __init__(self, parts: Callable[[], Parts], events: EventSink | None = None) -> None:
         self._parts = parts
+        self._events = events  # the reporter's: the hooks' challenges become its events
         self._lock = threading.Lock()
         self._built: tuple[Parts, ChallengeService] | None = None
 
@@ -57,7 +59,10 @@ class DaemonAcme:
             return parts.acme
         with self._lock:
             if self._built is None or self._built[0] is not parts:
-                self._built = (parts, wiring.make_challenge_service(parts.settings, parts.client))
+                service = wiring.make_challenge_service(
+                    parts.settings, parts.client, events=self._events
+                )
+                self._built = (parts, service)
             return self._built[1]
 
     def run(self, request: Request) -> tuple[int, list[str]]:

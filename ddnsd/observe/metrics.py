@@ -51,6 +51,7 @@ class Metrics:
       result ok/refused/timeout/error
     - ``ddnsd_acme_propagation_seconds``
     - ``ddnsd_dyndns_pushes_total{result}``: the dyndns2 answer (good, nochg, nohost, ...)
+    - ``ddnsd_notify_failures_total{kind}``: kind "message" (Apprise) or "heartbeat"
     - ``ddnsd_build_info{version}``: always 1
     """
 
@@ -162,6 +163,14 @@ class Metrics:
             ["result"],
             registry=r,
         )
+        self.notify_failures = Counter(
+            "ddnsd_notify_failures_total",
+            "Notifications (kind message) and heartbeats (kind heartbeat) that could not be sent.",
+            ["kind"],
+            registry=r,
+        )
+        for kind in ("message", "heartbeat"):
+            self.notify_failures.labels(kind=kind)
         self.build_info = Gauge(
             "ddnsd_build_info",
             "ddnsd version (value always 1).",

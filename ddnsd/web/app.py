@@ -8,6 +8,8 @@ Routes (each exists only when its part is configured; anything else is 404):
     200 ``ok`` while the process answers.
 ``GET /readyz``
     200 / 503 with :meth:`Health.ready`'s reason.
+``GET /``, ``GET /api/status``
+    the status page and its JSON: :mod:`ddnsd.web.status` (who may look is said there).
 ``POST {base}/present``, ``POST {base}/cleanup``, ``POST /update``
     lego httpreq and acme-dns: :mod:`ddnsd.web.acme`.
 ``GET /nic/update``
@@ -30,13 +32,14 @@ from collections.abc import Callable, Sequence
 from http import HTTPStatus
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from ddnsd.config.runtime import AcmeDnsAccount, DyndnsEndpoint, HttpreqAuth
+from ddnsd.config.runtime import AcmeDnsAccount, DyndnsEndpoint, HttpreqAuth, StatusAuth
 from ddnsd.observe.health import Health
 from ddnsd.observe.metrics import Metrics
 from ddnsd.web import access_log
 from ddnsd.web.acme import AcmeBackend, AcmeRoutes
 from ddnsd.web.dyndns import DyndnsRoute, PushTarget
 from ddnsd.web.http import GET, AuthGuard, HttpError, Request, Response, Route, json_response, text
+from ddnsd.web.status import StatusRoutes, StatusSource
 
 log = logging.getLogger(__name__)
 
@@ -132,6 +135,8 @@ def make_app(
     acmedns_accounts: Sequence[AcmeDnsAccount] = (),
     dyndns: DyndnsEndpoint | None = None,
     push_store: PushTarget | None = None,
+    status: StatusSource | None = None,
+    status_auth: StatusAuth | None = None,
     max_body: int = 65536,
     max_auth_failures: int = 10,
     auth_lockout: float = 300.0,
@@ -140,7 +145,8 @@ def make_app(
     """Build the WSGI app; parts left None (or no accounts) are not served (404).
 
     The ACME routes need ``acme`` (the challenge service); ``/nic/update`` needs
-    ``dyndns`` and the ``push_store`` its pushes go to. ``max_auth_failures`` wrong
+    ``dyndns`` and the ``push_store`` its pushes go to; ``/`` and ``/api/status`` need
+    ``status`` (the document's source) and take ``status_auth``. ``max_auth_failures`` wrong
     logins from one client address within ``auth_lockout`` seconds lock that address
     out until the window ends; ``clock`` (monotonic seconds) exists for tests.
     """
@@ -152,4 +158,6 @@ def make_app(
         if push_store is None:
             raise ValueError("the dyndns endpoint needs the push store its pushes go to")
         routes.update(DyndnsRoute(dyndns, push_store, guard, metrics).routes())
+    if status is not None:
+        routes.update(StatusRoutes(status, status_auth, guard).routes())
     return WebApp(metrics, health, routes, max_body)

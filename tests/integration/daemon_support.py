@@ -80,6 +80,13 @@ dir = "{state_dir or path.parent / "state"}"
     return path
 
 
+def address_config(tmp_path: Path, emulator: Any, address: str, **kw: Any) -> tuple[Path, Path]:
+    """(address file holding ``address``, config of :func:`write_config` reading it)."""
+    addr = tmp_path / "address"
+    addr.write_text(address + "\n")
+    return addr, write_config(tmp_path / "c.toml", emulator, address_file=addr, **kw)
+
+
 def run(
     args: list[str],
     *,

@@ -41,6 +41,7 @@ EXPECTED_METRICS = {
     "ddnsd_acme_challenges_total",
     "ddnsd_acme_propagation_seconds",
     "ddnsd_dyndns_pushes_total",
+    "ddnsd_notify_failures_total",
     "ddnsd_build_info",
 }
 

@@ -20,7 +20,7 @@ SAME = {
         '[dns]\nnameservers = ["127.0.0.1:8053", "[::1]:53"]\n'
         '[acme]\nzones = ["example.test"]\npropagation_timeout = "5m"\npoll_interval = 0.5\n'
         "max_age = 60\ncname_follow = true\nexpire = 300\n"
-        '[state]\ndir = "state"\n'
+        '[state]\ndir = "state"\nhistory_bytes = 100000\n'
     ),
     "sections a hook does not read": (
         '[[records]]\ndomain = "example.test"\nname = "home"\ntype = "A"\n'
@@ -51,6 +51,7 @@ LEAVE = {
     "a string for a bool": (TRANSIP + 'global_key = "yes"\n', {}),
     "a bool for a number": (TRANSIP + "[acme]\nexpire = true\n", {}),
     "expire below 60": (TRANSIP + "[acme]\nexpire = 30\n", {}),
+    "a history too small": (TRANSIP + "[state]\nhistory_bytes = 100\n", {}),
     "a bad duration": (TRANSIP + 'timeout = "soon"\n', {}),
     "a bad nameserver": (TRANSIP + '[dns]\nnameservers = ["a b"]\n', {}),
     "no login": ('[transip]\nprivate_key_file = "key.pem"\n', {}),

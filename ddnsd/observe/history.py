@@ -1,0 +1,182 @@
+"""The event history: append-only JSON lines in the state dir, bounded by size.
+
+``history.jsonl`` holds the newest events, one :class:`~ddnsd.observe.events.Event` a
+line; when a line would take it past half of ``max_bytes`` it becomes
+``history.jsonl.1`` (replacing the older one) and a new file starts, so the two together
+never exceed ``max_bytes`` (4 MiB by default: years of a home server's address changes
+and certificates, months of a flapping connection).
+
+Every process of the machine appends (the daemon, ``once``, the ACME hooks) under an
+``flock`` on ``history.lock``, so rotation and appends never interleave. A line is
+written with one ``write()``; a line cut short by a crash (power loss, full disk) is
+skipped on reading, and the next append starts on a new line. Files are mode 0600 and,
+like every file of the state dir, belong to the directory's owner (:mod:`ddnsd.statefiles`:
+root's hooks write into the daemon user's history). Writing never fails the caller: a
+history that cannot be written is logged once.
+
+Standard library only: the ACME hooks write events too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+from ddnsd import statefiles
+from ddnsd.errors import DdnsdError
+from ddnsd.observe.events import Event
+
+log = logging.getLogger(__name__)
+
+FILE_NAME = "history.jsonl"
+DEFAULT_MAX_BYTES = 4 * 1024 * 1024
+
+
+def parse_lines(data: bytes) -> list[Event]:
+    """The events in ``data`` (JSON lines); lines that are not an event are skipped."""
+    out: list[Event] = []
+    for raw in data.split(b"\n"):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw)
+        except (UnicodeDecodeError, ValueError, RecursionError):
+            continue  # a torn or foreign line
+        ev = Event.from_json(obj)
+        if ev is not None:
+            out.append(ev)
+    return out
+
+
+class History:
+    """The history files of one state dir. Thread-safe; safe across processes."""
+
+    def __init__(self, state_dir: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        if max_bytes < 2048:
+            raise ValueError(f"the history needs at least 2048 bytes, not {max_bytes}")
+        self.dir = Path(state_dir)
+        self.path = self.dir / FILE_NAME
+        self.rotated = self.dir / (FILE_NAME + ".1")
+        self.lock_path = self.dir / "history.lock"
+        self.max_bytes = max_bytes
+        self._thread_lock = threading.Lock()
+        self._warned = False
+        self._cache: tuple[tuple[int, ...], list[Event]] | None = None
+
+    @property
+    def half(self) -> int:
+        return self.max_bytes // 2
+
+    # -- writing ---------------------------------------------------------------------
+
+    def append(self, event: Event) -> bool:
+        """Add ``event``; False (logged once) when the file cannot be written."""
+        line = (event.to_line() + "\n").encode("utf-8")
+        if len(line) > self.half:
+            log.warning(
+                "history: a %s event of %d bytes is too large to keep", event.kind, len(line)
+            )
+            return False
+        try:
+            with self._locked():
+                self._append(line)
+        except (OSError, DdnsdError) as exc:
+            if not self._warned:
+                self._warned = True
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                log.warning(
+                    "history: cannot write %s (%s); events are not kept until it can be",
+                    self.path,
+                    why,
+                )
+            return False
+        return True
+
+    def _append(self, line: bytes) -> None:
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
+        fd = os.open(self.path, flags, 0o600)
+        try:
+            statefiles.adopt(fd, self.dir)
+            size = os.fstat(fd).st_size
+            if size and os.pread(fd, 1, size - 1) != b"\n":
+                line = b"\n" + line  # the last line was cut short: start a new one
+            if size and size + len(line) > self.half:
+                os.replace(self.path, self.rotated)
+                os.close(fd)
+                fd = -1
+                fd = os.open(self.path, flags, 0o600)
+                statefiles.adopt(fd, self.dir)
+                line = line.lstrip(b"\n")
+            os.write(fd, line)
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        statefiles.make_dir(self.dir)
+        with self._thread_lock:
+            fd = statefiles.open_lock(self.lock_path)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                os.close(fd)  # closing releases the flock
+
+    # -- reading ---------------------------------------------------------------------
+
+    def events(self, since: float | None = None) -> list[Event]:
+        """Every event kept, oldest first (``since``: only those at or after it)."""
+        stamp: list[int] = []
+        for p in (self.rotated, self.path):
+            try:
+                st = p.stat()
+                stamp += [st.st_ino, st.st_size, st.st_mtime_ns]
+            except OSError:
+                stamp += [0, 0, 0]
+        key = tuple(stamp)
+        with self._thread_lock:
+            cached = self._cache
+        if cached is None or cached[0] != key:
+            cached = (key, parse_lines(self._read_both()))
+            with self._thread_lock:
+                self._cache = cached
+        events = cached[1]
+        return list(events) if since is None else [e for e in events if e.at >= since]
+
+    def _read_both(self) -> bytes:
+        """Both files, under a shared lock when writers use one (never in the middle of a
+        rotation); a missing state dir is not created for reading."""
+        try:
+            fd = os.open(self.lock_path, os.O_RDONLY | os.O_CLOEXEC)
+        except OSError:
+            fd = -1
+        try:
+            if fd >= 0:
+                fcntl.flock(fd, fcntl.LOCK_SH)
+            return b"".join(self._read(p) for p in (self.rotated, self.path))
+        finally:
+            if fd >= 0:
+                os.close(fd)
+
+    @staticmethod
+    def _read(path: Path) -> bytes:
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return b""
+        return data if data.endswith(b"\n") or not data else data + b"\n"
+
+    def size(self) -> int:
+        """Bytes in both files together (never above ``max_bytes``)."""
+        total = 0
+        for p in (self.rotated, self.path):
+            with contextlib.suppress(OSError):
+                total += p.stat().st_size
+        return total

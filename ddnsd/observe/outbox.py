@@ -1,0 +1,169 @@
+"""Sending off the round's thread: a queue, one worker, a timeout for each send.
+
+:class:`Outbox` runs each job (an Apprise message, a heartbeat ping) on a thread of its
+own and waits at most ``timeout`` seconds for it: a receiver that hangs costs that
+much of the worker's time, never a round's. A job that fails, raises or runs out of time
+is logged (one sentence, the URL redacted to its scheme) and passed to ``on_failure``
+(the ``ddnsd_notify_failures_total`` counter); the queue holds 100 jobs, more are
+dropped and counted the same way.
+
+Apprise is imported by :class:`AppriseTarget` only, i.e. only when ``[notify] urls``
+lists something; its own log lines are captured per send, scrubbed of the URL's parts
+and folded into ours.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from ddnsd.config.runtime import redact_url
+
+log = logging.getLogger(__name__)
+
+#: A job returns None when it worked, else why not (one sentence, no secret).
+Job = Callable[[], "str | None"]
+
+
+def scrub(text: str, url: str) -> str:
+    """``text`` with every part of ``url`` that could be secret replaced by ``…``."""
+    parts = urlsplit(url)
+    secrets = {url, parts.netloc, parts.username or "", parts.password or "", parts.hostname or ""}
+    secrets |= set(parts.path.split("/")) | {v for _, v in parse_qsl(parts.query)}
+    for s in sorted((s for s in secrets if len(s) >= 4), key=len, reverse=True):
+        text = text.replace(s, "…")
+    return text
+
+
+def ping(url: str, timeout: float) -> str | None:
+    """GET ``url`` (a heartbeat); None when it answered 2xx."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (configured)
+            if 200 <= resp.status < 300:
+                return None
+            return f"answered {resp.status}"
+    except urllib.error.HTTPError as exc:
+        return f"answered {exc.code}"
+    except (OSError, ValueError) as exc:
+        return scrub(str(getattr(exc, "reason", exc)), url)
+
+
+class AppriseTarget:
+    """One Apprise URL, checked when built (ValueError naming it by number, not by text)."""
+
+    def __init__(self, number: int, url: str) -> None:
+        import apprise
+
+        self.url = url
+        self.label = f"{number} ({redact_url(url)})"
+        self._apprise = apprise.Apprise()
+        if not self._apprise.add(url):
+            raise ValueError(
+                f"notify.urls[{number - 1}] ({redact_url(url)}) is not a URL Apprise knows; "
+                "see https://github.com/caronc/apprise/wiki for the forms"
+            )
+
+    def send(self, title: str, body: str) -> str | None:
+        import apprise
+
+        capture: Any = apprise.LogCapture  # untyped in Apprise
+        with capture(level=logging.WARNING, fmt="%(message)s") as captured:
+            ok = self._apprise.notify(body=body, title=title)
+        if ok:
+            return None
+        lines = [ln for ln in str(captured.getvalue()).splitlines() if ln.strip()]
+        return scrub("; ".join(lines[-2:]) or "Apprise reported a failure", self.url)
+
+
+@dataclass
+class _Item:
+    kind: str  # "message" or "heartbeat": the metric's label
+    label: str  # what it is, secrets redacted
+    job: Job
+    url: str  # scrubbed from every failure text
+
+
+class Outbox:
+    """A queue of jobs and the worker that runs them, each within ``timeout`` seconds."""
+
+    def __init__(
+        self, timeout: float, on_failure: Callable[[str], None], *, size: int = 100
+    ) -> None:
+        self.timeout = timeout
+        self.on_failure = on_failure
+        self._queue: queue.Queue[_Item | None] = queue.Queue(maxsize=size)
+        self._lock = threading.Lock()
+        self._worker: threading.Thread | None = None
+        self._closed = False
+
+    def submit(self, kind: str, label: str, job: Job, url: str) -> None:
+        """Queue ``job`` (sending to ``url``); returns at once (a full queue drops it,
+        logged and counted)."""
+        with self._lock:
+            if self._closed:
+                return
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="ddnsd-notify", daemon=True)
+                self._worker.start()
+        try:
+            self._queue.put_nowait(_Item(kind, label, job, url))
+        except queue.Full:
+            self._failed(_Item(kind, label, job, url), "dropped: 100 sends are already waiting")
+
+    def close(self, grace: float) -> None:
+        """Send what is queued, waiting at most ``grace`` seconds; then stop the worker."""
+        with self._lock:
+            self._closed = True
+            worker = self._worker
+        if worker is None:
+            return
+        deadline = time.monotonic() + grace
+        while worker.is_alive():
+            try:
+                self._queue.put(None, timeout=max(0.01, deadline - time.monotonic()))
+                break
+            except queue.Full:
+                if time.monotonic() >= deadline:
+                    return
+        worker.join(max(0.0, deadline - time.monotonic()))
+
+    def _work(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            self._run(item)
+
+    def _run(self, item: _Item) -> None:
+        result: list[str | None] = []
+
+        def target() -> None:
+            try:
+                result.append(item.job())
+            except Exception as exc:  # a bug or a library surprise: never the round's problem
+                result.append(f"{type(exc).__name__}: {exc}")
+
+        thread = threading.Thread(target=target, name="ddnsd-notify-send", daemon=True)
+        thread.start()
+        thread.join(self.timeout)
+        if thread.is_alive():
+            self._failed(item, f"no answer within {self.timeout:g} s")
+        elif result and result[0] is not None:
+            self._failed(item, result[0])
+        else:
+            log.debug("%s sent", item.label)
+
+    def _failed(self, item: _Item, why: str) -> None:
+        log.warning("%s failed: %s", item.label, scrub(why, item.url))
+        try:
+            self.on_failure(item.kind)
+        except Exception:  # counting must not stop the worker
+            log.exception("counting a failed %s", item.kind)

@@ -1,0 +1,130 @@
+"""The status page renderer (pure), the terminal text, and who may see the page."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+from typing import Any
+
+import pytest
+from test_status_docs import rich_document
+
+from ddnsd.config.runtime import StatusAuth
+from ddnsd.observe.status_text import render_text
+from ddnsd.web.app import make_app
+from ddnsd.web.status_page import render_page, timeline
+
+DAY = 86400.0
+NOW = 100 * DAY
+
+
+def test_page_is_self_contained_and_escapes_everything() -> None:
+    doc = rich_document()
+    hostile = '"><img src=x onerror=alert(1)><script>alert(2)</script>'
+    doc["records"][0]["reason"] = hostile
+    doc["families"][0]["sources"][0]["source"] = hostile
+    doc["history"][0]["kind"] = hostile
+    page = render_page(doc)
+    assert hostile not in page
+    assert "&lt;script&gt;alert(2)&lt;/script&gt;" in page
+    assert not re.search(r"<script|<img|<link|@import|url\(|<[^>]*\ssrc=", page, re.I)
+    assert re.findall(r'href="([^"]*)"', page) == ["api/status"]  # nothing from elsewhere
+    assert "prefers-color-scheme:dark" in page and 'name="viewport"' in page
+    assert "<svg" in page
+
+
+def test_page_shows_records_addresses_and_history() -> None:
+    doc = rich_document()
+    page = render_page(doc)
+    for text in ("home.example.test", "203.0.113.9", "dns:opendns", "in sync", "only 0 of 2"):
+        assert text in page
+    assert "990 of 1000" not in page and "10 of 1000 requests" in page
+
+
+def fam(family: str, address: str | None) -> dict[str, Any]:
+    return {"family": family, "address": address, "agree": 1, "reason": "", "sources": []}
+
+
+def change(days_ago: float, old: str | None, new: str, family: str = "ipv4") -> dict[str, Any]:
+    return {"at": NOW - days_ago * DAY, "family": family, "old": old, "new": new}
+
+
+@pytest.mark.parametrize(
+    ("families", "changes", "bars", "marks"),
+    [
+        ([], [], 0, 0),
+        ([fam("ipv4", "203.0.113.1")], [], 1, 0),
+        ([fam("ipv4", None)], [], 0, 0),
+        ([fam("ipv4", "203.0.113.2")], [change(3, "203.0.113.1", "203.0.113.2")], 2, 1),
+        ([fam("ipv4", "203.0.113.1")], [change(3, None, "203.0.113.1")], 1, 1),
+        (
+            [fam("ipv4", "203.0.113.3"), fam("ipv6", "2001:db8::1")],
+            [change(9, "203.0.113.1", "203.0.113.2"), change(2, "203.0.113.2", "203.0.113.3")],
+            4,
+            2,
+        ),
+    ],
+    ids=["nothing", "steady", "unknown", "one-change", "first-address", "two-families"],
+)
+def test_timeline_bars_and_change_marks(
+    families: list[dict[str, Any]], changes: list[dict[str, Any]], bars: int, marks: int
+) -> None:
+    svg = timeline({"families": families, "timeline": changes}, NOW)
+    assert len(re.findall(r'<rect class="p[01]"', svg)) == bars
+    assert len(re.findall(r'<line class="chg"', svg)) == marks
+    if not families:
+        assert "No address known yet" in svg
+
+
+def test_terminal_text() -> None:
+    text = render_text(rich_document(), "the state dir /var/lib/ddnsd")
+    assert text.startswith("ddnsd 1: NOT in sync (")
+    assert "home.example.test  A     203.0.113.9" in text
+    assert "not in sync: no IPv6 address" in text
+    assert "dns:opendns" in text and "from the state dir /var/lib/ddnsd" in text
+
+
+def call(app: Any, path: str, client: str, auth: str | None = None) -> tuple[int, str]:
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "PATH_INFO": path,
+        "REMOTE_ADDR": client,
+        "wsgi.input": io.BytesIO(),
+    }
+    if auth is not None:
+        environ["HTTP_AUTHORIZATION"] = "Basic " + base64.b64encode(auth.encode()).decode()
+    status: list[str] = []
+    body = b"".join(app(environ, lambda s, h: status.append(s)))
+    return int(status[0].split()[0]), body.decode()
+
+
+@pytest.mark.parametrize(
+    ("auth", "client", "credentials", "code"),
+    [
+        (None, "127.0.0.1", None, 200),
+        (None, "::1", None, 200),
+        (None, "192.0.2.10", None, 403),
+        (None, "2001:db8::5", None, 403),
+        (StatusAuth("me", "s3cret"), "192.0.2.10", None, 401),
+        (StatusAuth("me", "s3cret"), "192.0.2.10", "me:wrong", 401),
+        (StatusAuth("me", "s3cret"), "192.0.2.10", "me:s3cret", 200),
+        (StatusAuth("me", "s3cret"), "127.0.0.1", None, 401),  # set: loopback logs in too
+    ],
+)
+@pytest.mark.parametrize("path", ["/", "/api/status"])
+def test_who_may_see_the_status(
+    auth: StatusAuth | None, client: str, credentials: str | None, code: int, path: str
+) -> None:
+    app = make_app(metrics=None, health=None, status=rich_document, status_auth=auth)
+    got, body = call(app, path, client, credentials)
+    assert got == code
+    if code == 403:
+        assert "[http.status_auth]" in body
+    if code != 200:
+        assert "home.example.test" not in body
+
+
+def test_no_status_source_no_status_routes() -> None:
+    app = make_app(metrics=None, health=None)
+    assert call(app, "/", "127.0.0.1")[0] == 404
