@@ -34,17 +34,16 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from ddnsd import authdns
 from ddnsd.errors import ApiDeferred, TransipError, UnsafePlan
 from ddnsd.model import DnsEntry, Outcome, RecordSpec
-from ddnsd.reconcile import schedule
 from ddnsd.reconcile.applier import Applier, DnsApi, RecordResult
 from ddnsd.reconcile.drift import DnsQuery, DnsServers, DriftCheck, View
 from ddnsd.reconcile.memory import Memory, Seen
-from ddnsd.reconcile.planner import check_specs, desired_content, plan_domain, same_content
+from ddnsd.reconcile.planner import check_specs, desired_content, plan_domain
 from ddnsd.reconcile.result import RoundResult, deferred
+from ddnsd.reconcile.triage import Triage, Work
 
 log = logging.getLogger(__name__)
 
@@ -52,16 +51,6 @@ log = logging.getLogger(__name__)
 BudgetCheck = Callable[[int], "float | None"]
 
 __all__ = ["BudgetCheck", "Engine", "RoundResult"]
-
-
-@dataclass(slots=True)
-class _Work:
-    """The API work of one domain this round."""
-
-    domain: str
-    specs: list[RecordSpec]  # the records the work plans
-    pending: list[RecordSpec]  # those neither memory nor DNS could decide (wait if deferred)
-    read: bool  # GET the zone first (else PATCH what DNS showed)
 
 
 class Engine:
@@ -106,6 +95,13 @@ class Engine:
         for spec in self.specs:
             self._by_domain.setdefault(spec.domain, []).append(spec)
         self.memory = memory or Memory(None, [s.key for s in self.specs], self._by_domain)
+        self.triage = Triage(
+            self._by_domain,
+            self.memory,
+            self.drift,
+            propagation_grace=propagation_grace,
+            verify_interval=verify_interval,
+        )
         self._lock = threading.Lock()
         self._noted: set[str] = set()  # notes already logged (once per process)
 
@@ -118,11 +114,11 @@ class Engine:
             now = self.clock()
             before = self.applier.requests
             results: dict[str, RecordResult] = {}
-            desired = self._desired(addresses, results)
-            views = self._views(desired, now, results)
-            work = self._plan_work(desired, views, now, results)
+            desired = _desired(self.specs, addresses, results)
+            views = self.triage.views(desired, now, results)
+            work = self.triage.work(desired, views, now, results)
             deferred_until, consulted = self._run_work(work, addresses, views, results)
-            self._note_waiting(work, results, now)
+            self.triage.note_waiting(work, results, now)
             self.memory.save()
             return RoundResult(
                 records={s.key: results[s.key] for s in self.specs},
@@ -131,130 +127,9 @@ class Engine:
                 deferred_until=deferred_until,
             )
 
-    def _desired(
-        self, addresses: dict[str, str | None], results: dict[str, RecordResult]
-    ) -> dict[str, str]:
-        desired: dict[str, str] = {}
-        for spec in self.specs:
-            try:
-                value = desired_content(spec, addresses.get(spec.type))
-            except UnsafePlan as exc:
-                log.error("%s", exc)
-                results[spec.key] = RecordResult(spec, Outcome.FAILED, str(exc), via="none")
-                continue
-            if value is None:
-                msg = f"{spec.key}: no {spec.type} address known this round; left unchanged"
-                log.debug("%s", msg)
-                results[spec.key] = RecordResult(spec, Outcome.FAILED, msg, via="none")
-                continue
-            desired[spec.key] = value
-        return desired
-
-    def _views(
-        self, desired: dict[str, str], now: float, results: dict[str, RecordResult]
-    ) -> dict[str, View]:
-        """Decide what memory can; ask the nameservers about the rest (all domains at once)."""
-        ask: dict[str, list[RecordSpec]] = {}
-        for spec in self.specs:
-            if spec.key not in desired:
-                continue
-            seen = self.memory.known.seen.get(spec.key)
-            if seen is None or now - seen.at >= self.propagation_grace:
-                ask.setdefault(spec.domain, []).append(spec)
-            elif same_content(spec.type, seen.content, desired[spec.key]):
-                msg = (
-                    f"{spec.key}: TransIP holds {desired[spec.key]} since "
-                    f"{now - seen.at:.0f}s; trusting it while the nameservers catch up"
-                )
-                log.debug("%s", msg)
-                results[spec.key] = RecordResult(
-                    spec, Outcome.NOOP, msg, content=desired[spec.key], via="memory"
-                )
-            # else: TransIP holds something else since moments ago; nameservers that still
-            # show the desired value lag behind that write: the API decides (no view)
-        return self.drift.check(ask, now)
-
-    def _plan_work(
-        self,
-        desired: dict[str, str],
-        views: dict[str, View],
-        now: float,
-        results: dict[str, RecordResult],
-    ) -> list[_Work]:
-        """What each domain needs from the API, in the order it is done."""
-        known = self.memory.known
-        needed: list[_Work] = []
-        checks: list[_Work] = []
-        for domain, specs in self._by_domain.items():
-            active = [s for s in specs if s.key in desired]
-            if not active:
-                continue
-            known.first_seen.setdefault(domain, now)
-            read, patch = False, []
-            for spec in active:
-                if spec.key in results:  # memory decided
-                    continue
-                view = views.get(spec.key, View(None))
-                verdict = self._judge(spec, desired[spec.key], view)
-                if verdict is not None:
-                    results[spec.key] = verdict
-                elif self._patchable(spec, view):
-                    patch.append(spec)
-                else:
-                    read = True
-            due = schedule.verify_due(
-                domain,
-                now,
-                verified=known.verified.get(domain),
-                first_seen=known.first_seen[domain],
-                interval=self.verify_interval,
-            )
-            pending = [s for s in active if s.key not in results]
-            if read or (patch and due):
-                needed.append(_Work(domain, active, pending, read=True))
-            elif patch:
-                needed.append(_Work(domain, patch, pending, read=False))
-            elif due:
-                checks.append(_Work(domain, active, [], read=True))
-        waiting = {w.domain: min(known.waiting.get(s.key, now) for s in w.pending) for w in needed}
-        order = schedule.write_order([w.domain for w in needed], waiting)
-        by_domain = {w.domain: w for w in needed}
-        return [by_domain[d] for d in order] + checks
-
-    def _judge(self, spec: RecordSpec, desired: str, view: View) -> RecordResult | None:
-        """The result DNS alone gives (in sync, a known conflict), or None."""
-        values = view.values
-        if values is None:
-            return None
-        conflicts = self.memory.known.conflicts
-        if values == (desired,):
-            conflicts.pop(spec.key, None)
-            msg = f"{spec.key}: in sync ({desired}, every authoritative nameserver agrees)"
-            log.debug("%s", msg)
-            return RecordResult(spec, Outcome.NOOP, msg, content=desired, via="dns")
-        if conflicts.get(spec.key) == values:
-            msg = f"{spec.key}: still several entries ({', '.join(values)}); left alone"
-            log.debug("%s", msg)
-            return RecordResult(spec, Outcome.CONFLICT, msg, via="memory")
-        log.debug(
-            "%s: nameservers serve %s, want %s; asking the API",
-            spec.key,
-            ", ".join(values) or "nothing",
-            desired,
-        )
-        return None
-
-    def _patchable(self, spec: RecordSpec, view: View) -> bool:
-        """DNS shows exactly one entry (content and TTL) that ddnsd did not just replace."""
-        if view.values is None or len(view.values) != 1 or view.ttl is None:
-            return False
-        seen = self.memory.known.seen.get(spec.key)
-        # ddnsd wrote something else since: DNS lags behind it, or someone changed it
-        return seen is None or same_content(spec.type, seen.content, view.values[0])
-
     def _run_work(
         self,
-        work: list[_Work],
+        work: list[Work],
         addresses: dict[str, str | None],
         views: dict[str, View],
         results: dict[str, RecordResult],
@@ -287,7 +162,7 @@ class Engine:
 
     def _domain(
         self,
-        item: _Work,
+        item: Work,
         addresses: dict[str, str | None],
         views: dict[str, View],
         results: dict[str, RecordResult],
@@ -359,21 +234,29 @@ class Engine:
         else:
             known.seen.pop(key, None)
 
-    def _note_waiting(
-        self, work: list[_Work], results: dict[str, RecordResult], now: float
-    ) -> None:
-        """Records that needed the API and did not get it wait on (first in line next time)."""
-        waiting = self.memory.known.waiting
-        for item in work:
-            for spec in item.pending:
-                if results[spec.key].outcome in (Outcome.DEFERRED, Outcome.FAILED):
-                    waiting.setdefault(spec.key, now)
-        for spec in self.specs:
-            if results[spec.key].outcome in (Outcome.NOOP, Outcome.UPDATED, Outcome.CONFLICT):
-                waiting.pop(spec.key, None)
-
 
 def _shown(spec: RecordSpec, view: View) -> DnsEntry:
     """The one entry DNS shows for ``spec`` (its TTL is TransIP's expire: PATCH matches it)."""
     assert view.values is not None and view.ttl is not None
     return DnsEntry(spec.name, view.ttl, spec.type, view.values[0])
+
+
+def _desired(
+    specs: list[RecordSpec], addresses: dict[str, str | None], results: dict[str, RecordResult]
+) -> dict[str, str]:
+    """The content each record should hold; records without one get their FAILED result."""
+    desired: dict[str, str] = {}
+    for spec in specs:
+        try:
+            value = desired_content(spec, addresses.get(spec.type))
+        except UnsafePlan as exc:
+            log.error("%s", exc)
+            results[spec.key] = RecordResult(spec, Outcome.FAILED, str(exc), via="none")
+            continue
+        if value is None:
+            msg = f"{spec.key}: no {spec.type} address known this round; left unchanged"
+            log.debug("%s", msg)
+            results[spec.key] = RecordResult(spec, Outcome.FAILED, msg, via="none")
+            continue
+        desired[spec.key] = value
+    return desired
