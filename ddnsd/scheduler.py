@@ -20,7 +20,7 @@ from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
-log = logging.getLogger("ddnsd.scheduler")
+log = logging.getLogger(__name__)
 
 ROUND_JOB = "round"
 

@@ -13,7 +13,7 @@ import socket
 import threading
 from collections.abc import Callable
 
-log = logging.getLogger("ddnsd.sdnotify")
+log = logging.getLogger(__name__)
 
 
 class Notifier:

@@ -15,7 +15,7 @@ from ddnsd import authdns
 from ddnsd.authdns import Nameserver
 from ddnsd.errors import DdnsdError, PropagationTimeout
 
-logger = logging.getLogger("ddnsd.acme.propagation")
+logger = logging.getLogger(__name__)
 
 QueryFn = Callable[[Nameserver, str, str], list[str]]
 

@@ -32,7 +32,7 @@ __all__ = [
     "validate_ipv6_host",
 ]
 
-log = logging.getLogger("ddnsd.detect")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ from ddnsd import __version__
 from ddnsd.detect.base import Family, SourceFailed, redact_source
 from ddnsd.detect.validate import validate_address
 
-log = logging.getLogger("ddnsd.detect.http")
+log = logging.getLogger(__name__)
 
 MAX_BODY = 4096
 _BIND_ANY = {Family.V4: ("0.0.0.0", 0), Family.V6: ("::", 0)}

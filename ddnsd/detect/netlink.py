@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-log = logging.getLogger("ddnsd.detect.netlink")
+log = logging.getLogger(__name__)
 
 # <linux/netlink.h>, <linux/rtnetlink.h>, <linux/if_addr.h>
 NETLINK_ROUTE = 0

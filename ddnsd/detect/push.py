@@ -16,7 +16,7 @@ from collections.abc import Callable
 from ddnsd.detect.base import Family, SourceFailed
 from ddnsd.detect.validate import parse_address, validate_address
 
-log = logging.getLogger("ddnsd.detect.push")
+log = logging.getLogger(__name__)
 
 
 class PushStore:

@@ -34,7 +34,7 @@ import dns.rrset
 from ddnsd.emulator.zones import Version, ZoneStore
 from ddnsd.model import DnsEntry
 
-log = logging.getLogger("ddnsd.emulator")
+log = logging.getLogger(__name__)
 
 IN = dns.rdataclass.IN
 SOA_TTL = 3600
