@@ -32,7 +32,10 @@ def load_settings(config_path: str | None) -> Settings:
 
 
 def state_dir(settings: Settings) -> Path:
-    """The state directory, created (0700) if missing; ConfigError when that is impossible."""
+    """The state directory, created (0700) if missing, without what killed processes left
+    there (statefiles.py); ConfigError when it cannot be created."""
+    from ddnsd.statefiles import remove_litter
+
     d = settings.state.dir
     try:
         d.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -40,6 +43,7 @@ def state_dir(settings: Settings) -> Path:
         raise ConfigError(
             f"state.dir: cannot create {d}: {exc.strerror}; set [state] dir to a writable directory"
         ) from exc
+    remove_litter(d)
     return d
 
 
@@ -144,6 +148,7 @@ def make_engine(settings: Settings, client: TransipClient, *, dry_run: bool = Fa
 def make_challenge_service(
     settings: Settings, client: TransipClient | None = None, observer: Observer | None = None
 ) -> ChallengeService:
+    from ddnsd.acme.inflight import landing_window
     from ddnsd.acme.service import ChallengeService
 
     a = settings.acme
@@ -157,6 +162,7 @@ def make_challenge_service(
         max_age=a.max_age,
         cname_follow=a.cname_follow,
         expire=a.expire,
+        write_window=landing_window(settings.transip.timeout),
     )
 
 

@@ -8,10 +8,8 @@ is only a cache: when it cannot be read or written, the list is asked again.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +17,7 @@ from pathlib import Path
 from typing import Protocol
 
 from ddnsd.acme import challenge
+from ddnsd.statefiles import write_atomic
 
 log = logging.getLogger(__name__)
 
@@ -100,15 +99,9 @@ class AccountDomains:
         return domains, fetched
 
     def _write_cache(self, domains: list[str], fetched: float) -> None:
-        tmp = self.path.with_name(f".{DOMAINS_FILE}.{os.getpid()}.tmp")
+        data = json.dumps({"fetched": fetched, "domains": domains}) + "\n"
         try:
             self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-            tmp.write_text(
-                json.dumps({"fetched": fetched, "domains": domains}) + "\n",
-                encoding="utf-8",
-            )
-            os.replace(tmp, self.path)
+            write_atomic(self.path, data.encode("utf-8"))
         except OSError as exc:  # a cache: failing to write it costs requests, nothing else
-            log.warning("cannot write %s (%s); the domain list is not cached", tmp, exc)
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+            log.warning("cannot write %s (%s); the domain list is not cached", self.path, exc)

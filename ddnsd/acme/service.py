@@ -21,7 +21,7 @@ from pathlib import Path
 from ddnsd import authdns
 from ddnsd.acme import challenge
 from ddnsd.acme.domains import AccountDomains
-from ddnsd.acme.journal import Journal
+from ddnsd.acme.journal import DEFAULT_WINDOW, Journal
 from ddnsd.acme.propagation import QueryFn, wait_for_txt
 from ddnsd.acme.resolve import ZoneResolver
 from ddnsd.acme.writer import DnsClient, TxtWriter
@@ -38,7 +38,9 @@ class ChallengeService:
 
     ``zones``: where challenges may be written (default: every domain of the account).
     ``nameservers``: ask these instead of the zone's NS for propagation and CNAMEs.
-    ``propagation_timeout`` 0 skips the propagation check. Times are seconds.
+    ``propagation_timeout`` 0 skips the propagation check. ``write_window``: how long after
+    a POST call a POST that got no answer may still land (inflight.landing_window of the
+    client's timeout). Times are seconds.
     ``query``/``sleep``/``clock``/``monotonic`` exist for tests.
     """
 
@@ -55,6 +57,7 @@ class ChallengeService:
         cname_follow: bool = False,
         expire: int = 60,
         domains_cache_ttl: float = 86400,
+        write_window: float = DEFAULT_WINDOW,
         query: QueryFn = authdns.query,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
@@ -67,7 +70,7 @@ class ChallengeService:
         self.max_age = max_age
         self.expire = expire
         self.journal = Journal(self.state_dir, clock=clock)
-        self.writer = TxtWriter(client, self.journal)
+        self.writer = TxtWriter(client, self.journal, write_window)
         self.account = AccountDomains(
             client, self.state_dir, zones=zones, ttl=domains_cache_ttl, clock=clock
         )
@@ -115,7 +118,7 @@ class ChallengeService:
         # the zone by hand) is not part of this run and must not stall it.
         since = self._clock() - max(self.propagation_timeout, 60.0)
         for e in self.journal.entries():
-            if e.fqdn in names and e.type == TXT and e.created >= since:
+            if e.fqdn in names and e.type == TXT and e.created >= since and not e.pending_removal:
                 target, zone, _ = self.resolver.resolve(e.fqdn)
                 self.wait(target, zone, e.content)
 
@@ -152,7 +155,8 @@ class ChallengeService:
     # -- crash safety -----------------------------------------------------------------
 
     def cleanup_stale(self) -> int:
-        """Remove journal entries older than ``max_age``; how many were removed.
+        """Remove journal entries older than ``max_age``, and those pending removal, once
+        no POST of them can still land; how many were removed at TransIP.
 
         Runs under the cleanup-owner lock: when another process holds it (it is sweeping,
         or it claimed the job for good), this returns 0 at once.
@@ -162,9 +166,10 @@ class ChallengeService:
                 log.debug("another ddnsd process owns the ACME journal cleanup")
                 return 0
             removed = 0
-            for record in self.journal.stale(self.max_age):
+            for record in self.journal.sweepable(self.max_age):
                 log.info(
-                    "removing stale ACME entry %s TXT %r (added %.0f s ago)",
+                    "removing %s ACME entry %s TXT %r (added %.0f s ago)",
+                    "pending" if record.pending_removal else "stale",
                     record.fqdn,
                     record.content,
                     self._clock() - record.created,
@@ -190,7 +195,11 @@ class ChallengeService:
         name, text = self._prepare(fqdn, value)
         self.present_all([(name, text)], wait=False)
         at_name = sorted(
-            (e for e in self.journal.entries() if e.fqdn == name and e.type == TXT),
+            (
+                e
+                for e in self.journal.entries()
+                if e.fqdn == name and e.type == TXT and not e.pending_removal
+            ),
             key=lambda e: e.created,
             reverse=True,
         )
