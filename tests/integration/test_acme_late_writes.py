@@ -64,3 +64,46 @@ def test_cleanup_before_a_killed_presents_post_lands_still_removes_the_value(
     assert challenge_values(emulator) == []
     assert journal_entries(state) == []
 
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait(10)
+    return child.pid
+
+
+def test_the_next_start_removes_temp_files_a_kill_left_but_not_a_live_writers(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    config = write_hook_config(tmp_path / "ddnsd.toml", emulator)
+    state = tmp_path / "state"
+    state.mkdir()
+    dead, old = _dead_pid(), time.time() - 3600
+    live = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
+    litter = [
+        f".acme-journal.json.{dead}.tmp",
+        f".domains.json.{dead}.tmp",
+        ".transip-token-x1y2z3.tmp",
+        ".acme-post-12345-abcd.lock",  # a killed present's POST lock: nobody holds it
+    ]
+    kept = [
+        f".acme-journal.json.{live.pid}.tmp",  # another live process may still write it
+        f".domains.json.{dead}.tmp.young",  # not ours
+    ]
+    try:
+        for name in litter + kept:
+            (state / name).write_text("{")
+            os.utime(state / name, (old, old))
+        young = f".acme-journal.json.{dead + 1}.tmp"  # written a moment ago: left alone
+        (state / young).write_text("{")
+
+        done = run(["-c", str(config), "cleanup", FQDN, VALUE])
+        assert done.returncode == 0, done.stderr
+        left = {p.name for p in state.iterdir()}
+        assert not left & set(litter), left
+        assert set(kept) | {young} <= left
+        assert "removed 4 file(s) a killed ddnsd left in" in done.stderr
+    finally:
+        live.kill()
+        live.wait(10)
