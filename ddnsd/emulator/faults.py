@@ -7,11 +7,13 @@ request is applied, then the connection is closed without an answer).
 ``rate`` picks one of ``kinds`` at random for ``/v6`` writes (never for ``POST /v6/auth``);
 a ``script`` of exact next faults (each with an optional ``method`` and path template)
 goes first and may hit any ``/v6`` request, reads and ``/v6/auth`` included. Both are set
-through ``POST /_emulator/faults`` (:meth:`FaultInjector.configure`).
+through ``POST /_emulator/faults`` (:meth:`FaultInjector.configure`), whose answer also
+counts the faults ``injected`` since the start or the last reset, by kind.
 """
 
 from __future__ import annotations
 
+import collections
 import random
 import threading
 import time
@@ -50,6 +52,7 @@ class FaultInjector:
         self.slow_seconds = slow_seconds
         self._lock = threading.Lock()
         self._script: list[ScriptedFault] = []
+        self._injected: collections.Counter[str] = collections.Counter()
         self.reset()
 
     def reset(self) -> None:
@@ -59,6 +62,7 @@ class FaultInjector:
             self._kinds = kinds
             self._random = random.Random(seed)
             self._script.clear()
+            self._injected.clear()
 
     def configure(self, body: dict[str, Any]) -> dict[str, Any]:
         """Take ``rate``/``kinds``/``seed``/``script`` from a control request; the settings."""
@@ -82,6 +86,7 @@ class FaultInjector:
                 "rate": self._rate,
                 "kinds": list(self._kinds),
                 "script": [asdict(item) for item in self._script],
+                "injected": dict(self._injected),
             }
 
     @staticmethod
@@ -96,13 +101,18 @@ class FaultInjector:
         """The fault for this request: the first matching scripted one (used up), else one
         at random (``at_random``: the request may get one) with probability ``rate``."""
         with self._lock:
+            kind = None
             for i, item in enumerate(self._script):
                 if item.matches(method, template):
                     del self._script[i]
-                    return item.kind
-            if at_random and self._rate > 0 and self._random.random() < self._rate:
-                return self._random.choice(self._kinds)
-            return None
+                    kind = item.kind
+                    break
+            else:
+                if at_random and self._rate > 0 and self._random.random() < self._rate:
+                    kind = self._random.choice(self._kinds)
+            if kind is not None:
+                self._injected[kind] += 1
+            return kind
 
     def apply(self, fault: str | None) -> bool:
         """A fault's effect before the request is handled; True if the answer is to be lost."""
