@@ -278,15 +278,16 @@ class Journal:
         return None
 
     def sweepable(self, max_age: float) -> list[JournalEntry]:
-        """Entries to remove now: pending removal or created more than ``max_age`` seconds
-        ago, and no POST of them can still land."""
+        """Entries to remove now: those created more than ``max_age`` seconds ago whose POST
+        call is over (a late POST of one keeps it pending after the removal), and those
+        pending removal once no POST of them can still land."""
         with self.transaction() as entries:
-            now = self._observe(entries)
+            now = self._observe(entries)  # after this, a writer still set is a running call
             return [
                 e
                 for e in entries
-                if (e.pending_removal or e.created < now - max_age)
-                and not e.may_still_land(now, self.locks.active)
+                if (e.pending_removal and not e.may_still_land(now, self.locks.active))
+                or (not e.pending_removal and e.writer is None and e.created < now - max_age)
             ]
 
     def _observe(self, entries: list[JournalEntry]) -> float:

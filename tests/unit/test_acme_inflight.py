@@ -122,6 +122,25 @@ def test_removed_while_its_post_runs_it_stays_until_no_post_can_land(tmp_path: P
     assert journal.entries() == []
 
 
+def test_a_stale_value_is_removed_at_once_and_forgotten_after_the_window(
+    tmp_path: Path,
+) -> None:
+    clock = Clock()
+    journal = Journal(tmp_path, clock=clock)
+    with journal.locks.hold() as writer:
+        journal.start_post(ZONE, VALUE, FQDN, writer, WINDOW)
+        clock.now += 7200
+        assert journal.sweepable(max_age=3600) == []  # its call still runs: not touched
+    # The process was killed (its lock is free): the sweep removes the value now ...
+    assert [e.content for e in journal.sweepable(max_age=3600)] == ["v1"]
+    kept = journal.finish_removal(ZONE, VALUE)
+    assert kept is not None and kept.pending_removal  # ... and keeps it while a POST may land
+    assert journal.sweepable(max_age=3600) == []
+    clock.now += WINDOW
+    assert [e.content for e in journal.sweepable(max_age=3600)] == ["v1"]
+    assert journal.finish_removal(ZONE, VALUE) is None
+
+
 def test_an_unanswered_post_keeps_the_value_for_the_window(tmp_path: Path) -> None:
     clock = Clock()
     journal = Journal(tmp_path, clock=clock)
