@@ -1,5 +1,6 @@
-"""ACME hook runs as tests drive them: a hook config, the zone's challenge values, and the
-journal as stored — read it, and move its clock (ddnsd's own) back.
+"""ACME as tests drive it: a ddnsd config for the hooks and the daemon, the zone's
+challenge values, and the journal as stored — read it, and move its clock (ddnsd's own)
+back.
 
 Backdating stands in for waiting: a journal entry ages, or a POST's landing window
 passes, without the test sleeping through it.
@@ -8,30 +9,63 @@ passes, without the test sleeping through it.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 JOURNAL = "acme-journal.json"
+HTTPREQ_PASSWORD = "e2e-httpreq-secret"  # a test value, written to a 0600 file
 
 
-def write_hook_config(path: Path, emulator: Any, *, extra: str = "") -> Path:
-    """A config for the ACME hooks at ``emulator`` (zone example.test); state dir beside it."""
-    q = json.dumps  # a JSON string is a valid TOML basic string for these values
+def write_ddnsd_config(
+    directory: Path,
+    emulator: Any,
+    *,
+    zones: Sequence[str] = ("example.test",),
+    propagation_timeout: float = 60,
+    max_age: str | None = None,
+    http_listen: str | None = None,
+    httpreq_password: str = HTTPREQ_PASSWORD,
+    extra: str = "",
+) -> Path:
+    """A ddnsd config for ``emulator`` (state dir beside it); returns the config path."""
+    directory.mkdir(parents=True, exist_ok=True)
+    state_dir = directory / "state"
+    state_dir.mkdir(exist_ok=True)
+    pw_file = directory / "httpreq.pw"
+    pw_file.write_text(httpreq_password + "\n")
+    pw_file.chmod(0o600)
+    q = json.dumps  # a JSON string is a valid TOML basic string for our values
     lines = [
         "[transip]",
         f"login = {q(emulator.login)}",
         f"private_key_file = {q(str(emulator.private_key_path))}",
         f"api_url = {q(emulator.api_url)}",
+        "",
         "[dns]",
         f"nameservers = [{q(emulator.dns_server)}]",
+        "",
         "[acme]",
-        'zones = ["example.test"]',
-        "propagation_timeout = 30",
-        "poll_interval = 0.1",
-        "[state]",
-        f"dir = {q(str(path.parent / 'state'))}",
-        extra,
+        f"zones = [{', '.join(q(z) for z in zones)}]",
+        f"propagation_timeout = {propagation_timeout:g}",
     ]
+    if max_age is not None:
+        lines.append(f"max_age = {q(max_age)}")
+    lines += [
+        "",
+        "[acme.httpreq]",
+        'base = "/acme"',
+        'username = "lego"',
+        f"password_file = {q(str(pw_file))}",
+        "",
+        "[state]",
+        f"dir = {q(str(state_dir))}",
+    ]
+    if http_listen is not None:
+        lines += ["", "[http]", f"listen = {q(http_listen)}"]
+    if extra:
+        lines += ["", extra]
+    path = directory / "ddnsd.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
 

@@ -33,13 +33,18 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from acme_support import backdate_journal, challenge_values, journal_entries, write_hook_config
+from acme_support import (
+    HTTPREQ_PASSWORD,
+    backdate_journal,
+    challenge_values,
+    journal_entries,
+    write_ddnsd_config,
+)
 from daemon_support import DDNSD, free_port, run, wait_for
 
 BASE_CASES = 10
 FQDN = "_acme-challenge.example.test."
 SLOW = 2.0  # seconds a "slow" fault holds a request before applying it
-PASSWORD = "kills-campaign-password"
 
 
 def value(seed: str) -> str:
@@ -136,7 +141,7 @@ class Case:
             r = requests.post(
                 url + "/acme/present",
                 json={"fqdn": FQDN, "value": text},
-                auth=("lego", PASSWORD),
+                auth=("lego", HTTPREQ_PASSWORD),
                 timeout=30,
             )
         except requests.RequestException:
@@ -156,16 +161,7 @@ def test_kills(emulator_factory: Any, tmp_path: Path, campaign_scale: int, figur
     rng = random.Random(20240611)
     emulator = emulator_factory(fault_rate=0.4, seed=11, slow_seconds=SLOW)
     listen = f"127.0.0.1:{free_port()}"
-    (tmp_path / "httpreq.pw").write_text(PASSWORD + "\n")
-    (tmp_path / "httpreq.pw").chmod(0o600)
-    config = write_hook_config(
-        tmp_path / "ddnsd.toml",
-        emulator,
-        extra=(
-            f'[acme.httpreq]\nusername = "lego"\npassword_file = "{tmp_path / "httpreq.pw"}"\n'
-            f'[http]\nlisten = "{listen}"\n'
-        ),
-    )
+    config = write_ddnsd_config(tmp_path, emulator, propagation_timeout=30, http_listen=listen)
     state = tmp_path / "state"
     before = foreign(emulator)
     case = Case(tmp_path, config, listen)

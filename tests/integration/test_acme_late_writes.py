@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from acme_support import backdate_journal, challenge_values, journal_entries, write_hook_config
+from acme_support import backdate_journal, challenge_values, journal_entries, write_ddnsd_config
 from daemon_support import run, wait_for
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ def test_cleanup_before_a_killed_presents_post_lands_still_removes_the_value(
     emulator_factory: EmulatorFactory, tmp_path: Path
 ) -> None:
     emulator = emulator_factory(slow_seconds=4)
-    config = write_hook_config(tmp_path / "ddnsd.toml", emulator)
+    config = write_ddnsd_config(tmp_path, emulator, propagation_timeout=30)
     state = tmp_path / "state"
     assert run(["-c", str(config), "present", FQDN, OTHER]).returncode == 0  # token, domains
     assert run(["-c", str(config), "cleanup", FQDN, OTHER]).returncode == 0
@@ -74,9 +74,8 @@ def _dead_pid() -> int:
 def test_the_next_start_removes_temp_files_a_kill_left_but_not_a_live_writers(
     emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
-    config = write_hook_config(tmp_path / "ddnsd.toml", emulator)
+    config = write_ddnsd_config(tmp_path, emulator, propagation_timeout=30)
     state = tmp_path / "state"
-    state.mkdir()
     dead, old = _dead_pid(), time.time() - 3600
     live = subprocess.Popen(
         [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
