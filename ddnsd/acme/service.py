@@ -29,7 +29,7 @@ from typing import TypeVar
 from ddnsd import authdns
 from ddnsd.acme import challenge
 from ddnsd.acme.domains import AccountDomains
-from ddnsd.acme.journal import Journal
+from ddnsd.acme.journal import DEFAULT_WINDOW, Journal
 from ddnsd.acme.propagation import QueryFn, wait_for_txt
 from ddnsd.acme.resolve import ZoneResolver
 from ddnsd.acme.writer import DnsClient, TxtWriter
@@ -48,7 +48,9 @@ class ChallengeService:
 
     ``zones``: where challenges may be written (default: every domain of the account).
     ``nameservers``: ask these instead of the zone's NS for propagation and CNAMEs.
-    ``propagation_timeout`` 0 skips the propagation check. Times are seconds.
+    ``propagation_timeout`` 0 skips the propagation check. ``write_window``: how long after
+    a POST call a POST that got no answer may still land (inflight.landing_window of the
+    client's timeout). Times are seconds.
     ``events`` receives a ``challenge_*`` event for each value added, served, removed or
     failed (the reporter's sink). ``query``/``sleep``/``clock``/``monotonic`` exist for tests.
     """
@@ -67,6 +69,7 @@ class ChallengeService:
         expire: int = 60,
         domains_cache_ttl: float = 86400,
         events: EventSink | None = None,
+        write_window: float = DEFAULT_WINDOW,
         query: QueryFn = authdns.query,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
@@ -79,7 +82,7 @@ class ChallengeService:
         self.max_age = max_age
         self.expire = expire
         self.journal = Journal(self.state_dir, clock=clock)
-        self.writer = TxtWriter(client, self.journal)
+        self.writer = TxtWriter(client, self.journal, write_window)
         self.account = AccountDomains(
             client, self.state_dir, zones=zones, ttl=domains_cache_ttl, clock=clock
         )
@@ -142,7 +145,12 @@ class ChallengeService:
         since = self._clock() - max(self.propagation_timeout, 60.0)
         try:
             for e in self.journal.entries():
-                if e.fqdn in names and e.type == TXT and e.created >= since:
+                if (
+                    e.fqdn in names
+                    and e.type == TXT
+                    and e.created >= since
+                    and not e.pending_removal
+                ):
                     target, zone, _ = self._paced(e.fqdn, partial(self.resolver.resolve, e.fqdn))
                     self.wait(target, zone, e.content)
         except DdnsdError as exc:
@@ -205,7 +213,8 @@ class ChallengeService:
     # -- crash safety -----------------------------------------------------------------
 
     def cleanup_stale(self) -> int:
-        """Remove journal entries older than ``max_age``; how many were removed.
+        """Remove journal entries older than ``max_age``, and those pending removal, once
+        no POST of them can still land; how many were removed at TransIP.
 
         Runs under the cleanup-owner lock: when another process holds it (it is sweeping,
         or it claimed the job for good), this returns 0 at once.
@@ -215,9 +224,10 @@ class ChallengeService:
                 log.debug("another ddnsd process owns the ACME journal cleanup")
                 return 0
             removed = 0
-            for record in self.journal.stale(self.max_age):
+            for record in self.journal.sweepable(self.max_age):
                 log.info(
-                    "removing stale ACME entry %s TXT %r (added %.0f s ago)",
+                    "removing %s ACME entry %s TXT %r (added %.0f s ago)",
+                    "pending" if record.pending_removal else "stale",
                     record.fqdn,
                     record.content,
                     self._clock() - record.created,
@@ -247,7 +257,11 @@ class ChallengeService:
         name, text = self._prepare(fqdn, value)
         self.present_all([(name, text)], wait=False)
         at_name = sorted(
-            (e for e in self.journal.entries() if e.fqdn == name and e.type == TXT),
+            (
+                e
+                for e in self.journal.entries()
+                if e.fqdn == name and e.type == TXT and not e.pending_removal
+            ),
             key=lambda e: e.created,
             reverse=True,
         )
