@@ -43,6 +43,32 @@ TXT = "TXT"
 T = TypeVar("T")
 
 
+class Pacer:
+    """``pacer(fqdn, call)``: ``call()``; when TransIP's rate limit makes it wait and the
+    wait ends within ``limit`` seconds (the propagation timeout), wait (sending nothing),
+    then call again; a longer wait raises the deferral."""
+
+    def __init__(
+        self, limit: float, clock: Callable[[], float], sleep: Callable[[float], None]
+    ) -> None:
+        self.limit = limit
+        self._clock = clock
+        self._sleep = sleep
+
+    def __call__(self, fqdn: str, call: Callable[[], T]) -> T:
+        while True:
+            try:
+                return call()
+            except ApiDeferred as exc:
+                wait = exc.until - self._clock()
+                if wait > self.limit:
+                    raise
+                log.warning(
+                    "%s: waiting %.0f s for TransIP's rate limit (%s)", fqdn, max(wait, 0), exc
+                )
+                self._sleep(max(wait, 0.0))
+
+
 class ChallengeService:
     """Adds and removes ACME DNS-01 TXT values at TransIP for one account.
 
@@ -82,13 +108,14 @@ class ChallengeService:
         self.max_age = max_age
         self.expire = expire
         self.journal = Journal(self.state_dir, clock=clock)
-        self.writer = TxtWriter(client, self.journal, write_window)
+        self.writer = TxtWriter(client, self.journal, write_window, clock=clock)
         self.account = AccountDomains(
             client, self.state_dir, zones=zones, ttl=domains_cache_ttl, clock=clock
         )
         self.resolver = ZoneResolver(
             self.account, nameservers=nameservers, cname_follow=cname_follow, query=query
         )
+        self._paced = Pacer(propagation_timeout, clock, sleep)
         self._events = events
         self._query = query
         self._sleep = sleep
@@ -195,55 +222,15 @@ class ChallengeService:
             raise
         self._emit("challenge_removed", name=name, stale=False)
 
-    def _paced(self, fqdn: str, call: Callable[[], T]) -> T:
-        """``call()``; when TransIP's rate limit makes it wait and the wait ends within
-        ``propagation_timeout``, wait (sending nothing), then call again."""
-        while True:
-            try:
-                return call()
-            except ApiDeferred as exc:
-                wait = exc.until - self._clock()
-                if wait > self.propagation_timeout:
-                    raise
-                log.warning(
-                    "%s: waiting %.0f s for TransIP's rate limit (%s)", fqdn, max(wait, 0), exc
-                )
-                self._sleep(max(wait, 0.0))
-
     # -- crash safety -----------------------------------------------------------------
 
     def cleanup_stale(self) -> int:
         """Remove journal entries older than ``max_age``, and those pending removal, once
-        no POST of them can still land; how many were removed at TransIP.
-
-        Runs under the cleanup-owner lock: when another process holds it (it is sweeping,
-        or it claimed the job for good), this returns 0 at once.
-        """
-        with self.journal.cleanup_owner() as owner:
-            if not owner:
-                log.debug("another ddnsd process owns the ACME journal cleanup")
-                return 0
-            removed = 0
-            for record in self.journal.sweepable(self.max_age):
-                log.info(
-                    "removing %s ACME entry %s TXT %r (added %.0f s ago)",
-                    "pending" if record.pending_removal else "stale",
-                    record.fqdn,
-                    record.content,
-                    self._clock() - record.created,
-                )
-                try:
-                    self.writer.remove(record)
-                    removed += 1
-                    self._emit("challenge_removed", name=record.fqdn, stale=True)
-                except ApiDeferred as exc:
-                    log.info("stale ACME entries wait for TransIP's rate limit: %s", exc)
-                    break
-                except DdnsdError as exc:
-                    log.warning(
-                        "could not remove stale %s TXT %r: %s", record.fqdn, record.content, exc
-                    )
-            return removed
+        no POST of them can still land (:meth:`TxtWriter.sweep`); how many were removed."""
+        return self.writer.sweep(
+            self.max_age,
+            lambda record: self._emit("challenge_removed", name=record.fqdn, stale=True),
+        )
 
     # -- acme-dns /update ---------------------------------------------------------------
 

@@ -8,6 +8,9 @@ API economy (every request counts against TransIP's 1,000 per 15 minutes):
   ``POST`` → one ``GET`` to see whether it landed, then at most one more ``POST``.
 * remove: ``DELETE`` of the exact entry recorded in the journal (all four fields).
   A refused ``DELETE`` → one ``GET`` and a ``DELETE`` of the entry with that name and content.
+* sweep: the same removal for each journal entry a crashed hook left (older than
+  ``max_age``, or pending removal once no POST of it can still land), under the
+  cleanup-owner lock; a rate-limit deferral leaves the rest for the next sweep.
 
 Never ``PATCH``, never ``PUT``, and only values the journal says ddnsd added are removed.
 """
@@ -15,6 +18,7 @@ Never ``PATCH``, never ``PUT``, and only values the journal says ddnsd added are
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
@@ -23,6 +27,7 @@ from typing import Protocol
 from ddnsd.acme import challenge
 from ddnsd.acme.journal import DEFAULT_WINDOW, Journal, JournalEntry
 from ddnsd.errors import (
+    ApiDeferred,
     ChallengeRefused,
     DdnsdError,
     TransipAuthError,
@@ -71,10 +76,18 @@ class TxtWriter:
     answer may still be applied (inflight.landing_window of the client's timeout).
     """
 
-    def __init__(self, client: DnsClient, journal: Journal, window: float = DEFAULT_WINDOW) -> None:
+    def __init__(
+        self,
+        client: DnsClient,
+        journal: Journal,
+        window: float = DEFAULT_WINDOW,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.client = client
         self.journal = journal
         self.window = window
+        self._clock = clock
 
     def add(self, fqdn: str, zone: str, entry: DnsEntry) -> DnsEntry:
         """Journal, then POST ``entry``; the entry as stored (its expire may be TransIP's).
@@ -117,6 +130,41 @@ class TxtWriter:
                 first = first or exc
         if first is not None:
             raise first
+
+    def sweep(self, max_age: float, removed: Callable[[JournalEntry], None]) -> int:
+        """Remove journal entries older than ``max_age``, and those pending removal, once
+        no POST of them can still land; how many were removed at TransIP (``removed`` is
+        told of each). A deferral by TransIP's rate limit leaves the rest for later.
+
+        Runs under the cleanup-owner lock: when another process holds it (it is sweeping,
+        or it claimed the job for good), this returns 0 at once.
+        """
+        with self.journal.cleanup_owner() as owner:
+            if not owner:
+                log.debug("another ddnsd process owns the ACME journal cleanup")
+                return 0
+            count = 0
+            for record in self.journal.sweepable(max_age):
+                log.info(
+                    "removing %s ACME entry %s TXT %r (added %.0f s ago)",
+                    "pending" if record.pending_removal else "stale",
+                    record.fqdn,
+                    record.content,
+                    self._clock() - record.created,
+                )
+                try:
+                    self.remove(record)
+                except ApiDeferred as exc:
+                    log.info("stale ACME entries wait for TransIP's rate limit: %s", exc)
+                    break
+                except DdnsdError as exc:
+                    log.warning(
+                        "could not remove stale %s TXT %r: %s", record.fqdn, record.content, exc
+                    )
+                else:
+                    count += 1
+                    removed(record)
+            return count
 
     def remove(self, record: JournalEntry) -> None:
         """DELETE the journal's exact entry; on refusal GET once and delete by name + content."""
