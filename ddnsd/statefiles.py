@@ -85,6 +85,17 @@ def make_dir(directory: Path) -> None:
         os.chown(directory, *owner)
 
 
+def make_state_dir(directory: Path) -> None:
+    """:func:`make_dir`; a failure is a :class:`DdnsdError` that says what to do."""
+    try:
+        make_dir(directory)
+    except OSError as exc:
+        raise DdnsdError(
+            f"cannot create the state directory {directory} ({exc.strerror}); "
+            "create it or set state.dir to a writable directory"
+        ) from exc
+
+
 def open_lock(path: Path, *, new: bool = False) -> int:
     """Open (creating it if needed) the lock file ``path`` for ``flock``; the descriptor.
 

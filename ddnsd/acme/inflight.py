@@ -29,7 +29,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ddnsd import statefiles
-from ddnsd.errors import DdnsdError
 
 #: Seconds TransIP may take to apply a write it accepted; it answers 409 "DNS Entries are
 #: currently being saved" meanwhile. TransIP documents no figure: ddnsd allows a minute.
@@ -72,12 +71,7 @@ class WriteLocks:
         """Hold a fresh lock for one POST call; yields its id (record it only after this)."""
         ident = f"{os.getpid()}-{secrets.token_hex(4)}"
         path = self._path(ident)
-        try:
-            statefiles.make_dir(self.state_dir)
-        except OSError as exc:
-            raise DdnsdError(
-                f"cannot create {self.state_dir} ({exc.strerror}); check that state.dir is writable"
-            ) from exc
+        statefiles.make_state_dir(self.state_dir)
         fd = statefiles.open_lock(path, new=True)  # the state dir's owner's (statefiles.py)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)

@@ -136,13 +136,7 @@ class Journal:
     # -- reading and writing -------------------------------------------------------
 
     def _ensure_dir(self) -> None:
-        try:
-            statefiles.make_dir(self.state_dir)
-        except OSError as exc:
-            raise DdnsdError(
-                f"cannot create the state directory {self.state_dir} ({exc.strerror}); "
-                "create it or set state.dir to a writable directory"
-            ) from exc
+        statefiles.make_state_dir(self.state_dir)
 
     def _read(self) -> list[JournalEntry]:
         try:
