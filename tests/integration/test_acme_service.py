@@ -7,11 +7,11 @@ import json
 import logging
 import os
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from daemon_support import wait_for
 
 from ddnsd.acme.journal import Journal
 from ddnsd.acme.service import ChallengeService
@@ -64,13 +64,6 @@ def service_for(
     return ChallengeService(
         client or client_for(emulator, state_dir), state_dir=state_dir, **settings
     )
-
-
-def wait_for(predicate: Callable[[], bool], what: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, f"gave up waiting for {what}"
-        time.sleep(0.05)
 
 
 def warm(emulator: EmulatorHandle, state_dir: Path) -> None:
@@ -417,7 +410,7 @@ def test_a_post_landing_after_its_cleanup_is_removed_by_the_next_sweep(
     assert txt_at(emulator, "example.test", ACME) == []
     assert [e.content for e in Journal(tmp_path).entries()] == [APEX_VALUE]  # pending removal
 
-    wait_for(lambda: txt_at(emulator, "example.test", ACME) != [], "the slow POST to land")
+    wait_for(lambda: txt_at(emulator, "example.test", ACME) != [], what="the slow POST to land")
     assert service.cleanup_stale() == 0  # it may still land: not yet
     clock.now += 70  # the default window: a 10 s client timeout plus a minute to save
     assert service.cleanup_stale() == 1
@@ -471,7 +464,6 @@ def test_rate_limit_wait_within_the_propagation_timeout(
 ) -> None:
     """A 429 during present: wait (sending nothing) when the reset comes within the
     propagation timeout (30 s), else fail with the deferral; on an injected clock."""
-    import time
 
     from ddnsd.errors import ApiDeferred
     from ddnsd.transip.budget import Budget

@@ -5,25 +5,18 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from daemon_support import wait_for
 
 from ddnsd.emulator.zones import default_entries
 from ddnsd.model import DnsEntry
 
 DNS_PATH = "/v6/domains/{domain}/dns"
 HOME = {"dnsEntry": {"name": "home", "expire": 300, "type": "A", "content": "192.0.2.1"}}
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "gave up waiting"
-        time.sleep(0.05)
 
 
 def write(
@@ -97,8 +90,11 @@ def test_a_client_gone_before_its_slow_answer_is_one_line_not_a_traceback(
                 timeout=0.2,
             )
         home = DnsEntry("home", 300, "A", "192.0.2.1")
-        wait_for(lambda: home in emulator.entries("example.test"))
-        wait_for(lambda: any("went away" in r.getMessage() for r in caplog.records))
+        wait_for(lambda: home in emulator.entries("example.test"), what="the slow POST")
+        wait_for(
+            lambda: any("went away" in r.getMessage() for r in caplog.records),
+            what="the emulator's 'went away' line",
+        )
     assert not [r for r in caplog.records if r.exc_info]
     assert "Traceback" not in capfd.readouterr().err
 
