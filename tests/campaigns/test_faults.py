@@ -91,7 +91,7 @@ def test_faults(emulator_factory: Any, tmp_path: Path, campaign_scale: int, figu
         tracebacks += daemon.log.count("Traceback")
 
     figures(
-        "faults",
+        "faults (daemon rounds, 50 % of writes faulted, per kind)",
         cases=cases,
         faults=dict(injected),
         server_errors=errors,

@@ -192,7 +192,7 @@ def test_kills(emulator_factory: Any, tmp_path: Path, campaign_scale: int, figur
     unintended = sum(len(set(after[d]) ^ set(before[d])) for d in before)
 
     figures(
-        "kills",
+        "kills (SIGKILL of present / cleanup / daemon under faults)",
         cases=cases,
         faults=injected,
         orphans=len(orphans),
