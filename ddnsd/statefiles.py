@@ -1,13 +1,24 @@
-"""Files in the state directory belong to the directory's owner, whoever creates them.
+"""Files in the state directory: who owns them, how they are written, what a killed process left.
 
-The daemon (or ``ddnsd-once.timer``) runs as an unprivileged user that owns the state
-directory, while certbot runs its hooks as root against the same directory. A file that
-root creates there (token cache, ACME journal, its locks, ``domains.json``, the request
-budget, their temporary files) would be unreadable or unlockable by the next unprivileged
-run. So every writer of the state directory creates its files through this module: a
-process running as root hands each file it creates, or finds owned by someone else,
-to the directory's owner. Anyone else creates files as itself, as before. Files are
-mode 0600: nobody but their owner needs them.
+Ownership. The daemon (or ``ddnsd-once.timer``) runs as an unprivileged user that owns the
+state directory, while certbot runs its hooks as root against the same directory. A file
+that root creates there (token cache, ACME journal, its locks, ``domains.json``, the request
+budget, the history, their temporary files) would be unreadable or unlockable by the next
+unprivileged run. So every writer of the state directory creates its files through this
+module: a process running as root hands each file it creates, or finds owned by someone
+else, to the directory's owner. Anyone else creates files as itself. Files are mode 0600:
+nobody but their owner needs them.
+
+Atomic writes. A state file is written to a hidden temporary file beside it
+(``.<name>.<pid>-<random>.tmp``), then renamed over it: a reader sees the old or the new
+content, never half of it.
+
+Litter. A process killed between the two leaves the temporary file behind; the next ddnsd
+process removes it at start (:func:`remove_litter`), but never one that another live
+process may still be writing: a temporary file is litter once it is more than
+:data:`LITTER_AGE` seconds old and the process named in it (if any) is gone. Lock files
+of finished calls (the ACME POST locks, ``acme/inflight.py``) are litter once nobody holds
+them; the caller says which those are.
 
 Standard library only: hook processes use it on their fast path.
 """
@@ -15,11 +26,27 @@ Standard library only: hook processes use it on their fast path.
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import json
+import logging
 import os
-import tempfile
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 from ddnsd.errors import DdnsdError
+
+log = logging.getLogger(__name__)
+
+LITTER_AGE = 60.0  # seconds; a write takes milliseconds
+
+# the pid in a temporary file's name: ".<name>.<pid>.tmp" or ".<name>.<pid>-<hex>.tmp"
+_PID = re.compile(r"^\..+\.(\d+)(?:-[0-9a-f]+)?\.tmp$")
+
+# -- ownership -------------------------------------------------------------------
 
 
 def owner_of(directory: Path) -> tuple[int, int] | None:
@@ -58,23 +85,39 @@ def make_dir(directory: Path) -> None:
         os.chown(directory, *owner)
 
 
-def open_lock(path: Path) -> int:
+def make_state_dir(directory: Path) -> None:
+    """:func:`make_dir`; a failure is a :class:`DdnsdError` that says what to do."""
+    try:
+        make_dir(directory)
+    except OSError as exc:
+        raise DdnsdError(
+            f"cannot create the state directory {directory} ({exc.strerror}); "
+            "create it or set state.dir to a writable directory"
+        ) from exc
+
+
+def open_lock(path: Path, *, new: bool = False) -> int:
     """Open (creating it if needed) the lock file ``path`` for ``flock``; the descriptor.
 
-    A lock file that root left behind in another user's directory is handed back to
-    that user here; one this process may not open is a :class:`DdnsdError` saying so.
+    ``new``: the file must not exist yet (a per-call lock). A lock file that root left
+    behind in another user's directory is handed back to that user here; one this process
+    may not open is a :class:`DdnsdError` saying so.
     """
+    flags = os.O_RDWR | os.O_CREAT | (os.O_EXCL if new else 0)
     try:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(path, flags, 0o600)
     except OSError as exc:
-        owner = ""
-        with contextlib.suppress(OSError):
-            owner = (
-                f" (owned by uid {os.stat(path).st_uid}, this process runs as uid {os.geteuid()})"
-            )
+        try:
+            owner = os.stat(path).st_uid
+        except OSError:
+            raise DdnsdError(
+                f"cannot create the lock file {path}: {exc.strerror}; "
+                "check that state.dir is writable"
+            ) from exc
         raise DdnsdError(
-            f"cannot open the lock file {path}{owner}: {exc.strerror}; give it to the user "
-            "ddnsd runs as (chown) or remove it"
+            f"cannot open the lock file {path} (owned by uid {owner}, this process runs as "
+            f"uid {os.geteuid()}): {exc.strerror}; give it to the user ddnsd runs as (chown) "
+            "or remove it"
         ) from exc
     try:
         adopt(fd, path.parent)
@@ -84,14 +127,25 @@ def open_lock(path: Path) -> int:
     return fd
 
 
+# -- atomic writes ---------------------------------------------------------------
+
+
+def temp_path(path: Path) -> Path:
+    """A fresh temporary file for writing ``path``: ``.<name>.<pid>-<random>.tmp`` beside it
+    (the pid tells :func:`is_litter` whether its writer lives; the random part keeps two
+    threads of one process apart)."""
+    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+
+
 def write_atomic(path: Path, data: str, *, durable: bool = False) -> None:
     """Replace ``path`` with ``data`` at once: temporary file (mode 0600), owner, rename.
 
-    ``durable`` also syncs the file and the directory (the ACME journal). Raises OSError;
-    the temporary file never outlives a failure.
+    ``durable`` also syncs the file and the directory (the ACME journal, the token cache).
+    Raises OSError; the temporary file never outlives a failure.
     """
     directory = path.parent
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{path.name}.", suffix=".tmp")
+    tmp = temp_path(path)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             adopt(fh.fileno(), directory)
@@ -110,3 +164,113 @@ def write_atomic(path: Path, data: str, *, durable: bool = False) -> None:
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+# -- litter ----------------------------------------------------------------------
+
+
+def _process_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return False  # an earlier process with our pid (a container's PID 1): we write nothing yet
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # it exists, owned by someone else
+    return True
+
+
+def is_litter(name: str, age: float) -> bool:
+    """Whether the temporary file ``name``, ``age`` seconds old, was left by a killed process."""
+    if age <= LITTER_AGE or not name.startswith(".") or not name.endswith(".tmp"):
+        return False
+    match = _PID.match(name)
+    return match is None or not _process_alive(int(match.group(1)))
+
+
+def remove_litter(
+    state_dir: Path,
+    *,
+    unheld_lock: Callable[[str], bool] | None = None,
+    now: float | None = None,
+) -> list[str]:
+    """Remove what killed processes left in ``state_dir``; the names removed.
+
+    ``unheld_lock(name)``: whether ``name`` is a lock file of a call that is over (it
+    removes the file when it says so); checked for files older than :data:`LITTER_AGE`.
+    """
+    now = time.time() if now is None else now
+    removed: list[str] = []
+    try:
+        files = list(os.scandir(state_dir))
+    except OSError:
+        return []
+    for item in files:
+        try:
+            age = now - item.stat(follow_symlinks=False).st_mtime
+        except OSError:
+            continue
+        name = item.name
+        if age > LITTER_AGE and unheld_lock is not None and unheld_lock(name):
+            removed.append(name)
+        elif item.is_file(follow_symlinks=False) and is_litter(name, age):
+            with contextlib.suppress(OSError):
+                os.unlink(item.path)
+                removed.append(name)
+    if removed:
+        log.info(
+            "removed %d file(s) a killed ddnsd left in %s: %s",
+            len(removed),
+            state_dir,
+            ", ".join(sorted(removed)),
+        )
+    return removed
+
+
+# -- a shared JSON file ----------------------------------------------------------
+
+
+class StateFile:
+    """A small JSON file at ``path`` that several ddnsd processes change (the request
+    budget, the records' memory); its directory is created 0700 when needed.
+
+    Each change is a read-modify-write under an ``flock`` on ``<name>.lock`` beside the
+    file, and the file is replaced atomically (:func:`write_atomic`). No fsync: these files
+    only save requests, a change lost in a crash costs at most some of them. The callers
+    decide what a failure means; here an unusable directory or file is an ``OSError`` and
+    unparsable content a ``ValueError``.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __repr__(self) -> str:
+        return f"StateFile({str(self.path)!r})"
+
+    @contextlib.contextmanager
+    def locked(self, *, exclusive: bool = True) -> Iterator[None]:
+        """Hold the file's lock (shared for reading only); OSError when the directory
+        cannot hold it."""
+        make_dir(self.path.parent)
+        try:
+            fd = open_lock(self.path.with_name(self.path.name + ".lock"))
+        except DdnsdError as exc:
+            raise OSError(str(exc)) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)  # releases the flock
+
+    def read(self) -> Any:
+        """The parsed content; None when there is no file (ValueError: not JSON)."""
+        try:
+            text = self.path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            return None
+        return json.loads(text)
+
+    def write(self, data: Any) -> None:
+        """Replace the file with ``data`` as JSON, atomically (mode 0600, the state dir's owner)."""
+        write_atomic(self.path, json.dumps(data))

@@ -46,8 +46,11 @@ def load_hook_settings(config_path: str | None) -> Settings | HookSettings:
 
 
 def state_dir(settings: Settings | HookSettings) -> Path:
-    """The state directory, created (0700) if missing; ConfigError when that is impossible."""
+    """The state directory, created (0700) if missing, without what killed processes left
+    there; ConfigError when it cannot be created. Its files belong to its owner
+    (statefiles.py)."""
     from ddnsd import statefiles
+    from ddnsd.acme.inflight import WriteLocks
 
     d = settings.state.dir
     try:
@@ -56,6 +59,7 @@ def state_dir(settings: Settings | HookSettings) -> Path:
         raise ConfigError(
             f"state.dir: cannot create {d}: {exc.strerror}; set [state] dir to a writable directory"
         ) from exc
+    statefiles.remove_litter(d, unheld_lock=WriteLocks(d).unheld)
     return d
 
 
@@ -280,6 +284,7 @@ def make_challenge_service(
     *,
     events: EventSink | None = None,
 ) -> ChallengeService:
+    from ddnsd.acme.inflight import landing_window
     from ddnsd.acme.service import ChallengeService
     from ddnsd.transip.budget import ACME
 
@@ -295,6 +300,7 @@ def make_challenge_service(
         cname_follow=a.cname_follow,
         expire=a.expire,
         events=events,
+        write_window=landing_window(settings.transip.timeout),
     )
 
 

@@ -9,12 +9,17 @@ A separate process-level "cleanup owner" lock (``state_dir/acme-cleanup.lock``) 
 one process at a time responsible for removing stale entries: each ddnsd process sweeps
 entries older than ``max_age`` on start while holding it; a process that finds it taken
 leaves the sweep to the holder. A process may also keep it (``claim_cleanup_owner``).
+
+A value leaves the journal only when it is gone at TransIP *and* no POST for it can still
+land (inflight.py has the rule): an entry whose value was removed while a POST may still
+be applied stays as *pending removal*, and the next sweep removes it again. Entries carry
+``attempt``/``writer``/``window`` for that rule; journals written before those existed
+(version 1) are read with ``attempt`` = ``created`` and the default window.
 """
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import json
 import logging
@@ -22,15 +27,22 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from ddnsd import statefiles
+from ddnsd.acme.inflight import WriteLocks, landing_window, may_still_land
+from ddnsd.acme.owner import CleanupOwner
 from ddnsd.errors import DdnsdError
 from ddnsd.model import DnsEntry
 
-log = logging.getLogger("ddnsd.acme.journal")
+log = logging.getLogger(__name__)
+
+DEFAULT_WINDOW = landing_window(10.0)  # the client's default timeout
+
+#: ``writer_active(id)``: is the POST call holding lock ``id`` still running?
+WriterActive = Callable[[str], bool]
 
 JOURNAL_FILE = "acme-journal.json"
 LOCK_FILE = "acme.lock"
@@ -39,7 +51,13 @@ OWNER_LOCK_FILE = "acme-cleanup.lock"
 
 @dataclass(frozen=True, slots=True)
 class JournalEntry:
-    """One TXT entry ddnsd added: where (``domain`` + DNS entry), for which ``fqdn``, and when."""
+    """One TXT entry ddnsd added: where (``domain`` + DNS entry), for which ``fqdn``, and when.
+
+    ``attempt``: wall-clock time of the last POST of it whose outcome is unknown (None:
+    every POST got its answer); ``writer``: the lock id of the call still sending it (None
+    once that call is over); ``window``: seconds after ``attempt`` such a POST may still be
+    applied; ``pending_removal``: removed (or found gone) while a POST could still land.
+    """
 
     domain: str
     name: str
@@ -48,6 +66,10 @@ class JournalEntry:
     content: str
     fqdn: str
     created: float  # wall clock (time.time())
+    attempt: float | None = None
+    writer: str | None = None
+    window: float = DEFAULT_WINDOW
+    pending_removal: bool = False
 
     @property
     def entry(self) -> DnsEntry:
@@ -56,6 +78,11 @@ class JournalEntry:
     def same_record(self, domain: str, name: str, type_: str, content: str) -> bool:
         """True for the same value at the same place (``expire`` may differ)."""
         return (self.domain, self.name, self.type, self.content) == (domain, name, type_, content)
+
+    def may_still_land(self, now: float, writer_active: WriterActive) -> bool:
+        """A POST of this value may still be applied at TransIP (inflight.may_still_land)."""
+        in_flight = self.writer is not None and writer_active(self.writer)
+        return may_still_land(self.attempt, self.window, now, in_flight=in_flight)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -66,10 +93,18 @@ class JournalEntry:
             "content": self.content,
             "fqdn": self.fqdn,
             "created": self.created,
+            "attempt": self.attempt,
+            "writer": self.writer,
+            "window": self.window,
+            "pending_removal": self.pending_removal,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> JournalEntry:
+        created = float(data["created"])
+        # version 1 had no attempt: any POST of it may have been in doubt since created
+        attempt = data.get("attempt", created)
+        writer = data.get("writer")
         return cls(
             domain=str(data["domain"]),
             name=str(data["name"]),
@@ -77,14 +112,12 @@ class JournalEntry:
             type=str(data["type"]),
             content=str(data["content"]),
             fqdn=str(data["fqdn"]),
-            created=float(data["created"]),
+            created=created,
+            attempt=None if attempt is None else float(attempt),
+            writer=None if writer is None else str(writer),
+            window=float(data.get("window", DEFAULT_WINDOW)),
+            pending_removal=bool(data.get("pending_removal", False)),
         )
-
-
-# Cleanup-owner locks held by this process, by lock file path: flock conflicts between
-# two descriptors of one process too, so the process keeps one descriptor per file.
-_owner_fds: dict[str, int] = {}
-_owner_guard = threading.Lock()
 
 
 class Journal:
@@ -97,17 +130,13 @@ class Journal:
         self.owner_lock_path = self.state_dir / OWNER_LOCK_FILE
         self._clock = clock
         self._thread_lock = threading.Lock()
+        self.locks = WriteLocks(self.state_dir)
+        self.owner = CleanupOwner(self.owner_lock_path, self._ensure_dir)
 
     # -- reading and writing -------------------------------------------------------
 
     def _ensure_dir(self) -> None:
-        try:
-            statefiles.make_dir(self.state_dir)
-        except OSError as exc:
-            raise DdnsdError(
-                f"cannot create the state directory {self.state_dir} ({exc.strerror}); "
-                "create it or set state.dir to a writable directory"
-            ) from exc
+        statefiles.make_state_dir(self.state_dir)
 
     def _read(self) -> list[JournalEntry]:
         try:
@@ -126,7 +155,7 @@ class Journal:
             ) from exc
 
     def _write(self, entries: list[JournalEntry]) -> None:
-        data = {"version": 1, "entries": [e.to_json() for e in entries]}
+        data = {"version": 2, "entries": [e.to_json() for e in entries]}
         try:
             statefiles.write_atomic(self.path, json.dumps(data, indent=1) + "\n", durable=True)
         except OSError as exc:
@@ -166,7 +195,22 @@ class Journal:
             return self._read()
 
     def add(self, domain: str, entry: DnsEntry, fqdn: str) -> JournalEntry:
-        """Record ``entry`` in ``domain``; the same value at one name is kept once."""
+        """Record ``entry`` in ``domain`` (no POST in doubt); the same value is kept once."""
+        return self._put(domain, entry, fqdn, None, DEFAULT_WINDOW)[0]
+
+    def start_post(
+        self, domain: str, entry: DnsEntry, fqdn: str, writer: str, window: float
+    ) -> bool:
+        """Record ``entry`` before the POST call holding lock ``writer`` sends it.
+
+        True when an earlier POST of the same value was still in doubt (its entry is
+        replaced; :meth:`settle` must then keep the new one in doubt too)."""
+        return self._put(domain, entry, fqdn, writer, window)[1]
+
+    def _put(
+        self, domain: str, entry: DnsEntry, fqdn: str, writer: str | None, window: float
+    ) -> tuple[JournalEntry, bool]:
+        now = self._clock()
         record = JournalEntry(
             domain=domain,
             name=entry.name,
@@ -174,87 +218,91 @@ class Journal:
             type=entry.type,
             content=entry.content,
             fqdn=fqdn,
-            created=self._clock(),
+            created=now,
+            attempt=now if writer is not None else None,
+            writer=writer,
+            window=window,
         )
         with self.transaction() as entries:
-            entries[:] = [
-                e
-                for e in entries
-                if not e.same_record(domain, entry.name, entry.type, entry.content)
-            ]
+            same = [e for e in entries if self._same(e, domain, entry)]
+            entries[:] = [e for e in entries if not self._same(e, domain, entry)]
             entries.append(record)
-        return record
+        return record, any(e.attempt is not None or e.writer is not None for e in same)
+
+    @staticmethod
+    def _same(e: JournalEntry, domain: str, entry: DnsEntry) -> bool:
+        return e.same_record(domain, entry.name, entry.type, entry.content)
+
+    def settle(self, domain: str, entry: DnsEntry, writer: str, *, in_doubt: bool) -> None:
+        """The POST call ``writer`` is over: ``in_doubt`` when a POST of it got no answer."""
+        with self.transaction() as entries:
+            for i, e in enumerate(entries):
+                if self._same(e, domain, entry) and e.writer == writer:
+                    attempt = self._clock() if in_doubt else None
+                    entries[i] = replace(e, writer=None, attempt=attempt)
 
     def set_expire(self, domain: str, entry: DnsEntry, expire: int) -> None:
         """Change the recorded ``expire`` of ``entry`` (TransIP made us use the stored one)."""
         with self.transaction() as entries:
             for i, e in enumerate(entries):
-                if e.same_record(domain, entry.name, entry.type, entry.content):
-                    entries[i] = JournalEntry(
-                        e.domain, e.name, expire, e.type, e.content, e.fqdn, e.created
-                    )
+                if self._same(e, domain, entry):
+                    entries[i] = replace(e, expire=expire)
 
     def remove(self, domain: str, entry: DnsEntry) -> bool:
         """Forget ``entry`` (matched on name, type and content); False when it was not there."""
         with self.transaction() as entries:
-            kept = [
-                e
-                for e in entries
-                if not e.same_record(domain, entry.name, entry.type, entry.content)
-            ]
+            kept = [e for e in entries if not self._same(e, domain, entry)]
             found = len(kept) != len(entries)
             entries[:] = kept
         return found
 
-    def stale(self, max_age: float) -> list[JournalEntry]:
-        """Entries created more than ``max_age`` seconds ago (wall clock)."""
-        limit = self._clock() - max_age
-        return [e for e in self.entries() if e.created < limit]
+    def finish_removal(self, domain: str, entry: DnsEntry) -> JournalEntry | None:
+        """The value is gone at TransIP: forget it, unless a POST of it may still land.
 
-    # -- the cleanup owner ---------------------------------------------------------
+        Returns the entry kept as pending removal, or None when it was forgotten."""
+        with self.transaction() as entries:
+            now = self._observe(entries)
+            for i, e in enumerate(entries):
+                if self._same(e, domain, entry):
+                    if e.may_still_land(now, self.locks.active):
+                        entries[i] = replace(e, pending_removal=True)
+                        return entries[i]
+                    del entries[i]
+                    return None
+        return None
+
+    def sweepable(self, max_age: float) -> list[JournalEntry]:
+        """Entries to remove now: those created more than ``max_age`` seconds ago whose POST
+        call is over (a late POST of one keeps it pending after the removal), and those
+        pending removal once no POST of them can still land."""
+        with self.transaction() as entries:
+            now = self._observe(entries)  # after this, a writer still set is a running call
+            return [
+                e
+                for e in entries
+                if (e.pending_removal and not e.may_still_land(now, self.locks.active))
+                or (not e.pending_removal and e.writer is None and e.created < now - max_age)
+            ]
+
+    def _observe(self, entries: list[JournalEntry]) -> float:
+        """Mark POST calls whose process is gone as over (from now on); the time now."""
+        now = self._clock()
+        for i, e in enumerate(entries):
+            if e.writer is not None and not self.locks.active(e.writer):
+                log.debug("%s TXT %r: the POST call %s is over", e.fqdn, e.content, e.writer)
+                entries[i] = replace(e, writer=None, attempt=now)
+        return now
+
+    # -- the cleanup owner (owner.py) ----------------------------------------------
 
     def claim_cleanup_owner(self) -> bool:
-        """Become (or stay) the process that cleans up stale entries; False if another holds it.
+        """Become (or stay) the process that cleans up stale entries; False if another holds it."""
+        return self.owner.claim()
 
-        The lock lives until :meth:`release_cleanup_owner` or the end of the process.
-        """
-        self._ensure_dir()
-        key = str(self.owner_lock_path.resolve())
-        with _owner_guard:
-            if key in _owner_fds:
-                return True
-            fd = statefiles.open_lock(self.owner_lock_path)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError as exc:
-                os.close(fd)
-                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    return False
-                raise DdnsdError(
-                    f"cannot lock {self.owner_lock_path} ({exc.strerror}); "
-                    "check that state.dir is writable"
-                ) from exc
-            _owner_fds[key] = fd
-            return True
-
-    @contextlib.contextmanager
-    def cleanup_owner(self) -> Iterator[bool]:
-        """Hold the cleanup-owner lock for a sweep: yields False if another process has it.
-
-        Released afterwards unless this process held it already (claim_cleanup_owner).
-        """
-        held_before = str(self.owner_lock_path.resolve()) in _owner_fds
-        owner = self.claim_cleanup_owner()
-        try:
-            yield owner
-        finally:
-            if owner and not held_before:
-                self.release_cleanup_owner()
+    def cleanup_owner(self) -> contextlib.AbstractContextManager[bool]:
+        """Hold the cleanup-owner lock for a sweep: yields False if another process has it."""
+        return self.owner.held()
 
     def release_cleanup_owner(self) -> None:
         """Let another process become the cleanup owner."""
-        key = str(self.owner_lock_path.resolve())
-        with _owner_guard:
-            fd = _owner_fds.pop(key, None)
-            if fd is not None:
-                os.close(fd)
+        self.owner.release()

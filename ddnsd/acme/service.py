@@ -29,7 +29,7 @@ from typing import TypeVar
 from ddnsd import authdns
 from ddnsd.acme import challenge
 from ddnsd.acme.domains import AccountDomains
-from ddnsd.acme.journal import Journal
+from ddnsd.acme.journal import DEFAULT_WINDOW, Journal
 from ddnsd.acme.propagation import QueryFn, wait_for_txt
 from ddnsd.acme.resolve import ZoneResolver
 from ddnsd.acme.writer import DnsClient, TxtWriter
@@ -43,12 +43,40 @@ TXT = "TXT"
 T = TypeVar("T")
 
 
+class Pacer:
+    """``pacer(fqdn, call)``: ``call()``; when TransIP's rate limit makes it wait and the
+    wait ends within ``limit`` seconds (the propagation timeout), wait (sending nothing),
+    then call again; a longer wait raises the deferral."""
+
+    def __init__(
+        self, limit: float, clock: Callable[[], float], sleep: Callable[[float], None]
+    ) -> None:
+        self.limit = limit
+        self._clock = clock
+        self._sleep = sleep
+
+    def __call__(self, fqdn: str, call: Callable[[], T]) -> T:
+        while True:
+            try:
+                return call()
+            except ApiDeferred as exc:
+                wait = exc.until - self._clock()
+                if wait > self.limit:
+                    raise
+                log.warning(
+                    "%s: waiting %.0f s for TransIP's rate limit (%s)", fqdn, max(wait, 0), exc
+                )
+                self._sleep(max(wait, 0.0))
+
+
 class ChallengeService:
     """Adds and removes ACME DNS-01 TXT values at TransIP for one account.
 
     ``zones``: where challenges may be written (default: every domain of the account).
     ``nameservers``: ask these instead of the zone's NS for propagation and CNAMEs.
-    ``propagation_timeout`` 0 skips the propagation check. Times are seconds.
+    ``propagation_timeout`` 0 skips the propagation check. ``write_window``: how long after
+    a POST call a POST that got no answer may still land (inflight.landing_window of the
+    client's timeout). Times are seconds.
     ``events`` receives a ``challenge_*`` event for each value added, served, removed or
     failed (the reporter's sink). ``query``/``sleep``/``clock``/``monotonic`` exist for tests.
     """
@@ -67,6 +95,7 @@ class ChallengeService:
         expire: int = 60,
         domains_cache_ttl: float = 86400,
         events: EventSink | None = None,
+        write_window: float = DEFAULT_WINDOW,
         query: QueryFn = authdns.query,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.time,
@@ -79,13 +108,14 @@ class ChallengeService:
         self.max_age = max_age
         self.expire = expire
         self.journal = Journal(self.state_dir, clock=clock)
-        self.writer = TxtWriter(client, self.journal)
+        self.writer = TxtWriter(client, self.journal, write_window, clock=clock)
         self.account = AccountDomains(
             client, self.state_dir, zones=zones, ttl=domains_cache_ttl, clock=clock
         )
         self.resolver = ZoneResolver(
             self.account, nameservers=nameservers, cname_follow=cname_follow, query=query
         )
+        self._paced = Pacer(propagation_timeout, clock, sleep)
         self._events = events
         self._query = query
         self._sleep = sleep
@@ -142,7 +172,12 @@ class ChallengeService:
         since = self._clock() - max(self.propagation_timeout, 60.0)
         try:
             for e in self.journal.entries():
-                if e.fqdn in names and e.type == TXT and e.created >= since:
+                if (
+                    e.fqdn in names
+                    and e.type == TXT
+                    and e.created >= since
+                    and not e.pending_removal
+                ):
                     target, zone, _ = self._paced(e.fqdn, partial(self.resolver.resolve, e.fqdn))
                     self.wait(target, zone, e.content)
         except DdnsdError as exc:
@@ -187,53 +222,15 @@ class ChallengeService:
             raise
         self._emit("challenge_removed", name=name, stale=False)
 
-    def _paced(self, fqdn: str, call: Callable[[], T]) -> T:
-        """``call()``; when TransIP's rate limit makes it wait and the wait ends within
-        ``propagation_timeout``, wait (sending nothing), then call again."""
-        while True:
-            try:
-                return call()
-            except ApiDeferred as exc:
-                wait = exc.until - self._clock()
-                if wait > self.propagation_timeout:
-                    raise
-                log.warning(
-                    "%s: waiting %.0f s for TransIP's rate limit (%s)", fqdn, max(wait, 0), exc
-                )
-                self._sleep(max(wait, 0.0))
-
     # -- crash safety -----------------------------------------------------------------
 
     def cleanup_stale(self) -> int:
-        """Remove journal entries older than ``max_age``; how many were removed.
-
-        Runs under the cleanup-owner lock: when another process holds it (it is sweeping,
-        or it claimed the job for good), this returns 0 at once.
-        """
-        with self.journal.cleanup_owner() as owner:
-            if not owner:
-                log.debug("another ddnsd process owns the ACME journal cleanup")
-                return 0
-            removed = 0
-            for record in self.journal.stale(self.max_age):
-                log.info(
-                    "removing stale ACME entry %s TXT %r (added %.0f s ago)",
-                    record.fqdn,
-                    record.content,
-                    self._clock() - record.created,
-                )
-                try:
-                    self.writer.remove(record)
-                    removed += 1
-                    self._emit("challenge_removed", name=record.fqdn, stale=True)
-                except ApiDeferred as exc:
-                    log.info("stale ACME entries wait for TransIP's rate limit: %s", exc)
-                    break
-                except DdnsdError as exc:
-                    log.warning(
-                        "could not remove stale %s TXT %r: %s", record.fqdn, record.content, exc
-                    )
-            return removed
+        """Remove journal entries older than ``max_age``, and those pending removal, once
+        no POST of them can still land (:meth:`TxtWriter.sweep`); how many were removed."""
+        return self.writer.sweep(
+            self.max_age,
+            lambda record: self._emit("challenge_removed", name=record.fqdn, stale=True),
+        )
 
     # -- acme-dns /update ---------------------------------------------------------------
 
@@ -247,7 +244,11 @@ class ChallengeService:
         name, text = self._prepare(fqdn, value)
         self.present_all([(name, text)], wait=False)
         at_name = sorted(
-            (e for e in self.journal.entries() if e.fqdn == name and e.type == TXT),
+            (
+                e
+                for e in self.journal.entries()
+                if e.fqdn == name and e.type == TXT and not e.pending_removal
+            ),
             key=lambda e: e.created,
             reverse=True,
         )

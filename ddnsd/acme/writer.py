@@ -8,6 +8,9 @@ API economy (every request counts against TransIP's 1,000 per 15 minutes):
   ``POST`` → one ``GET`` to see whether it landed, then at most one more ``POST``.
 * remove: ``DELETE`` of the exact entry recorded in the journal (all four fields).
   A refused ``DELETE`` → one ``GET`` and a ``DELETE`` of the entry with that name and content.
+* sweep: the same removal for each journal entry a crashed hook left (older than
+  ``max_age``, or pending removal once no POST of it can still land), under the
+  cleanup-owner lock; a rate-limit deferral leaves the rest for the next sweep.
 
 Never ``PATCH``, never ``PUT``, and only values the journal says ddnsd added are removed.
 """
@@ -15,14 +18,16 @@ Never ``PATCH``, never ``PUT``, and only values the journal says ddnsd added are
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from functools import partial
 from typing import Protocol
 
 from ddnsd.acme import challenge
-from ddnsd.acme.journal import Journal, JournalEntry
+from ddnsd.acme.journal import DEFAULT_WINDOW, Journal, JournalEntry
 from ddnsd.errors import (
+    ApiDeferred,
     ChallengeRefused,
     DdnsdError,
     TransipAuthError,
@@ -65,70 +70,48 @@ def _fatal(exc: TransipError) -> bool:
 
 
 class TxtWriter:
-    """Adds and removes single TXT entries at TransIP, recording them in ``journal``."""
+    """Adds and removes single TXT entries at TransIP, recording them in ``journal``.
 
-    def __init__(self, client: DnsClient, journal: Journal) -> None:
+    ``window``: seconds after a POST call ended during which a POST of it that got no
+    answer may still be applied (inflight.landing_window of the client's timeout).
+    """
+
+    def __init__(
+        self,
+        client: DnsClient,
+        journal: Journal,
+        window: float = DEFAULT_WINDOW,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.client = client
         self.journal = journal
+        self.window = window
+        self._clock = clock
 
     def add(self, fqdn: str, zone: str, entry: DnsEntry) -> DnsEntry:
-        """Journal, then POST ``entry``; the entry as stored (its expire may be TransIP's)."""
-        self.journal.add(zone, entry, fqdn)
-        log.info("adding %s TXT %r (%s in %s)", fqdn, entry.content, entry.name, zone)
-        try:
-            stored = self._post(zone, entry)
-        except TransipError as exc:
-            if exc.status == 404 and is_unknown_domain(exc.message):
-                raise ChallengeRefused(
-                    f"refusing {fqdn!r}: [acme] zones lists {zone!r}, but it is not a domain "
-                    "of this TransIP account; list only account domains there"
-                ) from None
-            raise
+        """Journal, then POST ``entry``; the entry as stored (its expire may be TransIP's).
+
+        The call holds its own lock while it may send (inflight.py), and tells the journal
+        afterwards whether a POST of it is left without an answer."""
+        with self.journal.locks.hold() as writer:
+            post = _Post(self, zone, entry)
+            post.prior = self.journal.start_post(zone, entry, fqdn, writer, self.window)
+            log.info("adding %s TXT %r (%s in %s)", fqdn, entry.content, entry.name, zone)
+            try:
+                stored = post.run()
+            except TransipError as exc:
+                if exc.status == 404 and is_unknown_domain(exc.message):
+                    raise ChallengeRefused(
+                        f"refusing {fqdn!r}: [acme] zones lists {zone!r}, but it is not a "
+                        "domain of this TransIP account; list only account domains there"
+                    ) from None
+                raise
+            finally:
+                self.journal.settle(zone, entry, writer, in_doubt=post.in_doubt)
         if stored.expire != entry.expire:
             self.journal.set_expire(zone, entry, stored.expire)
         return stored
-
-    def _post(self, zone: str, entry: DnsEntry) -> DnsEntry:
-        try:
-            self.client.add_dns_entry(zone, entry)
-            return entry
-        except TransipError as exc:
-            if is_already_exists(exc.message):
-                log.info("%s %s TXT %r was already there", zone, entry.name, entry.content)
-                return entry
-            if _fatal(exc) or not (is_expire_mismatch(exc.message) or _lost(exc)):
-                self.journal.remove(zone, entry)  # refused: certainly not added
-                raise
-            first = exc
-        # One GET: did a lost POST land, and which expire does the name use?
-        try:
-            current = self.client.list_dns_entries(zone)
-        except TransipError:
-            if not _lost(first):  # a lost POST may have landed: keep its journal record
-                self.journal.remove(zone, entry)
-            raise
-        found = challenge.find_value(current, entry)
-        if found is not None:
-            return found
-        retry = replace(entry, expire=challenge.stored_expire(current, entry))
-        if retry.expire != entry.expire:
-            log.info(
-                "%s %s TXT already uses expire %d; adding with that expire",
-                zone,
-                entry.name,
-                retry.expire,
-            )
-            self.journal.set_expire(zone, entry, retry.expire)
-        else:
-            log.info("%s: %s; adding %s TXT again", zone, first, entry.name)
-        try:
-            self.client.add_dns_entry(zone, retry)
-        except TransipError as exc:
-            if not is_already_exists(exc.message):
-                if not _lost(exc):  # the GET showed it absent and this POST was refused
-                    self.journal.remove(zone, entry)
-                raise
-        return retry
 
     def remove_all(
         self,
@@ -148,6 +131,41 @@ class TxtWriter:
         if first is not None:
             raise first
 
+    def sweep(self, max_age: float, removed: Callable[[JournalEntry], None]) -> int:
+        """Remove journal entries older than ``max_age``, and those pending removal, once
+        no POST of them can still land; how many were removed at TransIP (``removed`` is
+        told of each). A deferral by TransIP's rate limit leaves the rest for later.
+
+        Runs under the cleanup-owner lock: when another process holds it (it is sweeping,
+        or it claimed the job for good), this returns 0 at once.
+        """
+        with self.journal.cleanup_owner() as owner:
+            if not owner:
+                log.debug("another ddnsd process owns the ACME journal cleanup")
+                return 0
+            count = 0
+            for record in self.journal.sweepable(max_age):
+                log.info(
+                    "removing %s ACME entry %s TXT %r (added %.0f s ago)",
+                    "pending" if record.pending_removal else "stale",
+                    record.fqdn,
+                    record.content,
+                    self._clock() - record.created,
+                )
+                try:
+                    self.remove(record)
+                except ApiDeferred as exc:
+                    log.info("stale ACME entries wait for TransIP's rate limit: %s", exc)
+                    break
+                except DdnsdError as exc:
+                    log.warning(
+                        "could not remove stale %s TXT %r: %s", record.fqdn, record.content, exc
+                    )
+                else:
+                    count += 1
+                    removed(record)
+            return count
+
     def remove(self, record: JournalEntry) -> None:
         """DELETE the journal's exact entry; on refusal GET once and delete by name + content."""
         zone, entry = record.domain, record.entry
@@ -163,7 +181,14 @@ class TxtWriter:
             if _fatal(exc):
                 raise
             self._remove_by_content(record, exc)
-        self.journal.remove(zone, entry)
+        if self.journal.finish_removal(zone, entry) is not None:
+            log.warning(
+                "%s TXT %r is gone for now, but a POST of it that got no answer may still "
+                "land; it stays in the journal as pending removal, and the next hook run or "
+                "the daemon's sweep removes it again",
+                record.fqdn,
+                entry.content,
+            )
 
     def _remove_by_content(self, record: JournalEntry, exc: TransipError) -> None:
         zone, entry = record.domain, record.entry
@@ -177,3 +202,80 @@ class TxtWriter:
                 self.client.delete_dns_entry(zone, match)
             except TransipNotFound:
                 continue
+
+
+class _Post:
+    """One add: the POST and its recovery (a GET, at most one more POST).
+
+    ``prior``: an earlier POST of the value was still in doubt; ``unanswered``: a POST got
+    no answer and was not seen since; ``sending``: a POST is on its way (stays True when
+    something other than a TransIP error ends the call)."""
+
+    def __init__(self, writer: TxtWriter, zone: str, entry: DnsEntry) -> None:
+        self.client = writer.client
+        self.journal = writer.journal
+        self.zone = zone
+        self.entry = entry
+        self.prior = self.unanswered = self.sending = False
+
+    @property
+    def in_doubt(self) -> bool:
+        """A POST of the value may still be applied later."""
+        return self.prior or self.unanswered or self.sending
+
+    def send(self, entry: DnsEntry) -> None:
+        self.sending = True
+        try:
+            self.client.add_dns_entry(self.zone, entry)
+        except TransipError as exc:
+            self.unanswered = self.unanswered or _lost(exc)
+            self.sending = False
+            raise
+        self.sending = False
+
+    def run(self) -> DnsEntry:
+        zone, entry = self.zone, self.entry
+        try:
+            self.send(entry)
+            return entry
+        except TransipError as exc:
+            if is_already_exists(exc.message):
+                log.info("%s %s TXT %r was already there", zone, entry.name, entry.content)
+                return entry
+            if _fatal(exc) or not (is_expire_mismatch(exc.message) or _lost(exc)):
+                self.forget()  # refused: certainly not added
+                raise
+            first = exc
+        # One GET: did a lost POST land, and which expire does the name use?
+        try:
+            current = self.client.list_dns_entries(zone)
+        except TransipError:
+            self.forget()  # unless a lost POST may land: then the journal keeps it
+            raise
+        found = challenge.find_value(current, entry)
+        if found is not None:
+            self.unanswered = False  # it landed: a request is applied once at most
+            return found
+        retry = replace(entry, expire=challenge.stored_expire(current, entry))
+        if retry.expire != entry.expire:
+            log.info(
+                "%s %s TXT already uses expire %d; adding with that expire",
+                zone,
+                entry.name,
+                retry.expire,
+            )
+            self.journal.set_expire(zone, entry, retry.expire)
+        else:
+            log.info("%s: %s; adding %s TXT again", zone, first, entry.name)
+        try:
+            self.send(retry)
+        except TransipError as exc:
+            if not is_already_exists(exc.message):
+                self.forget()  # absent at the GET and refused now, unless a POST may land
+                raise
+        return retry
+
+    def forget(self) -> None:
+        """Drop the journal entry: no POST of it can have been applied."""
+        if not self.in_doubt:
+            self.journal.remove(self.zone, self.entry)

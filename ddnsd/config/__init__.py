@@ -4,6 +4,8 @@
 module              role
 =================== ==========================================================
 ``models.py``       the pydantic models, one a section
+``fields.py``       the field types the models share (durations, names, sources)
+``acme.py``         the models of [acme], [acme.httpreq], [[acme.accounts]]
 ``observe.py``      the models of [notify] and [http.status_auth] (models.py imports them)
 ``read.py``         file + environment overlay, one check a section, paths
 ``credentials.py``  secrets read from their files; ``web_auth`` for the listener
@@ -29,7 +31,8 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ddnsd.config.credentials import notify_targets, read_secret, status_auth, web_auth
     from ddnsd.config.environ import hook_environ, process_env
-    from ddnsd.config.models import Settings, parse_duration
+    from ddnsd.config.fields import parse_duration
+    from ddnsd.config.models import Settings
     from ddnsd.config.places import (
         CREDENTIAL_KEY_NAME,
         DEFAULT_CONFIG,
@@ -43,7 +46,7 @@ if TYPE_CHECKING:
 _MODULES = {
     "DEFAULT_STATE_DIR": "places",
     "Settings": "models",
-    "parse_duration": "models",
+    "parse_duration": "fields",
     "CREDENTIAL_KEY_NAME": "places",
     "DEFAULT_CONFIG": "places",
     "config_path": "places",

@@ -1,5 +1,9 @@
 """The configuration's shape: one pydantic model per TOML section, nothing else.
 
+The ``[acme]`` sections are in :mod:`ddnsd.config.acme`, ``[notify]`` and
+``[http.status_auth]`` in :mod:`ddnsd.config.observe`, the field types they share in
+:mod:`ddnsd.config.fields`.
+
 Reading the file and the environment, checks across keys and secret paths are in
 :mod:`ddnsd.config.load`; printing in :mod:`ddnsd.config.render`.
 """
@@ -9,75 +13,32 @@ from __future__ import annotations
 import ipaddress
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Literal
 
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
-    GetPydanticSchema,
     SecretStr,
     field_validator,
     model_validator,
 )
-from pydantic_core import core_schema
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
-from ddnsd import durations, names
+from ddnsd import names
+from ddnsd.config.acme import AcmeSettings
+from ddnsd.config.fields import (
+    DomainName,
+    Duration,
+    DurationOrZero,
+    Section,
+    Source,
+    TokenLifetime,
+    sources,
+)
 from ddnsd.config.observe import NotifySettings, StatusAuthSettings
 from ddnsd.config.places import DEFAULT_STATE_DIR
-from ddnsd.detect.spec import SourceSpec, parse_source
 
 
-def parse_duration(value: object) -> float:
-    """A duration in seconds (see :func:`ddnsd.durations.parse_duration`)."""
-    return durations.parse_duration(value)
-
-
-def parse_duration_or_zero(value: object) -> float:
-    """A duration in seconds where 0 means none (``jitter = 0``)."""
-    return durations.parse_duration(value, allow_zero=True)
-
-
-def parse_token_lifetime(value: object) -> str:
-    """A TransIP phrase ("1 hour") or a duration ("1h", 3600) → the phrase to send."""
-    return durations.token_lifetime(value)[0]
-
-
-def parse_name(value: object) -> str:
-    """A domain name as :func:`ddnsd.names.domain_name` has it (lower case, no trailing dot)."""
-    if not isinstance(value, str):
-        raise ValueError("expected a domain name in quotes")
-    return names.domain_name(value)
-
-
-Duration = Annotated[float, BeforeValidator(parse_duration)]
-DurationOrZero = Annotated[float, BeforeValidator(parse_duration_or_zero)]
-DomainName = Annotated[str, BeforeValidator(parse_name)]
-TokenLifetime = Annotated[str, BeforeValidator(parse_token_lifetime)]
-#: A source string in the file and in dumps; a parsed :class:`SourceSpec` in between.
-Source = Annotated[
-    SourceSpec,
-    GetPydanticSchema(
-        lambda _type, _handler: core_schema.no_info_after_validator_function(
-            parse_source,
-            core_schema.str_schema(),
-            serialization=core_schema.plain_serializer_function_ser_schema(str),
-        )
-    ),
-]
-
-
-def _sources(*texts: str, description: str) -> Any:
-    return Field(default_factory=lambda: [parse_source(t) for t in texts], description=description)
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class TransipSettings(_Section):
+class TransipSettings(Section):
     """[transip]: how to reach and authenticate to the TransIP API."""
 
     login: str = Field(default="", description="TransIP account login (the control panel user).")
@@ -145,7 +106,7 @@ class TransipSettings(_Section):
         return v.rstrip("/")
 
 
-class RecordSettings(_Section):
+class RecordSettings(Section):
     """[[records]]: one A/AAAA entry kept equal to this machine's address."""
 
     domain: str = Field(description="The TransIP domain (zone) the record lives in.")
@@ -188,17 +149,17 @@ class RecordSettings(_Section):
         return self
 
 
-class DetectSettings(_Section):
+class DetectSettings(Section):
     """[detect]: where this machine's public addresses come from."""
 
-    ipv4: list[Source] = _sources(
+    ipv4: list[Source] = sources(
         "https://api.ipify.org",
         "dns:opendns",
         "https://ipv4.icanhazip.com",
         description="IPv4 sources: https://URL, dns:opendns|google|cloudflare, "
         "dns:NAME@SERVER[:PORT], iface:NAME, cmd:PATH, file:PATH, static:ADDR, push.",
     )
-    ipv6: list[Source] = _sources(
+    ipv6: list[Source] = sources(
         "https://api6.ipify.org", "dns:google", description="IPv6 sources, same forms."
     )
     agree: int = Field(default=2, ge=1, description="How many sources must report one address.")
@@ -214,7 +175,7 @@ class DetectSettings(_Section):
     )
 
 
-class ScheduleSettings(_Section):
+class ScheduleSettings(Section):
     """[schedule]: how often ddnsd looks."""
 
     interval: Duration = Field(default=300.0, description='Detection round every ("5m").')
@@ -230,7 +191,7 @@ class ScheduleSettings(_Section):
     )
 
 
-class DnsSettings(_Section):
+class DnsSettings(Section):
     """[dns]: which nameservers to ask (shared by DDNS drift checks and ACME)."""
 
     nameservers: list[str] = Field(
@@ -240,7 +201,7 @@ class DnsSettings(_Section):
     )
 
 
-class HttpSettings(_Section):
+class HttpSettings(Section):
     """[http]: metrics, health, status page, ACME and router-push listener."""
 
     listen: str = Field(
@@ -307,7 +268,7 @@ def split_listen(listen: str) -> tuple[str, int]:
     return str(ip), int(port)
 
 
-class StateSettings(_Section):
+class StateSettings(Section):
     """[state]: where ddnsd keeps its token cache, ACME journal and locks."""
 
     dir: Path = Field(
@@ -322,50 +283,7 @@ class StateSettings(_Section):
     )
 
 
-class HttpreqSettings(_Section):
-    """[acme.httpreq]: lego httpreq endpoints, HTTP basic auth."""
-
-    base: str = Field(default="/acme", description="Path prefix: POST {base}/present, /cleanup.")
-    username: str = Field(default="", description="Basic-auth user name.")
-    password_file: Path | None = Field(default=None, description="File holding the password.")
-    password: SecretStr | None = Field(
-        default=None, description="Password inline (prefer password_file)."
-    )
-
-
-class AcmeAccountSettings(_Section):
-    """[[acme.accounts]]: an acme-dns compatible /update account."""
-
-    username: str = Field(description="X-Api-User.")
-    password_file: Path | None = Field(default=None, description="File holding X-Api-Key.")
-    password: SecretStr | None = Field(default=None, description="X-Api-Key inline.")
-    fqdn: DomainName = Field(
-        description='The one name it may write, e.g. "_acme-challenge.example.test".'
-    )
-
-
-class AcmeSettings(_Section):
-    """[acme]: DNS-01 challenges."""
-
-    zones: list[DomainName] | None = Field(
-        default=None, description="Domains challenges may be written in. Default: every domain."
-    )
-    propagation_timeout: Duration = Field(
-        default=600.0, description="How long to wait for every authoritative nameserver."
-    )
-    poll_interval: Duration = Field(default=1.0, description="Nameserver poll interval.")
-    max_age: Duration = Field(
-        default=3600.0, description="Journal entries older than this are cleaned up."
-    )
-    cname_follow: bool = Field(
-        default=False, description="Follow _acme-challenge CNAMEs into another account domain."
-    )
-    expire: int = Field(default=60, ge=60, description="expire (TTL) of challenge TXT entries.")
-    httpreq: HttpreqSettings | None = Field(default=None, description="lego httpreq API.")
-    accounts: list[AcmeAccountSettings] = Field(default=[], description="acme-dns accounts.")
-
-
-class DyndnsSettings(_Section):
+class DyndnsSettings(Section):
     """[dyndns]: router push (dyndns2 /nic/update), used by the ``push`` source."""
 
     username: str = Field(default="", description="Basic-auth user the router sends.")
@@ -397,7 +315,7 @@ class Settings(BaseSettings):
     source: Path | None = Field(default=None, exclude=True)
 
     @classmethod
-    def settings_customise_sources(
+    def settings_customisesources(
         cls,
         settings_cls: type[BaseSettings],
         init_settings: PydanticBaseSettingsSource,

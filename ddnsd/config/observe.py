@@ -10,31 +10,23 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Literal
 
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     SecretStr,
     field_validator,
     model_validator,
 )
 
-from ddnsd import durations
+from ddnsd.config.fields import Duration, Section
 
-Duration = Annotated[float, BeforeValidator(durations.parse_duration)]
 NotifyTopic = Literal[
     "address", "written", "failure", "recovery", "conflict", "acme_failure", "deferred"
 ]
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class StatusAuthSettings(_Section):
+class StatusAuthSettings(Section):
     """[http.status_auth]: HTTP basic auth for the status page (GET / and /api/status).
 
     Set: every client must log in, loopback ones too (`ddnsd status` reads it here).
@@ -54,7 +46,7 @@ class StatusAuthSettings(_Section):
         return v
 
 
-class NotifySettings(_Section):
+class NotifySettings(Section):
     """[notify]: messages through Apprise, heartbeat pings (docs/status.md#notifications).
 
     Every URL here is a secret: check-config, logs and the status page show its scheme only."""

@@ -27,13 +27,11 @@ from pydantic import SecretStr, ValidationError
 from pydantic_settings import EnvSettingsSource
 
 from ddnsd import names
+from ddnsd.config.acme import AcmeAccountSettings, AcmeSettings, HttpreqSettings
 from ddnsd.config.models import (
-    AcmeAccountSettings,
-    AcmeSettings,
     DetectSettings,
     DnsSettings,
     DyndnsSettings,
-    HttpreqSettings,
     RecordSettings,
     ScheduleSettings,
     Settings,

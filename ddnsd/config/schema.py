@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ddnsd.config import models, observe
+from ddnsd.config import acme, models, observe
 
 
 def schema_markdown() -> str:
@@ -35,9 +35,9 @@ def schema_markdown() -> str:
         ("[http]", models.HttpSettings),
         ("[http.status_auth]", observe.StatusAuthSettings),
         ("[state]", models.StateSettings),
-        ("[acme]", models.AcmeSettings),
-        ("[acme.httpreq]", models.HttpreqSettings),
-        ("[[acme.accounts]]", models.AcmeAccountSettings),
+        ("[acme]", acme.AcmeSettings),
+        ("[acme.httpreq]", acme.HttpreqSettings),
+        ("[[acme.accounts]]", acme.AcmeAccountSettings),
         ("[dyndns]", models.DyndnsSettings),
         ("[notify]", observe.NotifySettings),
     ]

@@ -11,11 +11,13 @@ login's window is left as it was: it is one answer, not a blocked login).
 ``ratelimit`` is only picked when ``kinds`` names it. A ``script`` of exact next faults
 (each with an optional ``method``, path template and, for ``ratelimit``, ``reset``) goes
 first and may hit any ``/v6`` request, reads and ``/v6/auth`` included. Both are set
-through ``POST /_emulator/faults`` (:meth:`FaultInjector.configure`).
+through ``POST /_emulator/faults`` (:meth:`FaultInjector.configure`), whose answer also
+counts the faults ``injected`` since the start or the last reset, by kind.
 """
 
 from __future__ import annotations
 
+import collections
 import random
 import threading
 import time
@@ -57,6 +59,7 @@ class FaultInjector:
         self.slow_seconds = slow_seconds
         self._lock = threading.Lock()
         self._script: list[ScriptedFault] = []
+        self._injected: collections.Counter[str] = collections.Counter()
         self.reset()
 
     def reset(self) -> None:
@@ -66,6 +69,7 @@ class FaultInjector:
             self._kinds = kinds
             self._random = random.Random(seed)
             self._script.clear()
+            self._injected.clear()
 
     def configure(self, body: dict[str, Any]) -> dict[str, Any]:
         """Take ``rate``/``kinds``/``seed``/``script`` from a control request; the settings."""
@@ -89,6 +93,7 @@ class FaultInjector:
                 "rate": self._rate,
                 "kinds": list(self._kinds),
                 "script": [asdict(item) for item in self._script],
+                "injected": dict(self._injected),
             }
 
     @staticmethod
@@ -112,13 +117,14 @@ class FaultInjector:
         """The fault for this request: the first matching scripted one (used up), else one
         at random (``at_random``: the request may get one) with probability ``rate``."""
         with self._lock:
-            for i, item in enumerate(self._script):
-                if item.matches(method, template):
-                    del self._script[i]
-                    return item
-            if at_random and self._rate > 0 and self._random.random() < self._rate:
-                return ScriptedFault(self._random.choice(self._kinds))
-            return None
+            fault = next((f for f in self._script if f.matches(method, template)), None)
+            if fault is not None:
+                self._script.remove(fault)
+            elif at_random and self._rate > 0 and self._random.random() < self._rate:
+                fault = ScriptedFault(self._random.choice(self._kinds))
+            if fault is not None:
+                self._injected[fault.kind] += 1
+            return fault
 
     def apply(self, fault: str | None) -> bool:
         """A fault's effect before the request is handled; True if the answer is to be lost.

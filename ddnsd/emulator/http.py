@@ -13,6 +13,7 @@ import json
 import logging
 import socket
 import ssl
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -101,6 +102,15 @@ class Server(ThreadingHTTPServer):
         self.respond = respond
         self.tls = tls
         super().__init__((host, port), Handler)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that went away before its answer (a killed hook) is one line, not a
+        traceback; anything else is logged with its traceback."""
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionError, TimeoutError)):
+            log.info("emulator: %s went away before its answer (%s)", client_address[0], exc)
+        else:
+            log.exception("emulator: request from %s failed", client_address[0])
 
     def finish_request(self, request: Any, client_address: Any) -> None:
         if self.tls is not None:  # handshake in the request thread, not the accept loop

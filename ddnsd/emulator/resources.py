@@ -2,11 +2,17 @@
 
     GET  /v6/api-test                      {"ping": "pong"}
     POST /v6/auth                          201 {"token": "<RS256 JWT>"}    (see tokens.py)
-    GET  /v6/domains[?pageSize=N&page=P]   {"domains": [...], "_links": {"pages": [...]}}
-    GET  /v6/domains/{domain}              {"domain": {...}}
+    GET  /v6/domains[?tags=a,b&pageSize=N&page=P]  {"domains": [...], "_links": {"pages": [...]}}
+    GET  /v6/domains/{domain}              {"domain": {...}, "_links": [self, branding, ...]}
+    PUT  /v6/domains/{domain}              {"domain": {"tags": [...]}} → 204 (tags only)
+    GET  /v6/domains/{domain}/nameservers  {"nameservers": [...]}
+    GET  /v6/domains/{domain}/contacts     {"contacts": [...]}
+    GET  /v6/domains/{domain}/branding     {"branding": {...}}
+    GET  /v6/domains/{domain}/actions      {"action": {"name": null, ...}}
     GET|POST|PATCH|PUT|DELETE /v6/domains/{domain}/dns    (zones.py has the rules)
 
-``?include=nameservers,contacts`` adds those lists to a domain. A resource runs only once
+``?include=nameservers,contacts`` adds those lists to a domain; what the account says
+about its domains (tags, nameservers, contacts, links) is account.py. A resource runs only once
 ``api.py`` let the call through (token, rate limit, method, read-only, faults); it answers
 ``(status, JSON body)`` or raises :class:`~ddnsd.emulator.http.Reply`,
 :class:`~ddnsd.emulator.zones.ZoneError` or :class:`~ddnsd.emulator.tokens.AuthFailure`.
@@ -20,7 +26,9 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
+from ddnsd.emulator import account
 from ddnsd.emulator.http import Request, error
 from ddnsd.emulator.tokens import Principal
 from ddnsd.emulator.zones import entry_from_json, entry_to_json
@@ -78,16 +86,49 @@ def auth(emu: Emulator, call: Call) -> tuple[int, Any]:
 
 
 def domains(emu: Emulator, call: Call) -> tuple[int, Any]:
-    include = _include(call)
-    out: dict[str, Any] = {"domains": [domain_json(emu, d, include) for d in emu.store.domains]}
-    paginate(emu, out, "domains", call.request.query, "/v6/domains")
+    include, tags = _include(call), account.wanted_tags(call.request)
+    names = [d for d in emu.store.domains if not tags or tags & set(emu.tags.get(d))]
+    out: dict[str, Any] = {"domains": [account.domain_json(emu, d, include) for d in names]}
+    paginate(account.public_base(emu, call.request), out, "domains", call.request, "/v6/domains")
     return 200, out
 
 
 def domain(emu: Emulator, call: Call) -> tuple[int, Any]:
+    name = _domain(emu, call)
+    if call.request.method == "PUT":
+        tags = account.tags_from_json(call.request.json_object().get("domain"))
+        if tags is not None and not call.test:
+            emu.tags.set(name, tags)
+        return 204, None
+    return 200, {
+        "domain": account.domain_json(emu, name, _include(call)),
+        "_links": account.domain_links(account.public_base(emu, call.request), name),
+    }
+
+
+def nameservers(emu: Emulator, call: Call) -> tuple[int, Any]:
+    return 200, {"nameservers": account.nameservers_json(emu, _domain(emu, call))}
+
+
+def contacts(emu: Emulator, call: Call) -> tuple[int, Any]:
+    return 200, {"contacts": account.contacts_json(_domain(emu, call))}
+
+
+def branding(emu: Emulator, call: Call) -> tuple[int, Any]:
+    _domain(emu, call)
+    return 200, {"branding": dict(account.BRANDING)}
+
+
+def actions(emu: Emulator, call: Call) -> tuple[int, Any]:
+    _domain(emu, call)
+    return 200, {"action": account.action_json()}
+
+
+def _domain(emu: Emulator, call: Call) -> str:
+    """The path's domain, lower-case: 406 for an invalid name, 404 if not in the account."""
     name = call.params["domain"].lower()
-    emu.store.zone(name)  # 406 invalid name, 404 not in the account
-    return 200, {"domain": domain_json(emu, name, _include(call))}
+    emu.store.zone(name)
+    return name
 
 
 def dns(emu: Emulator, call: Call) -> tuple[int, Any]:
@@ -95,7 +136,8 @@ def dns(emu: Emulator, call: Call) -> tuple[int, Any]:
     if method == "GET":
         entries = store.zone(name)
         out: dict[str, Any] = {"dnsEntries": [entry_to_json(e) for e in entries]}
-        paginate(emu, out, "dnsEntries", call.request.query, f"/v6/domains/{name}/dns")
+        base = account.public_base(emu, call.request)
+        paginate(base, out, "dnsEntries", call.request, f"/v6/domains/{name}/dns")
         return 200, out
     body = call.request.json_object()
     store.zone(name)  # 404/406 for the domain before the body
@@ -120,7 +162,11 @@ ROUTES: list[Route] = [
     Route("/v6/api-test", frozenset({"GET"}), api_test),
     Route("/v6/auth", frozenset({"POST"}), auth, public=True),
     Route("/v6/domains", frozenset({"GET"}), domains),
-    Route("/v6/domains/{domain}", frozenset({"GET"}), domain),
+    Route("/v6/domains/{domain}", frozenset({"GET", "PUT"}), domain),
+    Route("/v6/domains/{domain}/nameservers", frozenset({"GET"}), nameservers),
+    Route("/v6/domains/{domain}/contacts", frozenset({"GET"}), contacts),
+    Route("/v6/domains/{domain}/branding", frozenset({"GET"}), branding),
+    Route("/v6/domains/{domain}/actions", frozenset({"GET"}), actions),
     Route("/v6/domains/{domain}/dns", frozenset({"GET", "POST", "PATCH", "PUT", "DELETE"}), dns),
 ]
 
@@ -132,44 +178,10 @@ def _include(call: Call) -> set[str]:
     return {s.strip() for s in call.request.query.get("include", "").split(",") if s.strip()}
 
 
-def domain_json(emu: Emulator, domain: str, include: set[str]) -> dict[str, Any]:
-    """A ``domain`` object; ``include`` may add ``nameservers`` and ``contacts``."""
-    ns_host, _ = emu.dns_address
-    out: dict[str, Any] = {
-        "name": domain,
-        "authCode": "emulated-" + domain,
-        "isTransferLocked": False,
-        "registrationDate": "2020-01-01",
-        "renewalDate": "2030-01-01",
-        "isWhitelabel": False,
-        "cancellationDate": None,
-        "cancellationStatus": None,
-        "isDnsOnly": False,
-        "tags": [],
-        "canEditDns": True,
-        "hasAutoDns": False,
-        "hasDnsSec": False,
-        "status": "registered",
-    }
-    if "nameservers" in include:
-        v6 = ":" in ns_host
-        out["nameservers"] = [
-            {
-                "hostname": f"{ns}.{domain}",
-                "ipv4": "" if v6 else ns_host,
-                "ipv6": ns_host if v6 else "",
-            }
-            for ns in ("ns0", "ns1")
-        ]
-    if "contacts" in include:
-        out["contacts"] = []
-    return out
-
-
-def paginate(
-    emu: Emulator, out: dict[str, Any], key: str, query: dict[str, str], path: str
-) -> None:
-    """With ``pageSize`` in ``query``: cut ``out[key]`` to the page and add ``_links.pages``."""
+def paginate(base: str, out: dict[str, Any], key: str, request: Request, path: str) -> None:
+    """With ``pageSize`` in the query: cut ``out[key]`` to the page and add ``_links.pages``
+    (links start with ``base``, the emulator as the request reached it)."""
+    query = request.query
     if "pageSize" not in query:
         return
     try:
@@ -182,10 +194,11 @@ def paginate(
     items = out[key]
     last = max(1, math.ceil(len(items) / size))
     out[key] = items[(page - 1) * size : page * size]
-    base = emu.base_url + path
+    base += path
+    tags = f"tags={quote(query['tags'], safe=',')}&" if "tags" in query else ""
 
     def link(rel: str, p: int) -> dict[str, str]:
-        return {"rel": rel, "link": f"{base}?pageSize={size}&page={p}"}
+        return {"rel": rel, "link": f"{base}?{tags}pageSize={size}&page={p}"}
 
     pages: list[dict[str, str]] = []
     if page > 1:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from ddnsd.emulator import api, control
+from ddnsd.emulator.account import DomainTags
 from ddnsd.emulator.dns import DnsServer, Resolver
 from ddnsd.emulator.faults import FAULT_KINDS, FaultInjector
 from ddnsd.emulator.http import Answer, Request, Server
@@ -54,6 +55,7 @@ class EmulatorConfig:
     tls_key: Path | str | None = None
     fault_kinds: tuple[str, ...] = FAULT_KINDS
     slow_seconds: float = 1.5
+    tags: dict[str, list[str]] = field(default_factory=dict)  # domain -> its custom tags
 
 
 class RequestStats:
@@ -102,6 +104,7 @@ class Emulator:
         self.delay = float(config.propagation_delay)
         state = Path(config.state_file) if config.state_file else None
         self.store = ZoneStore(config.domains, state)
+        self.tags = DomainTags(config.tags)
         self.auth = TokenAuthority(dict(config.users))
         self.requests = RequestStats()
         self.limiter = RateLimiter(config.rate_limit, config.rate_limit_window)
@@ -189,8 +192,9 @@ class Emulator:
         return self.requests.summary()
 
     def reset(self) -> None:
-        """Zones, request counts, rate windows and faults as at the start (tokens stay)."""
+        """Zones, tags, request counts, rate windows and faults as at the start (tokens stay)."""
         self.store.reset()
+        self.tags.reset()
         self.requests.clear()
         self.limiter.reset()
         self.faults.reset()

@@ -10,8 +10,8 @@ Per record (``RecordSpec.key``): the content the API last wrote or showed and wh
 after a deferral). Per domain: the last API read and when ddnsd first saw the domain
 (``verified`` / ``first_seen``, for the verification schedule).
 
-Times are wall-clock (they cross processes). The file (``statefile.py``) is re-read when
-it changed and written only when something changed, under its lock; another
+Times are wall-clock (they cross processes). The file (``statefiles.StateFile``) is re-read
+when it changed and written only when something changed, under its lock; another
 configuration's records in the same file are kept. A missing or
 corrupt file is started afresh and an unwritable one leaves the memory in this process:
 both cost at most some API reads, never a failure.
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ddnsd.statefile import StateFile
+from ddnsd.statefiles import StateFile
 
 log = logging.getLogger(__name__)
 

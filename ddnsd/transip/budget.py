@@ -8,9 +8,9 @@ before every request (``/auth`` included) and feeds :meth:`Budget.answered` ever
 What the budget knows lives in ``transip-budget-<hash>.json`` in the state directory
 (``Ledger``): the send time of every request any ddnsd process made in the window, the
 ``X-Rate-Limit-*`` of the newest answer, and whether a 429 opened the circuit. Every change
-is a read-modify-write under the file's lock (``statefile.py``); a missing or corrupt file
-is rebuilt empty, an unwritable state directory leaves the budget in this process only,
-never fatal. Without a state directory the budget is per process.
+is a read-modify-write under the file's lock (``statefiles.StateFile``); a missing or
+corrupt file is rebuilt empty, an unwritable state directory leaves the budget in this
+process only, never fatal. Without a state directory the budget is per process.
 
 The arithmetic is pure, in ``ledger.py`` (table-tested with an injected clock): requests
 in use from our own count and the last answer's headers; "acme" may use the whole limit,
@@ -35,7 +35,7 @@ from contextvars import ContextVar
 from pathlib import Path
 
 from ddnsd.errors import ApiDeferred
-from ddnsd.statefile import StateFile
+from ddnsd.statefiles import StateFile
 from ddnsd.transip.ledger import (
     ACME,
     DDNS,

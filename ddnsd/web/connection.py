@@ -13,18 +13,28 @@ ended early), else 400.
 After the last answer on a connection the server stops sending and drops what the
 client still sends (at most 1 MiB or 1 s) before closing, so a client still uploading
 sees an early answer (401, 413) instead of a reset.
+
+Past the connection limit (server.py) a connection is an :class:`OverflowChannel`: one
+request, whose head must arrive within :data:`OVERFLOW_WAIT`; ``GET``/``HEAD`` of
+``/healthz`` and ``/readyz`` are served (health checks keep working while slow clients
+hold every slot), anything else is answered ``503`` with ``Retry-After``. One that sends
+nothing in time gets the 503 then; so does the longest-waiting one when as many are
+open as the limit and another arrives (so a health check always gets in). Only when
+every such connection has a request in progress is a newcomer refused unread
+(:func:`refuse`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
 import time
-from typing import cast
+from typing import Any, cast
 
 from waitress.adjustments import Adjustments
-from waitress.channel import HTTPChannel
+from waitress.channel import ClientDisconnected, HTTPChannel
 from waitress.parser import HTTPRequestParser, ParsingError
 from waitress.task import ErrorTask, WSGITask
 from waitress.utilities import BadRequest
@@ -34,6 +44,9 @@ from ddnsd.web.http import TEXT
 log = logging.getLogger(__name__)
 
 MAX_REQUEST_LINE = 65536  # bytes; longer answers 414
+OVERFLOW_WAIT = 2.0  # seconds a connection past the limit has to send its request head
+HEALTH_PATHS = frozenset({"/healthz", "/readyz"})
+BUSY = "too many connections; try again in a moment"
 DRAIN_LIMIT = 1 << 20  # bytes read and dropped before closing
 DRAIN_TIMEOUT = 1.0  # seconds spent at most on that
 
@@ -41,6 +54,11 @@ DRAIN_TIMEOUT = 1.0  # seconds spent at most on that
 class _UriTooLong(BadRequest):
     code = 414
     reason = "URI Too Long"
+
+
+class _Unavailable(BadRequest):
+    code = 503
+    reason = "Service Unavailable"
 
 
 class _Parser(HTTPRequestParser):
@@ -85,6 +103,49 @@ def _line_too_long(head: bytes) -> bool:
     return (end if end >= 0 else len(head)) > MAX_REQUEST_LINE
 
 
+class _OverflowParser(_Parser):
+    """A request past the connection limit: a health check is served, the rest get 503.
+
+    Either way it is the connection's only request."""
+
+    def received(self, data: bytes) -> int:
+        consumed = super().received(data)
+        if not self.headers_finished or self.unread_rest:
+            return consumed
+        self.unread_rest = True
+        method, path = cast(str, self.command), str(getattr(self, "path", ""))  # stubs: bytes
+        if self.error is None and (method not in ("GET", "HEAD") or path not in HEALTH_PATHS):
+            self.error = _Unavailable(BUSY)
+            self.completed = True
+        return len(data)
+
+
+def _answer_bytes(code: int, reason: str, text: str) -> bytes:
+    body = f"{text}\n".encode()
+    head = (
+        f"HTTP/1.0 {code} {reason}\r\nConnection: close\r\nContent-Length: {len(body)}\r\n"
+        f"Content-Type: {TEXT}\r\nCache-Control: no-store\r\nRetry-After: 1\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+_REFUSAL = _answer_bytes(503, "Service Unavailable", BUSY)
+
+
+def refuse(sock: socket.socket) -> None:
+    """Answer 503 on a just-accepted connection without reading its request, and close it."""
+    try:
+        sock.setblocking(False)
+        with contextlib.suppress(BlockingIOError):  # unread bytes would make the close a reset
+            sock.recv(65536)
+        sock.send(_REFUSAL)
+        sock.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    finally:
+        sock.close()
+
+
 class _Task(WSGITask):
     def execute(self) -> None:
         if cast(_Parser, self.request).unread_rest:
@@ -104,6 +165,7 @@ class _ErrorTask(ErrorTask):
             *self.response_headers,
             ("Content-Type", TEXT),
             ("Cache-Control", "no-store"),
+            *([("Retry-After", "1")] if error.code == 503 else []),
         ]
         self.set_close_on_finish()
         self.content_length = len(body)
@@ -192,3 +254,32 @@ class Channel(HTTPChannel):
         """True when a request has been arriving for more than ``limit`` seconds."""
         partial = cast(_Parser | None, self.request)
         return not self.requests and partial is not None and now - partial.began > limit
+
+
+class OverflowChannel(Channel):
+    """A connection past the limit: one request, a health check or a 503 (see the top)."""
+
+    parser_class = _OverflowParser
+    refused = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.deadline = time.monotonic() + OVERFLOW_WAIT
+
+    @property
+    def waiting(self) -> bool:
+        """No whole request yet (and not refused): it may be refused to make room."""
+        return not self.refused and not self.requests and self.linger_until is None
+
+    def refuse(self) -> None:
+        """Answer 503 now, dropping whatever part of a request arrived, and close."""
+        lock: threading.Lock = self.requests_lock  # type: ignore[attr-defined]  # not in the stubs
+        with lock:
+            self.refused = True
+            self.request = None
+            try:
+                self.write_soon(_REFUSAL)
+            except ClientDisconnected:
+                self.will_close = True
+                return
+            self.close_when_flushed = True

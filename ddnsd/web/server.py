@@ -14,7 +14,11 @@ Sizing (``serve()``'s keyword arguments):
     once while /healthz and /metrics still find a free thread. Requests are read and
     answers written by the one I/O thread: a slow client never holds a pool thread.
 ``connection_limit`` (100)
-    Past it, no connection is accepted until one closes (they wait in the backlog).
+    Past it a connection is still accepted, never left waiting in the backlog: it may
+    send one request within 2 s; a health check (``/healthz``, ``/readyz``) is served,
+    anything else is answered ``503 Service Unavailable`` with ``Retry-After: 1``. At
+    most as many such connections wait at once; a newer one makes the oldest get its
+    503 (:mod:`ddnsd.web.connection`).
 ``request_timeout`` (15 s)
     A request (line, headers and body) must be whole within this time of its first
     byte, or the connection is closed: a client that trickles bytes cannot keep it.
@@ -46,7 +50,7 @@ from waitress.adjustments import Adjustments
 from waitress.server import TcpWSGIServer
 
 from ddnsd.errors import DdnsdError
-from ddnsd.web.connection import Channel
+from ddnsd.web.connection import Channel, OverflowChannel, refuse
 
 log = logging.getLogger(__name__)
 
@@ -93,20 +97,71 @@ class _Server(TcpWSGIServer):
         self, app: WSGIApplication, sock: socket.socket, adj: Adjustments, request_timeout: float
     ) -> None:
         self.request_timeout = request_timeout
+        self.socket_map: dict[int, Any] = {}  # waitress's _map: the listener and connections
         sockinfo = (sock.family, sock.type, sock.proto, sock.getsockname())
-        super().__init__(app, map={}, _sock=sock, adj=adj, sockinfo=sockinfo, bind_socket=False)
+        super().__init__(
+            app, map=self.socket_map, _sock=sock, adj=adj, sockinfo=sockinfo, bind_socket=False
+        )
         self.task_dispatcher.logger = self.task_dispatcher.queue_logger = log
 
     def fix_addr(self, addr: Any) -> Any:
         return (_unmap(str(addr[0])), *addr[1:])
 
+    def _channels(self) -> list[Channel]:
+        return list(cast(dict[int, Channel], self.active_channels).values())
+
+    def readable(self) -> bool:
+        """Run maintenance when due; always accept (see handle_accept past the limit)."""
+        now = time.time()
+        if now >= self.next_channel_cleanup:
+            self.next_channel_cleanup = int(now + self.adj.cleanup_interval)
+            self.maintenance(now)
+        return bool(self.accepting)
+
+    def handle_accept(self) -> None:
+        """A connection: served up to the limit, then an overflow channel, then refused."""
+        try:
+            accepted = self.accept()
+        except OSError:  # the client gave up before we got to it
+            return
+        if accepted is None:
+            return
+        conn, addr = accepted
+        channels = self._channels()
+        overflow = [c for c in channels if isinstance(c, OverflowChannel) and not c.refused]
+        waiting = [c for c in overflow if c.waiting]
+        limit = self.adj.connection_limit
+        if len(channels) - sum(isinstance(c, OverflowChannel) for c in channels) < limit:
+            Channel(self, conn, self.fix_addr(addr), self.adj, map=self.socket_map)
+            return
+        if not self.in_connection_overflow:
+            self.in_connection_overflow = True
+            log.warning(
+                "%d connections open (the limit): new ones get 503, health checks are "
+                "still answered, until some close",
+                limit,
+            )
+        if len(waiting) >= limit:
+            min(waiting, key=lambda c: c.deadline).refuse()  # room for the newcomer
+        if len(waiting) >= limit or len(overflow) < limit:
+            OverflowChannel(self, conn, self.fix_addr(addr), self.adj, map=self.socket_map)
+        else:
+            refuse(conn)  # every overflow connection is being answered
+
     def maintenance(self, now: float) -> None:
         """Mark for closing: idle connections (waitress), overdue requests, ended lingers."""
         super().maintenance(int(now))  # int: the stubs' type; a second does not matter here
         mono = time.monotonic()
-        for channel in cast(dict[int, Channel], self.active_channels).values():
+        channels = self._channels()
+        if self.in_connection_overflow and len(channels) < self.adj.connection_limit:
+            self.in_connection_overflow = False
+            log.info("fewer than %d connections open again", self.adj.connection_limit)
+        for channel in channels:
             if channel.linger_until is not None:
                 channel.will_close = channel.will_close or mono >= channel.linger_until
+            elif isinstance(channel, OverflowChannel) and channel.waiting:
+                if mono >= channel.deadline:
+                    channel.refuse()
             elif channel.overdue(mono, self.request_timeout):
                 log.debug(
                     "%s: no whole request within %g s; closing",

@@ -27,6 +27,8 @@ from typing import Any, Protocol
 
 import pytest
 import requests
+from acme_support import HTTPREQ_PASSWORD as HTTPREQ_PASSWORD  # re-exported for the e2e tests
+from acme_support import write_ddnsd_config as write_ddnsd_config
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
@@ -36,7 +38,6 @@ CI = os.environ.get("CI") == "true"
 ZONE = "example.test"
 NAMES = (ZONE, f"*.{ZONE}")
 CHALLENGE_PREFIX = "_acme-challenge"
-HTTPREQ_PASSWORD = "e2e-httpreq-secret"  # a test value, written to a 0600 file
 
 
 # --------------------------------------------------------------------------- tools
@@ -465,59 +466,6 @@ def assert_zone_clean(emulator: EmulatorLike, foreign_before: Mapping[str, Any])
         left = challenge_entries(emulator, domain)
         assert left == [], f"{domain} still holds challenge entries: {left}"
     assert foreign_entries(emulator) == foreign_before
-
-
-def write_ddnsd_config(
-    directory: Path,
-    emulator: EmulatorLike,
-    *,
-    zones: Sequence[str] = (ZONE,),
-    propagation_timeout: float = 60,
-    max_age: str | None = None,
-    http_listen: str | None = None,
-    httpreq_password: str = HTTPREQ_PASSWORD,
-    extra: str = "",
-) -> Path:
-    """A ddnsd config for ``emulator`` (state dir beside it); returns the config path."""
-    directory.mkdir(parents=True, exist_ok=True)
-    state_dir = directory / "state"
-    state_dir.mkdir(exist_ok=True)
-    pw_file = directory / "httpreq.pw"
-    pw_file.write_text(httpreq_password + "\n")
-    pw_file.chmod(0o600)
-    q = json.dumps  # a JSON string is a valid TOML basic string for our values
-    lines = [
-        "[transip]",
-        f"login = {q(emulator.login)}",
-        f"private_key_file = {q(str(emulator.private_key_path))}",
-        f"api_url = {q(emulator.api_url)}",
-        "",
-        "[dns]",
-        f"nameservers = [{q(emulator.dns_server)}]",
-        "",
-        "[acme]",
-        f"zones = [{', '.join(q(z) for z in zones)}]",
-        f"propagation_timeout = {propagation_timeout:g}",
-    ]
-    if max_age is not None:
-        lines.append(f"max_age = {q(max_age)}")
-    lines += [
-        "",
-        "[acme.httpreq]",
-        'base = "/acme"',
-        'username = "lego"',
-        f"password_file = {q(str(pw_file))}",
-        "",
-        "[state]",
-        f"dir = {q(str(state_dir))}",
-    ]
-    if http_listen is not None:
-        lines += ["", "[http]", f"listen = {q(http_listen)}"]
-    if extra:
-        lines += ["", extra]
-    path = directory / "ddnsd.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 @contextlib.contextmanager

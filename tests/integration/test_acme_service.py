@@ -6,10 +6,12 @@ import fcntl
 import json
 import logging
 import os
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from daemon_support import wait_for
 
 from ddnsd.acme.journal import Journal
 from ddnsd.acme.service import ChallengeService
@@ -386,6 +388,36 @@ def test_lost_post_stays_journalled_when_the_check_fails(
     assert txt_at(emulator, "example.test", ACME) == []
 
 
+def test_a_post_landing_after_its_cleanup_is_removed_by_the_next_sweep(
+    emulator_factory: EmulatorFactory, tmp_path: Path
+) -> None:
+    """The POST timed out (it is still on its way), the check was refused, the cleanup
+    found nothing to delete: the value stays pending removal until no POST can land."""
+    emulator = emulator_factory(slow_seconds=3)
+    warm(emulator, tmp_path)
+    clock = Clock()
+    client = client_for(emulator, tmp_path, max_retries=0, timeout=0.5)
+    service = service_for(emulator, tmp_path, client, clock=clock)
+    emulator.script_faults(
+        [
+            {"kind": "slow", "method": "POST", "path": DNS_PATH},
+            {"kind": "409", "method": "GET", "path": DNS_PATH},
+        ]
+    )
+    with pytest.raises(TransipError):
+        service.present(FQDN, APEX_VALUE)
+    service.cleanup(FQDN, APEX_VALUE)
+    assert txt_at(emulator, "example.test", ACME) == []
+    assert [e.content for e in Journal(tmp_path).entries()] == [APEX_VALUE]  # pending removal
+
+    wait_for(lambda: txt_at(emulator, "example.test", ACME) != [], what="the slow POST to land")
+    assert service.cleanup_stale() == 0  # it may still land: not yet
+    clock.now += 70  # the default window: a 10 s client timeout plus a minute to save
+    assert service.cleanup_stale() == 1
+    assert txt_at(emulator, "example.test", ACME) == []
+    assert Journal(tmp_path).entries() == []
+
+
 def test_post_answered_500_is_retried_once_after_a_check(
     emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
@@ -432,7 +464,6 @@ def test_rate_limit_wait_within_the_propagation_timeout(
 ) -> None:
     """A 429 during present: wait (sending nothing) when the reset comes within the
     propagation timeout (30 s), else fail with the deferral; on an injected clock."""
-    import time
 
     from ddnsd.errors import ApiDeferred
     from ddnsd.transip.budget import Budget

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from daemon_support import wait_for
 
 from ddnsd.emulator.zones import default_entries
 from ddnsd.model import DnsEntry
@@ -71,6 +73,39 @@ def test_slow_fault_still_answers(emulator: Any) -> None:
     token = emulator.token()
     emulator.script_faults([{"kind": "slow"}])
     assert write(emulator, token).status_code == 201
+
+
+def test_a_client_gone_before_its_slow_answer_is_one_line_not_a_traceback(
+    emulator_factory: Any, caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
+) -> None:
+    emulator = emulator_factory(slow_seconds=1.0)
+    token = emulator.token()
+    emulator.script_faults([{"kind": "slow"}])
+    with caplog.at_level(logging.INFO, logger="ddnsd.emulator"):
+        with pytest.raises(requests.Timeout):
+            requests.post(
+                f"{emulator.api_url}/domains/example.test/dns",
+                json=HOME,
+                headers={"Authorization": f"Bearer {token}"},
+                timeout=0.2,
+            )
+        home = DnsEntry("home", 300, "A", "192.0.2.1")
+        wait_for(lambda: home in emulator.entries("example.test"), what="the slow POST")
+        wait_for(
+            lambda: any("went away" in r.getMessage() for r in caplog.records),
+            what="the emulator's 'went away' line",
+        )
+    assert not [r for r in caplog.records if r.exc_info]
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_injected_faults_are_counted_by_kind(emulator: Any) -> None:
+    token = emulator.token()
+    emulator.script_faults([{"kind": "409"}, {"kind": "500"}, {"kind": "409"}])
+    assert [write(emulator, token).status_code for _ in range(4)] == [409, 500, 409, 201]
+    assert emulator.faults()["injected"] == {"409": 2, "500": 1}
+    emulator.reset()
+    assert emulator.faults()["injected"] == {}
 
 
 def test_script_faults_match_method_and_path_in_order(emulator: Any) -> None:

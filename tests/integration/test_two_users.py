@@ -157,6 +157,8 @@ def test_every_state_dir_writer_leaves_files_to_the_dirs_owner(shared: Shared) -
     journal.add("example.test", DnsEntry("_acme-challenge", 60, "TXT", "v"), FQDN)
     with journal.cleanup_owner():
         pass
+    with journal.locks.hold():  # a POST call's own lock (acme/inflight.py), while it is held
+        assert shared.root_owned() == []
     cache = TokenCache(
         state, login="demo", api_url="u", fingerprint="f", read_only=False, global_key=True
     )
@@ -164,6 +166,9 @@ def test_every_state_dir_writer_leaves_files_to_the_dirs_owner(shared: Shared) -
     AccountDomains(Lister(), state).domains()
     statefiles.make_dir(state / "sub")
     statefiles.write_atomic(state / "sub" / "budget.json", "{}")  # what issue 9's budget uses
+    memory = statefiles.StateFile(state / "sub" / "memory.json")  # budget and record memory
+    with memory.locked():
+        memory.write({})
     names = sorted(p.name for p in state.rglob("*"))
     assert {"acme-journal.json", "acme.lock", "acme-cleanup.lock", "domains.json"} <= set(names)
     assert cache.path.name in names

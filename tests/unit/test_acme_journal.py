@@ -41,6 +41,10 @@ def test_add_writes_all_fields(tmp_path: Path) -> None:
             "content": "apex-value",
             "fqdn": "_acme-challenge.example.test",
             "created": 1234.5,
+            "attempt": None,
+            "writer": None,
+            "window": 70.0,
+            "pending_removal": False,
         }
     ]
 
@@ -88,7 +92,7 @@ def test_stale(tmp_path: Path, ages: list[float], max_age: float, stale: list[in
         clock.now = start - age
         journal.add("example.test", DnsEntry("_acme-challenge", 60, "TXT", f"v{i}"), "x")
     clock.now = start
-    assert [e.content for e in journal.stale(max_age)] == [f"v{i}" for i in stale]
+    assert [e.content for e in journal.sweepable(max_age)] == [f"v{i}" for i in stale]
 
 
 def test_failed_write_keeps_the_old_journal(

@@ -1,0 +1,109 @@
+"""May a challenge POST still land? The rule, and the locks that tell a live writer from a dead one.
+
+A POST that got no answer (timeout, reset, 5xx), or whose process was killed before the
+answer came, may still be applied at TransIP later. Removing the value and forgetting it
+at that moment leaves an orphan when the POST lands afterwards. So the journal keeps, per
+value, when ddnsd last sent a POST whose outcome it does not know (``attempt``) and which
+process sent it (``writer``), and a value leaves the journal only when :func:`may_still_land`
+says no:
+
+* while the writing process is still inside its POST call (its lock is held), yes;
+* once the call is over (or the process is found gone: then "over" is counted from the
+  moment that was noticed), for ``window`` seconds: the client timeout plus the time
+  TransIP may take to apply a write it accepted (:data:`BEING_SAVED`);
+* a value without a POST in doubt (every POST got its answer): no.
+
+Each POST call holds an exclusive ``flock`` on its own file ``.acme-post-<id>.lock`` in the
+state directory; the kernel releases it when the process ends, SIGKILL included. A file
+that can be locked belongs to a call that is over and is removed by whoever notices.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import os
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+from ddnsd import statefiles
+
+#: Seconds TransIP may take to apply a write it accepted; it answers 409 "DNS Entries are
+#: currently being saved" meanwhile. TransIP documents no figure: ddnsd allows a minute.
+BEING_SAVED = 60.0
+
+LOCK_PREFIX = ".acme-post-"
+LOCK_SUFFIX = ".lock"
+
+
+def landing_window(timeout: float) -> float:
+    """Seconds after a POST call ended during which its request may still be applied."""
+    return max(timeout, 0.0) + BEING_SAVED
+
+
+def may_still_land(attempt: float | None, window: float, now: float, *, in_flight: bool) -> bool:
+    """True while a POST of a value may still be applied at TransIP.
+
+    ``attempt``: wall-clock time of the last POST whose outcome is unknown (None: none);
+    ``in_flight``: the process that sent it is still inside the call. A clock that went
+    backwards keeps the value waiting until it catches up again.
+    """
+    if in_flight:
+        return True
+    if attempt is None:
+        return False
+    return now < attempt + window
+
+
+class WriteLocks:
+    """The per-call locks of POSTs in ``state_dir``; ``hold()`` around a call, ``active(id)``."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.state_dir = Path(state_dir)
+
+    def _path(self, ident: str) -> Path:
+        return self.state_dir / f"{LOCK_PREFIX}{ident}{LOCK_SUFFIX}"
+
+    @contextlib.contextmanager
+    def hold(self) -> Iterator[str]:
+        """Hold a fresh lock for one POST call; yields its id (record it only after this)."""
+        ident = f"{os.getpid()}-{secrets.token_hex(4)}"
+        path = self._path(ident)
+        statefiles.make_state_dir(self.state_dir)
+        fd = statefiles.open_lock(path, new=True)  # the state dir's owner's (statefiles.py)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield ident
+        finally:
+            with contextlib.suppress(OSError):
+                path.unlink()  # before the close: nobody sees it unlocked and present
+            os.close(fd)
+
+    def unheld(self, name: str) -> bool:
+        """Whether the file ``name`` is the lock of a POST call that is over (then it is
+        removed); :func:`ddnsd.statefiles.remove_litter` asks this."""
+        if not (name.startswith(LOCK_PREFIX) and name.endswith(LOCK_SUFFIX)):
+            return False
+        return not self.active(name[len(LOCK_PREFIX) : -len(LOCK_SUFFIX)])
+
+    def active(self, ident: str) -> bool:
+        """True while the call holding lock ``ident`` is running (in any process)."""
+        path = self._path(ident)
+        try:
+            fd = os.open(path, os.O_RDWR)
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True  # cannot tell: assume the call still runs
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            return exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
+        else:
+            with contextlib.suppress(OSError):
+                path.unlink()  # the call is over (its process ended): the file is litter
+            return False
+        finally:
+            os.close(fd)

@@ -1,0 +1,96 @@
+"""ddnsd.statefiles: atomic writes, and which files in the state dir a killed process left
+behind (ownership across users: tests/integration/test_two_users.py)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ddnsd.statefiles import LITTER_AGE, is_litter, remove_litter, temp_path, write_atomic
+
+
+def _dead_pid() -> int:
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait(10)
+    return child.pid
+
+
+DEAD = _dead_pid()
+LIVE = os.getppid()  # the test runner's parent: alive while the test runs
+OLD = LITTER_AGE + 1
+
+
+@pytest.mark.parametrize(
+    ("name", "age", "litter"),
+    [
+        pytest.param(f".acme-journal.json.{DEAD}.tmp", OLD, True, id="journal-of-a-dead-pid"),
+        pytest.param(f".domains.json.{DEAD}.tmp", OLD, True, id="domains-of-a-dead-pid"),
+        pytest.param(f".status.json.{DEAD}-0a1b2c3d.tmp", OLD, True, id="dead-pid-and-random"),
+        pytest.param(f".status.json.{LIVE}-0a1b2c3d.tmp", OLD, False, id="live-pid-and-random"),
+        pytest.param(".transip-token-k2j4h5.tmp", OLD, True, id="token-cache-no-pid"),
+        pytest.param(f".acme-journal.json.{os.getpid()}.tmp", OLD, True, id="an-earlier-us"),
+        pytest.param(f".acme-journal.json.{LIVE}.tmp", OLD, False, id="another-live-process"),
+        pytest.param(f".acme-journal.json.{DEAD}.tmp", 5.0, False, id="younger-than-a-minute"),
+        pytest.param("acme-journal.json", OLD, False, id="the-journal-itself"),
+        pytest.param(".acme-journal.json.123.swp", OLD, False, id="not-a-tmp"),
+        pytest.param("notes.tmp", OLD, False, id="not-hidden"),
+    ],
+)
+def test_is_litter(name: str, age: float, litter: bool) -> None:
+    assert is_litter(name, age) is litter
+
+
+def test_write_atomic_leaves_only_the_file(tmp_path: Path) -> None:
+    write_atomic(tmp_path / "state.json", "{}\n")
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+    assert (tmp_path / "state.json").read_bytes() == b"{}\n"
+
+
+@pytest.mark.parametrize("durable", [False, True])
+def test_write_atomic_replaces_the_file_with_mode_0600(tmp_path: Path, durable: bool) -> None:
+    path = tmp_path / "state.json"
+    path.write_text("old")
+    path.chmod(0o644)
+    write_atomic(path, "new", durable=durable)
+    assert path.read_text() == "new"
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+
+
+def test_a_temp_file_names_its_writer() -> None:
+    """remove_litter tells a live writer's temp file from a dead one's by the pid in it."""
+    name = temp_path(Path("/state/acme-journal.json")).name
+    assert name.startswith(f".acme-journal.json.{os.getpid()}-") and name.endswith(".tmp")
+    assert name != temp_path(Path("/state/acme-journal.json")).name  # two threads, two files
+    assert is_litter(name.replace(str(os.getpid()), str(LIVE), 1), OLD) is False
+    assert is_litter(name.replace(str(os.getpid()), str(DEAD), 1), OLD) is True
+
+
+def test_remove_litter_asks_about_old_files_only_and_keeps_the_rest(tmp_path: Path) -> None:
+    now = 10_000.0
+    for name, age in [
+        (f".a.json.{DEAD}.tmp", OLD),
+        (".call-1.lock", OLD),
+        (".call-2.lock", OLD),
+        (".call-3.lock", 5.0),
+        ("a.json", OLD),
+    ]:
+        (tmp_path / name).write_text("")
+        os.utime(tmp_path / name, (now - age, now - age))
+    asked: list[str] = []
+
+    def unheld(name: str) -> bool:
+        asked.append(name)
+        if name != ".call-1.lock":
+            return False
+        (tmp_path / name).unlink()
+        return True
+
+    removed = remove_litter(tmp_path, unheld_lock=unheld, now=now)
+    assert sorted(removed) == [f".a.json.{DEAD}.tmp", ".call-1.lock"]
+    assert ".call-3.lock" not in asked  # younger than LITTER_AGE
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".call-2.lock", ".call-3.lock", "a.json"]
