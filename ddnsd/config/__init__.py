@@ -25,8 +25,9 @@ TYPE_CHECKING imports in step.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ddnsd import lazy
 
 if TYPE_CHECKING:
     from ddnsd.config.credentials import notify_targets, read_secret, status_auth, web_auth
@@ -82,10 +83,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _MODULES.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ddnsd.config' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"ddnsd.config.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy.exports(__name__, _MODULES, globals())

@@ -9,10 +9,11 @@ Import from here::
     result.address  # "198.51.100.7" or None (result.reason says why)
 """
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 # Pure parts load eagerly; the rest (requests, dnspython, sockets) only when first used,
 # so pure code (the planner) can import ddnsd.detect.validate without pulling in I/O.
+from ddnsd import lazy
 from ddnsd.detect.base import Detector, Family, SourceFailed, redact_source
 from ddnsd.detect.spec import SOURCE_HELP, SourceSpec, parse_source
 from ddnsd.detect.validate import combine_ipv6_host, validate_address, validate_ipv6_host
@@ -34,15 +35,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ddnsd.detect' has no attribute {name!r}")
-    import importlib
-
-    value = getattr(importlib.import_module(f"ddnsd.detect.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy.exports(__name__, _LAZY, globals())
 
 
 __all__ = [

@@ -284,20 +284,24 @@ def ping_from_json(
     data: Mapping[str, Any], *, method: str = "GET", path: str = "", status: int = 200
 ) -> str:
     """``{"ping": "pong"}`` → ``"pong"``."""
-    ping = data.get("ping")
-    if not isinstance(ping, str):
-        raise _bad(method, path, status, "no ping field")
-    return ping
+    return _text_field(data, "ping", method, path, status)
 
 
 def token_from_json(
     data: Mapping[str, Any], *, method: str = "POST", path: str = "/auth", status: int = 201
 ) -> str:
     """``{"token": "<JWT>"}`` → the token (the token itself never enters a message)."""
-    token = data.get("token")
-    if not isinstance(token, str) or not token.strip():
-        raise _bad(method, path, status, "no token field")
-    return token.strip()
+    return _text_field(data, "token", method, path, status, blank=False).strip()
+
+
+def _text_field(
+    data: Mapping[str, Any], key: str, method: str, path: str, status: int, *, blank: bool = True
+) -> str:
+    """The string ``data[key]`` (not blank unless ``blank``); "no KEY field" otherwise."""
+    value = data.get(key)
+    if not isinstance(value, str) or (not blank and not value.strip()):
+        raise _bad(method, path, status, f"no {key} field")
+    return value
 
 
 def _links(data: Mapping[str, Any]) -> list[tuple[str, str]]:
