@@ -35,7 +35,6 @@ from ddnsd.transip.retry import Policy
 from ddnsd.transip.wire import (
     RateLimit,
     TransipBadResponse,
-    domain_from_json,
     domain_names_from_json,
     dumps,
     entries_from_json,
@@ -210,34 +209,7 @@ class TransipClient:
         Seed: Domains > Domains > List all domains.
         """
         query: dict[str, str] = {"pageSize": str(page_size)} if page_size else {}
-        names: list[str] = []
-        seen_pages: set[tuple[tuple[str, str], ...]] = set()
-        while True:
-            data = self._get("/domains", query=query)
-            for name in domain_names_from_json(data, path="/domains"):
-                if name not in names:
-                    names.append(name)
-            following = next_page_query(data)
-            if following is None:
-                return names
-            page_key = tuple(sorted(following.items()))
-            if page_key in seen_pages or len(seen_pages) >= _MAX_PAGES:
-                raise TransipBadResponse(
-                    200,
-                    "unexpected answer: the 'next' page links go round in a circle",
-                    method="GET",
-                    path="/domains",
-                )
-            seen_pages.add(page_key)
-            query = following
-
-    def get_domain(self, domain: str) -> dict[str, Any]:
-        """``GET /domains/{domain}``: the domain object (``name``, ``canEditDns``, ...).
-
-        Seed: Domains > Domains > Retrieve an existing domain.
-        """
-        path = "/domains/{domain}"
-        return domain_from_json(self._get(path, params={"domain": domain}), path=path)
+        return _every_page(lambda q: self._get("/domains", query=q), query)
 
     def list_dns_entries(self, domain: str) -> list[DnsEntry]:
         """``GET /domains/{domain}/dns``: every entry of the zone, in TransIP's order.
@@ -272,6 +244,32 @@ class TransipClient:
         Seed: Domains > DNS > Remove a DNS entry from a domain.
         """
         self._write_entry("DELETE", domain, entry)
+
+
+def _every_page(
+    get: Callable[[dict[str, str]], dict[str, Any]], query: dict[str, str]
+) -> list[str]:
+    """The domain names of every page, following ``next`` links (never round in a circle)."""
+    names: list[str] = []
+    seen_pages: set[tuple[tuple[str, str], ...]] = set()
+    while True:
+        data = get(query)
+        for name in domain_names_from_json(data, path="/domains"):
+            if name not in names:
+                names.append(name)
+        following = next_page_query(data)
+        if following is None:
+            return names
+        page_key = tuple(sorted(following.items()))
+        if page_key in seen_pages or len(seen_pages) >= _MAX_PAGES:
+            raise TransipBadResponse(
+                200,
+                "unexpected answer: the 'next' page links go round in a circle",
+                method="GET",
+                path="/domains",
+            )
+        seen_pages.add(page_key)
+        query = following
 
 
 def make_client(

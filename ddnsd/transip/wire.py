@@ -270,16 +270,6 @@ def domain_names_from_json(
     return names
 
 
-def domain_from_json(
-    data: Mapping[str, Any], *, method: str = "GET", path: str = "", status: int = 200
-) -> dict[str, Any]:
-    """``{"domain": {...}}`` → the domain object (must carry a ``name``)."""
-    domain = data.get("domain")
-    if not isinstance(domain, dict) or not isinstance(domain.get("name"), str):
-        raise _bad(method, path, status, "no domain object with a name")
-    return domain
-
-
 def ping_from_json(
     data: Mapping[str, Any], *, method: str = "GET", path: str = "", status: int = 200
 ) -> str:

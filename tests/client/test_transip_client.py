@@ -101,12 +101,6 @@ def test_list_domains_unpaged_and_paged(emulator_factory: EmulatorFactory) -> No
     assert emu.request_count("GET", "/v6/domains") == 1 + 3 + 1
 
 
-def test_get_domain(client: TransipClient) -> None:
-    domain = client.get_domain("example.test")
-    assert domain["name"] == "example.test"
-    assert domain["canEditDns"] is True
-
-
 def test_list_add_update_delete(emulator: EmulatorHandle, client: TransipClient) -> None:
     before = emulator.entries("example.test")
     assert client.list_dns_entries("example.test") == before
@@ -163,15 +157,6 @@ ERRORS = [
         404,
         "GET",
         "/domains/nope.test/dns",
-        "Domain with name 'nope.test' not found",
-    ),
-    ErrorCase(
-        "get-domain/unknown",
-        lambda c: c.get_domain("nope.test"),
-        TransipNotFound,
-        404,
-        "GET",
-        "/domains/nope.test",
         "Domain with name 'nope.test' not found",
     ),
     ErrorCase(
