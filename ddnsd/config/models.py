@@ -315,7 +315,7 @@ class Settings(BaseSettings):
     source: Path | None = Field(default=None, exclude=True)
 
     @classmethod
-    def settings_customisesources(
+    def settings_customise_sources(
         cls,
         settings_cls: type[BaseSettings],
         init_settings: PydanticBaseSettingsSource,

@@ -92,6 +92,21 @@ def test_env_overrides_file(cfgdir: Path) -> None:
     assert (s.http.listen, s.schedule.interval, s.transip.login) == ("0.0.0.0:9999", 90.0, "other")
 
 
+def test_only_the_given_environment_counts(
+    cfgdir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """load(environ=…) reads that mapping only, and only its DDNSD_* variables: neither
+    the process's DDNSD_* nor a variable that happens to share a section's name
+    (RECORDS, STATE in someone's shell) reaches the settings."""
+    monkeypatch.setenv("DDNSD_HTTP__LISTEN", "0.0.0.0:9999")
+    monkeypatch.setenv("DDNSD_TRANSIP__LOGIN", "leaked")
+    monkeypatch.setenv("RECORDS", "x")
+    monkeypatch.setenv("STATE", '{"dir": "/elsewhere"}')
+    s = config.load(write(cfgdir, MINIMAL), environ={"STATE": '{"dir": "/elsewhere"}'})
+    assert (s.http.listen, s.transip.login) == ("127.0.0.1:9333", "demo")
+    assert s.state.dir == Path("/var/lib/ddnsd") and len(s.records) == 1
+
+
 def test_config_path_order() -> None:
     assert config.config_path("a.toml", {"DDNSD_CONFIG": "b.toml"}) == Path("a.toml")
     assert config.config_path(None, {"DDNSD_CONFIG": "b.toml"}) == Path("b.toml")
