@@ -25,8 +25,10 @@ The rules:
   transport's budget keeps every ddnsd process of the login silent until then, and the
   caller decides what waits (the daemon defers the rest of its round, ``once`` exits 3, a
   hook waits if the reset comes within its propagation timeout).
-* 401 saying the token expired or was revoked: renew the token, retry once; a second
-  refusal fails loudly.
+* 401 to a call: the token is not (or no longer) accepted — expired, revoked, or unknown
+  to TransIP (its sessions were reset): drop it, get a new one, retry once; a freshly
+  issued token refused as well fails loudly. (A refused ``/auth`` is the token source's
+  own error and never retried.)
 * Getting a token (``POST /auth``) that fails with 5xx or no answer counts as an attempt
   and is retried with the same backoff: the call itself has not been sent yet. Any other
   token failure is final (the loop raises the token source's own error).
@@ -37,7 +39,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, replace
 
-from ddnsd.transip.wire import is_being_saved, is_entry_not_found, token_expired_or_revoked
+from ddnsd.transip.wire import is_being_saved, is_entry_not_found
 
 
 def backoff_delay(attempt: int, base: float, cap: float, rand: float) -> float:
@@ -170,7 +172,7 @@ def decide(
             f"{message} (tried {progress.attempt + 1} times)",
             f"Is api_url ({policy.api_url}) reachable?",
         )
-    if status == 401 and token_expired_or_revoked(message):
+    if status == 401:
         if not progress.renewed:
             return Renew()
         return Fail(

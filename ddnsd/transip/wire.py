@@ -124,15 +124,6 @@ def make_error(
     return error_class(status)(status, message, method=method, path=path, hint=hint, lead=lead)
 
 
-def token_expired_or_revoked(message: str) -> bool:
-    """Whether a 401 text says the token itself is stale (so a fresh token can help).
-
-    Other 401s (bad signature, unknown login, malformed header) are not fixed by renewing.
-    """
-    text = message.lower()
-    return "expired" in text or "revoked" in text
-
-
 def is_being_saved(message: str) -> bool:
     """Whether a 409 text is TransIP's transient "DNS Entries are currently being saved"."""
     return "being saved" in message.lower()

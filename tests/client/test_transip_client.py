@@ -6,6 +6,7 @@ requests reached it (its own stats), and the exact error sentence.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import os
@@ -607,13 +608,16 @@ def test_second_refusal_fails_loudly(emulator: EmulatorHandle) -> None:
     assert emulator.request_count("GET", "/v6/api-test") == 2
 
 
-def test_invalid_token_is_not_renewed(emulator: EmulatorHandle) -> None:
+def test_invalid_token_is_renewed_once_then_fails_loudly(emulator: EmulatorHandle) -> None:
+    """401 "invalid" (a token TransIP does not know) is worth one new token, like expired
+    or revoked; a token source that hands out the same refused token fails loudly."""
     source = StuckToken("not-a-token")
     client = TransipClient(Transport(emulator.api_url), source)
-    with pytest.raises(TransipAuthError, match="401 Your access token is invalid"):
+    with pytest.raises(TransipAuthError, match="401 Your access token is invalid") as caught:
         client.api_test()
-    assert source.invalidated == 0
-    assert emulator.request_count() == 1
+    assert "A freshly issued access token was refused as well" in str(caught.value)
+    assert source.invalidated == 1
+    assert emulator.request_count() == 2
 
 
 def test_token_renewed_after_80_percent_of_its_lifetime(emulator: EmulatorHandle) -> None:
@@ -720,6 +724,35 @@ def test_revoked_cached_token_is_replaced(emulator: EmulatorHandle, tmp_path: Pa
     third = client_for(emulator, cache_dir=cache)
     assert third.api_test() == "pong"
     assert emulator.request_count("POST", "/v6/auth") == 2  # the renewed token was cached
+
+
+def test_cached_token_transip_calls_invalid_is_replaced(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """A cached token TransIP no longer knows (its sessions were reset, or the emulator was
+    restarted) answers 401 "invalid": one new token, the call goes through, the cache
+    holds the new token."""
+    cache = tmp_path / "state"
+    first = client_for(emulator, cache_dir=cache)
+    first.api_test()
+    assert isinstance(first.auth, KeyAuth) and first.auth.cache_file is not None
+    record = json.loads(first.auth.cache_file.read_text())
+    header, payload, signature = record["token"].split(".")
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    claims["jti"] = "unknown-to-transip"
+    forged = ".".join(
+        [
+            header,
+            base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("="),
+            signature,
+        ]
+    )
+    first.auth.cache_file.write_text(json.dumps({**record, "token": forged}))
+
+    later = client_for(emulator, cache_dir=cache)  # a new hook process
+    assert later.api_test() == "pong"
+    assert emulator.request_count("POST", "/v6/auth") == 2
+    assert json.loads(first.auth.cache_file.read_text())["token"] != forged
 
 
 def test_static_token_file(emulator: EmulatorHandle, tmp_path: Path) -> None:

@@ -146,6 +146,36 @@ def test_readyz_503_while_sources_fail(emulator: Any, tmp_path: Path, daemons: A
     assert "not ready" in r.text
 
 
+def test_readyz_names_a_refused_key_then_recovers(
+    emulator: Any, tmp_path: Path, daemons: Any
+) -> None:
+    """A key TransIP refuses makes the daemon not ready, saying so; the right key (SIGHUP)
+    makes it ready again."""
+    from ddnsd.emulator.keys import write_keypair
+
+    addr = tmp_path / "address"
+    addr.write_text("203.0.113.70\n")
+    port = free_port()
+    cfg = write_config(tmp_path / "c.toml", emulator, address_file=addr, http_port=port)
+    right = str(emulator.private_key_path)
+    (tmp_path / "other").mkdir()
+    wrong = str(write_keypair(tmp_path / "other", "other").private_key_path)
+    cfg.write_text(cfg.read_text().replace(right, wrong))
+    d = start(daemons, cfg)
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: "refused the key" in d.log, what="the refused /auth")
+    wait_for(lambda: "TransIP token" in http_get(base + "/readyz").text, what="readiness")
+    r = http_get(base + "/readyz")
+    assert r.status_code == 503
+    assert r.text.startswith("not ready: no usable TransIP token (")
+    assert "refused the key for login 'demo'" in r.text
+
+    cfg.write_text(cfg.read_text().replace(wrong, right))
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: _ok(base + "/readyz"), what="ready with the right key")
+    assert [e.content for e in home(emulator)] == ["203.0.113.70"]
+
+
 def test_converges_through_faults_without_duplicates(
     emulator: Any, tmp_path: Path, daemons: Any
 ) -> None:

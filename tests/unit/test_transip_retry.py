@@ -250,7 +250,7 @@ CASES = [
         FIRST,
         Fail(429, RATE, "TransIP did not say when the rate-limit window resets; try again later"),
     ),
-    # 401: renew an expired or revoked token once, then fail loudly
+    # 401: the token is not accepted (expired, revoked, unknown): renew once, then fail loudly
     Case("401-expired/renews", Exchange("GET", 401, EXPIRED), FIRST, Renew()),
     Case("401-revoked/renews-even-for-post", Exchange("POST", 401, REVOKED), FIRST, Renew()),
     Case(
@@ -259,7 +259,13 @@ CASES = [
         RENEWED,
         Fail(401, REVOKED, REFRESHED),
     ),
-    Case("401-invalid/not-renewed", Exchange("GET", 401, INVALID), FIRST, Fail(401, INVALID)),
+    Case("401-invalid/renews", Exchange("GET", 401, INVALID), FIRST, Renew()),
+    Case(
+        "401-invalid/after-renewal/fails-loudly",
+        Exchange("DELETE", 401, INVALID),
+        RENEWED,
+        Fail(401, INVALID, REFRESHED),
+    ),
     # other client errors are final
     Case(
         "406-no-match/final",

@@ -39,7 +39,6 @@ from ddnsd.transip.wire import (
     is_patch_mismatch,
     make_error,
     next_page_query,
-    token_expired_or_revoked,
 )
 
 # ----------------------------------------------------------------------------- errors
@@ -98,23 +97,6 @@ def test_error_class(status: int, cls: type[TransipError]) -> None:
     err = make_error(status, "text", method="GET", path="/domains")
     assert type(err) is cls and err.status == status and err.message == "text"
     assert str(err) == f"TransIP GET /domains: {status} text"
-
-
-RENEWABLE = [
-    ("emulator-expired", "Your access token has expired; request a new one", True),
-    ("emulator-revoked", "Your access token has been revoked; request a new one", True),
-    ("upper-case", "Token EXPIRED", True),
-    ("bad-signature", "Invalid API signature", False),
-    ("invalid-token", "Your access token is invalid; request a new one", False),
-    ("no-token", "No access token provided: send 'Authorization: Bearer <token>'", False),
-]
-
-
-@pytest.mark.parametrize(
-    ("message", "renew"), [r[1:] for r in RENEWABLE], ids=[r[0] for r in RENEWABLE]
-)
-def test_token_expired_or_revoked(message: str, renew: bool) -> None:
-    assert token_expired_or_revoked(message) is renew
 
 
 SAVING = [
