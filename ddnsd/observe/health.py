@@ -6,8 +6,9 @@ server reads).
 
 Ready means: a successful round within 2 x interval, and a usable TransIP token. With
 ``interval=None`` (no records to keep, e.g. an ACME-only sidecar) rounds are not expected
-and only the token counts. The token counts as usable until :meth:`Health.set_token_ok`
-says otherwise (a static token is never renewed, so nobody would ever say "ok").
+and only the token counts. The token counts as usable until :meth:`Health.set_token_problem`
+names a problem (the token source's last request for one was refused or failed, with no
+usable token left), and again once a later one is obtained.
 
 Records put off by TransIP's rate limit (:meth:`Health.set_deferred`) do not fail a round
 and do not make the process unready (it still serves ACME with the reserve); the reason
@@ -47,7 +48,7 @@ class Health:
         self._last_round: float | None = None
         self._last_round_ok = False
         self._last_success: float | None = None
-        self._token_ok = True
+        self._token_problem: str | None = None
         self._in_sync: int | None = None
         self._records: int | None = None
         self._deferred: tuple[int, float] | None = None  # (records, until)
@@ -88,10 +89,10 @@ class Health:
             f"next try in {format_age(max(until - now, 0))}"
         )
 
-    def set_token_ok(self, ok: bool) -> None:
-        """Whether a usable TransIP token exists (False after a failed renewal)."""
+    def set_token_problem(self, problem: str | None) -> None:
+        """Why no usable TransIP token exists (one sentence), or None when one does."""
         with self._lock:
-            self._token_ok = ok
+            self._token_problem = problem
 
     def alive(self) -> bool:
         """The process is alive: always true while it can answer."""
@@ -101,11 +102,12 @@ class Health:
         """(ready, reason): the reason is one sentence either way."""
         now = self._clock()
         with self._lock:
-            token_ok, success, interval = self._token_ok, self._last_success, self.interval
+            token_problem, success = self._token_problem, self._last_success
+            interval = self.interval
             deferred = self._deferred_text(now)
         problems: list[str] = []
-        if not token_ok:
-            problems.append("no usable TransIP token (the last token renewal failed)")
+        if token_problem is not None:
+            problems.append(f"no usable TransIP token ({token_problem})")
         if interval is not None:
             limit = 2 * interval
             if success is None:
@@ -130,7 +132,7 @@ class Health:
         now = self._clock()
         with self._lock:
             last, last_ok, success = self._last_round, self._last_round_ok, self._last_success
-            token_ok = self._token_ok
+            token_problem = self._token_problem
             deferred = self._deferred_text(now)
             if in_sync is None:
                 in_sync = self._in_sync
@@ -154,6 +156,6 @@ class Health:
                     text += f", last success {format_age(now - success)} ago"
         if deferred:
             text += f"; {deferred}"
-        if not token_ok:
+        if token_problem is not None:
             text += "; TransIP token unusable"
         return text

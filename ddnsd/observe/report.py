@@ -169,7 +169,9 @@ class Reporter:
             self.events.notify.round(ok, before, problems)
 
     def client(self, client: TransipClient) -> None:
-        """The token's expiry and the requests left in TransIP's rate-limit window."""
+        """Whether a token is usable, its expiry, and the requests left in TransIP's
+        rate-limit window."""
+        self.health.set_token_problem(client.auth.problem())
         expires = client.auth.expires_at()
         if expires is not None:
             self.metrics.token_expiry.set(expires)

@@ -54,6 +54,11 @@ class TokenSource(Protocol):
         """When the current token expires (Unix time), if known."""
         ...
 
+    def problem(self) -> str | None:
+        """Why there is no usable token (the last attempt to get one failed and nothing
+        usable is left), as one sentence; None while there is one or none was needed."""
+        ...
+
 
 class KeyAuth:
     """Tokens from ``POST /auth``, signed with the account's private key.
@@ -96,6 +101,7 @@ class KeyAuth:
         self._clock = clock
         self._lock = threading.Lock()
         self._current: Token | None = None
+        self._problem: str | None = None
         self._cache: TokenCache | None = None
         if cache_dir is not None:
             self._cache = TokenCache(
@@ -131,15 +137,18 @@ class KeyAuth:
                 log.info("renewing the TransIP access token for login '%s'", self.login)
             cached = self._cache.load(now) if self._cache is not None else None
             if cached is not None:
-                self._current = cached
+                self._current, self._problem = cached, None
                 log.debug("reusing the cached TransIP access token for login '%s'", self.login)
                 return cached.value
             try:
-                return self._fetch()
+                token = self._fetch()
+                self._problem = None
+                return token
             except TransipError as exc:
                 # renewing early leaves 20 % of the lifetime for exactly this case
                 expires = current.expires_at if current is not None else None
                 if current is None or expires is None or now >= expires:
+                    self._problem = str(exc)
                     raise
                 log.warning(
                     "could not renew the TransIP access token (%s); using the current one "
@@ -164,6 +173,10 @@ class KeyAuth:
     def expires_at(self) -> float | None:
         with self._lock:
             return self._current.expires_at if self._current is not None else None
+
+    def problem(self) -> str | None:
+        with self._lock:
+            return self._problem
 
     # -- /auth
 
@@ -228,6 +241,7 @@ class StaticTokenAuth:
         self.path = Path(token_file)
         self._lock = threading.Lock()
         self._refused: str | None = None
+        self._problem: str | None = None
         self._token: str | None = self._read()
 
     def __repr__(self) -> str:
@@ -262,14 +276,16 @@ class StaticTokenAuth:
             if self._token is None:
                 token = self._read()
                 if self._refused is not None and secrets.compare_digest(token, self._refused):
-                    raise TransipAuthError(
+                    refusal = TransipAuthError(
                         401,
                         "access token expired or revoked",
                         text=f"TransIP refused the access token in {self.path} as expired or "
                         "revoked, and ddnsd cannot renew a token generated in the control "
                         f"panel: generate a new one and write it to {self.path}",
                     )
-                self._token = token
+                    self._problem = str(refusal)
+                    raise refusal
+                self._token, self._problem = token, None
             return self._token
 
     def invalidate(self, token: str) -> None:
@@ -283,3 +299,7 @@ class StaticTokenAuth:
             if self._token is None:
                 return None
             return number(jwt_claims(self._token).get("exp"))
+
+    def problem(self) -> str | None:
+        with self._lock:
+            return self._problem

@@ -770,8 +770,10 @@ def test_static_token_file(emulator: EmulatorHandle, tmp_path: Path) -> None:
         "ddnsd cannot renew a token generated in the control panel: generate a new one "
         f"and write it to {token_file}"
     )
+    assert client.auth.problem() == str(caught.value)  # what /readyz shows
     token_file.write_text(emulator.token())  # the user pastes a new one
     assert client.api_test() == "pong"
+    assert client.auth.problem() is None
 
 
 def test_demo_token_is_test_mode(emulator: EmulatorHandle, tmp_path: Path) -> None:

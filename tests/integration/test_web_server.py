@@ -133,10 +133,10 @@ def test_healthz_and_readyz(server: HttpServer, health: Health, clock: Clock) ->
     r = requests.get(server.url + "/readyz", timeout=5)
     assert (r.status_code, r.text) == (200, "ready: last successful round 12 s ago\n")
 
-    health.set_token_ok(False)
+    health.set_token_problem("TransIP refused the key for login 'demo'")
     r = requests.get(server.url + "/readyz", timeout=5)
     assert r.status_code == 503
-    assert "no usable TransIP token" in r.text
+    assert "no usable TransIP token (TransIP refused the key for login 'demo')" in r.text
 
 
 ROUTING = {

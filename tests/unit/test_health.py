@@ -30,7 +30,7 @@ class Case:
     now: float  # seconds after T0
     want_ready: bool
     want_reason: str
-    token_ok: bool = True
+    token_problem: str | None = None
     interval: float | None = INTERVAL
     outcomes: dict[str, Outcome] = field(default_factory=dict)
 
@@ -57,24 +57,24 @@ READY_CASES = {
         [(True, 0)],
         5,
         False,
-        "not ready: no usable TransIP token (the last token renewal failed)",
-        token_ok=False,
+        "not ready: no usable TransIP token (TransIP refused the key)",
+        token_problem="TransIP refused the key",
     ),
     "token-unusable-and-stale/both-reasons": Case(
         [(True, 0)],
         3 * 3600,
         False,
-        "not ready: no usable TransIP token (the last token renewal failed); "
+        "not ready: no usable TransIP token (TransIP refused the key); "
         "the last successful round was 3 h ago, more than 2 x interval (10 min)",
-        token_ok=False,
+        token_problem="TransIP refused the key",
     ),
     "no-interval/no-rounds-needed": Case([], 10, True, "ready", interval=None),
     "no-interval/token-unusable": Case(
         [],
         10,
         False,
-        "not ready: no usable TransIP token (the last token renewal failed)",
-        token_ok=False,
+        "not ready: no usable TransIP token (TransIP refused the key)",
+        token_problem="TransIP refused the key",
         interval=None,
     ),
 }
@@ -86,7 +86,7 @@ def test_ready(case: Case) -> None:
     health = Health(case.interval, clock=clock)
     for ok, at in case.rounds:
         health.record_round(ok, T0 + at)
-    health.set_token_ok(case.token_ok)
+    health.set_token_problem(case.token_problem)
     clock.now = T0 + case.now
     assert health.ready() == (case.want_ready, case.want_reason)
     assert health.alive() is True
@@ -97,7 +97,7 @@ class StatusCase:
     rounds: list[tuple[bool, float, dict[str, Outcome] | None]]
     now: float
     want: str
-    token_ok: bool = True
+    token_problem: str | None = None
 
 
 STATUS_CASES = {
@@ -121,7 +121,7 @@ STATUS_CASES = {
         [(True, 0, OK2)],
         1,
         "in sync: 2/2 records, last round 1 s ago; TransIP token unusable",
-        token_ok=False,
+        token_problem="TransIP refused the key",
     ),
     "conflict-is-not-in-sync": StatusCase(
         [(True, 0, {"a.example.test/A": Outcome.CONFLICT})],
@@ -137,7 +137,7 @@ def test_status_line(case: StatusCase) -> None:
     health = Health(INTERVAL, clock=clock)
     for ok, at, outcomes in case.rounds:
         health.record_round(ok, T0 + at, outcomes=outcomes)
-    health.set_token_ok(case.token_ok)
+    health.set_token_problem(case.token_problem)
     clock.now = T0 + case.now
     assert health.status_line() == case.want
 
@@ -153,9 +153,9 @@ def test_record_round_defaults_to_the_clock() -> None:
 def test_token_recovers() -> None:
     health = Health(INTERVAL, clock=Clock(T0))
     health.record_round(True, T0)
-    health.set_token_ok(False)
+    health.set_token_problem("TransIP refused the key")
     assert health.ready()[0] is False
-    health.set_token_ok(True)
+    health.set_token_problem(None)
     assert health.ready()[0] is True
 
 
