@@ -280,10 +280,6 @@ class AddressWatcher:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
     def _learn_names(self) -> None:
         try:
             for index, name in socket.if_nameindex():

@@ -43,7 +43,7 @@ DEMO_TOKEN = (
 )
 DEMO_LOGIN = "demo"
 ISSUER = "api.transip.nl"
-DEFAULT_LIFETIME = 30 * 60
+DEFAULT_EXPIRATION = "30 minutes"  # TransIP: the default expiration time
 MAX_LIFETIME = durations.MONTH  # "a maximum of 1 month"
 
 _JTI_ALPHABET = string.ascii_letters + string.digits + "!#"
@@ -180,7 +180,7 @@ class TokenAuthority:
             )
         except (InvalidSignature, ValueError):
             raise AuthFailure(401, "Invalid API signature") from None
-        phrase = body.get("expiration_time", "30 minutes")
+        phrase = body.get("expiration_time", DEFAULT_EXPIRATION)
         try:
             lifetime = parse_expiration(phrase) if isinstance(phrase, str) else -1
         except ValueError:

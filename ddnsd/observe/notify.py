@@ -29,9 +29,6 @@ from ddnsd.config.runtime import NotifyTargets, redact_url
 from ddnsd.observe.events import Event, describe
 from ddnsd.observe.outbox import AppriseTarget, Outbox, ping
 
-TOPICS = ("address", "written", "failure", "recovery", "conflict", "acme_failure", "deferred")
-DEFAULT_TOPICS = ("address", "failure", "recovery", "acme_failure")
-
 _FAMILY = {"ipv4": "IPv4", "ipv6": "IPv6"}
 
 
