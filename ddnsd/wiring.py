@@ -83,11 +83,14 @@ def check_startup(settings: Settings) -> None:
 
 def _check_credentials(settings: Settings) -> None:
     from ddnsd.config import web_auth
+    from ddnsd.transip.auth import KeyAuth
 
     t = settings.transip
     key = "transip.access_token_file" if t.access_token_file else "transip.private_key_file"
     try:
-        make_client(settings, cache=False)  # loads the key (or reads the token file)
+        auth = make_client(settings, cache=False).auth  # reads the key (or token) file
+        if isinstance(auth, KeyAuth):
+            auth.signing_key()  # and parses the key, as the first token request will
     except ConfigError as exc:
         raise ConfigError(f"{key}: {exc}") from None
     web_auth(settings)

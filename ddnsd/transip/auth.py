@@ -24,15 +24,18 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ddnsd import durations
 from ddnsd.errors import ConfigError, TransipAuthError, TransipError, TransipUnavailable
 from ddnsd.transip.http import Answer, Transport
-from ddnsd.transip.keys import load_private_key, public_key_fingerprint, sign
+from ddnsd.transip.keys import key_id, parse_key, read_key_file, sign
 from ddnsd.transip.token_cache import TokenCache
 from ddnsd.transip.tokens import Token, jwt_claims, make_label, number, scheduled
 from ddnsd.transip.wire import auth_refusal, decode_json, dumps, make_error, token_from_json
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +99,10 @@ class KeyAuth:
         self.global_key = global_key
         self.read_only = read_only
         self.expiration_time = expiration_time
-        self._key = load_private_key(private_key_path, insecure=insecure_key_permissions)
-        self.fingerprint = public_key_fingerprint(self._key)
+        self.key_file = Path(private_key_path)
+        self._pem = read_key_file(self.key_file, insecure=insecure_key_permissions)
+        self._key: rsa.RSAPrivateKey | None = None  # parsed when a token must be signed
+        self.fingerprint = key_id(self._pem)
         self._clock = clock
         self._lock = threading.Lock()
         self._current: Token | None = None
@@ -180,6 +185,12 @@ class KeyAuth:
 
     # -- /auth
 
+    def signing_key(self) -> rsa.RSAPrivateKey:
+        """The parsed key (ConfigError when the file holds no usable RSA key)."""
+        if self._key is None:
+            self._key = parse_key(self._pem, self.key_file)
+        return self._key
+
     def auth_body(self) -> dict[str, Any]:
         """A fresh ``/auth`` request body (new nonce and label every time)."""
         return {
@@ -194,7 +205,7 @@ class KeyAuth:
     def _fetch(self) -> str:
         body = dumps(self.auth_body())  # serialized once: these bytes are signed AND sent
         answer = self.transport.send(
-            "POST", _AUTH_PATH, body=body, headers={"Signature": sign(body, self._key)}
+            "POST", _AUTH_PATH, body=body, headers={"Signature": sign(body, self.signing_key())}
         )
         if answer.status == 0:
             raise TransipUnavailable(

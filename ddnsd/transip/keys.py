@@ -1,8 +1,13 @@
-"""The account's RSA key: loading it from a PEM file, signing ``/auth`` bodies, naming it.
+"""The account's RSA key: reading it from a PEM file, signing ``/auth`` bodies, naming it.
 
 TransIP signs nothing itself: ddnsd signs the exact bytes of every ``POST /auth`` body
 with the key generated in the control panel (PKCS#1 v1.5 over SHA-512). Errors name the
 file, never its content.
+
+Reading the file (permissions, form) is cheap and happens when a client is built;
+parsing the key (``cryptography``, tens of milliseconds for an RSA check) only when a
+token must be signed: a hook that reuses a cached token never pays for it. ``key_id``
+names the key for the token cache without parsing it.
 """
 
 from __future__ import annotations
@@ -14,12 +19,12 @@ import os
 import re
 import stat
 from pathlib import Path
-
-from cryptography.exceptions import UnsupportedAlgorithm
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from typing import TYPE_CHECKING
 
 from ddnsd.errors import ConfigError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 _KEY_KINDS = {
     "ECPrivateKey": "an EC",
@@ -33,7 +38,13 @@ _KEY_KINDS = {
 
 
 def load_private_key(path: str | os.PathLike[str], insecure: bool = False) -> rsa.RSAPrivateKey:
-    """Load the account's RSA private key from a PEM file.
+    """Load the account's RSA private key from a PEM file (:func:`read_key_file`, then
+    :func:`parse_key`)."""
+    return parse_key(read_key_file(path, insecure), path)
+
+
+def read_key_file(path: str | os.PathLike[str], insecure: bool = False) -> bytes:
+    """The PEM of the account's private key, read and checked without parsing the key.
 
     Accepts PKCS#8 (``BEGIN PRIVATE KEY``, what the TransIP control panel hands out) and
     PKCS#1 (``BEGIN RSA PRIVATE KEY``), with or without a UTF-8 byte-order mark and with
@@ -86,6 +97,16 @@ def load_private_key(path: str | os.PathLike[str], insecure: bool = False) -> rs
             f"private key file {p} does not contain a PEM private key (expected a "
             "BEGIN PRIVATE KEY or BEGIN RSA PRIVATE KEY block)"
         )
+    return data
+
+
+def parse_key(data: bytes, path: str | os.PathLike[str]) -> rsa.RSAPrivateKey:
+    """The RSA key in ``data`` (from :func:`read_key_file`); ConfigError naming ``path``."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    p = Path(path)
     try:
         key = serialization.load_pem_private_key(data, password=None)
     except TypeError:
@@ -113,13 +134,14 @@ def sign(body: bytes, key: rsa.RSAPrivateKey) -> str:
     Same as ``openssl dgst -sha512 -sign KEY BODY | base64 -w0``. ``body`` must be the
     exact bytes that are sent.
     """
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
     raw = key.sign(body, padding.PKCS1v15(), hashes.SHA512())
     return base64.b64encode(raw).decode("ascii")
 
 
-def public_key_fingerprint(key: rsa.RSAPrivateKey) -> str:
-    """SHA-256 (hex) of the public key's DER SubjectPublicKeyInfo."""
-    der = key.public_key().public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-    )
-    return hashlib.sha256(der).hexdigest()
+def key_id(data: bytes) -> str:
+    """A name for the key in ``data`` (from :func:`read_key_file`): SHA-256 (hex) over a
+    fixed prefix and the PEM. One key, one name; it tells nothing about the key itself."""
+    return hashlib.sha256(b"ddnsd key id\0" + data).hexdigest()

@@ -2,8 +2,8 @@
 
 certbot runs a fresh hook process for every challenge; without a cache each of them would
 ask TransIP for a token of its own. The file is named after a hash of login + API URL +
-public-key fingerprint (+ read_only, global_key), so another login, key or API never picks
-it up, and holds the token with its schedule. It is written atomically with mode 0600; a
+the key's id (``keys.key_id``; + read_only, global_key), so another login, key or API
+never picks it up, and holds the token with its schedule. It is written atomically with mode 0600; a
 corrupt, foreign or stale file is ignored (and replaced by the next token).
 """
 

@@ -138,6 +138,36 @@ def test_forwarded_present_imports_no_third_party_module(
     assert served_hooks(daemon) == 1
 
 
+def test_in_process_present_with_a_cached_token_parses_no_key(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """No daemon: the hook works in-process on the fast config reader; with the token
+    cached it needs neither pydantic nor the key's parsing (cryptography), only requests."""
+    config = hook_config(tmp_path, emulator)
+    config.write_text(config.read_text().replace("[http]\n", '[http]\nsocket = ""\n', 1))
+    program = (
+        "import sys\n"
+        "from ddnsd.cli import main\n"
+        "value = sys.argv[1]\n"
+        f"code = main(['-c', {str(config)!r}, 'present', {FQDN!r}, value])\n"
+        f"print(code, [m for m in {HEAVY!r} if m in sys.modules])\n"
+    )
+    runs = [
+        subprocess.run(
+            [sys.executable, "-c", program, value],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        for value in ("first-value", "second-value")
+    ]
+    assert runs[0].stdout.startswith("0 "), runs[0].stderr  # got the token: parsed the key
+    assert runs[1].stdout.strip() == "0 ['requests']", runs[1].stderr
+    assert sorted(acme_values(emulator)) == ["first-value", "second-value"]
+    assert emulator.request_count("POST", "/v6/auth") == 1
+
+
 GARBLED = {
     "not JSON": (b"present _acme-challenge.example.test. v\n", "the request is not a line of JSON"),
     "not UTF-8": (b"\xff\xfe\n", "the request is not a line of JSON"),

@@ -92,9 +92,7 @@ def test_env_overrides_file(cfgdir: Path) -> None:
     assert (s.http.listen, s.schedule.interval, s.transip.login) == ("0.0.0.0:9999", 90.0, "other")
 
 
-def test_only_the_given_environment_counts(
-    cfgdir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_only_the_given_environment_counts(cfgdir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """load(environ=…) reads that mapping only, and only its DDNSD_* variables: neither
     the process's DDNSD_* nor a variable that happens to share a section's name
     (RECORDS, STATE in someone's shell) reaches the settings."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import shutil
@@ -18,7 +19,7 @@ from ddnsd.emulator.tokens import DEMO_TOKEN  # the seed's demo token, verbatim
 from ddnsd.errors import ConfigError, TransipAuthError
 from ddnsd.transip.auth import KeyAuth, StaticTokenAuth
 from ddnsd.transip.http import Transport
-from ddnsd.transip.keys import load_private_key, public_key_fingerprint, sign
+from ddnsd.transip.keys import key_id, load_private_key, read_key_file, sign
 from ddnsd.transip.tokens import jwt_claims, make_label, token_schedule
 
 
@@ -283,11 +284,15 @@ def test_signature_equals_openssl_dgst_sign(tmp_path: Path, key: rsa.RSAPrivateK
     assert base64.b64encode(made.stdout).decode() == sign(body, key)
 
 
-def test_fingerprint_is_sha256_of_public_der(key: rsa.RSAPrivateKey) -> None:
-    fp = public_key_fingerprint(key)
-    assert len(fp) == 64 and int(fp, 16) >= 0
+def test_key_id_names_a_key_without_showing_it(key: rsa.RSAPrivateKey, tmp_path: Path) -> None:
+    path = _write(tmp_path / "k.pem", _pem(key, PKCS8))
+    pem = read_key_file(path)
+    kid = key_id(pem)
+    assert len(kid) == 64 and int(kid, 16) >= 0
+    assert kid == key_id(read_key_file(path))  # stable
+    assert kid != hashlib.sha256(pem).hexdigest()  # not a bare hash of the key file
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    assert public_key_fingerprint(other) != fp
+    assert key_id(read_key_file(_write(tmp_path / "o.pem", _pem(other, PKCS8)))) != kid
 
 
 # ----------------------------------------------------------------------------- JWT
