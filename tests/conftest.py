@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import secrets
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +28,40 @@ from ddnsd.emulator.server import Emulator, EmulatorConfig
 from ddnsd.model import DnsEntry
 
 DOMAINS = ["example.test", "other.test"]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Spread the tests marked ``slow(seconds)`` over the pytest-xdist workers, one block
+    each, so the long waits run side by side instead of trailing at the end of the run.
+
+    xdist (``--dist worksteal``) hands each worker one contiguous block of the collection
+    at start; the slow tests go to the front of those blocks, longest first, each to the
+    block with the least slow time so far. Without workers the order stays as it is.
+    """
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    slow = [i for i in items if i.get_closest_marker("slow")]
+    if workers < 2 or not slow:
+        return
+    rest = [i for i in items if not i.get_closest_marker("slow")]
+
+    def seconds(item: pytest.Item) -> float:
+        marker = item.get_closest_marker("slow")
+        return float(marker.args[0]) if marker is not None and marker.args else 10.0
+
+    load = [0.0] * workers
+    blocks: list[list[pytest.Item]] = [[] for _ in range(workers)]
+    for item in sorted(slow, key=seconds, reverse=True):
+        least = load.index(min(load))
+        blocks[least].append(item)
+        load[least] += seconds(item)
+    remaining, ordered = len(items), []
+    for i, block in enumerate(blocks):  # the block sizes xdist will cut
+        size = remaining // (workers - i)
+        remaining -= size
+        take = max(size - len(block), 0)
+        ordered += block + rest[:take]
+        rest = rest[take:]
+    items[:] = ordered + rest
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

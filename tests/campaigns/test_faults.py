@@ -15,6 +15,7 @@ import collections
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from daemon_support import DaemonProcess, free_port, wait_for, write_config
 
@@ -61,6 +62,7 @@ def converged(emulator: Any, address: str) -> Any:
     return lambda: records(emulator) == {"example.test": [address], "other.test": [address]}
 
 
+@pytest.mark.slow(13)
 def test_faults(emulator_factory: Any, tmp_path: Path, campaign_scale: int, figures: Any) -> None:
     changes = BASE_CHANGES * campaign_scale
     injected: collections.Counter[str] = collections.Counter()

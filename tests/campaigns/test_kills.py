@@ -32,6 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from acme_support import (
     HTTPREQ_PASSWORD,
@@ -156,6 +157,7 @@ def _answers(url: str) -> bool:
         return False
 
 
+@pytest.mark.slow(20)
 def test_kills(emulator_factory: Any, tmp_path: Path, campaign_scale: int, figures: Any) -> None:
     cases = BASE_CASES * campaign_scale
     rng = random.Random(20240611)

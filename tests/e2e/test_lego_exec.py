@@ -20,7 +20,7 @@ from e2e_support import (
     verify_cert,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(240)]
 
 
 @pytest.mark.parametrize("hooks", HOOK_MODES)

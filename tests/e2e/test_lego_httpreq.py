@@ -22,7 +22,7 @@ from e2e_support import (
     verify_cert,
 )
 
-pytestmark = [pytest.mark.e2e, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(240)]
 
 
 @pytest.mark.parametrize("mode", ["", "RAW"], ids=["default", "raw"])

@@ -193,6 +193,7 @@ def test_once_exits_3_naming_the_deferred_records(emulator: Any, tmp_path: Path)
     assert [r["status"] for r in log(emulator)] == [201, 429]
 
 
+@pytest.mark.slow(70)
 @pytest.mark.timeout(240)
 def test_300_domains_converge_within_the_rate_limit(
     emulator_factory: Any, tmp_path: Path, daemons: list[DaemonProcess]

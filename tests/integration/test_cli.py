@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from daemon_support import run, write_config
 
 from ddnsd.model import DnsEntry
@@ -149,6 +150,7 @@ def test_version_and_help() -> None:
         assert cmd in out.stdout
 
 
+@pytest.mark.slow(9)
 def test_demo_runs_and_shows_a_quiet_period() -> None:
     """`make demo` runs this: it must succeed and show zero API calls while nothing changes."""
     out = run(["demo", "--changes", "2"], timeout=120)

@@ -8,6 +8,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
+import pytest
 import requests
 from daemon_support import (
     DaemonProcess,
@@ -55,6 +56,7 @@ def test_address_change_is_followed(emulator: Any, tmp_path: Path, daemons: Any)
     assert d.stop() == 0
 
 
+@pytest.mark.slow(7)
 def test_no_api_calls_while_nothing_changes(emulator: Any, tmp_path: Path, daemons: Any) -> None:
     addr = tmp_path / "address"
     addr.write_text("203.0.113.32\n")

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
 from daemon_support import DDNSD, DaemonProcess, run, wait_for, write_config
 
 from ddnsd.authdns import parse_server, query
@@ -195,6 +196,7 @@ GARBLED = {
 }
 
 
+@pytest.mark.slow(10)
 def test_garbled_requests_get_one_error_line(
     emulator: EmulatorHandle, tmp_path: Path, daemons: Any
 ) -> None:

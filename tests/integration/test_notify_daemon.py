@@ -65,6 +65,7 @@ def test_one_message_per_change_one_failure_one_recovery(
     assert "no A address known" in failure["message"]
 
 
+@pytest.mark.slow(10)
 def test_a_hanging_receiver_does_not_delay_rounds(
     emulator: Any, tmp_path: Path, receivers: list[Receiver], daemons: list[DaemonProcess]
 ) -> None:

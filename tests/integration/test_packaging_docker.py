@@ -268,6 +268,7 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+@pytest.mark.slow(10)
 @pytest.mark.timeout(900)
 def test_dockerfile_install_steps_in_a_fresh_venv(tmp_path: Path, emulator: Any) -> None:
     """SLOW. The image's build and run steps, replayed without a container engine."""
