@@ -29,6 +29,7 @@ from ddnsd.emulator.server import Emulator, EmulatorConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+sys.path.insert(0, str(ROOT / "tests"))  # acme_support, daemon_support (e2e_support uses them)
 # The e2e tests' Pebble / config / client plumbing, shared rather than copied.
 e2e: Any = importlib.import_module("e2e_support")
 
@@ -127,12 +128,12 @@ def timed(cmd: list[str], timeout: float = 120) -> float:
 
 
 @contextlib.contextmanager
-def hook_daemon(config: Path) -> Iterator[None]:
+def hook_daemon(config: Path, bin_dir: Path = BIN) -> Iterator[None]:
     """``ddnsd -c CONFIG run`` serving hooks on the socket in the config's state dir."""
     sock = config.parent / "state" / "ddnsd.sock"
     log = (config.parent / "daemon.log").open("wb")
     proc = subprocess.Popen(
-        [str(BIN / "ddnsd"), "-c", str(config), "run"],
+        [str(bin_dir / "ddnsd"), "-c", str(config), "run"],
         env=e2e.child_env(),
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -164,10 +165,30 @@ STARTUP_PASS = "python -c pass (interpreter)"
 STARTUP_REQUESTS = 'python -c "import requests" (baseline)'
 
 
-def startup(work: Path, public_pem: bytes, reps: int = 9) -> list[tuple[str, list[float]]]:
+def installed(work: Path) -> tuple[Path, str]:
+    """A venv with ddnsd installed as users install it (``pip install .``: compiled, no
+    editable-install import hook), and a note; the development venv when that fails."""
+    venv = work / "installed"
+    try:
+        subprocess.run([PY, "-m", "venv", str(venv)], check=True, capture_output=True)
+        subprocess.run(
+            [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", str(ROOT)],
+            check=True,
+            capture_output=True,
+            timeout=600,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return BIN, f"the development venv (an install for this bench failed: {exc})"
+    return venv / "bin", "a fresh venv with `pip install .` (as users install ddnsd)"
+
+
+def startup(
+    work: Path, public_pem: bytes, bin_dir: Path = BIN, reps: int = 9
+) -> list[tuple[str, list[float]]]:
     """Wall time of one cold process: baselines vs ``ddnsd present`` / ``cleanup``, handed
-    to a running daemon and done in-process."""
-    ddnsd = str(BIN / "ddnsd")
+    to a running daemon and done in-process, all from the venv in ``bin_dir``."""
+    ddnsd = str(bin_dir / "ddnsd")
+    py = str(bin_dir / "python")
     with emulator(work, public_pem) as emu:
         served, alone = hook_configs(work, emu, "startup", propagation_timeout=30)
         commands: dict[str, list[str]] = {}
@@ -177,12 +198,12 @@ def startup(work: Path, public_pem: bytes, reps: int = 9) -> list[tuple[str, lis
                 commands[label] = [ddnsd, "-c", str(config), verb, FQDN, APEX_VALUE]
         rows: dict[str, list[float]] = {STARTUP_PASS: [], STARTUP_REQUESTS: []}
         rows.update({label: [] for label in commands})
-        with hook_daemon(served):
+        with hook_daemon(served, bin_dir):
             for cmd in commands.values():  # warm-up: token and zone list land in the state dir
                 timed(cmd)
             for _ in range(reps):  # interleaved, so drift in machine load hits every row alike
-                rows[STARTUP_PASS].append(timed([PY, "-c", "pass"]))
-                rows[STARTUP_REQUESTS].append(timed([PY, "-c", "import requests"]))
+                rows[STARTUP_PASS].append(timed([py, "-c", "pass"]))
+                rows[STARTUP_REQUESTS].append(timed([py, "-c", "import requests"]))
                 for label, cmd in commands.items():
                     rows[label].append(timed(cmd))
     return list(rows.items())
@@ -336,9 +357,11 @@ def main() -> None:
         work = Path(tmp)
         public_pem = make_key(work)
 
+        bin_dir, how = installed(work)
         print("## ACME: cold process wall time (ms)\n")
+        print(f"Every row runs from {how}.\n")
         print("| command | runs | median | min | max |\n|---|---:|---:|---:|---:|")
-        rows = startup(work, public_pem)
+        rows = startup(work, public_pem, bin_dir)
         for label, vals in rows:
             print(_stats_row(label, vals, 1000.0, ".1f"))
         print()

@@ -46,15 +46,21 @@ def refusal(peer: Peer, user: str, path: str, group: str) -> str:
     )
 
 
-def peer_of(conn: socket.socket) -> Peer:
-    """The credentials of the process at the other end of the Unix socket ``conn``."""
+def peer_of(conn: socket.socket, *, with_groups: bool = True) -> Peer:
+    """The credentials of the process at the other end of the Unix socket ``conn``.
+
+    ``with_groups=False`` leaves out the supplementary groups (only the primary gid): the
+    group database need not be read when the uid alone decides."""
     raw = conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     pid, uid, gid = struct.unpack("3i", raw)
-    try:
-        raw = conn.getsockopt(socket.SOL_SOCKET, SO_PEERGROUPS, 4 * 1024)
-        groups = struct.unpack(f"{len(raw) // 4}I", raw[: len(raw) // 4 * 4])
-    except OSError:  # an old kernel: the group database has to do
-        groups = tuple(g.gr_gid for g in grp.getgrall() if user_name(uid) in g.gr_mem)
+    groups: tuple[int, ...] = ()
+    if with_groups:
+        try:
+            raw = conn.getsockopt(socket.SOL_SOCKET, SO_PEERGROUPS, 1024)  # Python: <= 1024
+            groups = struct.unpack(f"{len(raw) // 4}I", raw[: len(raw) // 4 * 4])
+        except OSError:  # an old kernel (or a sandbox): the group database has to do
+            name = user_name(uid)
+            groups = tuple(g.gr_gid for g in grp.getgrall() if name and name in g.gr_mem)
     return Peer(pid, uid, gid, (gid, *groups))
 
 

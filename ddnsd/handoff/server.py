@@ -176,10 +176,10 @@ class HookServer:
 
     def _answer(self, conn: socket.socket) -> bytes:
         """Check the peer, read and run its request; the result line."""
-        peer = peers.peer_of(conn)
         settings = self.work.settings
         group = settings.http.socket_group
         gid = peers.group_id(group) if group else None
+        peer = peers.peer_of(conn, with_groups=gid is not None)  # root or own uid: no lookup
         if group and gid is None:
             log.warning("[http] socket_group %r is not a group on this machine", group)
         if not peers.allowed(peer.uid, peer.groups, self.own_uid, gid):
