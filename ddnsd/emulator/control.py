@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from ddnsd.emulator.http import Answer, Reply, Request, error
+from ddnsd.emulator.http import Answer, Reply, Request, error, number
 from ddnsd.emulator.zones import ZoneError, entry_from_json, entry_to_json
 
 if TYPE_CHECKING:
@@ -90,7 +90,7 @@ def _expire(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
 
 
 def _delay(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
-    emu.delay = float(body.get("propagation_delay", 0.0))
+    emu.delay = number(body.get("propagation_delay", 0.0), "propagation_delay (seconds)", 0, 86400)
     return 200, {"propagation_delay": emu.delay}
 
 

@@ -24,7 +24,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ddnsd.emulator.http import error
+from ddnsd.emulator.http import error, number
 
 FAULT_KINDS = ("500", "409", "slow", "lost")  # the random set unless ``kinds`` says otherwise
 ALL_KINDS = (*FAULT_KINDS, "ratelimit")
@@ -75,20 +75,22 @@ class FaultInjector:
         """Take ``rate``/``kinds``/``seed``/``script`` from a control request; the settings."""
         with self._lock:
             if "rate" in body:
-                rate = float(body["rate"])
-                if not 0.0 <= rate <= 1.0:
-                    raise error(406, "Fault rate must be between 0 and 1")
-                self._rate = rate
+                self._rate = number(body["rate"], "Fault rate", 0.0, 1.0)
             if "kinds" in body:
+                if not isinstance(body["kinds"], list):
+                    raise error(406, f"Fault kinds must be a list; use {list(ALL_KINDS)}")
                 kinds = tuple(str(k) for k in body["kinds"])
                 bad = [k for k in kinds if k not in ALL_KINDS]
                 if bad or not kinds:
                     raise error(406, f"Unknown fault kinds {bad}; use {list(ALL_KINDS)}")
                 self._kinds = kinds
             if "seed" in body:
-                self._random = random.Random(int(body["seed"]))
+                self._random = random.Random(int(number(body["seed"], "The seed", 0, 2**63)))
             if "script" in body:
-                self._script = [self._scripted(item) for item in body["script"] or []]
+                script = body["script"] or []
+                if not isinstance(script, list):
+                    raise error(406, "The script must be a list of fault objects")
+                self._script = [self._scripted(item) for item in script]
             return {
                 "rate": self._rate,
                 "kinds": list(self._kinds),
@@ -104,12 +106,7 @@ class FaultInjector:
         if kind not in ALL_KINDS:
             raise error(406, f"Unknown fault kind '{kind}'; use {list(ALL_KINDS)}")
         method = item.get("method")
-        try:
-            reset = float(item.get("reset", DEFAULT_RESET))
-        except (TypeError, ValueError):
-            raise error(406, "A fault's 'reset' must be a number of seconds") from None
-        if not 0 <= reset <= 86400:
-            raise error(406, "A fault's 'reset' must be between 0 and 86400 seconds")
+        reset = number(item.get("reset", DEFAULT_RESET), "A fault's 'reset' (seconds)", 0, 86400)
         path = item.get("path") or None
         return ScriptedFault(kind, method.upper() if method else None, path, reset)
 

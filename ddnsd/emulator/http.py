@@ -85,6 +85,13 @@ def error(status: int, message: str) -> Reply:
     return Reply(status, {"error": message})
 
 
+def number(value: object, what: str, low: float, high: float) -> float:
+    """``value`` as a finite number within ``low``..``high``; else a 406 naming ``what``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not low <= value <= high:
+        raise error(406, f"{what} must be a number from {low:g} to {high:g}")
+    return float(value)  # NaN fails the range check above
+
+
 Respond = Callable[[Request], Answer]
 
 

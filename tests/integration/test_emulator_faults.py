@@ -241,3 +241,40 @@ def test_log_lists_every_request_with_its_arrival_time(emulator: Any) -> None:
     assert before <= rows[0]["at"] <= rows[1]["at"] <= time.time()
     emulator.reset()
     assert requests.get(emulator.base_url + "/_emulator/log", timeout=5).json() == {"requests": []}
+
+
+CONTROL_REFUSALS = {
+    "rate-not-a-number": ("/_emulator/faults", '{"rate": "abc"}', "Fault rate must be a number"),
+    "rate-nan": ("/_emulator/faults", '{"rate": NaN}', "Fault rate must be a number"),
+    "rate-true": ("/_emulator/faults", '{"rate": true}', "Fault rate must be a number"),
+    "rate-above-1": ("/_emulator/faults", '{"rate": 2}', "Fault rate must be a number from 0 to 1"),
+    "kinds-not-a-list": ("/_emulator/faults", '{"kinds": "500"}', "Fault kinds must be a list"),
+    "seed-text": ("/_emulator/faults", '{"seed": "x"}', "The seed must be a number"),
+    "script-not-a-list": ("/_emulator/faults", '{"script": 5}', "The script must be a list"),
+    "script-item-not-object": ("/_emulator/faults", '{"script": [1]}', "Each script item"),
+    "reset-infinite": (
+        "/_emulator/faults",
+        '{"script": [{"kind": "ratelimit", "reset": Infinity}]}',
+        "A fault's 'reset' (seconds) must be a number",
+    ),
+    "delay-nan": ("/_emulator/delay", '{"propagation_delay": NaN}', "propagation_delay"),
+    "delay-negative": ("/_emulator/delay", '{"propagation_delay": -1}', "propagation_delay"),
+    "delay-text": ("/_emulator/delay", '{"propagation_delay": "soon"}', "propagation_delay"),
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "error"), CONTROL_REFUSALS.values(), ids=CONTROL_REFUSALS.keys()
+)
+def test_control_endpoints_refuse_bad_values_with_one_line(
+    emulator: Any, path: str, body: str, error: str
+) -> None:
+    """A bad control request is a 406 naming the value (not a dropped connection and a
+    traceback), and changes nothing."""
+    before = emulator.faults()
+    r = requests.post(emulator.base_url + path, data=body, timeout=10)
+    assert r.status_code == 406
+    assert r.json()["error"].startswith(error)
+    assert emulator.faults() == before
+    delay = requests.post(emulator.base_url + "/_emulator/delay", json={}, timeout=10)
+    assert delay.json() == {"propagation_delay": 0.0}
