@@ -215,6 +215,8 @@ class Daemon:
                     new.http.listen,
                     old.http.listen,
                 )
+        if new.http.socket != old.http.socket:
+            log.warning("[http] socket changed: hooks find the daemon there after a restart")
         self.health.interval = new.schedule.interval
         self.watch.update(wiring.watched_interfaces(new))
         self.scheduler.reschedule(new.schedule.interval, new.schedule.jitter)

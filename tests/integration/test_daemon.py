@@ -285,3 +285,19 @@ def test_reload_applies_interval_and_http_credentials(
     wait_for(lambda: rounds() >= before + 5, what="rounds at the new interval")
     assert cleanup_status("second-password") == 200
     assert cleanup_status("first-password") == 401
+
+
+def test_reload_says_a_new_hook_socket_needs_a_restart(
+    emulator: Any, tmp_path: Path, daemons: Any
+) -> None:
+    addr = tmp_path / "address"
+    addr.write_text("203.0.113.96\n")
+    cfg = write_config(tmp_path / "c.toml", emulator, address_file=addr, interval="1h")
+    d = start(daemons, cfg)
+    wait_for(lambda: home(emulator), what="first round")
+    elsewhere = tmp_path / "elsewhere.sock"
+    cfg.write_text(cfg.read_text().replace("[http]\n", f'[http]\nsocket = "{elsewhere}"\n', 1))
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: "configuration reloaded" in d.log, what="the reload")
+    assert "[http] socket changed: hooks find the daemon there after a restart" in d.log
+    assert not elsewhere.exists()  # still listening where it started
