@@ -59,8 +59,13 @@ def state_dir(settings: Settings | HookSettings) -> Path:
         raise ConfigError(
             f"state.dir: cannot create {d}: {exc.strerror}; set [state] dir to a writable directory"
         ) from exc
-    statefiles.remove_litter(d, unheld_lock=WriteLocks(d).unheld)
+    if d not in _swept:  # once per process: litter is what earlier processes left
+        _swept.add(d)
+        statefiles.remove_litter(d, unheld_lock=WriteLocks(d).unheld)
     return d
+
+
+_swept: set[Path] = set()  # state dirs whose litter this process removed
 
 
 def check_startup(settings: Settings) -> None:
