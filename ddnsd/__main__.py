@@ -1,5 +1,5 @@
 """``python -m ddnsd``."""
 
-from ddnsd.cli import main
+from ddnsd.cli import run
 
-raise SystemExit(main())
+run()

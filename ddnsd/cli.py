@@ -2,17 +2,21 @@
 
 Exit codes (``ddnsd.errors``): 0 success / in sync, 1 something failed (a record, a
 challenge, a check), 2 bad usage or configuration. Imports stay lazy so hook processes
-start fast.
+start fast: a hook that a running daemon serves (``present``, ``cleanup``, ``hook``) loads
+neither argparse nor logging, only what it takes to hand the work over.
 """
 
 from __future__ import annotations
 
-import argparse
 import sys
-from collections.abc import Sequence
 
 from ddnsd import __version__
 from ddnsd.errors import EXIT_USAGE
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
 
 # Commands whose arguments are passed through verbatim (lego exec's RAW mode uses "--").
 _PASSTHROUGH = ("present", "cleanup", "hook")
@@ -30,6 +34,8 @@ def duration(text: str) -> float:
 
 
 def _add_globals(p: argparse.ArgumentParser, suppress: bool) -> None:
+    import argparse
+
     d = argparse.SUPPRESS if suppress else None
     p.add_argument(
         "-c",
@@ -54,6 +60,8 @@ def _add_globals(p: argparse.ArgumentParser, suppress: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    import argparse
+
     parser = argparse.ArgumentParser(
         prog="ddnsd",
         description="Dynamic DNS and ACME DNS-01 for TransIP (REST API v6).",
@@ -135,26 +143,86 @@ def _split_passthrough(argv: list[str]) -> tuple[list[str], str, list[str]] | No
     return head, command, rest
 
 
+_FORMATS = ("text", "json")
+_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
+
+
+def _plain_globals(head: list[str]) -> tuple[str | None, str, str] | None:
+    """(config, log format, log level) of a hook's global options written out in full
+    (``-c FILE``, ``--log-level=debug``, …); None for anything else (an abbreviation,
+    ``-cFILE``, a bad value, ``-h``), which argparse then parses as it always did."""
+    found: dict[str, str] = {}
+    i = 0
+    while i < len(head):
+        name, eq, value = head[i].partition("=")
+        if not eq:
+            if i + 1 >= len(head):
+                return None
+            value = head[i + 1]
+            i += 1
+        i += 1
+        key = {"-c": "config", "--config": "config"}.get(name, name.removeprefix("--"))
+        if (eq and name == "-c") or key not in ("config", "log-format", "log-level"):
+            return None
+        found[key] = value
+    fmt, level = found.get("log-format", "text"), found.get("log-level", "INFO").upper()
+    if fmt not in _FORMATS or level not in _LEVELS or value_is_option(found.get("config")):
+        return None
+    return found.get("config"), fmt, level
+
+
+def value_is_option(value: str | None) -> bool:
+    """argparse reads ``-c --log-level`` as a missing value, not as a file named so."""
+    return value is not None and value.startswith("-") and value != "-"
+
+
+def _hook_globals(command: str, head: list[str]) -> tuple[str | None, str, str] | int:
+    """The hook's (config, log format, log level), or the exit code of a usage error."""
+    plain = _plain_globals(head)
+    if plain is not None:
+        return plain
+    import argparse
+
+    gp = argparse.ArgumentParser(prog=f"ddnsd {command}", add_help=False)
+    _add_globals(gp, suppress=False)
+    try:
+        g, unknown = gp.parse_known_args(head)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+    if unknown:
+        print(f"ddnsd: unknown option {unknown[0]}", file=sys.stderr)
+        return EXIT_USAGE
+    return g.config, g.log_format, g.log_level
+
+
+def _hook(command: str, head: list[str], rest: list[str]) -> int:
+    """``present`` / ``cleanup`` / ``hook …``: handed to a running daemon when one answers
+    on its socket (standard library only, no logging set-up), else done in-process."""
+    found = _hook_globals(command, head)
+    if isinstance(found, int):
+        return found
+    config, fmt, level = found
+    from ddnsd.config.environ import hook_environ
+    from ddnsd.handoff.client import Printer, forward
+
+    environ = hook_environ()
+    code = forward(command, rest, config, environ, printer=Printer(fmt, level))
+    if code is not None:
+        return code
+    from ddnsd import logs
+
+    logs.setup(fmt, level)
+    from ddnsd import commands
+
+    return commands.acme(command, rest, config, environ)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     split = _split_passthrough(args_list)
     if split is not None:
         head, command, rest = split
-        gp = argparse.ArgumentParser(prog=f"ddnsd {command}", add_help=False)
-        _add_globals(gp, suppress=False)
-        try:
-            g, unknown = gp.parse_known_args(head)
-        except SystemExit as exc:
-            return int(exc.code or 0)
-        if unknown:
-            print(f"ddnsd: unknown option {unknown[0]}", file=sys.stderr)
-            return EXIT_USAGE
-        from ddnsd import logs
-
-        logs.setup(g.log_format, g.log_level)
-        from ddnsd import commands
-
-        return commands.acme(command, rest, g.config)
+        return _hook(command, head, rest)
 
     parser = build_parser()
     args = parser.parse_args(args_list)
@@ -169,5 +237,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+def run() -> None:
+    """The ``ddnsd`` command: :func:`main`, then exit with its code.
+
+    A hook's process (``present``, ``cleanup``, ``hook``) then ends without the
+    interpreter's teardown, which frees every loaded module one by one: about 20 ms with
+    requests loaded, and certbot waits for it four times per certificate. What teardown
+    would do that matters still happens first: the exit handlers run (logging flushed and
+    closed), stdout and stderr are flushed. Any other command, a hook that left a thread
+    running, or an output that cannot be flushed exits the usual way.
+    """
+    argv = sys.argv[1:]
+    code = main(argv)
+    if _split_passthrough(argv) is not None:
+        _exit_now(code)
+    raise SystemExit(code)
+
+
+def _exit_now(code: int) -> None:
+    """Exit with ``code`` after the exit handlers and flushing (see :func:`run`); returns
+    only when that is not safe."""
+    import atexit
+    import os
+
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        return
+    atexit._run_exitfuncs()
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            if stream is not None:
+                stream.flush()
+    except (OSError, ValueError):
+        return
+    os._exit(code)
+
+
 if __name__ == "__main__":  # pragma: no cover
-    raise SystemExit(main())
+    run()

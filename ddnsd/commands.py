@@ -274,19 +274,10 @@ def local_url(listen: str, path: str) -> str:
     return f"http://{host}:{port}{path}"
 
 
-def acme(command: str, rest: list[str], config_path: str | None) -> int:
-    """``present`` / ``cleanup`` / ``hook …``: the ACME front doors through one dispatcher.
-
-    A running daemon does the work when one answers on its socket; otherwise it is done
-    here, and the service (config, key, client) is built only when a handler has work to do.
-    """
-    from ddnsd.config.environ import hook_environ
-    from ddnsd.handoff.client import forward
-
-    environ = hook_environ()
-    code = forward(command, rest, config_path, environ)
-    if code is not None:
-        return code
+def acme(command: str, rest: list[str], config_path: str | None, environ: dict[str, str]) -> int:
+    """``present`` / ``cleanup`` / ``hook …`` in this process (no daemon answered: see
+    ``cli._hook``): the ACME front doors through one dispatcher. The service (config, key,
+    client) is built only when a handler has work to do."""
     from ddnsd.acme import hooks
 
     def factory() -> ChallengeService:

@@ -1,30 +1,33 @@
 """The hook's side: hand ``present`` / ``cleanup`` / ``hook …`` to a running daemon.
 
-Standard library only (with :mod:`ddnsd.config.places` to find the socket), so a hook that
-a daemon serves starts in a fraction of ``import requests``. :func:`forward` returns None
-when no daemon answers (no socket, or connection refused): the caller then does the work
-in-process. Otherwise the daemon's progress lines go through this process's logging, its
-final lines to stderr, and its exit code is returned: the same as in-process.
+A small part of the standard library only (socket, json, tomllib through
+:mod:`ddnsd.config.locate`; not logging, pathlib or argparse), so a hook that a daemon
+serves starts in a fraction of ``import requests``. :func:`forward` returns None when no
+daemon answers (no socket, or connection refused): the caller then does the work
+in-process. Otherwise the daemon's progress lines are printed in this process's log
+format and level (:mod:`ddnsd.logline`), its final lines go to stderr, and its exit code
+is returned: the same as in-process.
 """
 
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import socket
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from pathlib import Path
-from typing import Any, TextIO
 
-from ddnsd.config.places import hook_socket_candidates
+from ddnsd.config.locate import hook_socket_candidates
 from ddnsd.errors import EXIT_FAILED
 from ddnsd.handoff import protocol
 from ddnsd.handoff.protocol import ProtocolError, Request
+from ddnsd.logline import LEVELS, json_line, text_line
 
-log = logging.getLogger(__name__)
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator, Mapping, Sequence
+    from pathlib import Path
+    from typing import Any, TextIO
 
 CONNECT_TIMEOUT = 5.0
 #: The daemon reads the request and says "accepted" (or why not) within this.
@@ -34,21 +37,41 @@ MARGIN = 30.0
 _NO_DAEMON = (FileNotFoundError, ConnectionRefusedError, NotADirectoryError, PermissionError)
 
 
+class Printer:
+    """Log lines in the format and at the level of ``--log-format`` / ``--log-level``."""
+
+    def __init__(self, fmt: str = "text", level: str = "INFO", stream: TextIO | None = None):
+        self.json = fmt == "json"
+        self.level = LEVELS.get(level.upper(), LEVELS["INFO"])
+        self.stream = stream
+
+    def emit(self, level: str, logger: str, msg: str, ts: float | None = None) -> None:
+        if LEVELS.get(level, LEVELS["INFO"]) < self.level:
+            return
+        created = time.time() if ts is None else ts
+        line = json_line if self.json else text_line
+        stream = self.stream or sys.stderr
+        print(line(created, (created % 1) * 1000, level, logger, msg), file=stream, flush=True)
+
+
 @contextlib.contextmanager
-def unix_address(path: Path) -> Iterator[str]:
+def unix_address(path: str | Path) -> Iterator[str]:
     """An address for ``path`` that fits ``sun_path`` (108 bytes): long paths go through
     ``/proc/self/fd/N``, N a descriptor of the directory."""
-    if len(os.fsencode(path)) < 100:
-        yield str(path)
+    where = os.fspath(path)
+    if len(os.fsencode(where)) < 100:
+        yield where
         return
-    fd = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    fd = os.open(os.path.dirname(where) or ".", os.O_PATH | os.O_DIRECTORY)
     try:
-        yield f"/proc/self/fd/{fd}/{path.name}"
+        yield f"/proc/self/fd/{fd}/{os.path.basename(where)}"
     finally:
         os.close(fd)
 
 
-def connect(path: Path, timeout: float = CONNECT_TIMEOUT) -> socket.socket | None:
+def connect(
+    path: str | Path, timeout: float = CONNECT_TIMEOUT, printer: Printer | None = None
+) -> socket.socket | None:
     """A connection to the daemon at ``path``; None when nobody listens there."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.settimeout(timeout)
@@ -59,7 +82,8 @@ def connect(path: Path, timeout: float = CONNECT_TIMEOUT) -> socket.socket | Non
         sock.close()
         return None
     except OSError as exc:
-        log.debug("no daemon at %s: %s", path, exc)
+        if printer is not None:
+            printer.emit("DEBUG", __name__, f"no daemon at {path}: {exc}")
         sock.close()
         return None
     return sock
@@ -71,21 +95,25 @@ def forward(
     config_path: str | None,
     environ: Mapping[str, str],
     *,
+    printer: Printer | None = None,
     stderr: TextIO | None = None,
 ) -> int | None:
     """Hand the hook to the daemon; its exit code, or None when no daemon answers."""
+    printer = printer or Printer()
     request = Request(command, tuple(args), dict(environ))
-    for path in hook_socket_candidates(config_path):
-        sock = connect(path)
+    for path in hook_socket_candidates(config_path, os.environ):
+        sock = connect(path, printer=printer)
         if sock is None:
             continue
         with sock:
-            log.debug("handing %s to the daemon at %s", request.what, path)
-            return _exchange(sock, request, path, stderr or sys.stderr)
+            printer.emit("DEBUG", __name__, f"handing {request.what} to the daemon at {path}")
+            return _exchange(sock, request, path, printer, stderr or sys.stderr)
     return None
 
 
-def _exchange(sock: socket.socket, request: Request, path: Path, err: TextIO) -> int:
+def _exchange(
+    sock: socket.socket, request: Request, path: str, printer: Printer, err: TextIO
+) -> int:
     with contextlib.suppress(OSError):  # a refusing daemon may close first: read its line
         sock.sendall(protocol.encode_request(request))
     reader = sock.makefile("rb")
@@ -104,7 +132,7 @@ def _exchange(sock: socket.socket, request: Request, path: Path, err: TextIO) ->
             return _fail(err, f"{where} did not {doing} the {request.what} in time; see its log")
         except OSError as exc:
             line = b""
-            log.debug("reading from %s: %s", path, exc)
+            printer.emit("DEBUG", __name__, f"reading from {path}: {exc}")
         if not line:
             return _fail(
                 err,
@@ -119,25 +147,23 @@ def _exchange(sock: socket.socket, request: Request, path: Path, err: TextIO) ->
             started = True
             deadline = time.monotonic() + float(body.get("timeout", 0)) + MARGIN
         elif kind == "log":
-            _emit(body)
+            _emit(printer, body)
         elif kind == "result":
             return _finish(body, err)
 
 
-def _emit(body: Mapping[str, Any]) -> None:
-    """A progress line of the daemon, through this process's logging (its format, its level)."""
-    logger = logging.getLogger(str(body.get("logger") or "ddnsd"))
-    level = logging.getLevelName(str(body.get("level", "INFO")))
-    level = level if isinstance(level, int) else logging.INFO
-    if not logger.isEnabledFor(level):
-        return
-    record = logger.makeRecord(
-        logger.name, level, "(daemon)", 0, str(body.get("msg", "")), (), None
-    )
+def _emit(printer: Printer, body: Mapping[str, Any]) -> None:
+    """A progress line of the daemon, in this process's format and at its level."""
     ts = body.get("ts")
-    if isinstance(ts, int | float):
-        record.created, record.msecs = float(ts), (float(ts) % 1) * 1000
-    logger.handle(record)
+    level = str(body.get("level", "INFO")).upper()
+    logger = str(body.get("logger") or "ddnsd")
+    msg = str(body.get("msg", ""))
+    printer.emit(level if level in LEVELS else "INFO", logger, msg, ts if _number(ts) else None)
+
+
+def _number(value: object) -> bool:
+    """A finite, plausible Unix time (a NaN or infinity would break the time functions)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0 <= value < 1e11
 
 
 def _finish(body: Mapping[str, Any], err: TextIO) -> int:

@@ -6,6 +6,7 @@ checks what a user sees: exit codes, the final stderr line, the zone, the daemon
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -120,23 +121,55 @@ def test_same_exit_code_and_final_line_as_in_process(
     assert acme_values(emulator) == []
 
 
+#: Standard-library modules the forwarding path does without (each costs milliseconds).
+SLOW_STDLIB = ("logging", "argparse", "pathlib", "dataclasses", "shutil", "locale")
+
+
 def test_forwarded_present_imports_no_third_party_module(
     emulator: EmulatorHandle, tmp_path: Path, daemons: Any
 ) -> None:
+    """Run without site-packages at all (``python -S``, ddnsd from the source tree): a
+    forwarded hook needs nothing but the standard library, and not its slow parts."""
     config = hook_config(tmp_path, emulator)
     daemon = serve(daemons, config)
     program = (
         "import sys\n"
         "from ddnsd.cli import main\n"
         f"code = main(['-c', {str(config)!r}, 'present', {FQDN!r}, 'value-fast'])\n"
-        f"print(code, [m for m in {HEAVY!r} if m in sys.modules])\n"
+        f"print(code, [m for m in {HEAVY + SLOW_STDLIB!r} if m in sys.modules])\n"
     )
+    source = Path(__file__).resolve().parents[2]
     proc = subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-S", "-c", program],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        env={"PATH": os.environ.get("PATH", ""), "PYTHONPATH": str(source)},
+        cwd=tmp_path,
     )
     assert proc.stdout.strip() == "0 []", proc.stderr
     assert acme_values(emulator) == ["value-fast"]
     assert served_hooks(daemon) == 1
+    assert "ddnsd.acme.service: _acme-challenge.example.test TXT is served by all 1" in (
+        proc.stderr
+    )
+
+
+def test_forwarded_progress_lines_keep_the_hooks_format_and_level(
+    emulator: EmulatorHandle, tmp_path: Path, daemons: Any
+) -> None:
+    config = hook_config(tmp_path, emulator)
+    serve(daemons, config)
+    quiet = run(["--log-level", "warning", "-c", str(config), "present", FQDN, "value-q"])
+    assert quiet.returncode == 0, quiet.stderr
+    assert quiet.stderr == ""  # the daemon's INFO lines are below the hook's level
+    loud = run(["-c", str(config), "--log-format=json", "cleanup", FQDN, "value-q"])
+    assert loud.returncode == 0, loud.stderr
+    lines = [json.loads(line) for line in loud.stderr.splitlines()]
+    assert lines and all(set(line) == {"ts", "level", "logger", "msg"} for line in lines)
+    assert any(line["logger"].startswith("ddnsd.acme") for line in lines)
+    assert acme_values(emulator) == []
 
 
 def test_in_process_present_with_a_cached_token_parses_no_key(

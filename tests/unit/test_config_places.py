@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from ddnsd.config.places import SYSTEMD_SOCKET, hook_socket_candidates, socket_path
+from ddnsd.config.locate import hook_socket_candidates
+from ddnsd.config.places import SYSTEMD_SOCKET, socket_path
 
 STATE = Path("/srv/state")
 
@@ -28,7 +29,7 @@ def candidates(tmp_path: Path, toml: str | None, env: dict[str, str]) -> list[Pa
     config = tmp_path / "c.toml"
     if toml is not None:
         config.write_text(toml)
-    return hook_socket_candidates(str(config), env)
+    return [Path(p) for p in hook_socket_candidates(str(config), env)]
 
 
 def test_hook_candidates(tmp_path: Path) -> None:
