@@ -36,6 +36,8 @@ class View:
 
     values: tuple[str, ...] | None  # None: a server failed, or the servers disagree
     ttl: int | None = None  # when every server serves the same TTL
+    #: Not asked: the entry ddnsd wrote moments ago, which the nameservers may not serve yet.
+    remembered: bool = False
 
 
 @dataclass(slots=True)

@@ -198,7 +198,8 @@ class Engine:
         for spec in specs:
             result = applied[spec.key]
             results[spec.key] = result
-            self._remember(spec, result, done, views.get(spec.key, View(None)).values)
+            view = views.get(spec.key, View(None))
+            self._remember(spec, result, done, None if view.remembered else view.values)
         stopped, self.applier.deferred = self.applier.deferred, None
         if stopped is not None:
             raise stopped
@@ -230,7 +231,7 @@ class Engine:
             return
         if result.outcome.ok and result.content is not None:
             # The API wrote or showed this content: trust it for propagation_grace.
-            known.seen[key] = Seen(result.content, now)
+            known.seen[key] = Seen(result.content, now, result.expire)
         else:
             known.seen.pop(key, None)
 

@@ -4,11 +4,13 @@ Shared by ``ddnsd run`` and every ``ddnsd once``: a cron run knows what the prev
 wrote and when the zone was last read, so it can trust the authoritative nameservers and
 stay away from the API exactly like the daemon does.
 
-Per record (``RecordSpec.key``): the content the API last wrote or showed and when
-(``seen``, trusted for the propagation grace), the DNS values at a reported conflict
-(``conflicts``), and since when it waits for the API (``waiting``, for the write order
-after a deferral). Per domain: the last API read and when ddnsd first saw the domain
-(``verified`` / ``first_seen``, for the verification schedule).
+Per record (``RecordSpec.key``): the content the API last wrote or showed, when, and the
+expire of that one entry (``seen``, trusted for the propagation grace: within it a
+change PATCHes the remembered entry directly, as the nameservers cannot show it yet),
+the DNS values at a reported conflict (``conflicts``), and since when it waits for the
+API (``waiting``, for the write order after a deferral). Per domain: the last API read
+and when ddnsd first saw the domain (``verified`` / ``first_seen``, for the verification
+schedule).
 
 Times are wall-clock (they cross processes). The file (``statefiles.StateFile``) is re-read
 when it changed and written only when something changed, under its lock; another
@@ -38,6 +40,7 @@ FILE = "records.json"
 class Seen:
     content: str  # what the API wrote or listed
     at: float
+    expire: int | None = None  # the one entry's expire (TransIP's TTL), when known
 
 
 @dataclass(slots=True)
@@ -55,7 +58,10 @@ class Known:
         for k in sorted(keys):
             item: dict[str, Any] = {}
             if k in self.seen:
-                item["content"], item["at"] = self.seen[k].content, self.seen[k].at
+                seen = self.seen[k]
+                item["content"], item["at"] = seen.content, seen.at
+                if seen.expire is not None:
+                    item["expire"] = seen.expire
             if k in self.conflicts:
                 item["conflict"] = list(self.conflicts[k])
             if k in self.waiting:
@@ -78,7 +84,10 @@ class Known:
         known = cls()
         for k, item in dict(data.get("records", {})).items():
             if "content" in item:
-                known.seen[k] = Seen(str(item["content"]), float(item["at"]))
+                expire = item.get("expire")
+                if expire is not None and (type(expire) is not int or expire <= 0):
+                    raise ValueError(f"records.{k}.expire is not a positive whole number")
+                known.seen[k] = Seen(str(item["content"]), float(item["at"]), expire)
             if "conflict" in item:
                 known.conflicts[k] = tuple(str(v) for v in item["conflict"])
             if "waiting" in item:

@@ -5,8 +5,10 @@ than ``propagation_grace`` ago), *dns* (every authoritative nameserver answers e
 the desired value; asked for all domains at once, ``drift.py``), or a *known conflict*
 (the nameservers still serve the values the API reported as a conflict). What is left
 becomes a domain's API work: one PATCH where DNS shows exactly one entry ddnsd did not
-just replace, else one GET and the full plan; plus the periodic read-back
-(``schedule.py``). The work comes back in the order it is done: longest-waiting first.
+just replace, or where ddnsd wrote the record's one entry within the grace (the
+remembered entry: the nameservers may not serve it yet), else one GET and the full plan;
+plus the periodic read-back (``schedule.py``). The work comes back in the order it is
+done: longest-waiting first.
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class Triage:
     ) -> dict[str, View]:
         """Decide what memory can; ask the nameservers about the rest (all domains at once)."""
         ask: dict[str, list[RecordSpec]] = {}
+        remembered: dict[str, View] = {}
         for spec in self.specs:
             if spec.key not in desired:
                 continue
@@ -73,9 +76,15 @@ class Triage:
                 results[spec.key] = RecordResult(
                     spec, Outcome.NOOP, msg, content=desired[spec.key], via="memory"
                 )
-            # else: TransIP holds something else since moments ago; nameservers that still
-            # show the desired value lag behind that write: the API decides (no view)
-        return self.drift.check(ask, now)
+            elif seen.expire is not None:
+                # TransIP holds the entry ddnsd wrote moments ago, which the nameservers may
+                # not serve yet: PATCH that entry (a 406 when it changed meanwhile: one GET)
+                remembered[spec.key] = View((seen.content,), seen.expire, remembered=True)
+            # else: TransIP holds something else since moments ago (its expire unknown);
+            # nameservers that still show the desired value lag behind: the API decides
+        views = self.drift.check(ask, now)
+        views.update(remembered)
+        return views
 
     def work(
         self,

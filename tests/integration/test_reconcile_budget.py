@@ -66,6 +66,54 @@ def test_a_patch_that_matches_nothing_falls_back_to_one_get(emulator_factory: An
     ]
 
 
+def test_a_second_change_within_the_grace_patches_the_remembered_entry(
+    emulator_factory: Any, tmp_path: Path
+) -> None:
+    """The nameservers lag (propagation delay 600 s), so they cannot show ddnsd's own write
+    of a minute ago when the address changes again: the entry ddnsd remembers writing
+    (content and expire, kept in records.json across processes) is PATCHed, no GET."""
+    emulator = emulator_factory(propagation_delay=600)
+    emulator.seed_entry(D, DnsEntry("home", 300, "A", V1))  # seeds are served at once
+    clock = Clock(quiet_start([D], 120, 3600))  # no read-back (verify_interval 1 h) due
+
+    def engine() -> Engine:  # a fresh process each round, as `ddnsd once` is
+        memory = Memory(tmp_path, [HOME_A.key], [D])
+        return engine_for(emulator, [HOME_A], clock=clock, memory=memory)
+
+    assert engine().run_round({"A": V2}).outcomes == {HOME_A.key: Outcome.UPDATED}
+    clock.advance(60)
+    seen = len(log(emulator))
+    assert engine().run_round({"A": V3}).outcomes == {HOME_A.key: Outcome.UPDATED}
+    assert [r for r in log(emulator)[seen:] if r[1] == DNS] == [("PATCH", DNS, 204)]
+    assert mine(emulator, HOME_A) == [DnsEntry("home", 300, "A", V3)]
+
+
+def test_a_remembered_entry_changed_by_hand_costs_one_get(emulator_factory: Any) -> None:
+    """Within the grace someone changes the entry's TTL in the control panel: the PATCH of
+    the remembered entry gets 406, one GET shows the real entry, its PATCH lands."""
+    emulator = emulator_factory(propagation_delay=600)
+    emulator.seed_entry(D, DnsEntry("home", 300, "A", V1))
+    clock = Clock(quiet_start([D], 120, 3600))
+    engine = engine_for(emulator, [HOME_A], clock=clock)
+    assert engine.run_round({"A": V2}).outcomes == {HOME_A.key: Outcome.UPDATED}
+    auth = {"Authorization": f"Bearer {emulator.token()}"}
+    url = f"{emulator.api_url}/domains/{D}/dns"
+    by_hand = {"name": "home", "expire": 300, "type": "A", "content": V2}
+    assert requests.delete(url, json={"dnsEntry": by_hand}, headers=auth, timeout=5).ok
+    by_hand.update(expire=60)
+    assert requests.post(url, json={"dnsEntry": by_hand}, headers=auth, timeout=5).ok
+    clock.advance(60)
+    seen = len(log(emulator))
+
+    assert engine.run_round({"A": V3}).outcomes == {HOME_A.key: Outcome.UPDATED}
+    assert [r for r in log(emulator)[seen:] if r[1] == DNS] == [
+        ("PATCH", DNS, 406),
+        ("GET", DNS, 200),
+        ("PATCH", DNS, 204),
+    ]
+    assert mine(emulator, HOME_A) == [DnsEntry("home", 60, "A", V3)]
+
+
 def test_two_entries_at_the_name_stay_a_conflict_without_a_write(emulator: Any) -> None:
     for content in (V1, "198.51.100.9"):
         emulator.seed_entry(D, DnsEntry("home", 300, "A", content))
@@ -101,11 +149,13 @@ def test_a_thousand_domains_in_sync_cost_no_request_in_the_first_round(
 VERIFY = 86400.0  # five domains' read-back points leave a gap of at least VERIFY / 5
 
 
-def quiet_start(domains: list[str], span: float) -> float:
+def quiet_start(domains: list[str], span: float, interval: float = VERIFY) -> float:
     """A start time (near now) with no domain's read-back point within the next ``span``
-    seconds: the pacing test's rounds must not be joined by a verification GET."""
+    seconds: a test's rounds must not be joined by a verification GET."""
     start = time.time()
-    while any(slot_start(start + span, verify_offset(d, VERIFY), VERIFY) > start for d in domains):
+    while any(
+        slot_start(start + span, verify_offset(d, interval), interval) > start for d in domains
+    ):
         start += span
     return start
 

@@ -20,16 +20,17 @@ def memory(state: Path | None, key: str = HOME, domain: str = "example.test") ->
 
 
 def test_what_one_process_saves_the_next_one_loads(tmp_path: Path) -> None:
-    run = memory(tmp_path)
+    run = Memory(tmp_path, [HOME, OFFICE], ["example.test"])
     run.load()
-    run.known.seen[HOME] = Seen("203.0.113.1", 1000.0)
+    run.known.seen[HOME] = Seen("203.0.113.1", 1000.0, 300)
+    run.known.seen[OFFICE] = Seen("198.51.100.1", 1000.0)  # expire unknown
     run.known.verified["example.test"] = 990.0
     run.known.first_seen["example.test"] = 900.0
     run.known.conflicts[HOME] = ("192.0.2.1", "192.0.2.2")
     run.known.waiting[HOME] = 950.0
     run.save()
 
-    once = memory(tmp_path)
+    once = Memory(tmp_path, [HOME, OFFICE], ["example.test"])
     once.load()
     assert once.known == run.known
 
@@ -58,8 +59,24 @@ def test_nothing_changed_nothing_written(tmp_path: Path) -> None:
     assert (tmp_path / FILE).stat().st_mtime_ns >= before
 
 
+def seen_with(expire: object) -> str:
+    item = {"content": "203.0.113.1", "at": 1.0, "expire": expire}
+    return json.dumps({"records": {HOME: item}})
+
+
 @pytest.mark.parametrize(
-    "content", ["{broken", "[]", '{"records": {"home.example.test/A": {"content": "x"}}}']
+    "content",
+    [
+        "{broken",
+        "[]",
+        '{"records": {"home.example.test/A": {"content": "x"}}}',
+        seen_with("300"),
+        seen_with(True),
+        seen_with(0),
+        seen_with(-300),
+        seen_with(300.5),
+    ],
+    ids=["json", "list", "no at", "expire text", "expire bool", "expire 0", "expire <0", "float"],
 )
 def test_a_corrupt_file_is_started_afresh(
     tmp_path: Path, content: str, caplog: pytest.LogCaptureFixture
