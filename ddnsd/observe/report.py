@@ -180,8 +180,13 @@ class Reporter:
             self.metrics.transip_rate_limit_remaining.set(rate.remaining)
         budget = client.transport.budget
         if budget is not None:
-            self.metrics.api_budget_remaining.set(budget.remaining())
-        if self.board is not None:
+            # The login's shared budget: hooks' and `once`'s requests count too, and the
+            # window empties as time passes, not only when this process hears TransIP.
+            limit, in_use, leaves = budget.window_state()
+            self.metrics.api_budget_remaining.set(max(limit - in_use, 0))
+            if self.board is not None:
+                self.board.set_api(limit, max(limit - in_use, 0), leaves)
+        elif self.board is not None:
             self.board.update_api(rate.limit, rate.remaining, rate.reset)
 
     def budget_wait(self, kind: str, until: float) -> None:

@@ -234,7 +234,14 @@ class StatusBoard:
         with self._lock:
             self.records, self.families = {}, {}
 
+    def set_api(self, limit: int, remaining: int, reset: float | None) -> None:
+        """The window as the shared request budget counts it (``reset`` None: empty)."""
+        with self._lock:
+            self.api.update(limit=limit, remaining=remaining, reset=reset)
+
     def update_api(self, limit: int | None, remaining: int | None, reset: float | None) -> None:
+        """The window from an answer's headers (no budget): what they say, kept until the
+        next answer says more."""
         with self._lock:
             for k, v in (("limit", limit), ("remaining", remaining), ("reset", reset)):
                 if v is not None:

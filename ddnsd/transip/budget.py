@@ -42,6 +42,7 @@ from ddnsd.transip.ledger import (
     WINDOW,
     Ledger,
     admit,
+    free_at,
     from_json,
     prune,
     record_answer,
@@ -159,8 +160,16 @@ class Budget:
 
     def remaining(self) -> int:
         """Requests left in the window (for any kind), as far as the budget knows."""
+        limit, in_use, _ = self.window_state()
+        return max(limit - in_use, 0)
+
+    def window_state(self) -> tuple[int, int, float | None]:
+        """(limit, requests in the window, when the oldest of them leaves it; None when the
+        window is empty) for this login, as every ddnsd process on the machine counts it."""
         with self._ledger(write=False) as (ledger, now):
-            return max(ledger.limit - used(ledger, now, self.window), 0)
+            in_use = used(ledger, now, self.window)
+            leaves = free_at(ledger, now, self.window, in_use) if in_use else None
+            return ledger.limit, in_use, leaves
 
     # -- the file
 

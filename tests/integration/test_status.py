@@ -165,3 +165,32 @@ def test_status_auth_and_no_secret_in_page_history_or_state(
     assert '"kind":"written"' in texts["history"]
     leaks = [(where, s) for where, text in texts.items() for s in SECRETS if s in text]
     assert leaks == []
+
+
+def test_the_window_counts_what_other_processes_spent(
+    emulator: Any, tmp_path: Path, daemons: list[DaemonProcess]
+) -> None:
+    """The page's request window is the login's shared budget: two requests that hooks
+    working in-process sent show at the daemon's next round (1 s here), although the
+    daemon itself heard no answer from TransIP since."""
+    port = free_port()
+    acme = '[acme]\nzones = ["example.test"]\npropagation_timeout = 30\npoll_interval = 0.1\n'
+    _, cfg = address_config(tmp_path, emulator, "203.0.113.30", http_port=port, extra=acme)
+    daemons.append(DaemonProcess(cfg))
+    wait_for(lambda: record_value(port) == "203.0.113.30", what="a round")
+    window = api(port)["api"]
+    assert window["limit"] == 1000 and window["used"] >= 1  # at least the daemon's /auth
+    before = window["used"]
+
+    alone = {"DDNSD_HTTP__SOCKET": ""}  # these hooks work in-process, not through the daemon
+    for verb in ("present", "cleanup"):
+        hook = run(["-c", str(cfg), verb, "_acme-challenge.example.test.", "v"], env=alone)
+        assert hook.returncode == 0, hook.stderr
+
+    # (>=: a read-back of the daemon's own may fall in these seconds too)
+    wait_for(lambda: api(port)["api"]["used"] >= before + 2, what="the hooks' two requests")
+    window = api(port)["api"]
+    assert window["remaining"] == 1000 - window["used"]
+    assert window["reset"] is not None
+    page = requests.get(f"http://127.0.0.1:{port}/", timeout=5).text
+    assert " of 1000 requests used in the current 15-minute window" in page
