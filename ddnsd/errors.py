@@ -24,6 +24,12 @@ class ConfigError(DdnsdError):
         super().__init__(message)
         self.problems = problems or []
 
+    @classmethod
+    def in_file(cls, source: object, problems: list[str]) -> ConfigError:
+        """``config file X has 1 problem`` / ``… has 3 problems``, listing them."""
+        n = len(problems)
+        return cls(f"config file {source} has {n} problem{'' if n == 1 else 's'}", problems)
+
 
 class TransipError(DdnsdError):
     """TransIP (or the way to it) refused or failed a request.

@@ -83,7 +83,7 @@ def check_startup(settings: Settings) -> None:
         except ConfigError as exc:
             problems += exc.problems or [str(exc)]
     if problems:
-        raise ConfigError(f"config file {settings.source} has {len(problems)} problem(s)", problems)
+        raise ConfigError.in_file(settings.source, problems)
 
 
 def _check_credentials(settings: Settings) -> None:

@@ -66,17 +66,15 @@ def load(
     data = _overlay(data, _EnvSource(env)())
     unsafe = _unsafe_characters(data)
     if unsafe:
-        raise ConfigError(f"config file {path} has {len(unsafe)} problem(s)", unsafe)
+        raise ConfigError.in_file(path, unsafe)
     try:
         settings = Settings(**data)
     except ValidationError as exc:
-        raise ConfigError(
-            f"config file {path} has {exc.error_count()} problem(s)", _format_errors(exc)
-        ) from None
+        raise ConfigError.in_file(path, _format_errors(exc)) from None
     problems: list[str] = []
     settings = _check(settings, Place.of(path, env), problems)
     if problems:
-        raise ConfigError(f"config file {path} has {len(problems)} problem(s)", problems)
+        raise ConfigError.in_file(path, problems)
     return settings
 
 

@@ -89,7 +89,7 @@ def test_bad_config_exit_2_every_problem(tmp_path: Path) -> None:
     out = run(["-c", str(cfg), "check-config"])
     assert out.returncode == 2
     lines = out.stderr.strip().splitlines()
-    assert lines[0] == f"ddnsd: config file {cfg} has 3 problem(s)"
+    assert lines[0] == f"ddnsd: config file {cfg} has 3 problems"
     assert lines[1:] == [
         "  - transip.logn: unknown key (typo?)",
         "  - records[0].domain: 'x y' is not a domain name: it contains a space (U+0020); "

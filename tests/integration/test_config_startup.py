@@ -95,7 +95,7 @@ def test_start_up_problem_is_exit_2_in_check_config_and_run(
     out = run(["-c", str(cfg), command], timeout=30)
     assert out.returncode == 2, out.stderr
     assert out.stderr.splitlines() == [
-        f"ddnsd: config file {cfg} has 1 problem(s)",
+        f"ddnsd: config file {cfg} has 1 problem",
         "  - " + problem.format(tmp=tmp_path),
     ]
     assert out.stdout == ""
