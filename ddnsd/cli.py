@@ -198,6 +198,11 @@ def _hook_globals(command: str, head: list[str]) -> tuple[str | None, str, str] 
 def _hook(command: str, head: list[str], rest: list[str]) -> int:
     """``present`` / ``cleanup`` / ``hook …``: handed to a running daemon when one answers
     on its socket (standard library only, no logging set-up), else done in-process."""
+    if rest in (["-h"], ["--help"]):
+        from ddnsd.acme.hooks import HELP
+
+        print(HELP[command])
+        return 0
     found = _hook_globals(command, head)
     if isinstance(found, int):
         return found

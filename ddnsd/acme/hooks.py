@@ -31,6 +31,34 @@ ServiceFactory = Callable[[], "ChallengeService"]
 LEGO_USAGE = (
     "usage: ddnsd present|cleanup FQDN VALUE, or ddnsd present|cleanup -- DOMAIN TOKEN KEYAUTH"
 )
+_WHO_WORKS = (
+    "A running daemon (`ddnsd run`) does the work when it answers on its socket; otherwise\n"
+    "this process does. Exit 0 done, 1 failed, 2 usage or configuration, 3 put off by\n"
+    "TransIP's rate limit. See README.md (certbot, lego, dehydrated)."
+)
+#: ``ddnsd present|cleanup|hook -h``: what each front door takes.
+HELP = {
+    "present": (
+        "usage: ddnsd [-c FILE] present FQDN VALUE\n"
+        "       ddnsd [-c FILE] present -- DOMAIN TOKEN KEYAUTH   (lego exec, EXEC_MODE=RAW)\n\n"
+        "Add the ACME DNS-01 TXT value at FQDN (_acme-challenge.<domain>.) as one entry and\n"
+        "return once every authoritative nameserver serves it (lego exec's present).\n"
+    ),
+    "cleanup": (
+        "usage: ddnsd [-c FILE] cleanup FQDN VALUE\n"
+        "       ddnsd [-c FILE] cleanup -- DOMAIN TOKEN KEYAUTH   (lego exec, EXEC_MODE=RAW)\n\n"
+        "Remove the TXT value that present added, and only that entry (lego exec's cleanup).\n"
+    ),
+    "hook": (
+        "usage: ddnsd [-c FILE] hook certbot-auth|certbot-cleanup\n"
+        "       ddnsd [-c FILE] hook dehydrated HANDLER ARGS...\n\n"
+        'certbot: --manual-auth-hook "ddnsd hook certbot-auth" --manual-cleanup-hook\n'
+        '"ddnsd hook certbot-cleanup" (certbot passes CERTBOT_DOMAIN, CERTBOT_VALIDATION).\n'
+        'dehydrated: HOOK=a script that runs `exec ddnsd hook dehydrated "$@"`\n'
+        "(deploy_challenge / clean_challenge; other handlers exit 0; HOOK_CHAIN works).\n"
+    ),
+}
+HELP = {command: text + "\n" + _WHO_WORKS for command, text in HELP.items()}
 DEHYDRATED_USAGE = (
     "usage: ddnsd hook dehydrated deploy_challenge|clean_challenge "
     "DOMAIN TOKEN_FILENAME TOKEN_VALUE [DOMAIN TOKEN_FILENAME TOKEN_VALUE ...]"

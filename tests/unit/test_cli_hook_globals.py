@@ -72,3 +72,21 @@ def test_usage_errors_exit_2_with_argparses_line(
 ) -> None:
     assert cli.main([*head, "present", "_acme-challenge.example.test.", "v"]) == 2
     assert line in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flag", ["-h", "--help"])
+@pytest.mark.parametrize("command", ["present", "cleanup", "hook"])
+def test_a_hooks_help_is_exit_0_on_stdout_without_a_config(
+    command: str, flag: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cli.main(["-c", "/nonexistent/ddnsd.toml", command, flag]) == 0
+    out, err = capsys.readouterr()
+    assert out.startswith(f"usage: ddnsd [-c FILE] {command} ")
+    assert "Exit 0 done, 1 failed, 2 usage or configuration, 3 " in out
+    assert err == ""
+
+
+def test_help_as_a_hook_argument_is_still_an_argument(capsys: pytest.CaptureFixture[str]) -> None:
+    """Only a lone -h/--help is a request for help: ``present -h VALUE`` is lego's usage."""
+    assert cli.main(["-c", "/nonexistent/ddnsd.toml", "present", "-h", "v", "w"]) == 2
+    assert "usage:" not in capsys.readouterr().out
