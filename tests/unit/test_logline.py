@@ -100,3 +100,14 @@ def test_a_careless_daemon_line_is_still_one_line_now(body: dict[str, object]) -
     if not (isinstance(ts, float) and 0 <= ts < 1e11):
         printed = calendar.timegm(time.strptime(line["ts"][:19], "%Y-%m-%dT%H:%M:%S"))
         assert int(before) <= printed <= after
+
+
+@pytest.mark.parametrize("level", ["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"])
+def test_text_lines_keep_the_documented_layout(level: str) -> None:
+    """``ts LEVEL logger: message`` exactly as logging's own formatter lays it out (what
+    people's log parsers were written against)."""
+    stock = logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+    record = logging.LogRecord("ddnsd.x", logging.getLevelName(level), "", 0, "a msg", (), None)
+    record.created, record.msecs = CREATED, (CREATED % 1) * 1000
+    assert via_printer("text", level, "ddnsd.x", "a msg") == stock.format(record)
+    assert logs.TextFormatter().format(record) == stock.format(record)
