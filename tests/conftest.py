@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import secrets
 import time
@@ -28,6 +29,19 @@ from ddnsd.emulator.server import Emulator, EmulatorConfig
 from ddnsd.model import DnsEntry
 
 DOMAINS = ["example.test", "other.test"]
+
+
+@pytest.fixture(autouse=True)
+def _root_logging_restored() -> Iterator[None]:
+    """A test that runs ``cli.main`` in-process gets ``logs.setup``: a root handler on the
+    ``sys.stderr`` of that moment, pytest's capture stream, closed after the test. Later
+    tests in the same worker would then log into a closed file ("--- Logging error ---" on
+    fd 2, which tests reading fd 2 see). Each test gets the root logger back as it was."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
