@@ -166,12 +166,12 @@ def _plain_globals(head: list[str]) -> tuple[str | None, str, str] | None:
             return None
         found[key] = value
     fmt, level = found.get("log-format", "text"), found.get("log-level", "INFO").upper()
-    if fmt not in _FORMATS or level not in _LEVELS or value_is_option(found.get("config")):
+    if fmt not in _FORMATS or level not in _LEVELS or _value_is_option(found.get("config")):
         return None
     return found.get("config"), fmt, level
 
 
-def value_is_option(value: str | None) -> bool:
+def _value_is_option(value: str | None) -> bool:
     """argparse reads ``-c --log-level`` as a missing value, not as a file named so."""
     return value is not None and value.startswith("-") and value != "-"
 
