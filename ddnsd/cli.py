@@ -162,13 +162,14 @@ def _plain_globals(head: list[str]) -> tuple[str | None, str, str] | None:
             i += 1
         i += 1
         key = {"-c": "config", "--config": "config"}.get(name, name.removeprefix("--"))
-        if (eq and name == "-c") or key not in ("config", "log-format", "log-level"):
-            return None
+        if key == "log-level":
+            value = value.upper()
+        good = {"config": not _value_is_option(value), "log-format": value in _FORMATS}
+        good["log-level"] = value in _LEVELS
+        if (eq and name == "-c") or not good.get(key, False):
+            return None  # every value is checked: argparse refuses a bad one even if repeated
         found[key] = value
-    fmt, level = found.get("log-format", "text"), found.get("log-level", "INFO").upper()
-    if fmt not in _FORMATS or level not in _LEVELS or _value_is_option(found.get("config")):
-        return None
-    return found.get("config"), fmt, level
+    return found.get("config"), found.get("log-format", "text"), found.get("log-level", "INFO")
 
 
 def _value_is_option(value: str | None) -> bool:

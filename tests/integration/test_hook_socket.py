@@ -160,7 +160,7 @@ def test_forwarded_progress_lines_keep_the_hooks_format_and_level(
     emulator: EmulatorHandle, tmp_path: Path, daemons: Any
 ) -> None:
     config = hook_config(tmp_path, emulator)
-    serve(daemons, config)
+    daemon = serve(daemons, config)
     quiet = run(["--log-level", "warning", "-c", str(config), "present", FQDN, "value-q"])
     assert quiet.returncode == 0, quiet.stderr
     assert quiet.stderr == ""  # the daemon's INFO lines are below the hook's level
@@ -170,6 +170,7 @@ def test_forwarded_progress_lines_keep_the_hooks_format_and_level(
     assert lines and all(set(line) == {"ts", "level", "logger", "msg"} for line in lines)
     assert any(line["logger"].startswith("ddnsd.acme") for line in lines)
     assert acme_values(emulator) == []
+    assert served_hooks(daemon) == 2  # the lines above came from the daemon, not in-process
 
 
 def test_in_process_present_with_a_cached_token_parses_no_key(

@@ -35,6 +35,9 @@ TO_ARGPARSE = {
     "help": ["-h"],
     "unknown option": ["--verbose"],
     "empty = form": ["--log-format="],
+    "a bad level before a good one": ["--log-level=bogus", "--log-level=debug"],
+    "a bad format before a good one": ["--log-format=xml", "--log-format", "json"],
+    "an option as -c's value, then -c": ["-c", "--log-level", "-c", "f"],
 }
 
 
@@ -63,6 +66,10 @@ USAGE = {
     "bad level": (["--log-level", "loud"], "argument --log-level: invalid choice: 'LOUD'"),
     "bad format": (["--log-format", "yaml"], "argument --log-format: invalid choice: 'yaml'"),
     "unknown option": (["--verbose"], "ddnsd: unknown option --verbose"),
+    "a bad level, then a good one": (
+        ["--log-level=bogus", "--log-level=info"],
+        "argument --log-level: invalid choice: 'BOGUS'",
+    ),
 }
 
 
