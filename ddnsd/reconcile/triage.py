@@ -144,7 +144,7 @@ class Triage:
             msg = f"{spec.key}: in sync ({desired}, every authoritative nameserver agrees)"
             log.debug("%s", msg)
             return RecordResult(spec, Outcome.NOOP, msg, content=desired, via="dns")
-        if conflicts.get(spec.key) == values:
+        if values and conflicts.get(spec.key) == values:  # () is "no DNS view", not "nothing"
             msg = f"{spec.key}: still several entries ({', '.join(values)}); left alone"
             log.debug("%s", msg)
             return RecordResult(spec, Outcome.CONFLICT, msg, via="memory")

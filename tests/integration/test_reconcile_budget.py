@@ -114,6 +114,47 @@ def test_a_remembered_entry_changed_by_hand_costs_one_get(emulator_factory: Any)
     assert mine(emulator, HOME_A) == [DnsEntry("home", 60, "A", V3)]
 
 
+def test_a_conflict_found_without_a_dns_view_is_asked_again_once_the_name_is_empty(
+    emulator_factory: Any,
+) -> None:
+    """ddnsd POSTs the record, someone adds a second entry, the remembered PATCH finds the
+    conflict (406 multiple matches, GET): the nameservers (lagging) never showed any of
+    it. When the user then deletes both entries, the API is asked again and the record is
+    written: an empty name is not "the same conflict as before"."""
+    emulator = emulator_factory(propagation_delay=600)  # the nameservers serve nothing yet
+    clock = Clock(quiet_start([D], 300, 3600))
+    engine = engine_for(emulator, [HOME_A], clock=clock)
+    assert engine.run_round({"A": V1}).outcomes == {HOME_A.key: Outcome.UPDATED}
+    auth = {"Authorization": f"Bearer {emulator.token()}"}
+    url = f"{emulator.api_url}/domains/{D}/dns"
+    theirs = {"name": "home", "expire": 300, "type": "A", "content": "198.51.100.9"}
+    assert requests.post(url, json={"dnsEntry": theirs}, headers=auth, timeout=5).ok
+    clock.advance(60)
+    assert engine.run_round({"A": V2}).outcomes == {HOME_A.key: Outcome.CONFLICT}
+    for content in (V1, "198.51.100.9"):
+        gone = {**theirs, "content": content}
+        assert requests.delete(url, json={"dnsEntry": gone}, headers=auth, timeout=5).ok
+    clock.advance(60)
+
+    assert engine.run_round({"A": V2}).outcomes == {HOME_A.key: Outcome.UPDATED}
+    assert mine(emulator, HOME_A) == [DnsEntry("home", 300, "A", V2)]
+
+
+def test_a_remembered_entry_keeps_its_own_ttl(emulator_factory: Any, tmp_path: Path) -> None:
+    """The stored entry has ttl 3600, the configuration 300 (TransIP keeps one expire per
+    name + type, so ddnsd keeps 3600): the remembered PATCH carries 3600 and lands first time."""
+    emulator = emulator_factory(propagation_delay=600)
+    emulator.seed_entry(D, DnsEntry("home", 3600, "A", V1))
+    clock = Clock(quiet_start([D], 120, 3600))
+    engine = engine_for(emulator, [HOME_A], clock=clock)
+    assert engine.run_round({"A": V2}).outcomes == {HOME_A.key: Outcome.UPDATED}
+    clock.advance(60)
+    seen = len(log(emulator))
+    assert engine.run_round({"A": V3}).outcomes == {HOME_A.key: Outcome.UPDATED}
+    assert [r for r in log(emulator)[seen:] if r[1] == DNS] == [("PATCH", DNS, 204)]
+    assert mine(emulator, HOME_A) == [DnsEntry("home", 3600, "A", V3)]
+
+
 def test_two_entries_at_the_name_stay_a_conflict_without_a_write(emulator: Any) -> None:
     for content in (V1, "198.51.100.9"):
         emulator.seed_entry(D, DnsEntry("home", 300, "A", content))
