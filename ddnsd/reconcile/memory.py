@@ -130,7 +130,9 @@ class Memory:
             self._stamp = (st.st_mtime_ns, st.st_size)
 
     def save(self) -> None:
-        """Write the file if this configuration's part changed (others' part is kept)."""
+        """Write what this process changed since it last loaded or saved; everything else in
+        the file stands (another configuration's records, and what another process of this
+        configuration wrote meanwhile, e.g. a ``once`` beside the daemon), and is taken over."""
         mine = self.known.to_json(self.keys, self.domains)
         if mine == self._saved or self.file is None:
             return
@@ -139,12 +141,20 @@ class Memory:
                 return
             data = self._read() or {}
             for section in ("records", "domains"):
-                own = self.keys if section == "records" else self.domains
-                kept = {k: v for k, v in dict(data.get(section, {})).items() if k not in own}
-                data[section] = {**kept, **mine[section]}
+                ours, before = mine[section], self._saved.get(section, {})
+                merged = dict(data.get(section, {}))
+                for key in set(ours) | set(before):
+                    if ours.get(key) == before.get(key):
+                        continue  # not changed here: the file's value stands
+                    if key in ours:
+                        merged[key] = ours[key]
+                    else:
+                        merged.pop(key, None)
+                data[section] = merged
             data["version"] = 1
             if self._write(data):
-                self._saved = mine
+                self.known = Known.from_json(data)
+                self._saved = self.known.to_json(self.keys, self.domains)
 
     # -- the file
 

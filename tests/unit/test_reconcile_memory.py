@@ -114,3 +114,38 @@ def test_without_a_state_dir_nothing_is_written(tmp_path: Path) -> None:
     m.load()
     assert m.known.seen[HOME] == Seen("203.0.113.1", 1.0)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_save_keeps_what_another_process_wrote_meanwhile(tmp_path: Path) -> None:
+    """The daemon loaded, then a ``once`` wrote record X; the daemon then changes only Y and
+    saves: X keeps the once's value (in the file and in the daemon's memory)."""
+    keys, domains = [HOME, OFFICE], ["example.test"]
+    daemon = Memory(tmp_path, keys, domains)
+    daemon.known.seen[HOME] = Seen("203.0.113.1", 1.0)
+    daemon.save()
+    once = Memory(tmp_path, keys, domains)
+    once.load()
+    once.known.seen[HOME] = Seen("203.0.113.2", 2.0, 300)
+    once.save()
+
+    daemon.known.seen[OFFICE] = Seen("198.51.100.1", 3.0)
+    daemon.save()
+
+    after = Memory(tmp_path, keys, domains)
+    after.load()
+    assert after.known.seen == {
+        HOME: Seen("203.0.113.2", 2.0, 300),
+        OFFICE: Seen("198.51.100.1", 3.0),
+    }
+    assert daemon.known.seen == after.known.seen
+
+
+def test_a_record_this_process_forgot_leaves_the_file(tmp_path: Path) -> None:
+    m = memory(tmp_path)
+    m.known.seen[HOME] = Seen("203.0.113.1", 1.0)
+    m.save()
+    del m.known.seen[HOME]
+    m.save()
+    again = memory(tmp_path)
+    again.load()
+    assert again.known.seen == {}
