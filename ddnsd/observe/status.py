@@ -270,6 +270,10 @@ def record_update(
             event("written", when, record=spec.key, method=method, old=before, new=rec.content)
         )
     was_bad = old is not None and old.outcome in ("failed", "conflict")
+    if outcome == "deferred":  # put off by the request budget: no recovery, no new failure
+        if not was_bad:
+            state.outcome = outcome
+        return state
     if outcome in ("failed", "conflict"):
         if old is None or old.outcome != outcome:
             out.append(event(outcome, when, record=spec.key, message=rec.message))

@@ -36,7 +36,7 @@ def result(outcome: Outcome, content: str | None = "203.0.113.7", via: str = "ap
     return RoundResult({KEY: rec}, api_requests=1, api_consulted=True)
 
 
-N, U, F, C = Outcome.NOOP, Outcome.UPDATED, Outcome.FAILED, Outcome.CONFLICT
+N, U, F, C, D = Outcome.NOOP, Outcome.UPDATED, Outcome.FAILED, Outcome.CONFLICT, Outcome.DEFERRED
 
 
 @pytest.mark.parametrize(
@@ -48,6 +48,9 @@ N, U, F, C = Outcome.NOOP, Outcome.UPDATED, Outcome.FAILED, Outcome.CONFLICT
         ([F], ["failed"]),  # the first round already fails
         ([N, C, C, N], ["conflict", "recovered"]),
         ([N, F, C, U], ["failed", "conflict", "written", "recovered"]),
+        ([N, F, D, F, N], ["failed", "recovered"]),  # put off: neither recovered nor failed
+        ([N, D, N], []),
+        ([N, D, F], ["failed"]),
     ],
     ids=[
         "quiet",
@@ -56,6 +59,9 @@ N, U, F, C = Outcome.NOOP, Outcome.UPDATED, Outcome.FAILED, Outcome.CONFLICT
         "failed-first",
         "conflict",
         "failed-conflict-written",
+        "failed-deferred-failed",
+        "deferred",
+        "deferred-failed",
     ],
 )
 def test_record_transitions_make_events(outcomes: list[Outcome], kinds: list[str]) -> None:
