@@ -16,6 +16,7 @@ Standard library only: the ACME hooks write events too.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,6 +69,8 @@ class Event:
         at, kind = obj.get("at"), obj.get("kind")
         if not isinstance(kind, str) or isinstance(at, bool) or not isinstance(at, int | float):
             return None
+        if not math.isfinite(at):
+            return None
         return cls(kind, float(at), {k: v for k, v in obj.items() if k not in ("at", "kind")})
 
 
@@ -109,8 +112,8 @@ def describe(obj: Mapping[str, Any]) -> str:
         "conflict": lambda: f"{record}: {g('message')}",
         "challenge_added": lambda: f"challenge added at {g('name')}",
         "challenge_served": lambda: (
-            f"challenge at {g('name')} served by all {len(obj.get('nameservers') or {})} "
-            f"nameservers after {float(obj.get('seconds') or 0):.1f} s"
+            f"challenge at {g('name')} served by all {_count(obj.get('nameservers'))} "
+            f"nameservers after {_seconds(obj.get('seconds'))}"
         ),
         "challenge_removed": lambda: (
             f"challenge removed at {g('name')}" + (" (stale)" if obj.get("stale") else "")
@@ -122,3 +125,14 @@ def describe(obj: Mapping[str, Any]) -> str:
     }
     text = texts.get(str(kind))
     return text() if text is not None else str(kind)
+
+
+def _count(value: object) -> str:
+    """How many nameservers an event names (a history line of another version may hold
+    anything: shown as "?", never a crash of the page)."""
+    return str(len(value)) if isinstance(value, list | dict | tuple) else "?"
+
+
+def _seconds(value: object) -> str:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return f"{value:.1f} s" if ok else "? s"
