@@ -28,15 +28,17 @@ class Recorder:
 
     def __init__(self) -> None:
         self.items: list[tuple[str, str]] = []
+        self.calls: list[tuple[str, object]] = []
 
     def cleanup_stale(self) -> int:
         return 0
 
     def present_all(self, items: list[tuple[str, str]], *, wait: bool = True) -> None:
         self.items += items
+        self.calls.append(("present_all", wait))
 
     def wait_journal(self, names: list[str]) -> None:
-        pass
+        self.calls.append(("wait_journal", sorted(names)))
 
     def cleanup(self, name: str, value: str) -> None:
         self.items.append((name, value))
@@ -112,3 +114,37 @@ def test_accepted_name_reaches_the_service_normalised(door: str, domain: str) ->
     names = {name for name, _ in service.items}
     assert challenge_name(domain) in names or door == "certbot-all-domains"
     assert all(name == name.lower() and not name.endswith(".") for name in names)
+
+
+APEX = WILD = "_acme-challenge.example.test"  # a wildcard's challenge name is the apex's
+CERTBOT_WAITS = [
+    # (CERTBOT_REMAINING_CHALLENGES, CERTBOT_ALL_DOMAINS) -> what the hook asks of the service
+    ("1", "example.test,*.example.test", [("present_all", False)]),
+    (
+        "0",
+        "example.test,*.example.test,www.example.test",
+        [
+            ("present_all", False),
+            ("wait_journal", [APEX, WILD, "_acme-challenge.www.example.test"]),
+        ],
+    ),
+    ("0", "example.test", [("present_all", False), ("wait_journal", [APEX])]),
+    ("", "", [("present_all", True)]),  # an older certbot: every hook waits for its own value
+]
+
+
+@pytest.mark.parametrize(("remaining", "all_domains", "calls"), CERTBOT_WAITS)
+def test_certbots_last_auth_hook_waits_for_every_value_of_the_certificate(
+    remaining: str, all_domains: str, calls: list[tuple[str, object]]
+) -> None:
+    """A hook with challenges still to come only adds its value; the last one waits for all
+    of the certificate's names in the journal (not just its own value)."""
+    service = Recorder()
+    environ = {
+        "CERTBOT_DOMAIN": "example.test",
+        "CERTBOT_VALIDATION": "v" * 43,
+        "CERTBOT_REMAINING_CHALLENGES": remaining,
+        "CERTBOT_ALL_DOMAINS": all_domains,
+    }
+    assert hooks.certbot("auth", environ, lambda: service) == 0  # type: ignore[arg-type,return-value]
+    assert service.calls == calls
