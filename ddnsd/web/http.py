@@ -163,6 +163,8 @@ def credentials_match(user: bytes, password: bytes, want_user: str, want_passwor
 class AuthGuard:
     """Checks credentials; counts wrong ones per client address and locks out repeat offenders."""
 
+    MAX_CLIENTS = 4096  # client addresses remembered at once
+
     def __init__(self, max_failures: int, window: float, clock: Callable[[], float]) -> None:
         self.max_failures = max_failures
         self.window = window
@@ -183,14 +185,20 @@ class AuthGuard:
     def failed(self, client: str) -> None:
         now = self._clock()
         with self._lock:
-            if len(self._failures) > 4096:  # forget stale entries; bounded memory
-                stale = [c for c, (_, t) in self._failures.items() if now - t >= self.window]
-                for c in stale:
-                    del self._failures[c]
-            count, first = self._failures.get(client, (0, now))
+            failures = self._failures  # oldest first failure first (dicts keep their order)
+            count, first = failures.get(client, (0, now))
             if now - first >= self.window:
+                failures.pop(client, None)  # a new window: to the back of the line
                 count, first = 0, now
-            self._failures[client] = (count + 1, first)
+            failures[client] = (count + 1, first)
+            # Bounded memory at constant cost per failure: drop from the front what is
+            # stale, and the oldest beyond MAX_CLIENTS (a flood of addresses cannot make
+            # every failed login scan the whole table).
+            while failures:
+                oldest, (_, at) = next(iter(failures.items()))
+                if now - at < self.window and len(failures) <= self.MAX_CLIENTS:
+                    break
+                del failures[oldest]
 
     def succeeded(self, client: str) -> None:
         with self._lock:
