@@ -111,6 +111,6 @@ def token_lifetime(value: object, *, minimum: float = MINUTE) -> tuple[str, int]
 def format_seconds(seconds: float) -> str:
     """``"45 s"``, ``"5 min"``, ``"2 h"``, ``"3 d"``: the largest whole unit (for messages)."""
     for unit, size in (("d", DAY), ("h", HOUR), ("min", MINUTE)):
-        if seconds >= size and seconds % size == 0:
+        if size <= seconds < 1e9 and seconds % size == 0:  # 1e9 s: ~30 years, then "1e+300 s"
             return f"{int(seconds // size)} {unit}"
     return f"{seconds:g} s"

@@ -121,7 +121,17 @@ def test_token_lifetime_refuses(value: object, message: str) -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "text"),
-    [(45, "45 s"), (1.5, "1.5 s"), (300, "5 min"), (7200, "2 h"), (86400 * 3, "3 d"), (90, "90 s")],
+    [
+        (45, "45 s"),
+        (1.5, "1.5 s"),
+        (300, "5 min"),
+        (7200, "2 h"),
+        (86400 * 3, "3 d"),
+        (90, "90 s"),
+        (86400 * 365, "365 d"),
+        (1e300, "1e+300 s"),  # a number a person can read in an error line
+        (86400 * 1e20, "8.64e+24 s"),
+    ],
 )
 def test_format_seconds(seconds: float, text: str) -> None:
     assert durations.format_seconds(seconds) == text
