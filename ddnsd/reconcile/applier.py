@@ -39,14 +39,7 @@ from ddnsd.errors import (
     UnsafePlan,
 )
 from ddnsd.model import DnsEntry, Outcome, RecordSpec
-from ddnsd.reconcile.planner import (
-    Change,
-    Decision,
-    Plan,
-    RecordPlan,
-    plan_domain,
-    same_content,
-)
+from ddnsd.reconcile.planner import Change, Decision, Plan, RecordPlan, plan_domain
 from ddnsd.transip.wire import is_already_exists, is_patch_mismatch
 
 log = logging.getLogger(__name__)
@@ -205,7 +198,7 @@ class Applier:
             changes=tuple(done),
             content=record.desired,
             notes=record.notes,
-            expire=_expire_after(record, done),
+            expire=record.expire,
         )
 
 
@@ -216,21 +209,7 @@ def _in_sync(record: RecordPlan) -> RecordResult:
         f"{record.spec.key}: in sync ({record.desired})",
         content=record.desired,
         notes=record.notes,
-        expire=_expire_after(record, []),
-    )
-
-
-def _expire_after(record: RecordPlan, done: list[Change]) -> int | None:
-    """The expire of the entry that holds the desired content once ``done`` is written: the
-    last entry written, else the one listed entry that holds it; None when unknown."""
-    for change in reversed(done):
-        if change.kind in ("add", "update"):
-            return change.entry.expire
-    desired, current = record.desired, record.current
-    if desired is None or len(current) != 1:
-        return None
-    return (
-        current[0].expire if same_content(record.spec.type, current[0].content, desired) else None
+        expire=record.expire,
     )
 
 

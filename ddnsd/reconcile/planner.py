@@ -102,6 +102,7 @@ class RecordPlan:
     changes: tuple[Change, ...] = ()
     reason: str = ""
     notes: tuple[str, ...] = ()  # things the user should know (e.g. a ttl that cannot change)
+    expire: int | None = None  # the expire of the record's one entry once the changes are made
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,6 +240,7 @@ def plan_record(spec: RecordSpec, address: str | None, entries: Sequence[DnsEntr
             current,
             (change("add", new, "no entry yet"),),
             reason="no entry yet",
+            expire=new.expire,
         )
 
     if len(current) > 1 and not spec.exclusive:
@@ -273,7 +275,9 @@ def plan_record(spec: RecordSpec, address: str | None, entries: Sequence[DnsEntr
         )
     reason = changes[-1].reason if changes else "in sync"
     decision = Decision.CHANGES if changes else Decision.IN_SYNC
-    return RecordPlan(spec, address, desired, decision, current, tuple(changes), reason, notes)
+    return RecordPlan(
+        spec, address, desired, decision, current, tuple(changes), reason, notes, keep.expire
+    )
 
 
 def check_specs(specs: Sequence[RecordSpec]) -> None:

@@ -17,6 +17,7 @@ from ddnsd.reconcile.planner import (
     check_plan,
     desired_content,
     plan_domain,
+    plan_record,
 )
 
 D = "example.test"
@@ -389,3 +390,33 @@ def test_planner_imports_no_io() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+A300 = DnsEntry("home", 300, "A", "203.0.113.1")
+A3600 = DnsEntry("home", 3600, "A", "203.0.113.1")
+OTHER60 = DnsEntry("home", 60, "A", "198.51.100.9")
+HOME = RecordSpec("example.test", "home", "A", ttl=300)
+EXPIRES = {
+    # (spec, entries, address) -> the expire of the record's one entry after the plan
+    "no entry: the configured ttl": (HOME, [], "203.0.113.7", 300),
+    "one entry: its own expire": (HOME, [A3600], "203.0.113.7", 3600),
+    "in sync: its own expire": (HOME, [A3600], "203.0.113.1", 3600),
+    "exclusive: the kept one's": (
+        replace(HOME, exclusive=True),
+        [OTHER60, A3600],
+        "203.0.113.1",
+        3600,
+    ),
+    "conflict: unknown": (HOME, [A300, OTHER60], "203.0.113.7", None),
+    "address unknown": (HOME, [A300], None, None),
+}
+
+
+@pytest.mark.parametrize(
+    ("spec", "entries", "address", "expire"), EXPIRES.values(), ids=EXPIRES.keys()
+)
+def test_the_plan_knows_the_expire_its_entry_ends_with(
+    spec: RecordSpec, entries: list[DnsEntry], address: str | None, expire: int | None
+) -> None:
+    """What records.json remembers, so a change within the grace can PATCH it directly."""
+    assert plan_record(spec, address, entries).expire == expire
