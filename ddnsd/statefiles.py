@@ -26,12 +26,14 @@ Standard library only: hook processes use it on their fast path.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
 import os
 import re
 import secrets
+import stat
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -64,14 +66,46 @@ def owner_of(directory: Path) -> tuple[int, int] | None:
     return None if st.st_uid == 0 else (st.st_uid, st.st_gid)
 
 
+#: why :func:`adopt` refuses a file (the strerror of its OSError)
+NOT_OURS = (
+    "it is not a plain file with a single link, and ddnsd hands only such files "
+    "to the state directory's owner: remove it"
+)
+_NO_LINKS = "ddnsd does not follow links in its state directory: remove it"
+#: why a symbolic link in the state directory is not opened (see :func:`open_nofollow`)
+A_LINK = f"it is a symbolic link; {_NO_LINKS}"
+
+
 def adopt(fd: int, directory: Path) -> None:
-    """Give the open file ``fd`` to the owner of ``directory`` (see :func:`owner_of`)."""
+    """Give the open file ``fd`` to the owner of ``directory`` (see :func:`owner_of`).
+
+    Only a regular file with one link: anything else (a hard link the directory's owner
+    planted to a file of root's, a device, a FIFO) would hand over more than a state file.
+    OSError (EPERM, :data:`NOT_OURS`) for those.
+    """
     owner = owner_of(directory)
     if owner is None:
         return
     st = os.fstat(fd)
-    if (st.st_uid, st.st_gid) != owner:
-        os.fchown(fd, *owner)
+    if (st.st_uid, st.st_gid) == owner:
+        return
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+        raise OSError(errno.EPERM, NOT_OURS)
+    os.fchown(fd, *owner)
+
+
+def open_nofollow(path: Path, flags: int, mode: int = 0o600) -> int:
+    """``os.open`` that never follows a symbolic link at ``path`` (O_NOFOLLOW, O_CLOEXEC).
+
+    A link there is an OSError (ELOOP) whose strerror is :data:`A_LINK`: the owner of the
+    state directory could point it at any file of root's.
+    """
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EEXIST) and os.path.islink(path):
+            raise OSError(errno.ELOOP, A_LINK, str(path)) from exc
+        raise
 
 
 def make_dir(directory: Path) -> None:
@@ -105,10 +139,12 @@ def open_lock(path: Path, *, new: bool = False) -> int:
     """
     flags = os.O_RDWR | os.O_CREAT | (os.O_EXCL if new else 0)
     try:
-        fd = os.open(path, flags, 0o600)
+        fd = open_nofollow(path, flags)
     except OSError as exc:
+        if exc.strerror == A_LINK:
+            raise DdnsdError(f"{path} is a symbolic link; {_NO_LINKS}") from exc
         try:
-            owner = os.stat(path).st_uid
+            owner = os.lstat(path).st_uid
         except OSError:
             raise DdnsdError(
                 f"cannot create the lock file {path}: {exc.strerror}; "
@@ -121,9 +157,9 @@ def open_lock(path: Path, *, new: bool = False) -> int:
         ) from exc
     try:
         adopt(fd, path.parent)
-    except OSError:
+    except OSError as exc:
         os.close(fd)
-        raise
+        raise DdnsdError(f"cannot use the lock file {path}: {exc.strerror}") from exc
     return fd
 
 
@@ -255,8 +291,10 @@ class StateFile:
         make_dir(self.path.parent)
         try:
             fd = open_lock(self.path.with_name(self.path.name + ".lock"))
-        except DdnsdError as exc:
-            raise OSError(str(exc)) from exc
+        except DdnsdError as exc:  # the callers say "cannot use <dir> (<strerror>)"
+            cause = exc.__cause__
+            code = cause.errno if isinstance(cause, OSError) and cause.errno else errno.EIO
+            raise OSError(code, str(exc)) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             yield

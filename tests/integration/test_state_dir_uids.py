@@ -1,0 +1,137 @@
+"""Root in a state directory that ``nobody`` owns (certbot's hooks in the daemon user's
+directory): root hands its files to that user, and nothing else.
+
+The user could plant a symbolic or hard link where a lock file or the history should be;
+root must then neither give the link's target away nor write to it, and say why.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pwd
+import shutil
+import stat
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from uid_support import USER, require_root
+
+from ddnsd.errors import DdnsdError
+from ddnsd.observe.events import event
+from ddnsd.observe.history import History
+from ddnsd.statefiles import open_lock
+from ddnsd.transip.budget import Budget
+from ddnsd.transip.ledger import DDNS
+
+SECRET = b"root:$6$not-yours:19000:0:99999:7:::\n"
+NO_LINKS = "ddnsd does not follow links in its state directory: remove it"
+NOT_OURS = (
+    "it is not a plain file with a single link, and ddnsd hands only such files "
+    "to the state directory's owner: remove it"
+)
+
+
+@dataclass(frozen=True)
+class Place:
+    """``state`` (0700, the user's) and ``target``: a file of root's beside it (0640)."""
+
+    state: Path
+    target: Path
+    uid: int
+    gid: int
+
+    def as_user(self, *command: str) -> None:
+        prefix = ["setpriv", f"--reuid={self.uid}", f"--regid={self.gid}", "--clear-groups", "--"]
+        subprocess.run([*prefix, *command], check=True, capture_output=True)
+
+    def plant(self, name: str, how: str) -> Path:
+        """A link to ``target`` named ``name`` in the state dir: the user's symlink, or a
+        hard link (root makes it: ``fs.protected_hardlinks`` stops the user here, not
+        everywhere)."""
+        path = self.state / name
+        if how == "symlink":
+            self.as_user("ln", "-s", str(self.target), str(path))
+        else:
+            os.link(self.target, path)
+        return path
+
+    def assert_target_untouched(self) -> None:
+        st = self.target.stat()
+        assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (0, 0, 0o640)
+        assert self.target.read_bytes() == SECRET
+
+
+@pytest.fixture
+def place() -> Iterator[Place]:
+    require_root()
+    pw = pwd.getpwnam(USER)
+    base = Path(tempfile.mkdtemp(prefix="ddnsd-links-"))
+    try:
+        base.chmod(0o755)
+        state = base / "state"
+        state.mkdir(mode=0o700)
+        os.chown(state, pw.pw_uid, pw.pw_gid)
+        target = base / "shadow"
+        target.write_bytes(SECRET)
+        target.chmod(0o640)
+        yield Place(state, target, pw.pw_uid, pw.pw_gid)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_a_symlink_for_a_lock_file_is_refused_in_one_sentence(place: Place) -> None:
+    lock = place.plant("acme-journal.json.lock", "symlink")
+    with pytest.raises(DdnsdError) as caught:
+        open_lock(lock)
+    assert str(caught.value) == f"{lock} is a symbolic link; {NO_LINKS}"
+    place.assert_target_untouched()
+
+
+@pytest.mark.parametrize("how", ["symlink", "hardlink"])
+def test_a_linked_budget_lock_gives_nothing_away(
+    place: Place, how: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    budget = Budget(place.state, login="demo", api_url="https://api.test/v6")
+    assert budget.file is not None
+    lock = place.plant(budget.file.path.name + ".lock", how)
+    budget.take(DDNS)  # counted in this process
+    why = (
+        f"{lock} is a symbolic link; {NO_LINKS}"
+        if how == "symlink"
+        else (f"cannot use the lock file {lock}: {NOT_OURS}")
+    )
+    assert warnings(caplog) == [
+        f"the shared TransIP request budget: cannot use {place.state} ({why}); "
+        "counting in this process only"
+    ]
+    place.assert_target_untouched()
+
+
+@pytest.mark.parametrize(
+    ("name", "how"),
+    [("history.jsonl", "symlink"), ("history.jsonl", "hardlink"), ("history.lock", "symlink")],
+)
+def test_a_linked_history_file_gives_nothing_away(
+    place: Place, name: str, how: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    history = History(place.state)
+    planted = place.plant(name, how)
+    assert history.append(event("stopped", 1.0, pid=7)) is False
+    if name == "history.lock":
+        why = f"{planted} is a symbolic link; {NO_LINKS}"
+    else:
+        why = f"it is a symbolic link; {NO_LINKS}" if how == "symlink" else NOT_OURS
+    assert warnings(caplog) == [
+        f"history: cannot write {history.path} ({why}); events are not kept until it can be"
+    ]
+    place.assert_target_untouched()
+
