@@ -7,6 +7,7 @@ root must then neither give the link's target away nor write to it, and say why.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pwd
@@ -14,6 +15,7 @@ import shutil
 import stat
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,7 @@ from pathlib import Path
 import pytest
 from uid_support import USER, require_root
 
+from ddnsd.acme.inflight import WriteLocks
 from ddnsd.errors import DdnsdError
 from ddnsd.observe.events import event
 from ddnsd.observe.history import History
@@ -135,3 +138,28 @@ def test_a_linked_history_file_gives_nothing_away(
     ]
     place.assert_target_untouched()
 
+
+def test_a_symlink_for_a_post_lock_opens_nothing_of_roots(place: Place) -> None:
+    """Root asks whether a POST call still runs by opening its lock file read-write: through
+    the user's link that would open any device or pipe of root's (here a pipe whose reader
+    wakes up when a writer opens it). The link is no call's lock: litter, removed."""
+    fifo = place.target.with_name("pipe")
+    os.mkfifo(fifo, 0o600)
+    opened = threading.Event()
+
+    def reader() -> None:
+        os.close(os.open(fifo, os.O_RDONLY))  # blocks until someone opens it for writing
+        opened.set()
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    link = place.state / ".acme-post-1-0a1b2c3d.lock"
+    place.as_user("ln", "-s", str(fifo), str(link))
+    try:
+        assert WriteLocks(place.state).active("1-0a1b2c3d") is False
+        assert opened.wait(0.5) is False
+        assert not link.is_symlink()
+    finally:
+        with contextlib.suppress(OSError):  # lets the reader go (ENXIO: it went already)
+            os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        thread.join(5)
