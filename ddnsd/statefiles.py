@@ -109,14 +109,38 @@ def open_nofollow(path: Path, flags: int, mode: int = 0o600) -> int:
 
 
 def make_dir(directory: Path) -> None:
-    """Create ``directory`` (mode 0700) and missing parents; a new one gets its parent's owner."""
+    """Create ``directory`` (mode 0700) and missing parents (the default mode, as
+    ``mkdir -p``); each one this call creates gets the owner of the nearest directory that
+    existed (see :func:`owner_of`).
+
+    One level at a time, each below a descriptor of the one above and opened without
+    following a link, so a level swapped for a link meanwhile takes nothing elsewhere. A
+    level another process created meanwhile is used as it is.
+    """
     directory = Path(directory)
     if directory.is_dir():
         return
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    owner = owner_of(directory.parent)
-    if owner is not None:
-        os.chown(directory, *owner)
+    existing = directory.parent
+    while not existing.is_dir() and existing != existing.parent:
+        existing = existing.parent
+    missing = directory.relative_to(existing).parts
+    owner = owner_of(existing)
+    fd = os.open(existing, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for depth, name in enumerate(missing, 1):
+            try:
+                os.mkdir(name, 0o700 if depth == len(missing) else 0o777, dir_fd=fd)
+                made = True
+            except FileExistsError:
+                made = False  # another process's; the open below fails unless a directory
+            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+            level = os.open(name, flags, dir_fd=fd)
+            os.close(fd)
+            fd = level
+            if made and owner is not None:
+                os.fchown(fd, *owner)
+    finally:
+        os.close(fd)
 
 
 def make_state_dir(directory: Path) -> None:

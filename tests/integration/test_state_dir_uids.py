@@ -27,7 +27,7 @@ from ddnsd.acme.inflight import WriteLocks
 from ddnsd.errors import DdnsdError
 from ddnsd.observe.events import event
 from ddnsd.observe.history import History
-from ddnsd.statefiles import open_lock
+from ddnsd.statefiles import make_dir, open_lock
 from ddnsd.transip.budget import Budget
 from ddnsd.transip.ledger import DDNS
 
@@ -163,3 +163,19 @@ def test_a_symlink_for_a_post_lock_opens_nothing_of_roots(place: Place) -> None:
         with contextlib.suppress(OSError):  # lets the reader go (ENXIO: it went already)
             os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
         thread.join(5)
+
+
+def test_root_makes_nested_directories_for_the_owner_of_the_one_that_exists(place: Place) -> None:
+    """``state.dir`` two levels below the user's directory, created first by root's hook:
+    both new levels are the user's (the upper one with the default mode, as ``mkdir -p``),
+    and the user's daemon can use them."""
+    umask = os.umask(0o022)
+    try:
+        make_dir(place.state / "a" / "b")
+    finally:
+        os.umask(umask)
+    for name, mode in (("a", 0o755), ("a/b", 0o700)):
+        st = (place.state / name).stat()
+        assert (st.st_uid, st.st_gid, stat.S_IMODE(st.st_mode)) == (place.uid, place.gid, mode)
+    place.as_user("mkdir", str(place.state / "a" / "c"))
+    place.as_user("touch", str(place.state / "a" / "b" / "domains.json"))
