@@ -26,12 +26,14 @@ Standard library only: hook processes use it on their fast path.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
 import os
 import re
 import secrets
+import stat
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -64,25 +66,81 @@ def owner_of(directory: Path) -> tuple[int, int] | None:
     return None if st.st_uid == 0 else (st.st_uid, st.st_gid)
 
 
+#: why :func:`adopt` refuses a file (the strerror of its OSError)
+NOT_OURS = (
+    "it is not a plain file with a single link, and ddnsd hands only such files "
+    "to the state directory's owner: remove it"
+)
+_NO_LINKS = "ddnsd does not follow links in its state directory: remove it"
+#: why a symbolic link in the state directory is not opened (see :func:`open_nofollow`)
+A_LINK = f"it is a symbolic link; {_NO_LINKS}"
+
+
 def adopt(fd: int, directory: Path) -> None:
-    """Give the open file ``fd`` to the owner of ``directory`` (see :func:`owner_of`)."""
+    """Give the open file ``fd`` to the owner of ``directory`` (see :func:`owner_of`).
+
+    Only a regular file with one link: anything else (a hard link the directory's owner
+    planted to a file of root's, a device, a FIFO) would hand over more than a state file.
+    OSError (EPERM, :data:`NOT_OURS`) for those.
+    """
     owner = owner_of(directory)
     if owner is None:
         return
     st = os.fstat(fd)
-    if (st.st_uid, st.st_gid) != owner:
-        os.fchown(fd, *owner)
+    if (st.st_uid, st.st_gid) == owner:
+        return
+    if not stat.S_ISREG(st.st_mode) or st.st_nlink != 1:
+        raise OSError(errno.EPERM, NOT_OURS)
+    os.fchown(fd, *owner)
+
+
+def open_nofollow(path: Path, flags: int, mode: int = 0o600) -> int:
+    """``os.open`` that never follows a symbolic link at ``path`` (O_NOFOLLOW, O_CLOEXEC).
+
+    A link there is an OSError (ELOOP) whose strerror is :data:`A_LINK`: the owner of the
+    state directory could point it at any file of root's.
+    """
+    try:
+        return os.open(path, flags | os.O_NOFOLLOW | os.O_CLOEXEC, mode)
+    except OSError as exc:
+        if exc.errno in (errno.ELOOP, errno.EEXIST) and os.path.islink(path):
+            raise OSError(errno.ELOOP, A_LINK, str(path)) from exc
+        raise
 
 
 def make_dir(directory: Path) -> None:
-    """Create ``directory`` (mode 0700) and missing parents; a new one gets its parent's owner."""
+    """Create ``directory`` (mode 0700) and missing parents (the default mode, as
+    ``mkdir -p``); each one this call creates gets the owner of the nearest directory that
+    existed (see :func:`owner_of`).
+
+    One level at a time, each below a descriptor of the one above and opened without
+    following a link, so a level swapped for a link meanwhile takes nothing elsewhere. A
+    level another process created meanwhile is used as it is.
+    """
     directory = Path(directory)
     if directory.is_dir():
         return
-    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-    owner = owner_of(directory.parent)
-    if owner is not None:
-        os.chown(directory, *owner)
+    existing = directory.parent
+    while not existing.is_dir() and existing != existing.parent:
+        existing = existing.parent
+    missing = directory.relative_to(existing).parts
+    owner = owner_of(existing)
+    fd = os.open(existing, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        for depth, name in enumerate(missing, 1):
+            try:
+                os.mkdir(name, 0o700 if depth == len(missing) else 0o777, dir_fd=fd)
+                made = True
+            except FileExistsError:
+                made = False  # another process's; the open below fails unless a directory
+            flags = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+            level = os.open(name, flags, dir_fd=fd)
+            os.close(fd)
+            fd = level
+            if made and owner is not None:
+                os.fchown(fd, *owner)
+    finally:
+        os.close(fd)
 
 
 def make_state_dir(directory: Path) -> None:
@@ -105,10 +163,12 @@ def open_lock(path: Path, *, new: bool = False) -> int:
     """
     flags = os.O_RDWR | os.O_CREAT | (os.O_EXCL if new else 0)
     try:
-        fd = os.open(path, flags, 0o600)
+        fd = open_nofollow(path, flags)
     except OSError as exc:
+        if exc.strerror == A_LINK:
+            raise DdnsdError(f"{path} is a symbolic link; {_NO_LINKS}") from exc
         try:
-            owner = os.stat(path).st_uid
+            owner = os.lstat(path).st_uid
         except OSError:
             raise DdnsdError(
                 f"cannot create the lock file {path}: {exc.strerror}; "
@@ -121,9 +181,9 @@ def open_lock(path: Path, *, new: bool = False) -> int:
         ) from exc
     try:
         adopt(fd, path.parent)
-    except OSError:
+    except OSError as exc:
         os.close(fd)
-        raise
+        raise DdnsdError(f"cannot use the lock file {path}: {exc.strerror}") from exc
     return fd
 
 
@@ -255,8 +315,10 @@ class StateFile:
         make_dir(self.path.parent)
         try:
             fd = open_lock(self.path.with_name(self.path.name + ".lock"))
-        except DdnsdError as exc:
-            raise OSError(str(exc)) from exc
+        except DdnsdError as exc:  # the callers say "cannot use <dir> (<strerror>)"
+            cause = exc.__cause__
+            code = cause.errno if isinstance(cause, OSError) and cause.errno else errno.EIO
+            raise OSError(code, str(exc)) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
             yield

@@ -92,10 +92,14 @@ class WriteLocks:
         """True while the call holding lock ``ident`` is running (in any process)."""
         path = self._path(ident)
         try:
-            fd = os.open(path, os.O_RDWR)
+            fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)  # not via a link
         except FileNotFoundError:
             return False
-        except OSError:
+        except OSError as exc:
+            if exc.errno == errno.ELOOP and path.is_symlink():  # no call's lock: litter
+                with contextlib.suppress(OSError):
+                    path.unlink()
+                return False
             return True  # cannot tell: assume the call still runs
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -33,6 +33,8 @@ MAX_REQUEST = 256 * 1024
 ENV_PREFIX = "CERTBOT_"
 #: Seconds a hook's work may take beyond its propagation waits (API calls, retries).
 API_MARGIN = 60.0
+#: The longest "accepted" timeout a hook takes (a year: the daemon's bounds are hours).
+MAX_TIMEOUT = 365 * 86400.0
 
 
 class ProtocolError(ValueError):
@@ -97,13 +99,28 @@ def result(code: int, lines: Sequence[str]) -> bytes:
 
 
 def decode_message(line: bytes) -> tuple[str, dict[str, Any]]:
-    """``(kind, body)`` of one daemon line; kind "" for a line of a kind this side ignores."""
+    """``(kind, body)`` of one daemon line; kind "" for a line of a kind this side ignores.
+
+    :class:`ProtocolError` also for an ``accepted`` line whose timeout is not seconds."""
     data = _object(line, "answer")
     for kind in ("result", "log", "accepted"):
         body = data.get(kind)
         if isinstance(body, dict):
+            if kind == "accepted":
+                _seconds(body.get("timeout", 0))
             return kind, body
     return "", {}
+
+
+def _seconds(value: object) -> None:
+    """ProtocolError unless ``value`` is a time the hook can wait: a finite number of
+    seconds, at most :data:`MAX_TIMEOUT` (NaN, infinity or a string would break its clock)."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not 0 <= value <= MAX_TIMEOUT  # False for NaN
+    ):
+        raise ProtocolError(f"the timeout {value!r} is not a number of seconds")
 
 
 def work_bound(request: Request, propagation_timeout: float) -> float:

@@ -96,15 +96,10 @@ class HookServer:
 
     def start(self) -> None:
         """Listen (DdnsdError when the path is taken or cannot be bound)."""
-        self._clear_stale()
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
-            with unix_address(self.path) as address:
-                sock.bind(address)
-            os.chmod(self.path, 0o666)  # noqa: S103 - SO_PEERCRED decides who may use it
-            sock.listen(16)
+            self._clear_stale()  # OSError: a stale socket this user may not remove
+            sock = self._bind()
         except OSError as exc:
-            sock.close()
             raise DdnsdError(
                 f"cannot listen on {self.path} ({exc.strerror}); set [http] socket to a "
                 'writable place, or to "" to turn the hook socket off'
@@ -125,6 +120,18 @@ class HookServer:
             with contextlib.suppress(OSError):
                 os.unlink(self.path)
         logging.getLogger().removeHandler(self._relay)
+
+    def _bind(self) -> socket.socket:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            with unix_address(self.path) as address:
+                sock.bind(address)
+            os.chmod(self.path, 0o666)  # noqa: S103 - SO_PEERCRED decides who may use it
+            sock.listen(16)
+        except BaseException:
+            sock.close()
+            raise
+        return sock
 
     def _clear_stale(self) -> None:
         """Remove the socket a dead daemon left; refuse to take over a live one."""

@@ -99,8 +99,8 @@ class History:
         return True
 
     def _append(self, line: bytes) -> None:
-        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_CLOEXEC
-        fd = os.open(self.path, flags, 0o600)
+        flags = os.O_RDWR | os.O_APPEND | os.O_CREAT  # never through a link (statefiles)
+        fd = statefiles.open_nofollow(self.path, flags)
         try:
             statefiles.adopt(fd, self.dir)
             size = os.fstat(fd).st_size
@@ -110,7 +110,7 @@ class History:
                 os.replace(self.path, self.rotated)
                 os.close(fd)
                 fd = -1
-                fd = os.open(self.path, flags, 0o600)
+                fd = statefiles.open_nofollow(self.path, flags)
                 statefiles.adopt(fd, self.dir)
                 line = line.lstrip(b"\n")
             os.write(fd, line)
@@ -154,7 +154,7 @@ class History:
         """Both files, under a shared lock when writers use one (never in the middle of a
         rotation); a missing state dir is not created for reading."""
         try:
-            fd = os.open(self.lock_path, os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(self.lock_path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError:
             fd = -1
         try:

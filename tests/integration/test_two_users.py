@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import signal
+import socket
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,6 +137,32 @@ def test_a_user_the_daemon_does_not_serve_is_told_how_to_allow_it(
         assert acme_values(emulator) == ["from-nobody"]
     finally:
         assert daemon.stop() == 0, daemon.log
+
+
+def test_a_stale_socket_of_roots_that_the_user_may_not_remove_is_one_line(
+    shared: Shared, emulator: EmulatorHandle
+) -> None:
+    """The daemon as the user; [http] socket in a sticky directory where a dead daemon of
+    root's left its socket: the user may not remove it, and says so in one line."""
+    _, daemon_config = configs(shared, emulator)
+    run_dir = shared.root / "run"
+    run_dir.mkdir()
+    run_dir.chmod(0o1777)
+    sock = run_dir / "ddnsd.sock"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        s.bind(str(sock))  # root's, and nobody listens on it
+    config = shared.root / "sticky.toml"
+    config.write_text(daemon_config.read_text().replace("[http]\n", f'[http]\nsocket = "{sock}"\n'))
+    config.chmod(0o644)
+    daemon = DaemonProcess(config, prefix=shared.prefix)
+    assert daemon.proc.wait(timeout=60) == 1, daemon.log
+    daemon.stop()
+    assert daemon.log.strip().splitlines()[-1] == (
+        f"ddnsd: cannot listen on {sock} (Operation not permitted); set [http] socket to a "
+        'writable place, or to "" to turn the hook socket off'
+    )
+    assert "Traceback" not in daemon.log
+    assert sock.is_socket() and sock.lstat().st_uid == 0
 
 
 def test_every_state_dir_writer_leaves_files_to_the_dirs_owner(shared: Shared) -> None:

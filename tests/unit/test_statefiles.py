@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from ddnsd.statefiles import LITTER_AGE, is_litter, remove_litter, temp_path, write_atomic
+from ddnsd.statefiles import (
+    LITTER_AGE,
+    is_litter,
+    make_dir,
+    remove_litter,
+    temp_path,
+    write_atomic,
+)
 
 
 def _dead_pid() -> int:
@@ -94,3 +101,35 @@ def test_remove_litter_asks_about_old_files_only_and_keeps_the_rest(tmp_path: Pa
     assert sorted(removed) == [f".a.json.{DEAD}.tmp", ".call-1.lock"]
     assert ".call-3.lock" not in asked  # younger than LITTER_AGE
     assert sorted(p.name for p in tmp_path.iterdir()) == [".call-2.lock", ".call-3.lock", "a.json"]
+
+
+@pytest.mark.parametrize("made", ["a directory", "a file"])
+def test_make_dir_when_another_process_makes_a_level_meanwhile(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, made: str
+) -> None:
+    """Another process creates ``a`` between make_dir's look and its mkdir: a directory is
+    used as it is, a file is the error ``mkdir -p`` would give."""
+    real_mkdir = os.mkdir
+
+    def racing_mkdir(name: str, mode: int = 0o777, *, dir_fd: int | None = None) -> None:
+        if name == "a":
+            if made == "a directory":
+                (tmp_path / "a").mkdir()
+            else:
+                (tmp_path / "a").write_text("")
+        real_mkdir(name, mode, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "mkdir", racing_mkdir)
+    if made == "a file":
+        with pytest.raises(NotADirectoryError):
+            make_dir(tmp_path / "a" / "b")
+        return
+    make_dir(tmp_path / "a" / "b")
+    assert (tmp_path / "a" / "b").is_dir()
+    assert (tmp_path / "a" / "b").stat().st_mode & 0o777 == 0o700 & ~_umask()
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
