@@ -33,6 +33,7 @@ from ddnsd.errors import (
     TransipUnavailable,
 )
 from ddnsd.model import DnsEntry
+from ddnsd.transip.tokens import is_token_text
 
 USER_AGENT = f"ddnsd/{ddnsd.__version__}"
 
@@ -271,8 +272,14 @@ def ping_from_json(
 def token_from_json(
     data: Mapping[str, Any], *, method: str = "POST", path: str = "/auth", status: int = 201
 ) -> str:
-    """``{"token": "<JWT>"}`` → the token (the token itself never enters a message)."""
-    return _text_field(data, "token", method, path, status, blank=False).strip()
+    """``{"token": "<JWT>"}`` → the token (the token itself never enters a message).
+
+    A token that is not printable ASCII could not be sent in a header: refused here.
+    """
+    value = _text_field(data, "token", method, path, status, blank=False).strip()
+    if not is_token_text(value):
+        raise _bad(method, path, status, "the token is not printable ASCII")
+    return value
 
 
 def _text_field(

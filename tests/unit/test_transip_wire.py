@@ -39,6 +39,7 @@ from ddnsd.transip.wire import (
     is_patch_mismatch,
     make_error,
     next_page_query,
+    token_from_json,
 )
 
 # ----------------------------------------------------------------------------- errors
@@ -281,6 +282,31 @@ def test_domain_names_from_json() -> None:
     assert domain_names_from_json(data) == ["a.nl", "b.nl"]
     with pytest.raises(TransipBadResponse, match=r"domains\[1\]\.name"):
         domain_names_from_json({"domains": [{"name": "a.nl"}, {}]})
+
+
+TOKENS: list[tuple[str, dict[str, Any], str]] = [
+    ("jwt", {"token": "eyJ0.eyJ1.c2ln"}, "eyJ0.eyJ1.c2ln"),
+    ("padded", {"token": "  eyJ0.eyJ1.c2ln\n"}, "eyJ0.eyJ1.c2ln"),
+    ("missing", {}, "no token field"),
+    ("not-a-string", {"token": 5}, "no token field"),
+    ("blank", {"token": "  "}, "no token field"),
+    ("not-latin1", {"token": "abc\u2019def"}, "the token is not printable ASCII"),
+    ("latin1-letter", {"token": "abc\u00e9"}, "the token is not printable ASCII"),
+    ("inner-space", {"token": "abc def"}, "the token is not printable ASCII"),
+    ("control-character", {"token": "abc\x7fdef"}, "the token is not printable ASCII"),
+]
+
+
+@pytest.mark.parametrize(("data", "want"), [t[1:] for t in TOKENS], ids=[t[0] for t in TOKENS])
+def test_token_from_json(data: dict[str, Any], want: str) -> None:
+    """A token that could not go into a header is a bad answer, and never quoted."""
+    if want.startswith("eyJ"):
+        assert token_from_json(data) == want
+        return
+    with pytest.raises(TransipBadResponse) as caught:
+        token_from_json(data)
+    assert str(caught.value).startswith(f"TransIP POST /auth: 201 unexpected answer: {want}.")
+    assert "abc" not in str(caught.value)
 
 
 PAGES: list[tuple[str, dict[str, Any], dict[str, str] | None]] = [
