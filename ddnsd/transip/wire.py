@@ -11,6 +11,7 @@ in one place.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -79,13 +80,16 @@ class RateLimit:
 
 
 def _header_number(headers: Mapping[str, str], name: str) -> float | None:
+    """The header as a finite number; ``None`` when it is missing or anything else
+    ("inf" and "nan" parse as floats but are no count or time)."""
     value = headers.get(name)
     if value is None:
         return None
     try:
-        return float(value.strip())
+        number = float(value.strip())
     except ValueError:
         return None
+    return number if math.isfinite(number) else None
 
 
 def dumps(payload: Mapping[str, Any]) -> bytes:

@@ -354,6 +354,35 @@ def test_rate_limit_update() -> None:
     assert rl.remaining == 649
 
 
+RATE_HEADERS: list[tuple[str, dict[str, str], tuple[int | None, int | None, float | None]]] = [
+    ("none", {}, (None, None, None)),
+    (
+        "all",
+        {"X-Rate-Limit-Limit": "1000", "X-Rate-Limit-Remaining": "7", "X-Rate-Limit-Reset": "9.5"},
+        (1000, 7, 9.5),
+    ),
+    ("padded", {"X-Rate-Limit-Remaining": " 7 "}, (None, 7, None)),
+    ("word", {"X-Rate-Limit-Remaining": "lots"}, (None, None, None)),
+    ("inf-limit", {"X-Rate-Limit-Limit": "inf"}, (None, None, None)),
+    ("infinity-remaining", {"X-Rate-Limit-Remaining": "-Infinity"}, (None, None, None)),
+    ("nan-remaining", {"X-Rate-Limit-Remaining": "nan"}, (None, None, None)),
+    ("nan-reset", {"X-Rate-Limit-Reset": "NaN"}, (None, None, None)),
+    ("overflowing-reset", {"X-Rate-Limit-Reset": "1e999"}, (None, None, None)),
+]
+
+
+@pytest.mark.parametrize(
+    ("headers", "want"), [r[1:] for r in RATE_HEADERS], ids=[r[0] for r in RATE_HEADERS]
+)
+def test_rate_limit_headers(
+    headers: dict[str, str], want: tuple[int | None, int | None, float | None]
+) -> None:
+    """A header that is not a finite number is ignored, like a missing one."""
+    rl = RateLimit()
+    rl.update(headers)
+    assert (rl.limit, rl.remaining, rl.reset) == want
+
+
 def test_user_agent_names_the_version() -> None:
     assert f"ddnsd/{ddnsd.__version__}" == USER_AGENT
 
