@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import requests
+import urllib3
 
 from ddnsd.transip.budget import Budget
-from ddnsd.transip.wire import USER_AGENT, RateLimit, describe_failure, error_message
+from ddnsd.transip.wire import USER_AGENT, RateLimit, error_message
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,31 @@ _SEGMENT_SAFE = "!$&'()*+,;=:@"
 def fill(template: str, params: Mapping[str, str] | None = None) -> str:
     """``template`` with its ``{name}`` placeholders filled, each value escaped as one segment."""
     return template.format(**{k: quote(v, safe=_SEGMENT_SAFE) for k, v in (params or {}).items()})
+
+
+def describe_failure(exc: BaseException, timeout: float) -> tuple[str, bool]:
+    """``(reason, may_have_arrived)`` for a request that got no answer.
+
+    ``may_have_arrived`` is False only when the connection was never made (refused,
+    unresolvable host, connect timeout): then TransIP cannot have seen the request. After
+    the request was written (read timeout, reset, dropped connection) it may have been
+    applied, which matters for POST (see ``client.TransipClient._request``).
+    """
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return f"connecting timed out after {timeout:g} s", False
+    if isinstance(exc, requests.exceptions.ReadTimeout | requests.exceptions.Timeout):
+        return f"no answer within {timeout:g} s", True
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "TLS handshake failed (check the certificate)", False
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        cause = exc.args[0] if exc.args else None
+        cause = getattr(cause, "reason", cause)  # MaxRetryError wraps the real failure
+        if isinstance(cause, urllib3.exceptions.NameResolutionError):
+            return "the host name could not be resolved", False
+        if isinstance(cause, urllib3.exceptions.NewConnectionError):
+            return "connection refused", False
+        return "the connection was dropped before an answer arrived", True
+    return f"the request failed ({type(exc).__name__})", True
 
 
 @dataclass(frozen=True)

@@ -17,9 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import requests
-import urllib3
-
 import ddnsd
 from ddnsd.errors import (
     TransipAuthError,
@@ -334,31 +331,6 @@ def next_page_query(data: Mapping[str, Any]) -> dict[str, str] | None:
             query = dict(parse_qsl(urlsplit(link).query))
             return query or None
     return None
-
-
-def describe_failure(exc: BaseException, timeout: float) -> tuple[str, bool]:
-    """``(reason, may_have_arrived)`` for a request that got no answer.
-
-    ``may_have_arrived`` is False only when the connection was never made (refused,
-    unresolvable host, connect timeout): then TransIP cannot have seen the request. After
-    the request was written (read timeout, reset, dropped connection) it may have been
-    applied, which matters for POST (see ``client.TransipClient._request``).
-    """
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return f"connecting timed out after {timeout:g} s", False
-    if isinstance(exc, requests.exceptions.ReadTimeout | requests.exceptions.Timeout):
-        return f"no answer within {timeout:g} s", True
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS handshake failed (check the certificate)", False
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        cause = exc.args[0] if exc.args else None
-        cause = getattr(cause, "reason", cause)  # MaxRetryError wraps the real failure
-        if isinstance(cause, urllib3.exceptions.NameResolutionError):
-            return "the host name could not be resolved", False
-        if isinstance(cause, urllib3.exceptions.NewConnectionError):
-            return "connection refused", False
-        return "the connection was dropped before an answer arrived", True
-    return f"the request failed ({type(exc).__name__})", True
 
 
 # ----------------------------------------------------------------------------- refusals of a write

@@ -1,10 +1,13 @@
-"""ddnsd.transip.http: the pure parts of the transport (path filling, answers)."""
+"""ddnsd.transip.http: the pure parts of the transport (path filling, answers, failures)."""
 
 from __future__ import annotations
 
-import pytest
+import socket
 
-from ddnsd.transip.http import Answer, fill
+import pytest
+import requests
+
+from ddnsd.transip.http import Answer, describe_failure, fill
 
 FILLS = [
     # (id, template, params, path)
@@ -52,3 +55,42 @@ def test_answer(answer: Answer, ok: bool, message: str) -> None:
 
 def test_answer_repr_hides_the_body() -> None:
     assert "secret" not in repr(Answer(201, b'{"token":"secret"}'))
+
+
+FAILURES: list[tuple[str, BaseException, str, bool]] = [
+    (
+        "connect-timeout",
+        requests.exceptions.ConnectTimeout(),
+        "connecting timed out after 5 s",
+        False,
+    ),
+    ("read-timeout", requests.exceptions.ReadTimeout(), "no answer within 5 s", True),
+    (
+        "reset",
+        requests.exceptions.ConnectionError("Connection aborted."),
+        "the connection was dropped before an answer arrived",
+        True,
+    ),
+    (
+        "other",
+        requests.exceptions.ChunkedEncodingError(),
+        "the request failed (ChunkedEncodingError)",
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("exc", "reason", "arrived"), [f[1:] for f in FAILURES], ids=[f[0] for f in FAILURES]
+)
+def test_describe_failure(exc: BaseException, reason: str, arrived: bool) -> None:
+    assert describe_failure(exc, 5.0) == (reason, arrived)
+
+
+def test_describe_failure_refused_never_arrived() -> None:
+    with socket.socket() as s:  # a port nobody listens on
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(requests.RequestException) as caught:
+        requests.get(f"http://127.0.0.1:{port}/", timeout=2)
+    assert describe_failure(caught.value, 2.0) == ("connection refused", False)

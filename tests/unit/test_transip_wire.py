@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import pytest
-import requests
 
 import ddnsd
 from ddnsd.errors import (
@@ -27,7 +25,6 @@ from ddnsd.transip.wire import (
     RateLimit,
     TransipBadResponse,
     auth_refusal,
-    describe_failure,
     domain_names_from_json,
     dumps,
     entries_from_json,
@@ -385,42 +382,3 @@ def test_rate_limit_headers(
 
 def test_user_agent_names_the_version() -> None:
     assert f"ddnsd/{ddnsd.__version__}" == USER_AGENT
-
-
-FAILURES: list[tuple[str, BaseException, str, bool]] = [
-    (
-        "connect-timeout",
-        requests.exceptions.ConnectTimeout(),
-        "connecting timed out after 5 s",
-        False,
-    ),
-    ("read-timeout", requests.exceptions.ReadTimeout(), "no answer within 5 s", True),
-    (
-        "reset",
-        requests.exceptions.ConnectionError("Connection aborted."),
-        "the connection was dropped before an answer arrived",
-        True,
-    ),
-    (
-        "other",
-        requests.exceptions.ChunkedEncodingError(),
-        "the request failed (ChunkedEncodingError)",
-        True,
-    ),
-]
-
-
-@pytest.mark.parametrize(
-    ("exc", "reason", "arrived"), [f[1:] for f in FAILURES], ids=[f[0] for f in FAILURES]
-)
-def test_describe_failure(exc: BaseException, reason: str, arrived: bool) -> None:
-    assert describe_failure(exc, 5.0) == (reason, arrived)
-
-
-def test_describe_failure_refused_never_arrived() -> None:
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with pytest.raises(requests.RequestException) as caught:
-        requests.get(f"http://127.0.0.1:{port}/", timeout=2)
-    assert describe_failure(caught.value, 2.0) == ("connection refused", False)
