@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import socket
+import ssl
 
 import pytest
 import requests
+import urllib3
+import urllib3.util.ssl_match_hostname
 
 from ddnsd.transip.http import Answer, describe_failure, fill
 
@@ -77,6 +80,58 @@ FAILURES: list[tuple[str, BaseException, str, bool]] = [
         "the request failed (ChunkedEncodingError)",
         True,
     ),
+]
+
+
+def _tls(inner: BaseException, *, retried: bool = True) -> requests.exceptions.SSLError:
+    """requests' SSLError as it wraps urllib3's (through ``MaxRetryError`` when urllib3's
+    retry count ran out, directly otherwise), around the ``ssl`` error ``inner``."""
+    wrapped = urllib3.exceptions.SSLError(inner)
+    wrapped.__context__ = inner
+    if not retried:
+        return requests.exceptions.SSLError(wrapped)
+    pool = urllib3.exceptions.MaxRetryError(None, "/v6/domains/x/dns", reason=wrapped)  # type: ignore[arg-type]
+    pool.__cause__ = wrapped
+    return requests.exceptions.SSLError(pool)
+
+
+def _caused_by(exc: BaseException, cause: BaseException) -> BaseException:
+    exc.__cause__ = cause
+    return exc
+
+
+def _cycle() -> BaseException:
+    inner = urllib3.exceptions.SSLError("record layer failure")
+    outer = requests.exceptions.SSLError(inner)
+    inner.__context__ = outer
+    return outer
+
+
+VERIFY_FAILED = ssl.SSLCertVerificationError(1, "[SSL: CERTIFICATE_VERIFY_FAILED] verify failed")
+READ_FAILED = ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number")
+HANDSHAKE = "TLS handshake failed (check the certificate)"
+TLS_LOST = "the TLS connection failed before an answer arrived"
+
+# Only a certificate that failed verification means "never sent": urllib3 raises the
+# same SSLError when TLS fails while the answer is read, after the request went out.
+FAILURES += [
+    ("tls-certificate-refused", _tls(VERIFY_FAILED), HANDSHAKE, False),
+    (
+        "tls-hostname-mismatch-urllib3",
+        _tls(urllib3.util.ssl_match_hostname.CertificateError("hostname mismatch")),
+        HANDSHAKE,
+        False,
+    ),
+    (
+        "tls-certificate-refused-in-cause",
+        _caused_by(requests.exceptions.SSLError("boom"), VERIFY_FAILED),
+        HANDSHAKE,
+        False,
+    ),
+    ("tls-failed-reading-the-answer", _tls(READ_FAILED), TLS_LOST, True),
+    ("tls-failed-not-retried", _tls(READ_FAILED, retried=False), TLS_LOST, True),
+    ("tls-unknown-cause", requests.exceptions.SSLError(), TLS_LOST, True),
+    ("tls-cause-cycle", _cycle(), TLS_LOST, True),
 ]
 
 
