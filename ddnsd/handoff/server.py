@@ -35,7 +35,12 @@ MAX_HOOKS = 32  # hooks served at once; more get a "busy" result
 
 
 class LogRelay(logging.Handler):
-    """Sends the log records of a hook's worker thread to that hook as progress lines."""
+    """Sends the log records of a hook's worker thread to that hook as progress lines.
+
+    It holds no handler lock: a record goes only to the socket of the thread that logged
+    it, so no two threads write to one socket, and a hook slow to read (up to
+    :data:`SEND_TIMEOUT` a line) holds up its own worker, not every thread's logging.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -50,20 +55,22 @@ class LogRelay(logging.Handler):
         finally:
             self._conns.pop(ident, None)
 
-    def handle(self, record: logging.LogRecord) -> bool:
-        conn = self._conns.get(record.thread or 0)
-        if conn is not None:
-            line = protocol.log_line(
-                record.created, record.levelname, record.name, record.getMessage()
-            )
-            try:
-                conn.sendall(line)
-            except OSError:  # the hook went away; the work goes on, its log stays ours
-                self._conns.pop(record.thread or 0, None)
-        return True
+    def createLock(self) -> None:
+        self.lock = None  # see the class docstring; Handler.acquire() skips a None lock
 
-    def emit(self, record: logging.LogRecord) -> None:  # pragma: no cover - handle() does it
-        self.handle(record)
+    def emit(self, record: logging.LogRecord) -> None:
+        conn = self._conns.get(record.thread or 0)
+        if conn is None:
+            return
+        try:
+            msg = record.getMessage()
+        except Exception:  # a bad format string: logging's own report, not the caller's
+            self.handleError(record)
+            return
+        try:
+            conn.sendall(protocol.log_line(record.created, record.levelname, record.name, msg))
+        except OSError:  # the hook went away; the work goes on, its log stays ours
+            self._conns.pop(record.thread or 0, None)
 
 
 class HookServer:

@@ -31,7 +31,14 @@ from ddnsd.errors import ConfigError, TransipAuthError, TransipError, TransipUna
 from ddnsd.transip.http import Answer, Transport
 from ddnsd.transip.keys import key_id, parse_key, read_key_file, sign
 from ddnsd.transip.token_cache import TokenCache
-from ddnsd.transip.tokens import Token, jwt_claims, make_label, number, scheduled
+from ddnsd.transip.tokens import (
+    Token,
+    is_token_text,
+    jwt_claims,
+    make_label,
+    number,
+    scheduled,
+)
 from ddnsd.transip.wire import auth_refusal, decode_json, dumps, make_error, token_from_json
 
 if TYPE_CHECKING:
@@ -279,6 +286,12 @@ class StaticTokenAuth:
             raise ConfigError(
                 f"access token file {self.path} holds more than one word; it must contain "
                 "only the token"
+            )
+        if not is_token_text(token):  # the token itself never enters the message
+            raise ConfigError(
+                f"access token file {self.path} holds characters a TransIP token never has "
+                "(only printable ASCII); write the token generated in the TransIP control "
+                "panel to it"
             )
         return token
 

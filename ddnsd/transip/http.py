@@ -16,6 +16,7 @@ it every answer.
 from __future__ import annotations
 
 import logging
+import ssl
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -23,9 +24,11 @@ from dataclasses import dataclass, field
 from urllib.parse import quote
 
 import requests
+import urllib3
+import urllib3.util.ssl_match_hostname
 
 from ddnsd.transip.budget import Budget
-from ddnsd.transip.wire import USER_AGENT, RateLimit, describe_failure, error_message
+from ddnsd.transip.wire import USER_AGENT, RateLimit, error_message
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +43,58 @@ _SEGMENT_SAFE = "!$&'()*+,;=:@"
 def fill(template: str, params: Mapping[str, str] | None = None) -> str:
     """``template`` with its ``{name}`` placeholders filled, each value escaped as one segment."""
     return template.format(**{k: quote(v, safe=_SEGMENT_SAFE) for k, v in (params or {}).items()})
+
+
+#: A certificate that failed verification: the handshake stopped, nothing was sent.
+_CERTIFICATE_REFUSED = (
+    ssl.SSLCertVerificationError,
+    urllib3.util.ssl_match_hostname.CertificateError,
+)
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and everything behind it: ``__cause__``, ``__context__``, an exception in
+    ``args`` (requests wraps urllib3's) and a ``reason`` (urllib3's ``MaxRetryError``)."""
+    seen: list[BaseException] = []
+    todo: list[object] = [exc]
+    while todo and len(seen) < 32:
+        item = todo.pop()
+        if not isinstance(item, BaseException) or any(item is e for e in seen):
+            continue
+        seen.append(item)
+        todo += [item.__cause__, item.__context__, getattr(item, "reason", None), *item.args]
+    return seen
+
+
+def describe_failure(exc: BaseException, timeout: float) -> tuple[str, bool]:
+    """``(reason, may_have_arrived)`` for a request that got no answer.
+
+    ``may_have_arrived`` is False only when the connection was never made (refused,
+    unresolvable host, connect timeout, a certificate that failed verification): then
+    TransIP cannot have seen the request. After the request was written (read timeout,
+    reset, dropped connection, TLS failing while the answer was read) it may have been
+    applied, which matters for POST (see ``client.TransipClient._request``).
+    """
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return f"connecting timed out after {timeout:g} s", False
+    if isinstance(exc, requests.exceptions.ReadTimeout | requests.exceptions.Timeout):
+        return f"no answer within {timeout:g} s", True
+    if isinstance(exc, requests.exceptions.SSLError):
+        # urllib3 raises SSLError for a refused certificate (nothing sent yet) and for TLS
+        # failing at any later point, when the request may have been written: only the
+        # first is known never to have arrived.
+        if any(isinstance(e, _CERTIFICATE_REFUSED) for e in _causes(exc)):
+            return "TLS handshake failed (check the certificate)", False
+        return "the TLS connection failed before an answer arrived", True
+    if isinstance(exc, requests.exceptions.ConnectionError):
+        cause = exc.args[0] if exc.args else None
+        cause = getattr(cause, "reason", cause)  # MaxRetryError wraps the real failure
+        if isinstance(cause, urllib3.exceptions.NameResolutionError):
+            return "the host name could not be resolved", False
+        if isinstance(cause, urllib3.exceptions.NewConnectionError):
+            return "connection refused", False
+        return "the connection was dropped before an answer arrived", True
+    return f"the request failed ({type(exc).__name__})", True
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ from typing import Any
 from ddnsd.transip.wire import RateLimit
 
 DDNS, ACME = "ddns", "acme"
-KINDS = (DDNS, ACME)
 DEFAULT_LIMIT = 1000  # TransIP's, until an answer says otherwise
 WINDOW = 900.0  # TransIP's sliding window: 15 minutes
 #: Seconds added to every time the window or a reset is compared with: TransIP's headers

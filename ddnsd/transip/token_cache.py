@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ddnsd import statefiles
-from ddnsd.transip.tokens import Token, number
+from ddnsd.transip.tokens import Token, is_token_text, number
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,12 @@ class TokenCache:
         value = data.get("token")
         renew_at = number(data.get("renew_at"))
         expires_at = number(data.get("expires_at"))
-        if not isinstance(value, str) or not value or renew_at is None or expires_at is None:
+        if (
+            not isinstance(value, str)
+            or not is_token_text(value)  # could not be sent in a header
+            or renew_at is None
+            or expires_at is None
+        ):
             log.warning("ignoring the malformed token cache %s", self.path)
             return None
         if now >= renew_at:
@@ -103,6 +108,9 @@ class TokenCache:
     def discard(self, value: str) -> None:
         """Remove the file if it holds the token ``value`` (TransIP refused that token)."""
         cached = self._read()
-        if cached is not None and secrets.compare_digest(str(cached.get("token")), value):
+        held = cached.get("token") if cached is not None else None
+        if not isinstance(held, str) or not is_token_text(held) or not is_token_text(value):
+            return  # compare_digest takes ASCII only; such a file is never loaded anyway
+        if secrets.compare_digest(held, value):
             with contextlib.suppress(OSError):
                 self.path.unlink()

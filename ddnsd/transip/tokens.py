@@ -36,6 +36,15 @@ class Token:
         return self.renew_at is None or now < self.renew_at
 
 
+def is_token_text(value: str) -> bool:
+    """Whether ``value`` can be a bearer token: printable ASCII, no spaces, not empty.
+
+    A token goes into an HTTP header (latin-1 at most) and is compared with
+    ``secrets.compare_digest`` (ASCII only); TransIP's JWTs are base64url and dots.
+    """
+    return bool(value) and all("!" <= ch <= "~" for ch in value)
+
+
 def jwt_claims(token: str) -> dict[str, Any]:
     """The payload of a JWT, decoded without verifying it (``{}`` if it is not a JWT).
 

@@ -11,13 +11,11 @@ in one place.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
-
-import requests
-import urllib3
 
 import ddnsd
 from ddnsd.errors import (
@@ -33,6 +31,7 @@ from ddnsd.errors import (
     TransipUnavailable,
 )
 from ddnsd.model import DnsEntry
+from ddnsd.transip.tokens import is_token_text
 
 USER_AGENT = f"ddnsd/{ddnsd.__version__}"
 
@@ -78,13 +77,16 @@ class RateLimit:
 
 
 def _header_number(headers: Mapping[str, str], name: str) -> float | None:
+    """The header as a finite number; ``None`` when it is missing or anything else
+    ("inf" and "nan" parse as floats but are no count or time)."""
     value = headers.get(name)
     if value is None:
         return None
     try:
-        return float(value.strip())
+        number = float(value.strip())
     except ValueError:
         return None
+    return number if math.isfinite(number) else None
 
 
 def dumps(payload: Mapping[str, Any]) -> bytes:
@@ -271,8 +273,14 @@ def ping_from_json(
 def token_from_json(
     data: Mapping[str, Any], *, method: str = "POST", path: str = "/auth", status: int = 201
 ) -> str:
-    """``{"token": "<JWT>"}`` → the token (the token itself never enters a message)."""
-    return _text_field(data, "token", method, path, status, blank=False).strip()
+    """``{"token": "<JWT>"}`` → the token (the token itself never enters a message).
+
+    A token that is not printable ASCII could not be sent in a header: refused here.
+    """
+    value = _text_field(data, "token", method, path, status, blank=False).strip()
+    if not is_token_text(value):
+        raise _bad(method, path, status, "the token is not printable ASCII")
+    return value
 
 
 def _text_field(
@@ -323,31 +331,6 @@ def next_page_query(data: Mapping[str, Any]) -> dict[str, str] | None:
             query = dict(parse_qsl(urlsplit(link).query))
             return query or None
     return None
-
-
-def describe_failure(exc: BaseException, timeout: float) -> tuple[str, bool]:
-    """``(reason, may_have_arrived)`` for a request that got no answer.
-
-    ``may_have_arrived`` is False only when the connection was never made (refused,
-    unresolvable host, connect timeout): then TransIP cannot have seen the request. After
-    the request was written (read timeout, reset, dropped connection) it may have been
-    applied, which matters for POST (see ``client.TransipClient._request``).
-    """
-    if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return f"connecting timed out after {timeout:g} s", False
-    if isinstance(exc, requests.exceptions.ReadTimeout | requests.exceptions.Timeout):
-        return f"no answer within {timeout:g} s", True
-    if isinstance(exc, requests.exceptions.SSLError):
-        return "TLS handshake failed (check the certificate)", False
-    if isinstance(exc, requests.exceptions.ConnectionError):
-        cause = exc.args[0] if exc.args else None
-        cause = getattr(cause, "reason", cause)  # MaxRetryError wraps the real failure
-        if isinstance(cause, urllib3.exceptions.NameResolutionError):
-            return "the host name could not be resolved", False
-        if isinstance(cause, urllib3.exceptions.NewConnectionError):
-            return "connection refused", False
-        return "the connection was dropped before an answer arrived", True
-    return f"the request failed ({type(exc).__name__})", True
 
 
 # ----------------------------------------------------------------------------- refusals of a write

@@ -38,6 +38,7 @@ from ddnsd.errors import (
 )
 from ddnsd.model import DnsEntry
 from ddnsd.transip.auth import KeyAuth, StaticTokenAuth
+from ddnsd.transip.budget import Budget
 from ddnsd.transip.client import TransipClient, make_client
 from ddnsd.transip.http import Transport
 
@@ -844,6 +845,7 @@ class Capture(BaseHTTPRequestHandler):
     """A tiny API stand-in that records request lines and headers (for header checks)."""
 
     seen: list[tuple[str, str, dict[str, str], bytes]] = []
+    rate: dict[str, str] = {}  # X-Rate-Limit-* to send (the fixture sets TransIP-like ones)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -860,9 +862,8 @@ class Capture(BaseHTTPRequestHandler):
             data = b""
             self.send_response(201 if self.command == "POST" else 204)
         self.send_header("Content-Length", str(len(data)))
-        self.send_header("X-Rate-Limit-Limit", "1000")
-        self.send_header("X-Rate-Limit-Remaining", "650")
-        self.send_header("X-Rate-Limit-Reset", "1485875578")
+        for name, value in Capture.rate.items():
+            self.send_header(name, value)
         self.end_headers()
         self.wfile.write(data)
 
@@ -872,6 +873,11 @@ class Capture(BaseHTTPRequestHandler):
 @pytest.fixture
 def capture() -> Iterator[str]:
     Capture.seen = []
+    Capture.rate = {
+        "X-Rate-Limit-Limit": "1000",
+        "X-Rate-Limit-Remaining": "650",
+        "X-Rate-Limit-Reset": "1485875578",
+    }
     server = ThreadingHTTPServer(("127.0.0.1", 0), Capture)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -900,6 +906,27 @@ def test_headers_body_and_test_parameter(capture: str, tmp_path: Path) -> None:
     }
     assert (client.rate_limit.limit, client.rate_limit.remaining) == (1000, 650)
     assert client.rate_limit.reset == 1485875578
+
+
+@pytest.mark.parametrize("bad", ["inf", "nan", "-Infinity", "1e999"])
+def test_rate_limit_headers_that_are_no_number_are_ignored(
+    capture: str, tmp_path: Path, bad: str
+) -> None:
+    """An API (or a proxy) answering X-Rate-Limit-*: inf / nan: the call goes through (no
+    OverflowError from int(inf)), the headers count as missing, in the budget too."""
+    Capture.rate = {f"X-Rate-Limit-{h}": bad for h in ("Limit", "Remaining", "Reset")}
+    token_file = tmp_path / "token"
+    token_file.write_text("header.payload.sig")
+    budget = Budget(tmp_path / "state", login="(token)", api_url=capture)
+    client = make_client(capture, "", None, access_token_file=token_file, budget=budget)
+    assert client.api_test() == "pong"
+    assert client.api_test() == "pong"  # the budget's ledger file was written and read back
+    assert (client.rate_limit.limit, client.rate_limit.remaining, client.rate_limit.reset) == (
+        None,
+        None,
+        None,
+    )
+    assert len(Capture.seen) == 2
 
 
 def test_a_failing_observer_never_breaks_a_call(

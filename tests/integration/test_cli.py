@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from daemon_support import run, write_config
+from daemon_support import address_config, run, write_config
 
 from ddnsd.model import DnsEntry
 
@@ -120,6 +120,43 @@ def test_check_config_redacts_secrets(emulator: Any, tmp_path: Path) -> None:
     assert 'login = "demo"' in out.stdout
     key_text = emulator.private_key_path.read_text()
     assert key_text.splitlines()[1] not in out.stdout
+
+
+@pytest.mark.parametrize(
+    "token",
+    ["abc\u2019def", "abc\u00e9", "abc\u0007def"],
+    ids=["curly-quote-not-latin1", "latin1-letter", "control-character"],
+)
+def test_access_token_not_printable_ascii_is_one_line(
+    emulator: Any, tmp_path: Path, token: str
+) -> None:
+    """A token pasted with a typographic quote or an accent: exit 2 and one sentence
+    naming the file, never a traceback (UnicodeEncodeError in the header, TypeError in
+    compare_digest after TransIP's 401), and never the token itself."""
+    token_file = tmp_path / "token"
+    token_file.write_text(token + "\n", encoding="utf-8")
+    _addr, cfg = address_config(tmp_path, emulator, "203.0.113.16")
+    text = cfg.read_text().replace(
+        "[transip]\n", f'[transip]\naccess_token_file = "{token_file}"\n'
+    )
+    cfg.write_text(text)
+    sentence = (
+        f"access token file {token_file} holds characters a TransIP token never has (only "
+        "printable ASCII); write the token generated in the TransIP control panel to it"
+    )
+
+    once = run(["-c", str(cfg), "once"])
+    assert (once.returncode, once.stdout) == (2, "")
+    assert once.stderr.splitlines() == [f"ddnsd: {sentence}"]
+
+    check = run(["-c", str(cfg), "check-config"])
+    assert (check.returncode, check.stdout) == (2, "")
+    assert check.stderr.splitlines() == [
+        f"ddnsd: config file {cfg} has 1 problem",
+        f"  - transip.access_token_file: {sentence}",
+    ]
+    assert home(emulator) == []
+    assert emulator.request_count("GET", "/v6/domains/{domain}/dns") == 0
 
 
 def test_ip_shows_each_source_and_the_agreement(tmp_path: Path, emulator: Any) -> None:

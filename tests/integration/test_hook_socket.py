@@ -7,10 +7,12 @@ checks what a user sees: exit codes, the final stderr line, the zone, the daemon
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,6 +21,8 @@ import pytest
 from daemon_support import DDNSD, DaemonProcess, run, wait_for, write_config
 
 from ddnsd.authdns import parse_server, query
+from ddnsd.handoff.protocol import decode_message
+from ddnsd.handoff.server import LogRelay
 
 if TYPE_CHECKING:
     from conftest import EmulatorFactory, EmulatorHandle
@@ -171,6 +175,33 @@ def test_forwarded_progress_lines_keep_the_hooks_format_and_level(
     assert any(line["logger"].startswith("ddnsd.acme") for line in lines)
     assert acme_values(emulator) == []
     assert served_hooks(daemon) == 2  # the lines above came from the daemon, not in-process
+
+
+def test_log_relay_is_an_ordinary_logging_handler() -> None:
+    """The relay only overrides ``emit``: logging's own ``handle`` runs its filters first
+    (a record a filter drops never reaches the hook), and only the records of the thread
+    that serves a hook go to that hook's socket."""
+    relay = LogRelay()
+    relay.addFilter(lambda record: "dropped" not in record.getMessage())
+
+    def record(msg: str) -> logging.LogRecord:
+        return logging.LogRecord("ddnsd.acme.service", logging.INFO, __file__, 1, msg, None, None)
+
+    ours, hooks = socket.socketpair()
+    with ours, hooks:
+        with relay.to(ours):
+            for msg in ("kept", "a dropped line"):
+                relay.handle(record(msg))
+            elsewhere = threading.Thread(target=lambda: relay.handle(record("another thread")))
+            elsewhere.start()
+            elsewhere.join()
+        relay.handle(record("after the hook"))
+        ours.shutdown(socket.SHUT_WR)
+        sent = b"".join(iter(lambda: hooks.recv(65536), b""))
+    relayed = [decode_message(line) for line in sent.splitlines()]
+    assert [(kind, body["level"], body["logger"], body["msg"]) for kind, body in relayed] == [
+        ("log", "INFO", "ddnsd.acme.service", "kept")
+    ]
 
 
 def test_in_process_present_with_a_cached_token_parses_no_key(

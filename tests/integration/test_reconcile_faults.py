@@ -6,12 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
+import requests
 from reconcile_support import HOME_A, Clock, D, client_for, engine_for, mine, writes
+from tls_support import GarblingProxy, self_signed
 
 from ddnsd import authdns
 from ddnsd.model import DnsEntry, Outcome, RecordSpec
 from ddnsd.reconcile.engine import Engine
-from ddnsd.transip.client import TransipClient
+from ddnsd.transip.client import TransipClient, make_client
+from ddnsd.transip.http import describe_failure
 
 V1, V2, V3 = "203.0.113.1", "203.0.113.2", "203.0.113.3"
 DNS = "/v6/domains/{domain}/dns"
@@ -54,6 +57,62 @@ def test_scripted_fault_converges_without_duplicates(emulator, seed, script, add
     assert outcomes[-1] is Outcome.NOOP  # converged: nothing left to do
     assert Outcome.UPDATED in outcomes
     assert emulator.request_count("POST", DNS) == posts  # never a blind re-POST
+
+
+def test_post_whose_answer_broke_in_tls_is_not_sent_again(emulator, tmp_path, monkeypatch, caplog):
+    """TLS failing while a POST's answer is read (the request went out, the emulator
+    applied it) is a lost answer like a reset: the zone is read again, the POST is not
+    repeated. Only a refused certificate means "never sent"."""
+    cert, key = self_signed(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))  # the client trusts the proxy
+    proxy = GarblingProxy(emulator.api_url, cert, key)
+    try:
+        client = make_client(
+            proxy.api_url,
+            emulator.login,
+            emulator.private_key_path,
+            backoff_base=0.01,
+            backoff_cap=0.05,
+        )
+        engine = Engine(client, [HOME_A], nameservers=[emulator.dns_server])
+        proxy.garble("POST", f"/v6/domains/{D}/dns")
+        result = engine.run_round({"A": V1})
+    finally:
+        proxy.close()
+
+    assert result.outcomes == {HOME_A.key: Outcome.UPDATED}
+    assert "the write whose answer was lost was applied" in result.records[HOME_A.key].message
+    assert mine(emulator, HOME_A) == [DnsEntry("home", 300, "A", V1)]
+    assert emulator.request_count("POST", DNS) == 1  # never a blind re-POST
+    zone = f"/v6/domains/{D}/dns"
+    assert [(m, s) for m, p, s in proxy.seen if p == zone][-2:] == [("POST", 0), ("GET", 200)]
+    assert "the TLS connection failed before an answer arrived, so TransIP may or may not" in (
+        caplog.text
+    )
+
+
+def test_tls_failures_on_a_real_socket_tell_sent_from_never_sent(emulator, tmp_path):
+    """The exception chains urllib3 really builds: a refused certificate (nothing reached
+    the API) against TLS broken while reading the answer (the API got the request)."""
+    cert, key = self_signed(tmp_path)
+    proxy = GarblingProxy(emulator.api_url, cert, key)
+    try:
+        with pytest.raises(requests.exceptions.SSLError) as refused:
+            requests.get(proxy.api_url + "/api-test", timeout=10)  # the CA is not trusted
+        proxy.garble("POST", "/v6/api-test")
+        with pytest.raises(requests.exceptions.SSLError) as broken:
+            requests.post(proxy.api_url + "/api-test", data=b"{}", verify=str(cert), timeout=10)
+    finally:
+        proxy.close()
+    assert describe_failure(refused.value, 10) == (
+        "TLS handshake failed (check the certificate)",
+        False,
+    )
+    assert describe_failure(broken.value, 10) == (
+        "the TLS connection failed before an answer arrived",
+        True,
+    )
+    assert proxy.seen == [("POST", "/v6/api-test", 0)]  # it reached the API all the same
 
 
 class EditsBehindOurBack:

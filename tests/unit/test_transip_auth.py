@@ -437,6 +437,12 @@ STATIC_BAD = [
         "abc def",
         "access token file {p} holds more than one word; it must contain only the token",
     ),
+    (
+        "not-printable-ascii",
+        "abc\u2019def\n",
+        "access token file {p} holds characters a TransIP token never has (only printable "
+        "ASCII); write the token generated in the TransIP control panel to it",
+    ),
 ]
 
 

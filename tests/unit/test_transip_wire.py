@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import socket
 from typing import Any
 
 import pytest
-import requests
 
 import ddnsd
 from ddnsd.errors import (
@@ -27,7 +25,6 @@ from ddnsd.transip.wire import (
     RateLimit,
     TransipBadResponse,
     auth_refusal,
-    describe_failure,
     domain_names_from_json,
     dumps,
     entries_from_json,
@@ -39,6 +36,7 @@ from ddnsd.transip.wire import (
     is_patch_mismatch,
     make_error,
     next_page_query,
+    token_from_json,
 )
 
 # ----------------------------------------------------------------------------- errors
@@ -283,6 +281,31 @@ def test_domain_names_from_json() -> None:
         domain_names_from_json({"domains": [{"name": "a.nl"}, {}]})
 
 
+TOKENS: list[tuple[str, dict[str, Any], str]] = [
+    ("jwt", {"token": "eyJ0.eyJ1.c2ln"}, "eyJ0.eyJ1.c2ln"),
+    ("padded", {"token": "  eyJ0.eyJ1.c2ln\n"}, "eyJ0.eyJ1.c2ln"),
+    ("missing", {}, "no token field"),
+    ("not-a-string", {"token": 5}, "no token field"),
+    ("blank", {"token": "  "}, "no token field"),
+    ("not-latin1", {"token": "abc\u2019def"}, "the token is not printable ASCII"),
+    ("latin1-letter", {"token": "abc\u00e9"}, "the token is not printable ASCII"),
+    ("inner-space", {"token": "abc def"}, "the token is not printable ASCII"),
+    ("control-character", {"token": "abc\x7fdef"}, "the token is not printable ASCII"),
+]
+
+
+@pytest.mark.parametrize(("data", "want"), [t[1:] for t in TOKENS], ids=[t[0] for t in TOKENS])
+def test_token_from_json(data: dict[str, Any], want: str) -> None:
+    """A token that could not go into a header is a bad answer, and never quoted."""
+    if want.startswith("eyJ"):
+        assert token_from_json(data) == want
+        return
+    with pytest.raises(TransipBadResponse) as caught:
+        token_from_json(data)
+    assert str(caught.value).startswith(f"TransIP POST /auth: 201 unexpected answer: {want}.")
+    assert "abc" not in str(caught.value)
+
+
 PAGES: list[tuple[str, dict[str, Any], dict[str, str] | None]] = [
     ("unpaged", {"domains": []}, None),
     (
@@ -328,44 +351,34 @@ def test_rate_limit_update() -> None:
     assert rl.remaining == 649
 
 
-def test_user_agent_names_the_version() -> None:
-    assert f"ddnsd/{ddnsd.__version__}" == USER_AGENT
-
-
-FAILURES: list[tuple[str, BaseException, str, bool]] = [
+RATE_HEADERS: list[tuple[str, dict[str, str], tuple[int | None, int | None, float | None]]] = [
+    ("none", {}, (None, None, None)),
     (
-        "connect-timeout",
-        requests.exceptions.ConnectTimeout(),
-        "connecting timed out after 5 s",
-        False,
+        "all",
+        {"X-Rate-Limit-Limit": "1000", "X-Rate-Limit-Remaining": "7", "X-Rate-Limit-Reset": "9.5"},
+        (1000, 7, 9.5),
     ),
-    ("read-timeout", requests.exceptions.ReadTimeout(), "no answer within 5 s", True),
-    (
-        "reset",
-        requests.exceptions.ConnectionError("Connection aborted."),
-        "the connection was dropped before an answer arrived",
-        True,
-    ),
-    (
-        "other",
-        requests.exceptions.ChunkedEncodingError(),
-        "the request failed (ChunkedEncodingError)",
-        True,
-    ),
+    ("padded", {"X-Rate-Limit-Remaining": " 7 "}, (None, 7, None)),
+    ("word", {"X-Rate-Limit-Remaining": "lots"}, (None, None, None)),
+    ("inf-limit", {"X-Rate-Limit-Limit": "inf"}, (None, None, None)),
+    ("infinity-remaining", {"X-Rate-Limit-Remaining": "-Infinity"}, (None, None, None)),
+    ("nan-remaining", {"X-Rate-Limit-Remaining": "nan"}, (None, None, None)),
+    ("nan-reset", {"X-Rate-Limit-Reset": "NaN"}, (None, None, None)),
+    ("overflowing-reset", {"X-Rate-Limit-Reset": "1e999"}, (None, None, None)),
 ]
 
 
 @pytest.mark.parametrize(
-    ("exc", "reason", "arrived"), [f[1:] for f in FAILURES], ids=[f[0] for f in FAILURES]
+    ("headers", "want"), [r[1:] for r in RATE_HEADERS], ids=[r[0] for r in RATE_HEADERS]
 )
-def test_describe_failure(exc: BaseException, reason: str, arrived: bool) -> None:
-    assert describe_failure(exc, 5.0) == (reason, arrived)
+def test_rate_limit_headers(
+    headers: dict[str, str], want: tuple[int | None, int | None, float | None]
+) -> None:
+    """A header that is not a finite number is ignored, like a missing one."""
+    rl = RateLimit()
+    rl.update(headers)
+    assert (rl.limit, rl.remaining, rl.reset) == want
 
 
-def test_describe_failure_refused_never_arrived() -> None:
-    with socket.socket() as s:  # a port nobody listens on
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    with pytest.raises(requests.RequestException) as caught:
-        requests.get(f"http://127.0.0.1:{port}/", timeout=2)
-    assert describe_failure(caught.value, 2.0) == ("connection refused", False)
+def test_user_agent_names_the_version() -> None:
+    assert f"ddnsd/{ddnsd.__version__}" == USER_AGENT
