@@ -122,6 +122,35 @@ def test_check_config_redacts_secrets(emulator: Any, tmp_path: Path) -> None:
     assert key_text.splitlines()[1] not in out.stdout
 
 
+def test_check_config_hides_a_source_urls_password_and_query(
+    tmp_path: Path, rsa_keypair: Any
+) -> None:
+    """As the log shows a source: user and host kept, password and query values ``***``."""
+    import tomllib
+
+    (tmp_path / "k.pem").write_bytes(rsa_keypair.private_key_path.read_bytes())
+    (tmp_path / "k.pem").chmod(0o600)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        f"""
+[transip]
+login = "demo"
+private_key_file = "k.pem"
+[detect]
+ipv4 = ["https://user:S3CRETPW@ip.example/?token=S3CRETTOK", "dns:opendns"]
+ipv6 = ["https://ip6.example/v6?key=S3CRETKEY6"]
+[state]
+dir = "{tmp_path / "state"}"
+"""
+    )
+    out = run(["-c", str(cfg), "check-config"])
+    assert out.returncode == 0, out.stderr
+    assert not [s for s in ("S3CRETPW", "S3CRETTOK", "S3CRETKEY6") if s in out.stdout + out.stderr]
+    detect = tomllib.loads(out.stdout)["detect"]
+    assert detect["ipv4"] == ["https://user:***@ip.example/?token=***", "dns:opendns"]
+    assert detect["ipv6"] == ["https://ip6.example/v6?key=***"]
+
+
 def test_ip_shows_each_source_and_the_agreement(tmp_path: Path, emulator: Any) -> None:
     a, b = tmp_path / "a", tmp_path / "b"
     a.write_text("203.0.113.20\n")
