@@ -99,6 +99,63 @@ def test_bad_config_exit_2_every_problem(tmp_path: Path) -> None:
     assert out.stdout == ""
 
 
+ENV_JSON = "set from the environment is written as JSON, e.g."
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "line"),
+    [
+        (
+            "DDNSD_DETECT__IPV4",
+            "https://x",
+            f"""ddnsd: DDNSD_DETECT__IPV4 is not JSON: a list {ENV_JSON} """
+            """DDNSD_DETECT__IPV4='["…", "…"]'""",
+        ),
+        (
+            "DDNSD_TRANSIP",
+            "x",
+            f"""ddnsd: DDNSD_TRANSIP is not JSON: a section {ENV_JSON} """
+            """DDNSD_TRANSIP='{"key": "…"}' (or one key: DDNSD_TRANSIP__KEY=…)""",
+        ),
+        (
+            "DDNSD_RECORDS",
+            "[1",
+            f"""ddnsd: DDNSD_RECORDS is not JSON: a list of sections {ENV_JSON} """
+            """DDNSD_RECORDS='[{"key": "…"}, {"key": "…"}]'""",
+        ),
+        (
+            "DDNSD_NOTIFY__URLS",
+            "tgram://S3CRET/1",
+            f"""ddnsd: DDNSD_NOTIFY__URLS is not JSON: a list {ENV_JSON} """
+            """DDNSD_NOTIFY__URLS='["…", "…"]'""",
+        ),
+    ],
+)
+def test_a_list_or_section_from_the_environment_as_plain_text_is_one_line(
+    tmp_path: Path, variable: str, value: str, line: str
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[transip]\nlogin = "demo"\n')
+    out = run(["-c", str(cfg), "check-config"], env={variable: value})
+    assert (out.returncode, out.stdout, out.stderr.splitlines()) == (2, "", [line])
+
+
+@pytest.mark.parametrize(
+    "command", [["once"], ["ip"], ["run"], ["present", "_acme-challenge.example.test.", "v"]]
+)
+def test_every_command_refuses_an_environment_list_that_is_not_json(
+    tmp_path: Path, command: list[str]
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[transip]\nlogin = "demo"\n')
+    out = run(["-c", str(cfg), *command], env={"DDNSD_DETECT__IPV4": "https://x"})
+    assert out.returncode == 2
+    assert out.stderr.splitlines() == [
+        f"""ddnsd: DDNSD_DETECT__IPV4 is not JSON: a list {ENV_JSON} """
+        """DDNSD_DETECT__IPV4='["…", "…"]'"""
+    ]
+
+
 def test_missing_config_is_one_line(tmp_path: Path) -> None:
     out = run(["-c", str(tmp_path / "none.toml"), "once"])
     assert out.returncode == 2
