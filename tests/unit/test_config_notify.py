@@ -123,6 +123,23 @@ def test_a_missing_urls_file_is_refused_at_start_up(cfgdir: Path) -> None:
         wiring.make_event_log(settings)
 
 
+def test_a_urls_file_that_is_not_text_is_one_line_at_check_config(cfgdir: Path) -> None:
+    (cfgdir / "notify.urls").write_bytes(b"\xff\xfehunter2pw\x00\x9c")
+    cfg = cfgdir / "config.toml"
+    cfg.write_text(BASE + '[notify]\nurls_file = "notify.urls"\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "ddnsd", "-c", str(cfg), "check-config"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert (
+        f"  - notify.urls_file: {cfgdir}/notify.urls is not UTF-8 text; save it as UTF-8"
+        in done.stderr.splitlines()
+    )
+    assert "Traceback" not in done.stderr and "hunter2pw" not in done.stderr + done.stdout
+
+
 @pytest.mark.parametrize(
     ("url", "shown"), [("nosuch://hunter2pw/x", "nosuch://…"), ("foo://hunter2pw@x", "foo://…")]
 )
