@@ -252,9 +252,8 @@ def _check(s: Settings, place: Place, problems: list[str]) -> Settings:
             "acme": _check_acme(s.acme, place, problems),
             "dyndns": _check_dyndns(s.dyndns, place, problems),
             **_check_view(s, place, problems),
-            "source": place.file,
         }
-    )
+    ).with_source(place.file)
 
 
 def _check_transip(t: TransipSettings, place: Place, problems: list[str]) -> TransipSettings:

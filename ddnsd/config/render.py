@@ -26,7 +26,7 @@ def redacted(settings: Settings) -> dict[str, Any]:
     notification URLs show their scheme only (``"tgram://…"``); address sources are shown as
     the log shows them, a URL's password and query values as ``***``.
     """
-    data = settings.model_dump(mode="json", exclude={"source"})
+    data = settings.model_dump(mode="json")
     for key in ("ipv4", "ipv6"):
         data["detect"][key] = [redact_source(str(s)) for s in getattr(settings.detect, key)]
     n = settings.notify

@@ -294,5 +294,5 @@ def test_check_config_prints_toml_that_loads_back(tmp_path: Path, rsa_keypair: A
     printed.write_text(out.stdout.replace('password = "********"\n', inline))
     first = config.load(str(cfg), environ={})
     second = config.load(str(printed), environ={})
-    assert second == first.model_copy(update={"source": second.source})
+    assert second == first.with_source(second.source)
     assert second.transip.token_lifetime == "7200 seconds"

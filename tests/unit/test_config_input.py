@@ -103,6 +103,12 @@ def test_each_environment_variable_that_is_not_json_is_named(tmp_path: Path) -> 
     ]
 
 
+@pytest.mark.parametrize("value", ['"/etc/elsewhere.toml"', "5"])
+def test_source_is_no_key_of_the_file(tmp_path: Path, value: str) -> None:
+    """Where the configuration came from is ddnsd's to say, not a key."""
+    assert problems(tmp_path, text=f"source = {value}\n" + BASE) == ["source: unknown key (typo?)"]
+
+
 def test_infinite_interval_blames_interval_not_verify(tmp_path: Path) -> None:
     assert problems(tmp_path, text=with_value("schedule", "interval", "inf")) == [
         "schedule.interval: inf is not a duration; use a finite number of seconds"
