@@ -27,7 +27,6 @@ from typing import Any, TypeVar, Union, get_args, get_origin
 from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import EnvSettingsSource, SettingsError
 
-from ddnsd import names
 from ddnsd.config.acme import AcmeAccountSettings, AcmeSettings, HttpreqSettings
 from ddnsd.config.models import (
     DetectSettings,
@@ -42,6 +41,8 @@ from ddnsd.config.models import (
 from ddnsd.config.observe import StatusAuthSettings
 from ddnsd.config.places import CREDENTIAL_KEY_NAME, Place, config_path, state_dir
 from ddnsd.config.places import is_file as _is_file
+from ddnsd.config.unsafe import key_text as _key
+from ddnsd.config.unsafe import unsafe_characters
 from ddnsd.detect.base import redact_source
 from ddnsd.detect.spec import SourceSpec, split_server
 from ddnsd.errors import ConfigError
@@ -65,7 +66,7 @@ def load(
             "(see config.example.toml)"
         )
     data = _overlay(data, _environment(env))
-    unsafe = _unsafe_characters(data)
+    unsafe = unsafe_characters(data)
     if unsafe:
         raise ConfigError.in_file(path, unsafe)
     try:
@@ -103,26 +104,6 @@ def _read_toml(path: Path) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path}: TOML syntax error: {exc}") from None
-
-
-def _unsafe_characters(data: Any, key: str = "") -> list[str]:
-    """A problem for each string (passwords aside) holding a control character.
-
-    No key has a use for one, and in a name, a path or a log line it does harm.
-    The value is never shown: it may be a secret.
-    """
-    if isinstance(data, dict):
-        return [
-            p
-            for k, v in data.items()
-            if k != "password"
-            for p in _unsafe_characters(v, f"{key}.{_key(str(k))}" if key else _key(str(k)))
-        ]
-    if isinstance(data, list):
-        return [p for i, v in enumerate(data) for p in _unsafe_characters(v, f"{key}[{i}]")]
-    if isinstance(data, str) and (ch := names.unsafe_character(data, spaces=False)):
-        return [f"{key}: contains {names.describe(ch)}; remove it"]
-    return []
 
 
 class _EnvSource(EnvSettingsSource):
@@ -229,11 +210,6 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     for part in loc:
         out += f"[{part}]" if isinstance(part, int) else (f".{_key(part)}" if out else _key(part))
     return out
-
-
-def _key(name: str) -> str:
-    """A key as written, quoted and escaped when it is not a plain word (a typo may be anything)."""
-    return name if name.isprintable() and name and " " not in name else repr(name)
 
 
 # --------------------------------------------------------------------------- one check a section
