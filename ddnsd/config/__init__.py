@@ -14,6 +14,7 @@ module              role
 ``environ.py``      systemd's and hook callers' variables
 ``runtime.py``      plain credential values the web layer takes (stdlib only)
 ``places.py``       config file, state dir and hook socket paths (stdlib only)
+``unsafe.py``       the control-character check of both readers (stdlib only)
 =================== ==========================================================
 
 The reader is ``read.py``, not ``load.py``: a submodule named ``load`` would replace the

@@ -26,17 +26,22 @@ from ddnsd.errors import ConfigError
 from ddnsd.model import RecordSpec
 
 
+def _text_lines(path: Path, what: str) -> list[str]:
+    """The lines of the UTF-8 text file ``path`` (a BOM allowed); ConfigError, one sentence
+    about ``what`` (the file as the error names it), when it cannot be read or is not text.
+    Never a line of it: it may be a secret."""
+    try:
+        return path.read_text(encoding="utf-8-sig").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"{what} is not UTF-8 text; save it as UTF-8") from None
+
+
 def read_secret(path: Path | None, inline: SecretStr | None) -> str:
     """A password from its file (first line, stripped) or the inline value."""
     if path is not None:
-        try:
-            lines = path.read_text(encoding="utf-8-sig").splitlines()
-        except OSError as exc:
-            raise ConfigError(f"cannot read the secret file {path}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise ConfigError(
-                f"the secret file {path} is not UTF-8 text; save it as UTF-8"
-            ) from None
+        lines = _text_lines(path, f"the secret file {path}")
         if not lines or not lines[0].strip():
             raise ConfigError(
                 f"the secret file {path} is empty; put the password on its first line"
@@ -87,11 +92,9 @@ def notify_targets(settings: Settings) -> NotifyTargets:
     urls = [u.get_secret_value() for u in n.urls]
     if n.urls_file is not None:
         try:
-            lines = n.urls_file.read_text(encoding="utf-8-sig").splitlines()
-        except OSError as exc:
-            raise ConfigError(
-                f"notify.urls_file: cannot read {n.urls_file}: {exc.strerror}"
-            ) from exc
+            lines = _text_lines(n.urls_file, str(n.urls_file))
+        except ConfigError as exc:
+            raise ConfigError(f"notify.urls_file: {exc}") from None
         urls += [ln.strip() for ln in lines if ln.strip() and not ln.lstrip().startswith("#")]
 
     def secret(v: SecretStr | None) -> str | None:

@@ -4,11 +4,12 @@ A hook that works in-process (no daemon) pays for every import: the configuratio
 cost more than the work. This reader takes the four sections the challenge service uses,
 applies the same rules (durations, paths beside the file or in ``$CREDENTIALS_DIRECTORY``,
 the state dir) and gives up — returns None — on anything it does not accept exactly as
-the full reader would: a value of another type, an unknown key, a missing key file, any
-``DDNSD_*`` override. The hook then loads the configuration the usual way
-(:func:`ddnsd.config.load`), which says what is wrong. The other sections are not read at
-all. Defaults are the models' (``tests/unit/test_config_hookconf.py`` holds both readers to
-the same result).
+the full reader would: a control character anywhere in the file (the full reader's own
+check, :mod:`ddnsd.config.unsafe`), a value of another type, an unknown key, a zone that
+is not a domain name, a missing key file, any ``DDNSD_*`` override. The hook then loads
+the configuration the usual way (:func:`ddnsd.config.load`), which says what is wrong.
+Past that check, the other sections are not read at all. Defaults are the models'
+(``tests/unit/test_config_hookconf.py`` holds both readers to the same result).
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ddnsd import durations
+from ddnsd import durations, names
 from ddnsd.config.places import CREDENTIAL_KEY_NAME, Place, config_path, is_file
+from ddnsd.config.unsafe import unsafe_characters
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,8 @@ def load_for_hook(
     try:
         with path.open("rb") as fh:
             data = tomllib.load(fh)
+        if unsafe_characters(data):
+            raise _Unsure
         place = Place.of(path, env)
         return HookSettings(
             transip=_transip(_section(data, "transip", HookTransip.__dataclass_fields__), place),
@@ -196,8 +200,9 @@ def _acme(a: Mapping[str, Any]) -> HookAcme:
     expire = _get(a, "expire", int, d.expire)
     if expire < 60:
         raise _Unsure
+    zones = _strings(a, "zones")
     return HookAcme(
-        zones=_strings(a, "zones"),
+        zones=None if zones is None else [names.domain_name(z) for z in zones],  # or ValueError
         propagation_timeout=_duration(a, "propagation_timeout", d.propagation_timeout),
         poll_interval=_duration(a, "poll_interval", d.poll_interval),
         max_age=_duration(a, "max_age", d.max_age),

@@ -17,6 +17,7 @@ from typing import Literal
 
 from pydantic import (
     Field,
+    PrivateAttr,
     SecretStr,
     field_validator,
     model_validator,
@@ -311,8 +312,19 @@ class Settings(BaseSettings):
     dyndns: DyndnsSettings | None = Field(default=None)
     notify: NotifySettings = Field(default_factory=NotifySettings)
 
-    # Where this configuration came from (not a setting; set by load()).
-    source: Path | None = Field(default=None, exclude=True)
+    # Where this configuration came from: set by load(), no key of the file sets it.
+    _source: Path | None = PrivateAttr(default=None)
+
+    @property
+    def source(self) -> Path | None:
+        """The file this configuration was read from (None when built by hand)."""
+        return self._source
+
+    def with_source(self, source: Path | None) -> Settings:
+        """This configuration, read from ``source``."""
+        copy = self.model_copy()
+        copy._source = source
+        return copy
 
     @classmethod
     def settings_customise_sources(

@@ -21,12 +21,12 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from types import NoneType, UnionType
+from typing import Any, TypeVar, Union, get_args, get_origin
 
-from pydantic import SecretStr, ValidationError
-from pydantic_settings import EnvSettingsSource
+from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic_settings import EnvSettingsSource, SettingsError
 
-from ddnsd import names
 from ddnsd.config.acme import AcmeAccountSettings, AcmeSettings, HttpreqSettings
 from ddnsd.config.models import (
     DetectSettings,
@@ -41,6 +41,8 @@ from ddnsd.config.models import (
 from ddnsd.config.observe import StatusAuthSettings
 from ddnsd.config.places import CREDENTIAL_KEY_NAME, Place, config_path, state_dir
 from ddnsd.config.places import is_file as _is_file
+from ddnsd.config.unsafe import key_text as _key
+from ddnsd.config.unsafe import unsafe_characters
 from ddnsd.detect.base import redact_source
 from ddnsd.detect.spec import SourceSpec, split_server
 from ddnsd.errors import ConfigError
@@ -63,8 +65,8 @@ def load(
             f"config file {path} does not exist; pass -c FILE or set DDNSD_CONFIG "
             "(see config.example.toml)"
         )
-    data = _overlay(data, _EnvSource(env)())
-    unsafe = _unsafe_characters(data)
+    data = _overlay(data, _environment(env))
+    unsafe = unsafe_characters(data)
     if unsafe:
         raise ConfigError.in_file(path, unsafe)
     try:
@@ -104,26 +106,6 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path}: TOML syntax error: {exc}") from None
 
 
-def _unsafe_characters(data: Any, key: str = "") -> list[str]:
-    """A problem for each string (passwords aside) holding a control character.
-
-    No key has a use for one, and in a name, a path or a log line it does harm.
-    The value is never shown: it may be a secret.
-    """
-    if isinstance(data, dict):
-        return [
-            p
-            for k, v in data.items()
-            if k != "password"
-            for p in _unsafe_characters(v, f"{key}.{_key(str(k))}" if key else _key(str(k)))
-        ]
-    if isinstance(data, list):
-        return [p for i, v in enumerate(data) for p in _unsafe_characters(v, f"{key}[{i}]")]
-    if isinstance(data, str) and (ch := names.unsafe_character(data, spaces=False)):
-        return [f"{key}: contains {names.describe(ch)}; remove it"]
-    return []
-
-
 class _EnvSource(EnvSettingsSource):
     """The ``DDNSD_*`` variables of ``environ`` (``DDNSD_CONFIG`` aside) as nested data."""
 
@@ -139,6 +121,62 @@ class _EnvSource(EnvSettingsSource):
             for k, v in self._environ.items()
             if k.upper().startswith("DDNSD_") and k.upper() != "DDNSD_CONFIG"
         }
+
+
+def _environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The ``DDNSD_*`` variables as nested data; ConfigError naming each variable whose value
+    is not the JSON its list or section needs (never showing the value: it may be a secret)."""
+    try:
+        return dict(_EnvSource(environ)())
+    except SettingsError:
+        pass
+    problems = []
+    for name, value in sorted(environ.items()):
+        try:
+            _EnvSource({name: value})()
+        except SettingsError:
+            problems.append(f"{name} is not JSON: {_env_json_hint(name)}")
+    if not problems:  # they fail together, never one by one
+        raise ConfigError(
+            "the DDNSD_* environment variables do not fit together; a list or a section "
+            "set from the environment is written as JSON"
+        )
+    if len(problems) == 1:
+        raise ConfigError(problems[0])
+    raise ConfigError(f"the DDNSD_* environment variables have {len(problems)} problems", problems)
+
+
+def _env_json_hint(name: str) -> str:
+    """How ``name``'s list or section is written, with an example that is not its value."""
+    model: Any = Settings
+    kind = "list or section"
+    for part in name.upper().removeprefix("DDNSD_").lower().split("__"):
+        fields = getattr(model, "model_fields", {}) if isinstance(model, type) else {}
+        if part not in fields:
+            break
+        model, kind = _unwrap(fields[part].annotation)
+    examples = {
+        "list": f"""{name}='["…", "…"]'""",
+        "list of sections": f"""{name}='[{{"key": "…"}}, {{"key": "…"}}]'""",
+        "section": f"""{name}='{{"key": "…"}}' (or one key: {name}__KEY=…)""",
+        "list or section": f"""{name}='["…", "…"]' or {name}='{{"key": "…"}}'""",
+    }
+    return f"a {kind} set from the environment is written as JSON, e.g. {examples[kind]}"
+
+
+def _unwrap(annotation: Any) -> tuple[Any, str]:
+    """The model inside ``annotation`` (``X | None``, ``list[X]``) and what kind of value
+    it takes: "list", "list of sections", "section" or "list or section"."""
+    if get_origin(annotation) in (Union, UnionType):
+        inner = [a for a in get_args(annotation) if a is not NoneType]
+        annotation = inner[0] if len(inner) == 1 else annotation
+    if get_origin(annotation) is list:
+        item = (get_args(annotation) or (Any,))[0]
+        is_model = isinstance(item, type) and issubclass(item, BaseModel)
+        return item, "list of sections" if is_model else "list"
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, "section"
+    return annotation, "list or section"
 
 
 def _overlay(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
@@ -174,11 +212,6 @@ def _loc(loc: tuple[int | str, ...]) -> str:
     return out
 
 
-def _key(name: str) -> str:
-    """A key as written, quoted and escaped when it is not a plain word (a typo may be anything)."""
-    return name if name.isprintable() and name and " " not in name else repr(name)
-
-
 # --------------------------------------------------------------------------- one check a section
 
 
@@ -195,9 +228,8 @@ def _check(s: Settings, place: Place, problems: list[str]) -> Settings:
             "acme": _check_acme(s.acme, place, problems),
             "dyndns": _check_dyndns(s.dyndns, place, problems),
             **_check_view(s, place, problems),
-            "source": place.file,
         }
-    )
+    ).with_source(place.file)
 
 
 def _check_transip(t: TransipSettings, place: Place, problems: list[str]) -> TransipSettings:

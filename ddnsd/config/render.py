@@ -14,6 +14,7 @@ import tomli_w
 
 from ddnsd.config.models import Settings
 from ddnsd.config.runtime import redact_url
+from ddnsd.detect.base import redact_source
 
 REDACTED = "********"
 
@@ -22,9 +23,12 @@ def redacted(settings: Settings) -> dict[str, Any]:
     """The effective configuration as plain data, secrets replaced by ``"********"``.
 
     Secret *files* are shown by path (the path is not the secret); inline secrets are hidden;
-    notification URLs show their scheme only (``"tgram://…"``).
+    notification URLs show their scheme only (``"tgram://…"``); address sources are shown as
+    the log shows them, a URL's password and query values as ``***``.
     """
-    data = settings.model_dump(mode="json", exclude={"source"})
+    data = settings.model_dump(mode="json")
+    for key in ("ipv4", "ipv6"):
+        data["detect"][key] = [redact_source(str(s)) for s in getattr(settings.detect, key)]
     n = settings.notify
     data["notify"]["urls"] = [redact_url(u.get_secret_value()) for u in n.urls]
     for key in ("heartbeat_url", "heartbeat_fail_url"):

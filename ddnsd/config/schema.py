@@ -21,7 +21,9 @@ def schema_markdown() -> str:
         "The file is TOML, found by `-c FILE`, else `$DDNSD_CONFIG`, else "
         "`/etc/ddnsd/config.toml`. Every key can be overridden by an environment variable "
         "`DDNSD_<SECTION>__<KEY>` (e.g. `DDNSD_TRANSIP__LOGIN=me`, "
-        "`DDNSD_HTTP__LISTEN=0.0.0.0:9333`). Durations accept `90`, `30s`, `5m`, `1h`, `1d`. "
+        "`DDNSD_HTTP__LISTEN=0.0.0.0:9333`); a list or a whole section is written as JSON "
+        '(`DDNSD_DETECT__IPV4=\'["https://api.ipify.org", "dns:opendns"]\'`). '
+        "Durations accept `90`, `30s`, `5m`, `1h`, `1d`. "
         "Relative `*_file` paths are looked up in `$CREDENTIALS_DIRECTORY` (systemd "
         "`LoadCredential=`) first, then next to the config file.",
         "",

@@ -8,8 +8,9 @@ is logged (one sentence, the URL redacted to its scheme) and passed to ``on_fail
 dropped and counted the same way.
 
 Apprise is imported by :class:`AppriseTarget` only, i.e. only when ``[notify] urls``
-lists something; its own log lines are captured per send, scrubbed of the URL's parts
-and folded into ours.
+lists something. Its own log lines never reach ddnsd's log as they are (they may quote
+the URL whole): every call into Apprise runs in :func:`_apprise_lines`, which captures
+them; a failed send's are scrubbed of the URL's parts and folded into ours.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -56,31 +58,47 @@ def ping(url: str, timeout: float) -> str | None:
         return scrub(str(getattr(exc, "reason", exc)), url)
 
 
+def _apprise() -> Any:
+    """The Apprise module, its logger no longer passing lines on to ours (for good: one
+    may quote a URL whole, "Unparseable URL foo://token@…", at any level, from any thread;
+    Apprise gives its logger a NullHandler). Untyped in Apprise."""
+    logging.getLogger("apprise").propagate = False
+    import apprise
+
+    return apprise
+
+
+@contextmanager
+def _apprise_lines(url: str) -> Iterator[list[str]]:
+    """Apprise's WARNING and worse lines while the block runs, scrubbed of ``url``'s parts
+    (filled in when the block ends)."""
+    lines: list[str] = []
+    with _apprise().LogCapture(level=logging.WARNING, fmt="%(message)s") as captured:
+        yield lines
+    lines += [scrub(ln, url) for ln in str(captured.getvalue()).splitlines() if ln.strip()]
+
+
 class AppriseTarget:
     """One Apprise URL, checked when built (ValueError naming it by number, not by text)."""
 
     def __init__(self, number: int, url: str) -> None:
-        import apprise
-
         self.url = url
         self.label = f"{number} ({redact_url(url)})"
-        self._apprise = apprise.Apprise()
-        if not self._apprise.add(url):
+        with _apprise_lines(url):
+            self._apprise = _apprise().Apprise()
+            known = self._apprise.add(url)
+        if not known:
             raise ValueError(
                 f"notify.urls[{number - 1}] ({redact_url(url)}) is not a URL Apprise knows; "
                 "see https://github.com/caronc/apprise/wiki for the forms"
             )
 
     def send(self, title: str, body: str) -> str | None:
-        import apprise
-
-        capture: Any = apprise.LogCapture  # untyped in Apprise
-        with capture(level=logging.WARNING, fmt="%(message)s") as captured:
+        with _apprise_lines(self.url) as lines:
             ok = self._apprise.notify(body=body, title=title)
         if ok:
             return None
-        lines = [ln for ln in str(captured.getvalue()).splitlines() if ln.strip()]
-        return scrub("; ".join(lines[-2:]) or "Apprise reported a failure", self.url)
+        return "; ".join(lines[-2:]) or "Apprise reported a failure"
 
 
 @dataclass

@@ -99,6 +99,63 @@ def test_bad_config_exit_2_every_problem(tmp_path: Path) -> None:
     assert out.stdout == ""
 
 
+ENV_JSON = "set from the environment is written as JSON, e.g."
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "line"),
+    [
+        (
+            "DDNSD_DETECT__IPV4",
+            "https://x",
+            f"""ddnsd: DDNSD_DETECT__IPV4 is not JSON: a list {ENV_JSON} """
+            """DDNSD_DETECT__IPV4='["…", "…"]'""",
+        ),
+        (
+            "DDNSD_TRANSIP",
+            "x",
+            f"""ddnsd: DDNSD_TRANSIP is not JSON: a section {ENV_JSON} """
+            """DDNSD_TRANSIP='{"key": "…"}' (or one key: DDNSD_TRANSIP__KEY=…)""",
+        ),
+        (
+            "DDNSD_RECORDS",
+            "[1",
+            f"""ddnsd: DDNSD_RECORDS is not JSON: a list of sections {ENV_JSON} """
+            """DDNSD_RECORDS='[{"key": "…"}, {"key": "…"}]'""",
+        ),
+        (
+            "DDNSD_NOTIFY__URLS",
+            "tgram://S3CRET/1",
+            f"""ddnsd: DDNSD_NOTIFY__URLS is not JSON: a list {ENV_JSON} """
+            """DDNSD_NOTIFY__URLS='["…", "…"]'""",
+        ),
+    ],
+)
+def test_a_list_or_section_from_the_environment_as_plain_text_is_one_line(
+    tmp_path: Path, variable: str, value: str, line: str
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[transip]\nlogin = "demo"\n')
+    out = run(["-c", str(cfg), "check-config"], env={variable: value})
+    assert (out.returncode, out.stdout, out.stderr.splitlines()) == (2, "", [line])
+
+
+@pytest.mark.parametrize(
+    "command", [["once"], ["ip"], ["run"], ["present", "_acme-challenge.example.test.", "v"]]
+)
+def test_every_command_refuses_an_environment_list_that_is_not_json(
+    tmp_path: Path, command: list[str]
+) -> None:
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[transip]\nlogin = "demo"\n')
+    out = run(["-c", str(cfg), *command], env={"DDNSD_DETECT__IPV4": "https://x"})
+    assert out.returncode == 2
+    assert out.stderr.splitlines() == [
+        f"""ddnsd: DDNSD_DETECT__IPV4 is not JSON: a list {ENV_JSON} """
+        """DDNSD_DETECT__IPV4='["…", "…"]'"""
+    ]
+
+
 def test_missing_config_is_one_line(tmp_path: Path) -> None:
     out = run(["-c", str(tmp_path / "none.toml"), "once"])
     assert out.returncode == 2
@@ -157,6 +214,35 @@ def test_access_token_not_printable_ascii_is_one_line(
     ]
     assert home(emulator) == []
     assert emulator.request_count("GET", "/v6/domains/{domain}/dns") == 0
+
+
+def test_check_config_hides_a_source_urls_password_and_query(
+    tmp_path: Path, rsa_keypair: Any
+) -> None:
+    """As the log shows a source: user and host kept, password and query values ``***``."""
+    import tomllib
+
+    (tmp_path / "k.pem").write_bytes(rsa_keypair.private_key_path.read_bytes())
+    (tmp_path / "k.pem").chmod(0o600)
+    cfg = tmp_path / "c.toml"
+    cfg.write_text(
+        f"""
+[transip]
+login = "demo"
+private_key_file = "k.pem"
+[detect]
+ipv4 = ["https://user:S3CRETPW@ip.example/?token=S3CRETTOK", "dns:opendns"]
+ipv6 = ["https://ip6.example/v6?key=S3CRETKEY6"]
+[state]
+dir = "{tmp_path / "state"}"
+"""
+    )
+    out = run(["-c", str(cfg), "check-config"])
+    assert out.returncode == 0, out.stderr
+    assert not [s for s in ("S3CRETPW", "S3CRETTOK", "S3CRETKEY6") if s in out.stdout + out.stderr]
+    detect = tomllib.loads(out.stdout)["detect"]
+    assert detect["ipv4"] == ["https://user:***@ip.example/?token=***", "dns:opendns"]
+    assert detect["ipv6"] == ["https://ip6.example/v6?key=***"]
 
 
 def test_ip_shows_each_source_and_the_agreement(tmp_path: Path, emulator: Any) -> None:
@@ -245,5 +331,5 @@ def test_check_config_prints_toml_that_loads_back(tmp_path: Path, rsa_keypair: A
     printed.write_text(out.stdout.replace('password = "********"\n', inline))
     first = config.load(str(cfg), environ={})
     second = config.load(str(printed), environ={})
-    assert second == first.model_copy(update={"source": second.source})
+    assert second == first.with_source(second.source)
     assert second.transip.token_lifetime == "7200 seconds"

@@ -92,6 +92,23 @@ def test_durations_from_the_environment_are_refused_too(tmp_path: Path, value: s
     assert len(found) == 1 and found[0].startswith("schedule.jitter: "), found
 
 
+def test_each_environment_variable_that_is_not_json_is_named(tmp_path: Path) -> None:
+    environ = {"DDNSD_DNS__NAMESERVERS": "127.0.0.1", "DDNSD_TRANSIP": "x", "DDNSD_AGREE": "2"}
+    with pytest.raises(ConfigError) as exc:
+        load(tmp_path, environ=environ)
+    assert str(exc.value) == "the DDNSD_* environment variables have 2 problems"
+    assert [p.split(":")[0] for p in exc.value.problems] == [
+        "DDNSD_DNS__NAMESERVERS is not JSON",
+        "DDNSD_TRANSIP is not JSON",
+    ]
+
+
+@pytest.mark.parametrize("value", ['"/etc/elsewhere.toml"', "5"])
+def test_source_is_no_key_of_the_file(tmp_path: Path, value: str) -> None:
+    """Where the configuration came from is ddnsd's to say, not a key."""
+    assert problems(tmp_path, text=f"source = {value}\n" + BASE) == ["source: unknown key (typo?)"]
+
+
 def test_infinite_interval_blames_interval_not_verify(tmp_path: Path) -> None:
     assert problems(tmp_path, text=with_value("schedule", "interval", "inf")) == [
         "schedule.interval: inf is not a duration; use a finite number of seconds"

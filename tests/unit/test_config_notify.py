@@ -123,12 +123,53 @@ def test_a_missing_urls_file_is_refused_at_start_up(cfgdir: Path) -> None:
         wiring.make_event_log(settings)
 
 
-def test_a_url_apprise_does_not_know_is_refused_by_number(cfgdir: Path) -> None:
-    settings = load(cfgdir, '[notify]\nurls = ["json://127.0.0.1:9/", "nosuch://hunter2pw/x"]')
+def test_a_urls_file_that_is_not_text_is_one_line_at_check_config(cfgdir: Path) -> None:
+    (cfgdir / "notify.urls").write_bytes(b"\xff\xfehunter2pw\x00\x9c")
+    cfg = cfgdir / "config.toml"
+    cfg.write_text(BASE + '[notify]\nurls_file = "notify.urls"\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "ddnsd", "-c", str(cfg), "check-config"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert (
+        f"  - notify.urls_file: {cfgdir}/notify.urls is not UTF-8 text; save it as UTF-8"
+        in done.stderr.splitlines()
+    )
+    assert "Traceback" not in done.stderr and "hunter2pw" not in done.stderr + done.stdout
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"), [("nosuch://hunter2pw/x", "nosuch://…"), ("foo://hunter2pw@x", "foo://…")]
+)
+def test_a_url_apprise_does_not_know_is_refused_by_number(
+    cfgdir: Path, url: str, shown: str
+) -> None:
+    settings = load(cfgdir, f'[notify]\nurls = ["json://127.0.0.1:9/", "{url}"]')
     with pytest.raises(ConfigError) as exc:
         wiring.make_event_log(settings)
-    assert str(exc.value).startswith("notify.urls[1] (nosuch://…) is not a URL Apprise knows")
+    assert str(exc.value).startswith(f"notify.urls[1] ({shown}) is not a URL Apprise knows")
     assert "hunter2pw" not in str(exc.value)
+
+
+def test_check_config_logs_no_line_of_apprise_quoting_a_url(cfgdir: Path) -> None:
+    """Apprise logs "Unparseable URL foo://SECRET3@x" on its own; the user sees only the
+    problem line, even when debugging. (A subprocess: pytest's caplog listens on every
+    logger, ddnsd's log on the root only.)"""
+    cfg = cfgdir / "config.toml"
+    cfg.write_text(BASE + '[notify]\nurls = ["foo://SECRET3@x"]\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "ddnsd", "--log-level", "DEBUG", "-c", str(cfg), "check-config"],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2
+    assert "SECRET3" not in done.stdout + done.stderr
+    assert (
+        "  - notify.urls[0] (foo://…) is not a URL Apprise knows; "
+        "see https://github.com/caronc/apprise/wiki for the forms"
+    ) in done.stderr.splitlines()
 
 
 def test_apprise_is_loaded_only_for_urls(cfgdir: Path) -> None:

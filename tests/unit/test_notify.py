@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from ddnsd import logs
 from ddnsd.config.runtime import NotifyTargets, redact_url
 from ddnsd.observe.events import event
 from ddnsd.observe.notify import (
@@ -16,7 +17,7 @@ from ddnsd.observe.notify import (
     round_message,
     with_suffix,
 )
-from ddnsd.observe.outbox import Outbox, scrub
+from ddnsd.observe.outbox import AppriseTarget, Outbox, scrub
 
 
 @pytest.mark.parametrize(
@@ -118,6 +119,17 @@ def test_scrub_removes_every_part_of_the_url() -> None:
     cleaned = scrub(text, url)
     for secret in ("SECRETTOKEN", "hunter22", "chat-42", "api.example.test"):
         assert secret not in cleaned
+
+
+def test_a_failed_apprise_send_logs_no_part_of_the_url(capsys: pytest.CaptureFixture[str]) -> None:
+    """Apprise's own lines (its debug "JSON POST URL: …/s3cr3tpath") stay out of ddnsd's
+    log, even when debugging; the failure text is its warning, scrubbed."""
+    logs.setup("text", "DEBUG")  # the root handler ddnsd logs through, on stderr
+    target = AppriseTarget(1, "json://user:hunter2pw@127.0.0.1:9/s3cr3tpath")
+    why = target.send("title", "body")
+    assert why == "A Connection error occurred sending JSON notification to …."
+    err = capsys.readouterr().err
+    assert not [s for s in ("hunter2pw", "s3cr3tpath") if s in err], err
 
 
 class Recorder:
