@@ -2,7 +2,8 @@
 
 The real ``ddnsd`` command against the emulator (issue 11 items 4, 5, 6): a key file
 mode 0644, a file that is not a key, a state dir that cannot be written, a port past
-65535, an address not on this machine, a host name; a config file that is not UTF-8;
+65535, an address not on this machine, a host name, a hook socket that cannot be made
+there, an unknown socket group; a config file that is not UTF-8;
 NaN and infinity on the command line. Nothing reaches the emulator.
 """
 
@@ -67,11 +68,33 @@ CASES: dict[str, tuple[Break, str]] = {
         "http.listen: 'localhost:9333': 'localhost' is not an IP address; listen on an "
         "address of this machine (127.0.0.1:9333, [::1]:9333, or 0.0.0.0:9333 for all of them)",
     ),
+    "socket-dir-missing": (
+        lambda tmp, key: {"http": 'socket = "/nonexistent/dir/ddnsd.sock"'},
+        "http.socket: cannot listen on /nonexistent/dir/ddnsd.sock: /nonexistent/dir does not "
+        'exist; set [http] socket to a writable place, or to "" to turn the hook socket off',
+    ),
+    "socket-dir-is-a-file": (
+        lambda tmp, key: {"http": f'socket = "{tmp}/address/ddnsd.sock"'},
+        "http.socket: cannot listen on {tmp}/address/ddnsd.sock: {tmp}/address is not a "
+        'directory; set [http] socket to a writable place, or to "" to turn the hook socket off',
+    ),
+    "socket-path-is-a-file": (
+        lambda tmp, key: {"http": f'socket = "{tmp}/address"'},
+        "http.socket: {tmp}/address exists and is not a socket; remove it or set [http] socket "
+        "elsewhere",
+    ),
+    "socket-group-unknown": (
+        lambda tmp, key: {"http": 'socket_group = "no-such-group-here"'},
+        "http.socket_group: 'no-such-group-here' is not a group on this machine; set [http] "
+        'socket_group to a group name or number, or to "" to serve root and the daemon\'s '
+        "own user only",
+    ),
 }
 
 
 def broken_config(emulator: Any, tmp: Path, change: dict[str, str]) -> Path:
-    """A good config (listening on a free port) with ``change``'s key, state dir or listen."""
+    """A good config (listening on a free port) with ``change``'s key, state dir, listen
+    or more ``[http]`` lines."""
     addr = tmp / "address"
     addr.write_text("203.0.113.10\n")
     cfg = write_config(tmp / "c.toml", emulator, address_file=addr, state_dir=tmp / "state")
@@ -81,6 +104,7 @@ def broken_config(emulator: Any, tmp: Path, change: dict[str, str]) -> Path:
     text = text.replace(
         str(emulator.private_key_path), change.get("key", str(emulator.private_key_path))
     )
+    text = text.replace("[http]\n", f"[http]\n{change.get('http', '')}\n", 1)
     cfg.write_text(text.replace(str(tmp / "state"), change.get("state", str(tmp / "state"))))
     return cfg
 
