@@ -156,6 +156,100 @@ def test_healthcheck_timeout_nan_and_infinity_are_usage_errors(value: str) -> No
     assert "Traceback" not in out.stderr
 
 
+def status_config(tmp: Path, keypair: Any) -> Path:
+    """A config that loads, listening where nothing answers: status reads the state dir."""
+    cfg = tmp / "c.toml"
+    cfg.write_text(
+        f'[transip]\nlogin = "demo"\nprivate_key_file = "{keypair.private_key_path}"\n'
+        f'[http]\nlisten = "127.0.0.1:9"\n[state]\ndir = "{tmp / "state"}"\n'
+    )
+    return cfg
+
+
+BAD_OPTIONS: dict[str, tuple[list[str], str]] = {
+    "status-timeout-inf": (
+        ["status", "--timeout", "inf"],
+        "ddnsd status: error: argument --timeout: invalid duration value: 'inf'",
+    ),
+    "status-timeout-1e400": (
+        ["status", "--timeout", "1e400"],
+        "ddnsd status: error: argument --timeout: invalid duration value: '1e400'",
+    ),
+    "status-timeout-nan": (
+        ["status", "--timeout", "nan"],
+        "ddnsd status: error: argument --timeout: invalid duration value: 'nan'",
+    ),
+    "status-timeout-negative": (
+        ["status", "--timeout", "-1"],
+        "ddnsd status: error: argument --timeout: invalid duration value: '-1'",
+    ),
+    "status-timeout-0": (
+        ["status", "--timeout", "0"],
+        "ddnsd status: error: argument --timeout: invalid duration value: '0'",
+    ),
+    "status-url-no-scheme": (
+        ["status", "--url", "foo"],
+        "ddnsd status: error: argument --url: 'foo' is not an http:// or https:// URL",
+    ),
+    "status-url-broken-ipv6": (
+        ["status", "--url", "http://[::1"],
+        "ddnsd status: error: argument --url: 'http://[::1' is not a URL (Invalid IPv6 URL)",
+    ),
+    "healthcheck-url-no-scheme": (
+        ["healthcheck", "--url", "foo"],
+        "ddnsd healthcheck: error: argument --url: 'foo' is not an http:// or https:// URL",
+    ),
+    "healthcheck-url-broken-ipv6": (
+        ["healthcheck", "--url", "http://[::1"],
+        "ddnsd healthcheck: error: argument --url: 'http://[::1' is not a URL (Invalid IPv6 URL)",
+    ),
+    "healthcheck-url-empty": (
+        ["healthcheck", "--url", ""],
+        "ddnsd healthcheck: error: argument --url: '' is not an http:// or https:// URL",
+    ),
+    "healthcheck-url-file": (
+        ["healthcheck", "--url", "file:///etc/hostname"],
+        "ddnsd healthcheck: error: argument --url: 'file:///etc/hostname' is not an http:// "
+        "or https:// URL",
+    ),
+    "healthcheck-url-no-host": (
+        ["healthcheck", "--url", "http://:9333/healthz"],
+        "ddnsd healthcheck: error: argument --url: 'http://:9333/healthz' has no host",
+    ),
+    "healthcheck-url-port-out-of-range": (
+        ["healthcheck", "--url", "http://127.0.0.1:99999/healthz"],
+        "ddnsd healthcheck: error: argument --url: 'http://127.0.0.1:99999/healthz' is not a "
+        "URL (Port out of range 0-65535)",
+    ),
+    "healthcheck-url-space": (
+        ["healthcheck", "--url", "http://127.0.0.1:9/health z"],
+        "ddnsd healthcheck: error: argument --url: 'http://127.0.0.1:9/health z' has a space, "
+        "a control or a non-ASCII character; percent-encode it",
+    ),
+    "status-url-non-ascii-path": (
+        ["status", "--url", "http://127.0.0.1:9/stätus"],
+        "ddnsd status: error: argument --url: 'http://127.0.0.1:9/stätus' has a space, "
+        "a control or a non-ASCII character; percent-encode it",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_OPTIONS, ids=BAD_OPTIONS.keys())
+def test_bad_status_and_healthcheck_options_are_one_usage_line(
+    tmp_path: Path, rsa_keypair: Any, case: str
+) -> None:
+    """Refused by argparse: the usage, one line naming the option, exit 2; neither the
+    network nor the state dir is asked."""
+    args, line = BAD_OPTIONS[case]
+    out = run(["-c", str(status_config(tmp_path, rsa_keypair)), *args])
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.splitlines()[0].startswith(f"usage: ddnsd {args[0]} ")
+    assert out.stderr.splitlines()[-1] == line
+    assert "Traceback" not in out.stderr
+    assert out.stdout == ""
+    assert not (tmp_path / "state").exists()
+
+
 def test_emulator_propagation_delay_nan_is_a_usage_error(tmp_path: Path, rsa_keypair: Any) -> None:
     out = run(
         ["emulator", "--public-key", str(rsa_keypair.public_key_path), "--propagation-delay", "nan"]
