@@ -33,6 +33,32 @@ def duration(text: str) -> float:
     return parse_duration(text, maximum=HOUR)
 
 
+def http_url(text: str) -> str:
+    """An option's URL: http:// or https://, a host, a valid port, nothing to percent-encode
+    (what urllib would refuse with a traceback, or read from a file).
+
+    argparse turns the ArgumentTypeError into "argument --url: 'foo' is not …" and exit 2.
+    """
+    import argparse
+    from urllib.parse import urlsplit
+
+    try:
+        url = urlsplit(text)
+        url.port  # noqa: B018 - a port that is not a number or past 65535: ValueError
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a URL ({exc})") from None
+    beside_host = text.replace(url.netloc, "", 1)  # a host name may be IDN; the rest is sent
+    if any(c <= " " or c == "\x7f" for c in text) or not beside_host.isascii():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} has a space, a control or a non-ASCII character; percent-encode it"
+        )
+    if url.scheme not in ("http", "https"):
+        raise argparse.ArgumentTypeError(f"{text!r} is not an http:// or https:// URL")
+    if not url.hostname:
+        raise argparse.ArgumentTypeError(f"{text!r} has no host")
+    return text
+
+
 def _add_globals(p: argparse.ArgumentParser, suppress: bool) -> None:
     import argparse
 
@@ -80,12 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true", help="show what would change; write nothing")
     p = cmd("status", "what the daemon (or the state dir) knows; exit 0 when all is in sync")
     p.add_argument("--json", action="store_true", help="the /api/status document as JSON")
-    p.add_argument("--url", help="default: /api/status on [http] listen")
-    p.add_argument("--timeout", type=float, default=5.0, help="seconds (default: 5)")
+    p.add_argument("--url", type=http_url, help="default: /api/status on [http] listen")
+    p.add_argument("--timeout", type=duration, default=5.0, help="seconds (default: 5)")
     cmd("check-config", "validate the config and print it, secrets redacted")
     cmd("ip", "show what each address source says and the agreed address")
     p = cmd("healthcheck", "exit 0 when the daemon's /healthz answers 200 (for containers)")
-    p.add_argument("--url", help="default: /healthz on [http] listen")
+    p.add_argument("--url", type=http_url, help="default: /healthz on [http] listen")
     p.add_argument("--timeout", type=duration, default=5.0, help="seconds (default: 5)")
     p = cmd("config-schema", "print the configuration reference generated from the code")
     p.add_argument("--markdown", action="store_true", help="markdown (the default)")

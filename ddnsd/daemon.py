@@ -148,12 +148,13 @@ class Daemon:
             acme=acme,
         )
 
-    def _web_app(self) -> WSGIApplication:
+    def _web_app(self, parts: Parts) -> WSGIApplication:
+        """The HTTP app of ``parts`` (ConfigError when a secret file cannot be used)."""
         return wiring.make_web_app(
-            self.settings,
+            parts.settings,
             metrics=self.metrics,
             health=self.health,
-            acme=self.parts.acme,
+            acme=parts.acme,
             push_store=self.push_store,
             status=self.report.snapshot,
         )
@@ -192,23 +193,28 @@ class Daemon:
             return ok
 
     def _reload(self) -> None:
+        """Read the configuration again and switch to it as a whole, or not at all.
+
+        Everything is built and checked first (the start-up checks, the parts, the web
+        app with its secrets, the notifications); only then is anything swapped. A
+        refused reload leaves the running configuration in charge of every part."""
         self._reload_requested = False
         old = self.settings
         try:
             settings = wiring.load_settings(self.config_path)
+            wiring.check_startup(settings)  # what a restart would refuse is refused now
+            parts = self._build(settings)
+            app = self._web_app(parts) if self.listener.app is not None else None
             events = wiring.make_event_log(settings, on_failure=self.report.notify_failed)
-            self.parts = self._build(settings)
         except ConfigError as exc:
-            log.error("reload refused, keeping the running configuration: %s", exc)
-            for p in exc.problems:
-                log.error("  - %s", p)
+            _log_refused(exc)
             return
         except DdnsdError as exc:
             log.error("reload failed, keeping the running configuration: %s", exc)
             return
-        new = self.settings
-        if self.listener.app is not None:
-            self.listener.app = self._web_app()
+        self.parts, new = parts, settings
+        if app is not None:
+            self.listener.app = app
             if new.http.listen != old.http.listen:
                 log.warning(
                     "[http] listen changed to %r: restart ddnsd to move the listener (still on %r)",
@@ -245,7 +251,7 @@ class Daemon:
         self.report.started(len(s.records))
         self.acme_work.sweep()
         if s.http.listen:
-            self.listener.start(self._web_app(), s.http.listen)
+            self.listener.start(self._web_app(self.parts), s.http.listen)
         self.watch.update(wiring.watched_interfaces(s))
         self.scheduler.start()
         self._warn_if_idle(s)
@@ -280,3 +286,14 @@ class Daemon:
                 "and no [dyndns]; serving metrics and health only",
                 s.source,
             )
+
+
+def _log_refused(exc: ConfigError) -> None:
+    """A refused reload: one line when there is one problem, else a line per problem."""
+    what = "reload refused, keeping the running configuration"
+    if len(exc.problems) == 1:
+        log.error("%s: %s: %s", what, exc, exc.problems[0])
+        return
+    log.error("%s: %s", what, exc)
+    for p in exc.problems:
+        log.error("  - %s", p)

@@ -72,11 +72,19 @@ def check_startup(settings: Settings) -> None:
     """Every check ``ddnsd run`` makes before it starts, without the network.
 
     The key or token file, the state directory, the secrets the listener needs, the
-    listen address, every address source and the notification targets: ConfigError
+    listen address, the hook socket's place and group, every address source and the
+    notification targets: ConfigError
     listing each problem (exit 2), so ``check-config`` refuses what ``run`` would refuse.
     """
     problems: list[str] = []
-    checks = (_check_credentials, _check_state_dir, _check_listen, _check_sources, _check_notify)
+    checks = (
+        _check_credentials,
+        _check_state_dir,
+        _check_listen,
+        _check_socket,
+        _check_sources,
+        _check_notify,
+    )
     for check in checks:
         try:
             check(settings)
@@ -137,6 +145,67 @@ def _check_listen(settings: Settings) -> None:
             f"http.listen: cannot listen on {settings.http.listen}: no interface of this "
             f"machine has {host} ({exc.strerror}); change [http] listen"
         ) from None
+
+
+def _check_socket(settings: Settings) -> None:
+    """The hook socket's directory takes a new file (the state dir, which the daemon
+    creates, is checked as such), its path is free or a socket, ``socket_group`` a group.
+
+    A socket there is not probed: a running daemon's is no reason to refuse a config."""
+    from ddnsd.config.environ import process_env
+    from ddnsd.config.places import socket_path
+    from ddnsd.handoff.peers import group_id
+
+    h = settings.http
+    path = socket_path(h.socket, settings.state.dir, process_env("RUNTIME_DIRECTORY"))
+    if path is None:
+        return
+    problems: list[str] = []
+    why = _socket_dir_problem(path.parent) if path.parent != settings.state.dir else None
+    if why is not None:
+        problems.append(
+            f"http.socket: cannot listen on {path}: {why}; set [http] socket to a writable "
+            'place, or to "" to turn the hook socket off'
+        )
+    elif _is_other_than_socket(path):
+        problems.append(
+            f"http.socket: {path} exists and is not a socket; remove it or set [http] socket "
+            "elsewhere"
+        )
+    if h.socket_group and group_id(h.socket_group) is None:
+        problems.append(
+            f"http.socket_group: {h.socket_group!r} is not a group on this machine; set "
+            '[http] socket_group to a group name or number, or to "" to serve root and the '
+            "daemon's own user only"
+        )
+    if problems:
+        raise ConfigError(problems[0], problems)
+
+
+def _socket_dir_problem(where: Path) -> str | None:
+    """Why the daemon could not create its socket in ``where`` (which it does not create)."""
+    import tempfile
+
+    try:
+        if not where.exists():
+            return f"{where} does not exist"
+        if not where.is_dir():
+            return f"{where} is not a directory"
+        with tempfile.TemporaryFile(dir=where):
+            pass
+    except OSError as exc:
+        return f"{where}: {exc.strerror or exc}"
+    return None
+
+
+def _is_other_than_socket(path: Path) -> bool:
+    """Something that is not a socket is at ``path`` (the daemon would refuse to remove it)."""
+    import stat
+
+    try:
+        return not stat.S_ISSOCK(path.lstat().st_mode)
+    except OSError:  # nothing there yet, or its directory is missing: the daemon makes it
+        return False
 
 
 def _check_sources(settings: Settings) -> None:

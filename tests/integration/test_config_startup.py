@@ -2,7 +2,8 @@
 
 The real ``ddnsd`` command against the emulator (issue 11 items 4, 5, 6): a key file
 mode 0644, a file that is not a key, a state dir that cannot be written, a port past
-65535, an address not on this machine, a host name; a config file that is not UTF-8;
+65535, an address not on this machine, a host name, a hook socket that cannot be made
+there, an unknown socket group; a config file that is not UTF-8;
 NaN and infinity on the command line. Nothing reaches the emulator.
 """
 
@@ -67,11 +68,33 @@ CASES: dict[str, tuple[Break, str]] = {
         "http.listen: 'localhost:9333': 'localhost' is not an IP address; listen on an "
         "address of this machine (127.0.0.1:9333, [::1]:9333, or 0.0.0.0:9333 for all of them)",
     ),
+    "socket-dir-missing": (
+        lambda tmp, key: {"http": 'socket = "/nonexistent/dir/ddnsd.sock"'},
+        "http.socket: cannot listen on /nonexistent/dir/ddnsd.sock: /nonexistent/dir does not "
+        'exist; set [http] socket to a writable place, or to "" to turn the hook socket off',
+    ),
+    "socket-dir-is-a-file": (
+        lambda tmp, key: {"http": f'socket = "{tmp}/address/ddnsd.sock"'},
+        "http.socket: cannot listen on {tmp}/address/ddnsd.sock: {tmp}/address is not a "
+        'directory; set [http] socket to a writable place, or to "" to turn the hook socket off',
+    ),
+    "socket-path-is-a-file": (
+        lambda tmp, key: {"http": f'socket = "{tmp}/address"'},
+        "http.socket: {tmp}/address exists and is not a socket; remove it or set [http] socket "
+        "elsewhere",
+    ),
+    "socket-group-unknown": (
+        lambda tmp, key: {"http": 'socket_group = "no-such-group-here"'},
+        "http.socket_group: 'no-such-group-here' is not a group on this machine; set [http] "
+        'socket_group to a group name or number, or to "" to serve root and the daemon\'s '
+        "own user only",
+    ),
 }
 
 
 def broken_config(emulator: Any, tmp: Path, change: dict[str, str]) -> Path:
-    """A good config (listening on a free port) with ``change``'s key, state dir or listen."""
+    """A good config (listening on a free port) with ``change``'s key, state dir, listen
+    or more ``[http]`` lines."""
     addr = tmp / "address"
     addr.write_text("203.0.113.10\n")
     cfg = write_config(tmp / "c.toml", emulator, address_file=addr, state_dir=tmp / "state")
@@ -81,6 +104,7 @@ def broken_config(emulator: Any, tmp: Path, change: dict[str, str]) -> Path:
     text = text.replace(
         str(emulator.private_key_path), change.get("key", str(emulator.private_key_path))
     )
+    text = text.replace("[http]\n", f"[http]\n{change.get('http', '')}\n", 1)
     cfg.write_text(text.replace(str(tmp / "state"), change.get("state", str(tmp / "state"))))
     return cfg
 
@@ -130,6 +154,100 @@ def test_healthcheck_timeout_nan_and_infinity_are_usage_errors(value: str) -> No
         f"ddnsd healthcheck: error: argument --timeout: invalid duration value: '{value}'"
     )
     assert "Traceback" not in out.stderr
+
+
+def status_config(tmp: Path, keypair: Any) -> Path:
+    """A config that loads, listening where nothing answers: status reads the state dir."""
+    cfg = tmp / "c.toml"
+    cfg.write_text(
+        f'[transip]\nlogin = "demo"\nprivate_key_file = "{keypair.private_key_path}"\n'
+        f'[http]\nlisten = "127.0.0.1:9"\n[state]\ndir = "{tmp / "state"}"\n'
+    )
+    return cfg
+
+
+BAD_OPTIONS: dict[str, tuple[list[str], str]] = {
+    "status-timeout-inf": (
+        ["status", "--timeout", "inf"],
+        "ddnsd status: error: argument --timeout: invalid duration value: 'inf'",
+    ),
+    "status-timeout-1e400": (
+        ["status", "--timeout", "1e400"],
+        "ddnsd status: error: argument --timeout: invalid duration value: '1e400'",
+    ),
+    "status-timeout-nan": (
+        ["status", "--timeout", "nan"],
+        "ddnsd status: error: argument --timeout: invalid duration value: 'nan'",
+    ),
+    "status-timeout-negative": (
+        ["status", "--timeout", "-1"],
+        "ddnsd status: error: argument --timeout: invalid duration value: '-1'",
+    ),
+    "status-timeout-0": (
+        ["status", "--timeout", "0"],
+        "ddnsd status: error: argument --timeout: invalid duration value: '0'",
+    ),
+    "status-url-no-scheme": (
+        ["status", "--url", "foo"],
+        "ddnsd status: error: argument --url: 'foo' is not an http:// or https:// URL",
+    ),
+    "status-url-broken-ipv6": (
+        ["status", "--url", "http://[::1"],
+        "ddnsd status: error: argument --url: 'http://[::1' is not a URL (Invalid IPv6 URL)",
+    ),
+    "healthcheck-url-no-scheme": (
+        ["healthcheck", "--url", "foo"],
+        "ddnsd healthcheck: error: argument --url: 'foo' is not an http:// or https:// URL",
+    ),
+    "healthcheck-url-broken-ipv6": (
+        ["healthcheck", "--url", "http://[::1"],
+        "ddnsd healthcheck: error: argument --url: 'http://[::1' is not a URL (Invalid IPv6 URL)",
+    ),
+    "healthcheck-url-empty": (
+        ["healthcheck", "--url", ""],
+        "ddnsd healthcheck: error: argument --url: '' is not an http:// or https:// URL",
+    ),
+    "healthcheck-url-file": (
+        ["healthcheck", "--url", "file:///etc/hostname"],
+        "ddnsd healthcheck: error: argument --url: 'file:///etc/hostname' is not an http:// "
+        "or https:// URL",
+    ),
+    "healthcheck-url-no-host": (
+        ["healthcheck", "--url", "http://:9333/healthz"],
+        "ddnsd healthcheck: error: argument --url: 'http://:9333/healthz' has no host",
+    ),
+    "healthcheck-url-port-out-of-range": (
+        ["healthcheck", "--url", "http://127.0.0.1:99999/healthz"],
+        "ddnsd healthcheck: error: argument --url: 'http://127.0.0.1:99999/healthz' is not a "
+        "URL (Port out of range 0-65535)",
+    ),
+    "healthcheck-url-space": (
+        ["healthcheck", "--url", "http://127.0.0.1:9/health z"],
+        "ddnsd healthcheck: error: argument --url: 'http://127.0.0.1:9/health z' has a space, "
+        "a control or a non-ASCII character; percent-encode it",
+    ),
+    "status-url-non-ascii-path": (
+        ["status", "--url", "http://127.0.0.1:9/stätus"],
+        "ddnsd status: error: argument --url: 'http://127.0.0.1:9/stätus' has a space, "
+        "a control or a non-ASCII character; percent-encode it",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", BAD_OPTIONS, ids=BAD_OPTIONS.keys())
+def test_bad_status_and_healthcheck_options_are_one_usage_line(
+    tmp_path: Path, rsa_keypair: Any, case: str
+) -> None:
+    """Refused by argparse: the usage, one line naming the option, exit 2; neither the
+    network nor the state dir is asked."""
+    args, line = BAD_OPTIONS[case]
+    out = run(["-c", str(status_config(tmp_path, rsa_keypair)), *args])
+    assert out.returncode == 2, out.stderr
+    assert out.stderr.splitlines()[0].startswith(f"usage: ddnsd {args[0]} ")
+    assert out.stderr.splitlines()[-1] == line
+    assert "Traceback" not in out.stderr
+    assert out.stdout == ""
+    assert not (tmp_path / "state").exists()
 
 
 def test_emulator_propagation_delay_nan_is_a_usage_error(tmp_path: Path, rsa_keypair: Any) -> None:

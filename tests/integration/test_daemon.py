@@ -301,3 +301,59 @@ def test_reload_says_a_new_hook_socket_needs_a_restart(
     wait_for(lambda: "configuration reloaded" in d.log, what="the reload")
     assert "[http] socket changed: hooks find the daemon there after a restart" in d.log
     assert not elsewhere.exists()  # still listening where it started
+
+
+def test_reload_with_an_empty_password_file_keeps_the_old_configuration(
+    emulator: Any, tmp_path: Path, daemons: Any
+) -> None:
+    """A reload that cannot build the listener's credentials is refused before anything is
+    swapped: one line names the problem, the old app, interval and password keep working."""
+    addr = tmp_path / "address"
+    addr.write_text("203.0.113.97\n")
+    port = free_port()
+    pw = tmp_path / "httpreq.pw"
+    pw.write_text("first-password\n")
+    extra = f'[acme.httpreq]\nusername = "lego"\npassword_file = "{pw}"\n'
+    cfg = write_config(
+        tmp_path / "c.toml",
+        emulator,
+        address_file=addr,
+        http_port=port,
+        interval="0.3s",
+        extra=extra,
+    )
+    d = start(daemons, cfg)
+    base = f"http://127.0.0.1:{port}"
+    wait_for(lambda: home(emulator), what="first round")
+
+    def rounds() -> float:
+        return metric(http_get(base + "/metrics").text, "ddnsd_rounds_total", 'result="ok"') or 0
+
+    def cleanup_status(password: str) -> int:
+        body = {"fqdn": "_acme-challenge.example.test", "value": "x" * 43}
+        r = requests.post(base + "/acme/cleanup", json=body, auth=("lego", password), timeout=30)
+        return r.status_code
+
+    # the new config would add a record and slow the rounds down, but its password is empty
+    pw.write_text("")
+    office = '[[records]]\ndomain = "example.test"\nname = "office"\ntype = "A"\n\n[[records]]'
+    text = cfg.read_text().replace('interval = "0.3s"', 'interval = "1h"')
+    cfg.write_text(text.replace("[[records]]", office, 1))
+    d.signal(signal.SIGHUP)
+    wait_for(lambda: "reload refused" in d.log, what="the refused reload")
+    before = rounds()
+    wait_for(lambda: rounds() >= before + 5, what="rounds at the old interval")
+    assert not [e for e in emulator.entries("example.test") if e.name == "office"]
+    assert http_get(base + "/healthz").status_code == 200
+    assert cleanup_status("first-password") == 200
+    assert cleanup_status("") == 401
+    assert "Traceback" not in d.log
+    assert "round crashed" not in d.log
+    assert "configuration reloaded" not in d.log
+    refused = [ln for ln in d.log.splitlines() if "reload refused" in ln]
+    assert len(refused) == 1, d.log
+    assert refused[0].endswith(
+        f"reload refused, keeping the running configuration: config file {cfg} has 1 problem: "
+        f"the secret file {pw} is empty; put the password on its first line"
+    ), refused[0]
+    assert d.proc.poll() is None
