@@ -69,8 +69,9 @@ def dispatch(args: argparse.Namespace) -> int:
             return status(settings, as_json=args.json, url=args.url, timeout=args.timeout)
         if cmd == "run":
             from ddnsd.daemon import Daemon
+            from ddnsd.startup import check_startup
 
-            wiring.check_startup(settings)
+            check_startup(settings)
             return Daemon(settings, args.config).run()
     except ConfigError as exc:
         fail(str(exc), exc.problems)
@@ -86,8 +87,9 @@ def check_config(settings: Settings) -> int:
     """Every start-up check but the network (a problem fails here, not at 3 a.m.), then
     the effective configuration."""
     from ddnsd import config
+    from ddnsd.startup import check_startup
 
-    wiring.check_startup(settings)
+    check_startup(settings)
     print(f"# effective configuration from {settings.source} (secrets redacted)")
     sys.stdout.write(config.to_toml(config.redacted(settings)))
     return EXIT_OK

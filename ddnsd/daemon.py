@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from ddnsd import wiring
 from ddnsd.errors import EXIT_OK, ConfigError, DdnsdError
+from ddnsd.startup import check_startup
 
 if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
@@ -202,7 +203,7 @@ class Daemon:
         old = self.settings
         try:
             settings = wiring.load_settings(self.config_path)
-            wiring.check_startup(settings)  # what a restart would refuse is refused now
+            check_startup(settings)  # what a restart would refuse is refused now
             parts = self._build(settings)
             app = self._web_app(parts) if self.listener.app is not None else None
             events = wiring.make_event_log(settings, on_failure=self.report.notify_failed)
