@@ -81,7 +81,8 @@ class SourceFailed(DetectionError):
 
 
 def redact_source(source: str) -> str:
-    """The source text safe for logs: URL passwords and query values become ``***``."""
+    """The source text safe for logs: URL passwords and query values become ``***``, and so
+    does a user name given without a password (``https://TOKEN@host`` passes a token so)."""
     if "://" not in source:
         return source
     try:
@@ -92,7 +93,7 @@ def redact_source(source: str) -> str:
     if "@" in netloc:
         userinfo, _, hostport = netloc.rpartition("@")
         user, sep, _password = userinfo.partition(":")
-        netloc = f"{user}:***@{hostport}" if sep else f"{user}@{hostport}"
+        netloc = f"{user}:***@{hostport}" if sep else f"***@{hostport}"
     query = parts.query
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)

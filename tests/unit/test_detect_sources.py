@@ -102,7 +102,7 @@ def test_push_without_store_says_only_the_daemon_is_pushed_to() -> None:
 REDACT = [
     ("no-secret", "https://api.ipify.org/", "https://api.ipify.org/"),
     ("password", "https://me:s3cret@ip.example/", "https://me:***@ip.example/"),
-    ("user-only", "https://me@ip.example/", "https://me@ip.example/"),
+    ("user-only: a token", "https://tok3n@ip.example/", "https://***@ip.example/"),
     ("query-token", "https://ip.example/?token=abc&v=4", "https://ip.example/?token=***&v=***"),
     ("not-a-url", "dns:opendns", "dns:opendns"),
 ]
