@@ -136,7 +136,9 @@ class Budget:
         answer to ``/auth`` or a 401 comes before TransIP knows the login); only the limit
         is taken from it."""
         with self._ledger(write=True) as (ledger, now):
-            opened = record_answer(ledger, sent_at, status, headers, now, counted=counted)
+            opened = record_answer(
+                ledger, sent_at, status, headers, now, counted=counted, window=self.window
+            )
         if opened is not None and self._first_time("429", opened):
             log.warning(
                 "TransIP answered 429 (rate limit) for login '%s': no ddnsd process sends "

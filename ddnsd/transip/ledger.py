@@ -104,11 +104,14 @@ def record_answer(
     now: float,
     *,
     counted: bool = True,
+    window: float = WINDOW,
 ) -> float | None:
     """Take an answer's ``X-Rate-Limit-*`` into ``ledger``; the circuit's end after a 429.
 
     ``counted`` False: the answer came before TransIP knew the login (``/auth``, a 401):
-    only its ``X-Rate-Limit-Limit`` is taken, its window is nobody's.
+    only its ``X-Rate-Limit-Limit`` is taken, its window is nobody's. A 429's reset is
+    believed up to one ``window`` ahead: every request in the window has left it by then,
+    so a reset further out (a clock far off, a proxy's header) cannot silence ddnsd for days.
     """
     got = RateLimit()
     got.update(headers)
@@ -121,6 +124,7 @@ def record_answer(
         # Silence until the reset; what the window holds after it is learnt from the
         # next answer (a 429 may also come from elsewhere than a full window).
         until = (reset if reset is not None else now + NO_RESET_WAIT - MARGIN) + MARGIN
+        until = min(until, now + window + MARGIN)
         ledger.open_until = max(ledger.open_until or 0.0, until)
         return ledger.open_until
     newer = ledger.seen is None or sent_at >= ledger.seen.sent_at

@@ -168,6 +168,16 @@ ANSWERS = [
         NOW + 60,
         1000,
     ),
+    (
+        "429/a-reset-beyond-one-window-is-cut-to-one-window",
+        Ledger(),
+        9990.0,
+        429,
+        {"X-Rate-Limit-Remaining": "0", "X-Rate-Limit-Reset": "1e300"},
+        None,
+        NOW + 900 + 1,
+        1000,
+    ),
     ("no-headers/nothing-learnt", Ledger(), 9990.0, 200, {}, None, None, 1000),
 ]
 
