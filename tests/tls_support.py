@@ -32,15 +32,17 @@ GARBAGE = b"HTTP/1.1 200 OK\r\nthis is not TLS\r\n\r\n"
 _HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length", "host"}
 
 
-def self_signed(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+def self_signed(directory: Path, *hosts: str) -> tuple[Path, Path]:
     """(certificate, key) PEM files in ``directory``: a self-signed CA certificate for
-    ``host`` (an IP address or a DNS name)."""
+    ``hosts`` (IP addresses or DNS names; default 127.0.0.1), generated at test time."""
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ddnsd test")])
-    try:
-        alt: x509.GeneralName = x509.IPAddress(ipaddress.ip_address(host))
-    except ValueError:
-        alt = x509.DNSName(host)
+    alt: list[x509.GeneralName] = []
+    for host in hosts or ("127.0.0.1",):
+        try:
+            alt.append(x509.IPAddress(ipaddress.ip_address(host)))
+        except ValueError:
+            alt.append(x509.DNSName(host))
     now = datetime.datetime.now(datetime.UTC)
     cert = (
         x509.CertificateBuilder()
@@ -50,7 +52,7 @@ def self_signed(directory: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([alt]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(alt), critical=False)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )

@@ -4,8 +4,6 @@ exit codes, TLS, rate limit, state file."""
 from __future__ import annotations
 
 import base64
-import datetime
-import ipaddress
 import json
 import os
 import re
@@ -23,10 +21,9 @@ from typing import Any
 
 import pytest
 import requests
-from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from tls_support import self_signed
 
 from ddnsd.authdns import parse_server, query
 from ddnsd.emulator.tokens import DEMO_TOKEN
@@ -357,38 +354,7 @@ def test_propagation_delay_flag(rsa_keypair: Any, launched: list[Running]) -> No
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     """A self-signed certificate for 127.0.0.1 / localhost, generated at test time."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ddnsd emulator test")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    d = tmp_path_factory.mktemp("tls")
-    cert_path, key_path = d / "cert.pem", d / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    key_path.chmod(0o600)
-    return cert_path, key_path
+    return self_signed(tmp_path_factory.mktemp("tls"), "localhost", "127.0.0.1")
 
 
 def test_tls_flags_serve_https(
