@@ -267,24 +267,28 @@ def test_reload_applies_interval_and_http_credentials(
     base = f"http://127.0.0.1:{port}"
     wait_for(lambda: home(emulator), what="first round")
 
-    def rounds() -> float:
-        return metric(http_get(base + "/metrics").text, "ddnsd_rounds_total", 'result="ok"') or 0
-
-    def cleanup_status(password: str) -> int:
-        body = {"fqdn": "_acme-challenge.example.test", "value": "x" * 43}
-        r = requests.post(base + "/acme/cleanup", json=body, auth=("lego", password), timeout=30)
-        return r.status_code
-
-    assert cleanup_status("first-password") == 200
-    assert cleanup_status("second-password") == 401
-    before = rounds()
+    assert cleanup_status(base, "first-password") == 200
+    assert cleanup_status(base, "second-password") == 401
+    before = ok_rounds(base)
     cfg.write_text(cfg.read_text().replace('interval = "1h"', 'interval = "0.3s"'))
     pw.write_text("second-password\n")
     d.signal(signal.SIGHUP)
     # an hour-long interval would allow one more round (the reload's); a new one, many
-    wait_for(lambda: rounds() >= before + 5, what="rounds at the new interval")
-    assert cleanup_status("second-password") == 200
-    assert cleanup_status("first-password") == 401
+    wait_for(lambda: ok_rounds(base) >= before + 5, what="rounds at the new interval")
+    assert cleanup_status(base, "second-password") == 200
+    assert cleanup_status(base, "first-password") == 401
+
+
+def ok_rounds(base: str) -> float:
+    """Rounds that ended well, from the daemon's /metrics at ``base``."""
+    return metric(http_get(base + "/metrics").text, "ddnsd_rounds_total", 'result="ok"') or 0
+
+
+def cleanup_status(base: str, password: str) -> int:
+    """The status of an httpreq cleanup as user "lego" with ``password``."""
+    body = {"fqdn": "_acme-challenge.example.test", "value": "x" * 43}
+    r = requests.post(base + "/acme/cleanup", json=body, auth=("lego", password), timeout=30)
+    return r.status_code
 
 
 def test_reload_says_a_new_hook_socket_needs_a_restart(
@@ -326,14 +330,6 @@ def test_reload_with_an_empty_password_file_keeps_the_old_configuration(
     base = f"http://127.0.0.1:{port}"
     wait_for(lambda: home(emulator), what="first round")
 
-    def rounds() -> float:
-        return metric(http_get(base + "/metrics").text, "ddnsd_rounds_total", 'result="ok"') or 0
-
-    def cleanup_status(password: str) -> int:
-        body = {"fqdn": "_acme-challenge.example.test", "value": "x" * 43}
-        r = requests.post(base + "/acme/cleanup", json=body, auth=("lego", password), timeout=30)
-        return r.status_code
-
     # the new config would add a record and slow the rounds down, but its password is empty
     pw.write_text("")
     office = '[[records]]\ndomain = "example.test"\nname = "office"\ntype = "A"\n\n[[records]]'
@@ -341,12 +337,12 @@ def test_reload_with_an_empty_password_file_keeps_the_old_configuration(
     cfg.write_text(text.replace("[[records]]", office, 1))
     d.signal(signal.SIGHUP)
     wait_for(lambda: "reload refused" in d.log, what="the refused reload")
-    before = rounds()
-    wait_for(lambda: rounds() >= before + 5, what="rounds at the old interval")
+    before = ok_rounds(base)
+    wait_for(lambda: ok_rounds(base) >= before + 5, what="rounds at the old interval")
     assert not [e for e in emulator.entries("example.test") if e.name == "office"]
     assert http_get(base + "/healthz").status_code == 200
-    assert cleanup_status("first-password") == 200
-    assert cleanup_status("") == 401
+    assert cleanup_status(base, "first-password") == 200
+    assert cleanup_status(base, "") == 401
     assert "Traceback" not in d.log
     assert "round crashed" not in d.log
     assert "configuration reloaded" not in d.log
