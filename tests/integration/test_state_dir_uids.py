@@ -10,18 +10,15 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import pwd
-import shutil
 import stat
 import subprocess
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from uid_support import USER, require_root
+from uid_support import user_state
 
 from ddnsd.acme.inflight import WriteLocks
 from ddnsd.errors import DdnsdError
@@ -71,20 +68,11 @@ class Place:
 
 @pytest.fixture
 def place() -> Iterator[Place]:
-    require_root()
-    pw = pwd.getpwnam(USER)
-    base = Path(tempfile.mkdtemp(prefix="ddnsd-links-"))
-    try:
-        base.chmod(0o755)
-        state = base / "state"
-        state.mkdir(mode=0o700)
-        os.chown(state, pw.pw_uid, pw.pw_gid)
+    with user_state("ddnsd-links-") as (base, state, pw):
         target = base / "shadow"
         target.write_bytes(SECRET)
         target.chmod(0o640)
         yield Place(state, target, pw.pw_uid, pw.pw_gid)
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
 
 
 def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:

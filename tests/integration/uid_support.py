@@ -7,6 +7,7 @@ with mode 0755 (pytest's own tmp dirs are root's and 0700).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pwd
 import shutil
@@ -54,15 +55,25 @@ class Shared:
         )
 
 
-def shared_dir(private_key: Path) -> Iterator[Shared]:
+@contextlib.contextmanager
+def user_state(prefix: str) -> Iterator[tuple[Path, Path, pwd.struct_passwd]]:
+    """(base, state, the user's passwd entry): a new directory (0755) holding ``state``
+    (0700, owned by the user); removed afterwards."""
     require_root()
     pw = pwd.getpwnam(USER)
-    base = Path(tempfile.mkdtemp(prefix="ddnsd-uids-"))
+    base = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         base.chmod(0o755)
         state = base / "state"
         state.mkdir(mode=0o700)
         os.chown(state, pw.pw_uid, pw.pw_gid)
+        yield base, state, pw
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+
+
+def shared_dir(private_key: Path) -> Iterator[Shared]:
+    with user_state("ddnsd-uids-") as (base, state, pw):
         key = base / "transip.key"
         shutil.copyfile(private_key, key)
         key.chmod(0o600)
@@ -76,5 +87,3 @@ def shared_dir(private_key: Path) -> Iterator[Shared]:
         )
         assert probe.returncode == 0, f"{USER} cannot run this checkout's ddnsd: {probe.stderr}"
         yield Shared(base, state, key, pw.pw_uid, pw.pw_gid)
-    finally:
-        shutil.rmtree(base, ignore_errors=True)
