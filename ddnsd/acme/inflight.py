@@ -92,11 +92,11 @@ class WriteLocks:
         """True while the call holding lock ``ident`` is running (in any process)."""
         path = self._path(ident)
         try:
-            fd = os.open(path, os.O_RDWR | os.O_NOFOLLOW | os.O_CLOEXEC)  # not via a link
+            fd = statefiles.open_nofollow(path, os.O_RDWR)
         except FileNotFoundError:
             return False
         except OSError as exc:
-            if exc.errno == errno.ELOOP and path.is_symlink():  # no call's lock: litter
+            if exc.strerror == statefiles.A_LINK:  # no call's lock: litter
                 with contextlib.suppress(OSError):
                     path.unlink()
                 return False
