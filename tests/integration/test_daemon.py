@@ -254,18 +254,7 @@ def test_router_push_updates_the_record(emulator: Any, tmp_path: Path, daemons: 
 def test_reload_applies_interval_and_http_credentials(
     emulator: Any, tmp_path: Path, daemons: Any
 ) -> None:
-    addr = tmp_path / "address"
-    addr.write_text("203.0.113.95\n")
-    port = free_port()
-    pw = tmp_path / "httpreq.pw"
-    pw.write_text("first-password\n")
-    extra = f'[acme.httpreq]\nusername = "lego"\npassword_file = "{pw}"\n'
-    cfg = write_config(
-        tmp_path / "c.toml", emulator, address_file=addr, http_port=port, interval="1h", extra=extra
-    )
-    d = start(daemons, cfg)
-    base = f"http://127.0.0.1:{port}"
-    wait_for(lambda: home(emulator), what="first round")
+    d, cfg, pw, base = httpreq_daemon(emulator, tmp_path, daemons, "203.0.113.95", "1h")
 
     assert cleanup_status(base, "first-password") == 200
     assert cleanup_status(base, "second-password") == 401
@@ -277,6 +266,30 @@ def test_reload_applies_interval_and_http_credentials(
     wait_for(lambda: ok_rounds(base) >= before + 5, what="rounds at the new interval")
     assert cleanup_status(base, "second-password") == 200
     assert cleanup_status(base, "first-password") == 401
+
+
+def httpreq_daemon(
+    emulator: Any, tmp_path: Path, daemons: Any, address: str, interval: str
+) -> tuple[Any, Path, Path, str]:
+    """A daemon with lego httpreq (user "lego", password "first-password" in a file) after
+    its first round: (daemon, config, password file, listener URL)."""
+    addr = tmp_path / "address"
+    addr.write_text(address + "\n")
+    port = free_port()
+    pw = tmp_path / "httpreq.pw"
+    pw.write_text("first-password\n")
+    extra = f'[acme.httpreq]\nusername = "lego"\npassword_file = "{pw}"\n'
+    cfg = write_config(
+        tmp_path / "c.toml",
+        emulator,
+        address_file=addr,
+        http_port=port,
+        interval=interval,
+        extra=extra,
+    )
+    d = start(daemons, cfg)
+    wait_for(lambda: home(emulator), what="first round")
+    return d, cfg, pw, f"http://127.0.0.1:{port}"
 
 
 def ok_rounds(base: str) -> float:
@@ -312,23 +325,7 @@ def test_reload_with_an_empty_password_file_keeps_the_old_configuration(
 ) -> None:
     """A reload that cannot build the listener's credentials is refused before anything is
     swapped: one line names the problem, the old app, interval and password keep working."""
-    addr = tmp_path / "address"
-    addr.write_text("203.0.113.97\n")
-    port = free_port()
-    pw = tmp_path / "httpreq.pw"
-    pw.write_text("first-password\n")
-    extra = f'[acme.httpreq]\nusername = "lego"\npassword_file = "{pw}"\n'
-    cfg = write_config(
-        tmp_path / "c.toml",
-        emulator,
-        address_file=addr,
-        http_port=port,
-        interval="0.3s",
-        extra=extra,
-    )
-    d = start(daemons, cfg)
-    base = f"http://127.0.0.1:{port}"
-    wait_for(lambda: home(emulator), what="first round")
+    d, cfg, pw, base = httpreq_daemon(emulator, tmp_path, daemons, "203.0.113.97", "0.3s")
 
     # the new config would add a record and slow the rounds down, but its password is empty
     pw.write_text("")
