@@ -13,19 +13,6 @@ D = "example.test"
 HOME_A = RecordSpec(D, "home", "A")
 
 
-class Clock:
-    """A hand-moved monotonic clock for the engine (the emulator keeps real time)."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
 def client_for(emulator: Any) -> TransipClient:
     return make_client(
         emulator.api_url,

@@ -8,7 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from reconcile_support import HOME_A, Clock, D, engine_for, mine, writes
+from clock_support import Clock
+from reconcile_support import HOME_A, D, engine_for, mine, writes
 
 from ddnsd.emulator.ratelimit import RateLimiter
 from ddnsd.model import DnsEntry, Outcome, RecordSpec

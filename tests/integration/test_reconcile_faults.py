@@ -7,7 +7,8 @@ from collections.abc import Callable
 
 import pytest
 import requests
-from reconcile_support import HOME_A, Clock, D, client_for, engine_for, mine, writes
+from clock_support import Clock
+from reconcile_support import HOME_A, D, client_for, engine_for, mine, writes
 from tls_support import GarblingProxy, self_signed
 
 from ddnsd import authdns

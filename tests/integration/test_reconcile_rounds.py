@@ -7,15 +7,8 @@ import itertools
 import logging
 
 import pytest
-from reconcile_support import (
-    HOME_A,
-    Clock,
-    D,
-    engine_for,
-    foreign_bytes,
-    mine,
-    writes,
-)
+from clock_support import Clock
+from reconcile_support import HOME_A, D, engine_for, foreign_bytes, mine, writes
 
 from ddnsd import authdns
 from ddnsd.errors import UnsafePlan

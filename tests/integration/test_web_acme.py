@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 import requests
+from clock_support import Clock
 
 from ddnsd.config.runtime import AcmeDnsAccount, HttpreqAuth
 from ddnsd.errors import ChallengeRefused, DdnsdError, PropagationTimeout, TransipServerError
@@ -58,14 +59,6 @@ class FakeBackend:
         self.calls.append(("update", fqdn, value, keep))
         if self.error is not None:
             raise self.error
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import requests
+from clock_support import Clock
 
 from ddnsd.config.runtime import DyndnsEndpoint
 from ddnsd.errors import DdnsdError, TransipServerError
@@ -46,14 +47,6 @@ class Router:
             return False
         self.known[label] = ip
         return True
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import requests
+from clock_support import Clock
 
 from ddnsd.errors import DdnsdError
 from ddnsd.model import Outcome
@@ -44,14 +45,6 @@ EXPECTED_METRICS = {
     "ddnsd_notify_failures_total",
     "ddnsd_build_info",
 }
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture

@@ -3,17 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from clock_support import Clock
 
 from ddnsd.emulator.ratelimit import RateLimiter
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
 
 # (id, limit, window, seconds between requests, allowed per request, last Remaining, last Reset)
 WINDOWS = [

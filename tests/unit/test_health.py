@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import pytest
+from clock_support import Clock
 
 from ddnsd.model import Outcome
 from ddnsd.observe.health import Health, format_age
@@ -14,14 +15,6 @@ T0 = 1_700_000_000.0
 
 OK2 = {"home.example.test/A": Outcome.NOOP, "home.example.test/AAAA": Outcome.UPDATED}
 HALF = {"home.example.test/A": Outcome.NOOP, "home.example.test/AAAA": Outcome.FAILED}
-
-
-class Clock:
-    def __init__(self, now: float) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass

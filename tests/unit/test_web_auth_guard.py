@@ -3,16 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from clock_support import Clock
 
 from ddnsd.web.http import AuthGuard
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @pytest.fixture
