@@ -80,8 +80,8 @@ def build_records(zone: str, version: Version, ns_address: str) -> Records:
     for ns in ("ns0", "ns1"):
         add(origin, NS_TTL, dns.rdata.from_text(IN, dns.rdatatype.NS, f"{ns}.{zone}."))
     for entry in version.entries:
-        owner = origin if entry.name == "@" else dns.name.from_text(entry.name, origin)
         try:
+            owner = origin if entry.name == "@" else dns.name.from_text(entry.name, origin)
             add(owner, entry.expire, entry_rdata(entry, origin))
         except (dns.exception.DNSException, ValueError) as exc:
             log.warning(

@@ -196,8 +196,7 @@ class ZoneStore:
     def add(self, domain: str, entry: DnsEntry, test: bool = False) -> None:
         with self._lock:
             zone = self.zone(domain)
-            if entry.name != "@" and len(f"{entry.name}.{domain}") > 253:
-                raise ZoneError(406, f"Invalid DNS entry name '{entry.name}'")
+            _check_name(domain, entry)
             if entry in zone:
                 raise ZoneError(
                     406,
@@ -238,6 +237,7 @@ class ZoneStore:
             self.zone(domain)
             kept: list[DnsEntry] = []
             for e in entries:
+                _check_name(domain, e)
                 self._check_expire(kept, e)
                 kept.append(e)
             if not test:
@@ -274,3 +274,10 @@ class ZoneStore:
                 self._zones[d] = default_entries(d)
                 self._history[d] = [Version(float("-inf"), self._serial, tuple(self._zones[d]))]
             self._save()
+
+
+def _check_name(domain: str, entry: DnsEntry) -> None:
+    """406 for a name that makes the whole name longer than DNS allows (253 characters);
+    POST and PUT alike (a zone holding one could not be served)."""
+    if entry.name != "@" and len(f"{entry.name}.{domain}") > 253:
+        raise ZoneError(406, f"Invalid DNS entry name '{entry.name}'")

@@ -181,6 +181,29 @@ def test_emulator_refuses_names_and_content_transip_would(emulator: EmulatorHand
     assert ok.status_code == 201, ok.text
 
 
+def test_emulator_refuses_every_such_name_in_a_put_too(emulator: EmulatorHandle) -> None:
+    """PUT replaces the zone: the same names are refused, and the zone stays served."""
+    from ddnsd.authdns import parse_server, query
+
+    token = emulator.token()
+    before = entries(emulator)
+    kept = [
+        {"name": e.name, "expire": e.expire, "type": e.type, "content": e.content} for e in before
+    ]
+    for case, name in NAMES_TRANSIP_REFUSES.items():
+        bad = {"name": name, "expire": 60, "type": "TXT", "content": VALUE}
+        r = requests.put(
+            f"{emulator.api_url}/domains/example.test/dns",
+            json={"dnsEntries": [*kept, bad]},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert (r.status_code, r.json()["error"]) == (406, f"Invalid DNS entry name '{name}'"), case
+    assert entries(emulator) == before
+    served = query(parse_server(emulator.dns_server), "www.example.test", "CNAME", 5.0)
+    assert served == ["example.test."]
+
+
 def test_untrusted_text_cannot_split_or_forge_a_daemon_log_line(
     emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
