@@ -94,17 +94,23 @@ def _value(data: bytes, rtype: int, start: int, length: int) -> str:
     if rtype == TYPES["TXT"]:
         parts, i = [], 0
         while i < length:
+            if i + 1 + rdata[i] > length:
+                raise ValueError("a TXT string runs past its record")
             parts.append(rdata[i + 1 : i + 1 + rdata[i]])
             i += 1 + rdata[i]
         return b"".join(parts).decode("utf-8", "replace")
     if rtype in (TYPES["CNAME"], TYPES["NS"]):
         return _name(data, start)[0]
-    import dns.rdata  # any other type: dnspython's parser, on the whole message (compression)
+    import dns.exception  # any other type (or a malformed A/AAAA): dnspython's parser,
+    import dns.rdata  # on the whole message (compression)
     import dns.rdataclass
     import dns.rdatatype
 
     kind = dns.rdatatype.RdataType.make(rtype)
-    return str(dns.rdata.from_wire(dns.rdataclass.IN, kind, data, start, length).to_text())
+    try:
+        return str(dns.rdata.from_wire(dns.rdataclass.IN, kind, data, start, length).to_text())
+    except dns.exception.DNSException as exc:  # FormError is none of parse_answer's errors
+        raise ValueError(f"a malformed {kind.name} record ({exc})") from None
 
 
 def parse_answer(data: bytes, qid: int) -> Answer:

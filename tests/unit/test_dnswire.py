@@ -81,3 +81,18 @@ def test_rcode_truncation_and_foreign_replies() -> None:
         dnswire.parse_answer(answer(7, 0x8400, [rr(PTR, 16, b"\x05abc")])[:-3], 7)
     with pytest.raises(ValueError, match="loop"):
         dnswire.parse_answer(answer(7, 0x8400, [rr(b"\xc0\x18", 16, b"\x01v")]), 7)  # itself
+
+
+MALFORMED = {
+    "A of 5 bytes": rr(PTR, 1, b"\x01\x02\x03\x04\x05"),
+    "AAAA of 3 bytes": rr(PTR, 28, b"\x01\x02\x03"),
+    "TXT string past its record": rr(PTR, 16, b"\x05ab"),
+    "MX cut short": rr(PTR, 15, b"\x00"),
+}
+
+
+@pytest.mark.parametrize("record", MALFORMED.values(), ids=MALFORMED.keys())
+def test_a_malformed_record_is_a_valueerror(record: bytes) -> None:
+    """What authdns turns into one line naming the nameserver (any other error escapes it)."""
+    with pytest.raises(ValueError):
+        dnswire.parse_answer(answer(7, 0x8400, [record]), 7)
