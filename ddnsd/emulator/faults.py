@@ -72,25 +72,31 @@ class FaultInjector:
             self._injected.clear()
 
     def configure(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Take ``rate``/``kinds``/``seed``/``script`` from a control request; the settings."""
+        """Take ``rate``/``kinds``/``seed``/``script`` from a control request; the settings.
+
+        Every value is checked before any is taken: a 406 changes nothing."""
+        rate = kinds = rnd = script = None
+        if "rate" in body:
+            rate = number(body["rate"], "Fault rate", 0.0, 1.0)
+        if "kinds" in body:
+            if not isinstance(body["kinds"], list):
+                raise error(406, f"Fault kinds must be a list; use {list(ALL_KINDS)}")
+            kinds = tuple(str(k) for k in body["kinds"])
+            bad = [k for k in kinds if k not in ALL_KINDS]
+            if bad or not kinds:
+                raise error(406, f"Unknown fault kinds {bad}; use {list(ALL_KINDS)}")
+        if "seed" in body:
+            rnd = random.Random(int(number(body["seed"], "The seed", 0, 2**63)))
+        if "script" in body:
+            items = body["script"] or []
+            if not isinstance(items, list):
+                raise error(406, "The script must be a list of fault objects")
+            script = [self._scripted(item) for item in items]
         with self._lock:
-            if "rate" in body:
-                self._rate = number(body["rate"], "Fault rate", 0.0, 1.0)
-            if "kinds" in body:
-                if not isinstance(body["kinds"], list):
-                    raise error(406, f"Fault kinds must be a list; use {list(ALL_KINDS)}")
-                kinds = tuple(str(k) for k in body["kinds"])
-                bad = [k for k in kinds if k not in ALL_KINDS]
-                if bad or not kinds:
-                    raise error(406, f"Unknown fault kinds {bad}; use {list(ALL_KINDS)}")
-                self._kinds = kinds
-            if "seed" in body:
-                self._random = random.Random(int(number(body["seed"], "The seed", 0, 2**63)))
-            if "script" in body:
-                script = body["script"] or []
-                if not isinstance(script, list):
-                    raise error(406, "The script must be a list of fault objects")
-                self._script = [self._scripted(item) for item in script]
+            self._rate = self._rate if rate is None else rate
+            self._kinds = self._kinds if kinds is None else kinds
+            self._random = self._random if rnd is None else rnd
+            self._script = self._script if script is None else script
             return {
                 "rate": self._rate,
                 "kinds": list(self._kinds),
@@ -105,9 +111,11 @@ class FaultInjector:
         kind = str(item.get("kind", ""))
         if kind not in ALL_KINDS:
             raise error(406, f"Unknown fault kind '{kind}'; use {list(ALL_KINDS)}")
-        method = item.get("method")
+        method, path = item.get("method") or None, item.get("path") or None
+        for key, value in (("method", method), ("path", path)):
+            if value is not None and not isinstance(value, str):
+                raise error(406, f"A fault's '{key}' must be a string, not {value!r}")
         reset = number(item.get("reset", DEFAULT_RESET), "A fault's 'reset' (seconds)", 0, 86400)
-        path = item.get("path") or None
         return ScriptedFault(kind, method.upper() if method else None, path, reset)
 
     def pick(self, method: str, template: str, *, at_random: bool) -> ScriptedFault | None:

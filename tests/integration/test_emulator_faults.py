@@ -257,6 +257,26 @@ CONTROL_REFUSALS = {
         '{"script": [{"kind": "ratelimit", "reset": Infinity}]}',
         "A fault's 'reset' (seconds) must be a number",
     ),
+    "method-a-number": (
+        "/_emulator/faults",
+        '{"script": [{"kind": "500", "method": 5}]}',
+        "A fault's 'method' must be a string",
+    ),
+    "path-a-number": (
+        "/_emulator/faults",
+        '{"script": [{"kind": "500", "path": 5}]}',
+        "A fault's 'path' must be a string",
+    ),
+    "a good rate with bad kinds": (
+        "/_emulator/faults",
+        '{"rate": 0.5, "kinds": "500"}',
+        "Fault kinds must be a list",
+    ),
+    "a good script with a bad seed": (
+        "/_emulator/faults",
+        '{"script": [{"kind": "500"}], "seed": "x"}',
+        "The seed must be a number",
+    ),
     "delay-nan": ("/_emulator/delay", '{"propagation_delay": NaN}', "propagation_delay"),
     "delay-negative": ("/_emulator/delay", '{"propagation_delay": -1}', "propagation_delay"),
     "delay-text": ("/_emulator/delay", '{"propagation_delay": "soon"}', "propagation_delay"),
