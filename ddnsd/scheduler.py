@@ -101,9 +101,11 @@ class Scheduler:
 
     def _run_by(self, at: datetime) -> bool:
         """Make the next round come no later than ``at``; False when one is due sooner.
-        Asked while a round runs, it is also kept for right after that round."""
+        Asked while a round runs, it is kept for right after that round (moving the job
+        now would only make APScheduler skip it, with a warning: one round at a time)."""
         if not self._idle.is_set():
             self._wanted = at if self._wanted is None else min(self._wanted, at)
+            return True
         job = self._sched.get_job(ROUND_JOB)
         if job is None or (job.next_run_time is not None and job.next_run_time <= at):
             return False
