@@ -127,8 +127,6 @@ def run(args: argparse.Namespace) -> int:
         return fail("--rate-limit must be at least 1")
     if not 0 < args.rate_limit_window <= 86400:
         return fail("--rate-limit-window must be more than 0 and at most 86400 seconds")
-    if args.propagation_delay < 0:
-        return fail("--propagation-delay must not be negative")
     domains = [d.lower().rstrip(".") for d in (args.domain or ["example.test"])]
     config = EmulatorConfig(
         users={args.login: pem},

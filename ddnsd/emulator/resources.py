@@ -26,7 +26,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote
+from urllib.parse import urlencode
 
 from ddnsd.emulator import account
 from ddnsd.emulator.http import Request, error
@@ -195,10 +195,11 @@ def paginate(base: str, out: dict[str, Any], key: str, request: Request, path: s
     last = max(1, math.ceil(len(items) / size))
     out[key] = items[(page - 1) * size : page * size]
     base += path
-    tags = f"tags={quote(query['tags'], safe=',')}&" if "tags" in query else ""
+    kept = [(k, v) for k, v in query.items() if k not in ("pageSize", "page")]  # tags, include
 
     def link(rel: str, p: int) -> dict[str, str]:
-        return {"rel": rel, "link": f"{base}?{tags}pageSize={size}&page={p}"}
+        params = urlencode([*kept, ("pageSize", size), ("page", p)], safe=",")
+        return {"rel": rel, "link": f"{base}?{params}"}
 
     pages: list[dict[str, str]] = []
     if page > 1:

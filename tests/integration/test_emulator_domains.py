@@ -70,6 +70,12 @@ def test_domains_are_filtered_by_tag(tagged: Any) -> None:
         "rel": "next",
         "link": "http://proxy.example/v6/domains?tags=home&pageSize=1&page=2",
     }
+    # ... and with every other parameter it was asked with (a client follows "next" as is)
+    r = get(emu, token, "/domains?include=nameservers&tags=home,work&pageSize=1", host="p.test")
+    assert r.json()["_links"]["pages"][0] == {
+        "rel": "next",
+        "link": "http://p.test/v6/domains?include=nameservers&tags=home,work&pageSize=1&page=2",
+    }
 
 
 def test_tags_are_changed_by_updating_the_domain(tagged: Any) -> None:
