@@ -82,10 +82,17 @@ class Scheduler:
                 self._reschedule(delay)
 
     def _after_round(self, event: JobExecutionEvent) -> None:
-        """Once APScheduler counts the round as done: serve what was asked for meanwhile."""
-        if event.job_id != ROUND_JOB:
-            return
-        with self._lock:
+        """Once APScheduler counts the round as done: serve what was asked for meanwhile.
+
+        From a thread of ours: a round that ends before APScheduler has registered its
+        done-callback gets this called in APScheduler's own thread, which still holds its
+        job-store lock and has not yet written the job's next run time; read there, the
+        round that just ran would look due and the one asked for would be lost."""
+        if event.job_id == ROUND_JOB:
+            threading.Thread(target=self._serve_wanted, name="round-wanted", daemon=True).start()
+
+    def _serve_wanted(self) -> None:
+        with self._lock:  # get_job below waits for APScheduler's lock: the job is current
             wanted = self._take_wanted()
             if wanted is not None:
                 self._run_by(wanted)
