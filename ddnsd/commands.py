@@ -143,6 +143,10 @@ def once(settings: Settings, *, dry_run: bool = False) -> int:
             _finish(report)
         raise
     print_round(result)
+    if not dry_run:  # the values killed hooks left, as the daemon's sweep would
+        from ddnsd.acme.service import sweep_journal
+
+        sweep_journal(settings.state.dir, lambda: wiring.make_challenge_service(settings, client))
     if report is not None:
         report.round(now, result, agreements)
         report.client(client)

@@ -263,3 +263,19 @@ class ChallengeService:
         if surplus:
             self.writer.remove_all(surplus, each=lambda call: self._paced(name, call))
             self._emit("challenge_removed", name=name, stale=False)
+
+
+def sweep_journal(state_dir: Path, service: Callable[[], ChallengeService]) -> None:
+    """The sweep of a process that is not a hook (the daemon, ``once``): when the journal in
+    ``state_dir`` holds entries, :meth:`ChallengeService.cleanup_stale` on ``service()``
+    (built only then); a failure or a rate-limit deferral is logged and left for the next
+    sweep."""
+    try:
+        if not Journal(state_dir).entries():
+            return
+        removed = service().cleanup_stale()
+    except DdnsdError as exc:
+        log.warning("stale ACME entries not removed yet: %s", exc)
+        return
+    if removed:
+        log.info("removed %d stale ACME challenge entr%s", removed, "y" if removed == 1 else "ies")

@@ -206,8 +206,8 @@ class TxtWriter:
         if kept is not None and not record.pending_removal:
             log.warning(
                 "%s TXT %r is gone for now, but a POST of it that got no answer may still "
-                "land; it stays in the journal as pending removal, and the next hook run or "
-                "the daemon's sweep removes it again",
+                "land; it stays in the journal as pending removal, and the next run that "
+                "sweeps (a hook, once, the daemon) deletes it should it land",
                 record.fqdn,
                 entry.content,
             )

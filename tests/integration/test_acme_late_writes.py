@@ -26,9 +26,19 @@ if TYPE_CHECKING:
 FQDN = "_acme-challenge.example.test."
 VALUE = "Zb0cmLlX9yXn0ycGzWBNh9zH2h7XOPB2Zr4m3JjF6lA"
 OTHER = "M2fSRlSJLp1nDs3rPQ-V7mOe6P5GdA6lBWcBvD0ZyAg"
+RECORD = """[[records]]
+domain = "example.test"
+name = "home"
+type = "A"
+
+[detect]
+ipv4 = ["file:ADDRESS"]
+agree = 1
+allow_private = true
+"""
 
 
-@pytest.mark.parametrize("next_run", ["hook", "daemon-start"])
+@pytest.mark.parametrize("next_run", ["hook", "once", "daemon-start"])
 def test_a_value_landing_after_its_cleanup_is_deleted_by_the_very_next_run(
     emulator_factory: EmulatorFactory,
     tmp_path: Path,
@@ -36,12 +46,14 @@ def test_a_value_landing_after_its_cleanup_is_deleted_by_the_very_next_run(
     next_run: str,
 ) -> None:
     emulator = emulator_factory(slow_seconds=4)
+    address = tmp_path / "address"
+    address.write_text("203.0.113.7\n")
     config = write_ddnsd_config(
         tmp_path,
         emulator,
         propagation_timeout=30,
         http_listen=f"127.0.0.1:{free_port()}",
-        extra='[schedule]\ninterval = "1h"',
+        extra=f'[schedule]\ninterval = "1h"\n\n{RECORD}'.replace("ADDRESS", str(address)),
     )
     state = tmp_path / "state"
     assert run(["-c", str(config), "present", FQDN, OTHER]).returncode == 0  # token, domains
@@ -75,6 +87,10 @@ def test_a_value_landing_after_its_cleanup_is_deleted_by_the_very_next_run(
         assert nxt.returncode == 0, nxt.stderr
         assert challenge_values(emulator) == [OTHER]
         assert run(["-c", str(config), "cleanup", FQDN, OTHER]).returncode == 0
+    elif next_run == "once":
+        once = run(["-c", str(config), "once"])
+        assert once.returncode == 0, once.stderr
+        assert "removed 1 stale ACME challenge entry" in once.stderr, once.stderr
     else:
         daemons.append(DaemonProcess(config))
         wait_for(lambda: challenge_values(emulator) == [], 30, "the daemon's start to sweep")
