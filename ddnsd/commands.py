@@ -117,7 +117,8 @@ def once(settings: Settings, *, dry_run: bool = False) -> int:
     3 when TransIP's rate limit put records off (one line says how many, until when).
 
     The round goes through the reporter like a daemon's (status board, history,
-    notifications, heartbeat); a dry run reports nothing.
+    notifications, heartbeat); a dry run reports nothing. Like the daemon, it then sweeps
+    the ACME journal (values killed hooks left); that never changes the exit code.
     """
     import time
 
