@@ -117,7 +117,8 @@ def once(settings: Settings, *, dry_run: bool = False) -> int:
     3 when TransIP's rate limit put records off (one line says how many, until when).
 
     The round goes through the reporter like a daemon's (status board, history,
-    notifications, heartbeat); a dry run reports nothing.
+    notifications, heartbeat); a dry run reports nothing. Like the daemon, it then sweeps
+    the ACME journal (values killed hooks left); that never changes the exit code.
     """
     import time
 
@@ -143,6 +144,10 @@ def once(settings: Settings, *, dry_run: bool = False) -> int:
             _finish(report)
         raise
     print_round(result)
+    if not dry_run:  # the values killed hooks left, as the daemon's sweep would
+        from ddnsd.acme.service import sweep_journal
+
+        sweep_journal(settings.state.dir, lambda: wiring.make_challenge_service(settings, client))
     if report is not None:
         report.round(now, result, agreements)
         report.client(client)

@@ -87,7 +87,7 @@ def _run(
     try:
         service = factory()
         try:
-            service.cleanup_stale()
+            service.cleanup_stale(wait=True)  # like the challenge: waits out a rate limit
         except DdnsdError as exc:  # never let old leftovers block a new challenge
             log.warning("cleaning up stale ACME entries failed: %s", exc)
         if action == "present":

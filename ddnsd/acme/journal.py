@@ -12,9 +12,10 @@ leaves the sweep to the holder. A process may also keep it (``claim_cleanup_owne
 
 A value leaves the journal only when it is gone at TransIP *and* no POST for it can still
 land (inflight.py has the rule): an entry whose value was removed while a POST may still
-be applied stays as *pending removal*, and the next sweep removes it again. Entries carry
-``attempt``/``writer``/``window`` for that rule; journals written before those existed
-(version 1) are read with ``attempt`` = ``created`` and the default window.
+be applied stays as *pending removal*, and every sweep deletes the value again wherever it
+has landed, until no POST of it can land any more. Entries carry ``attempt``/``writer``/
+``window`` for that rule; journals written before those existed (version 1) are read with
+``attempt`` = ``created`` and the default window.
 """
 
 from __future__ import annotations
@@ -273,15 +274,15 @@ class Journal:
 
     def sweepable(self, max_age: float) -> list[JournalEntry]:
         """Entries to remove now: those created more than ``max_age`` seconds ago whose POST
-        call is over (a late POST of one keeps it pending after the removal), and those
-        pending removal once no POST of them can still land."""
+        call is over (a late POST of one keeps it pending after the removal), and every
+        one pending removal (a late POST may have landed since; :meth:`finish_removal`
+        keeps it pending while another may still land)."""
         with self.transaction() as entries:
             now = self._observe(entries)  # after this, a writer still set is a running call
             return [
                 e
                 for e in entries
-                if (e.pending_removal and not e.may_still_land(now, self.locks.active))
-                or (not e.pending_removal and e.writer is None and e.created < now - max_age)
+                if e.pending_removal or (e.writer is None and e.created < now - max_age)
             ]
 
     def _observe(self, entries: list[JournalEntry]) -> float:

@@ -131,8 +131,9 @@ class ChallengeService:
 
     def _prepare(self, fqdn: str, value: str) -> tuple[str, str]:
         name = challenge.normalize_name(fqdn)
-        self.resolver.check_allowed(name)
-        return name, challenge.check_value(value)
+        text = challenge.check_value(value)
+        self._paced(name, partial(self.resolver.check_allowed, name))  # may ask GET /domains
+        return name, text
 
     # -- present ----------------------------------------------------------------------
 
@@ -224,12 +225,16 @@ class ChallengeService:
 
     # -- crash safety -----------------------------------------------------------------
 
-    def cleanup_stale(self) -> int:
-        """Remove journal entries older than ``max_age``, and those pending removal, once
-        no POST of them can still land (:meth:`TxtWriter.sweep`); how many were removed."""
+    def cleanup_stale(self, *, wait: bool = False) -> int:
+        """Remove journal entries older than ``max_age`` and values pending removal
+        (:meth:`TxtWriter.sweep`); how many values were deleted at TransIP.
+
+        ``wait``: a rate-limit deferral is waited for like any request of a challenge (a
+        hook's sweep); without it the rest is left for the next sweep (the daemon's)."""
         return self.writer.sweep(
             self.max_age,
             lambda record: self._emit("challenge_removed", name=record.fqdn, stale=True),
+            pace=self._paced if wait else None,
         )
 
     # -- acme-dns /update ---------------------------------------------------------------
@@ -258,3 +263,19 @@ class ChallengeService:
         if surplus:
             self.writer.remove_all(surplus, each=lambda call: self._paced(name, call))
             self._emit("challenge_removed", name=name, stale=False)
+
+
+def sweep_journal(state_dir: Path, service: Callable[[], ChallengeService]) -> None:
+    """The sweep of a process that is not a hook (the daemon, ``once``): when the journal in
+    ``state_dir`` holds entries, :meth:`ChallengeService.cleanup_stale` on ``service()``
+    (built only then); a failure or a rate-limit deferral is logged and left for the next
+    sweep."""
+    try:
+        if not Journal(state_dir).entries():
+            return
+        removed = service().cleanup_stale()
+    except DdnsdError as exc:
+        log.warning("stale ACME entries not removed yet: %s", exc)
+        return
+    if removed:
+        log.info("removed %d stale ACME challenge entr%s", removed, "y" if removed == 1 else "ies")

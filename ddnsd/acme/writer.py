@@ -9,8 +9,9 @@ API economy (every request counts against TransIP's 1,000 per 15 minutes):
 * remove: ``DELETE`` of the exact entry recorded in the journal (all four fields).
   A refused ``DELETE`` → one ``GET`` and a ``DELETE`` of the entry with that name and content.
 * sweep: the same removal for each journal entry a crashed hook left (older than
-  ``max_age``, or pending removal once no POST of it can still land), under the
-  cleanup-owner lock; a rate-limit deferral leaves the rest for the next sweep.
+  ``max_age``) and each value pending removal (deleted wherever it has landed; its entry
+  stays until no POST of it can land), under the cleanup-owner lock; a rate-limit
+  deferral the caller does not wait for leaves the rest for the next sweep.
 
 Never ``PATCH``, never ``PUT``, and only values the journal says ddnsd added are removed.
 """
@@ -47,6 +48,11 @@ from ddnsd.transip.wire import (
 )
 
 log = logging.getLogger(__name__)
+
+
+#: ``pace(fqdn, call)``: run ``call`` for ``fqdn``, waiting out TransIP's rate limit
+#: (the challenge service's ``Pacer``).
+Pace = Callable[[str, Callable[[], bool]], bool]
 
 
 class DnsClient(Protocol):
@@ -117,7 +123,7 @@ class TxtWriter:
         self,
         records: Sequence[JournalEntry],
         *,
-        each: Callable[[Callable[[], None]], None] = lambda call: call(),
+        each: Callable[[Callable[[], bool]], object] = lambda call: call(),
     ) -> None:
         """:meth:`remove` each record (through ``each``, e.g. one that waits for the rate
         limit); the first error is raised once all were tried."""
@@ -131,10 +137,20 @@ class TxtWriter:
         if first is not None:
             raise first
 
-    def sweep(self, max_age: float, removed: Callable[[JournalEntry], None]) -> int:
-        """Remove journal entries older than ``max_age``, and those pending removal, once
-        no POST of them can still land; how many were removed at TransIP (``removed`` is
-        told of each). A deferral by TransIP's rate limit leaves the rest for later.
+    def sweep(
+        self,
+        max_age: float,
+        removed: Callable[[JournalEntry], None],
+        *,
+        pace: Pace | None = None,
+    ) -> int:
+        """Remove journal entries older than ``max_age`` and values pending removal; how
+        many values were deleted at TransIP (``removed`` is told of each).
+
+        A value pending removal is deleted wherever the sweep finds it in the zone, and its
+        entry stays pending until no POST of it can land (:meth:`remove`). ``pace(fqdn,
+        call)`` runs each removal (the challenge's wait for the rate limit); a deferral
+        that escapes it leaves the rest for the next sweep.
 
         Runs under the cleanup-owner lock: when another process holds it (it is sweeping,
         or it claimed the job for good), this returns 0 at once.
@@ -152,8 +168,9 @@ class TxtWriter:
                     record.content,
                     self._clock() - record.created,
                 )
+                call = partial(self.remove, record)
                 try:
-                    self.remove(record)
+                    deleted = call() if pace is None else pace(record.fqdn, call)
                 except ApiDeferred as exc:
                     log.info("stale ACME entries wait for TransIP's rate limit: %s", exc)
                     break
@@ -162,46 +179,55 @@ class TxtWriter:
                         "could not remove stale %s TXT %r: %s", record.fqdn, record.content, exc
                     )
                 else:
-                    count += 1
-                    removed(record)
+                    if deleted:
+                        count += 1
+                        removed(record)
             return count
 
-    def remove(self, record: JournalEntry) -> None:
-        """DELETE the journal's exact entry; on refusal GET once and delete by name + content."""
+    def remove(self, record: JournalEntry) -> bool:
+        """DELETE the journal's exact entry; on refusal GET once and delete by name + content.
+
+        True when a value was deleted at TransIP (False: it was not there)."""
         zone, entry = record.domain, record.entry
         log.info("removing %s TXT %r (%s in %s)", record.fqdn, entry.content, entry.name, zone)
+        deleted = True
         try:
             self.client.delete_dns_entry(zone, entry)
         except TransipNotFound as exc:
             if mentions_domain(exc.message):  # the whole domain is gone
                 self.journal.remove(zone, entry)
-                return
-            self._remove_by_content(record, exc)
+                return False
+            deleted = self._remove_by_content(record, exc)
         except TransipError as exc:
             if _fatal(exc):
                 raise
-            self._remove_by_content(record, exc)
-        if self.journal.finish_removal(zone, entry) is not None:
+            deleted = self._remove_by_content(record, exc)
+        kept = self.journal.finish_removal(zone, entry)
+        if kept is not None and not record.pending_removal:
             log.warning(
                 "%s TXT %r is gone for now, but a POST of it that got no answer may still "
-                "land; it stays in the journal as pending removal, and the next hook run or "
-                "the daemon's sweep removes it again",
+                "land; it stays in the journal as pending removal, and the next run that "
+                "sweeps (a hook, once, the daemon) deletes it should it land",
                 record.fqdn,
                 entry.content,
             )
+        return deleted
 
-    def _remove_by_content(self, record: JournalEntry, exc: TransipError) -> None:
+    def _remove_by_content(self, record: JournalEntry, exc: TransipError) -> bool:
         zone, entry = record.domain, record.entry
         matches = challenge.same_value(self.client.list_dns_entries(zone), entry)
         if not matches:
             log.info("%s %s TXT %r is already gone", zone, entry.name, entry.content)
-            return
+            return False
         log.info("%s: %s; deleting the stored entry %s", zone, exc, matches[0].describe())
+        deleted = False
         for match in matches:
             try:
                 self.client.delete_dns_entry(zone, match)
             except TransipNotFound:
                 continue
+            deleted = True
+        return deleted
 
 
 class _Post:

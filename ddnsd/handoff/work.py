@@ -9,13 +9,11 @@ front door (:func:`ddnsd.acme.hooks.dispatch`) as in a hook process of its own.
 from __future__ import annotations
 
 import io
-import logging
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
 
 from ddnsd import wiring
-from ddnsd.errors import DdnsdError
 
 if TYPE_CHECKING:
     from ddnsd.acme.service import ChallengeService
@@ -23,8 +21,6 @@ if TYPE_CHECKING:
     from ddnsd.handoff.protocol import Request
     from ddnsd.observe.events import EventSink
     from ddnsd.transip.client import TransipClient
-
-log = logging.getLogger(__name__)
 
 
 class Parts(Protocol):
@@ -74,19 +70,8 @@ class DaemonAcme:
         return code, err.getvalue().splitlines()
 
     def sweep(self) -> None:
-        """Remove challenge TXT values a crashed hook left behind (older than ``max_age``)."""
-        from ddnsd.acme.journal import Journal
+        """Remove challenge TXT values crashed hooks left behind (older than ``max_age``, or
+        pending removal), also those of hooks that share the state dir without HTTP ACME."""
+        from ddnsd.acme.service import sweep_journal
 
-        parts = self._parts()
-        try:
-            # Without HTTP ACME there may still be values of hooks that share the state dir.
-            if parts.acme is None and not Journal(parts.settings.state.dir).entries():
-                return
-            removed = self.service().cleanup_stale()
-        except DdnsdError as exc:
-            log.warning("stale ACME entries not removed yet: %s", exc)
-            return
-        if removed:
-            log.info(
-                "removed %d stale ACME challenge entr%s", removed, "y" if removed == 1 else "ies"
-            )
+        sweep_journal(self._parts().settings.state.dir, self.service)

@@ -2,7 +2,8 @@
 
 Real processes against the emulator: ``ddnsd present`` is SIGKILLed while its POST is
 still on the way (the emulator's ``slow`` fault), ``ddnsd cleanup`` of the same value runs
-before the POST lands, and the value must still be removed by the next hook run.
+before the POST lands, and the value must be deleted by the very next run that sweeps (a
+hook, the daemon's start), its journal entry kept pending until no POST of it can land.
 """
 
 from __future__ import annotations
@@ -15,8 +16,9 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
 from acme_support import backdate_journal, challenge_values, journal_entries, write_ddnsd_config
-from daemon_support import run, wait_for
+from daemon_support import DaemonProcess, free_port, run, wait_for
 
 if TYPE_CHECKING:
     from conftest import EmulatorFactory, EmulatorHandle
@@ -24,13 +26,35 @@ if TYPE_CHECKING:
 FQDN = "_acme-challenge.example.test."
 VALUE = "Zb0cmLlX9yXn0ycGzWBNh9zH2h7XOPB2Zr4m3JjF6lA"
 OTHER = "M2fSRlSJLp1nDs3rPQ-V7mOe6P5GdA6lBWcBvD0ZyAg"
+RECORD = """[[records]]
+domain = "example.test"
+name = "home"
+type = "A"
+
+[detect]
+ipv4 = ["file:ADDRESS"]
+agree = 1
+allow_private = true
+"""
 
 
-def test_cleanup_before_a_killed_presents_post_lands_still_removes_the_value(
-    emulator_factory: EmulatorFactory, tmp_path: Path
+@pytest.mark.parametrize("next_run", ["hook", "once", "daemon-start"])
+def test_a_value_landing_after_its_cleanup_is_deleted_by_the_very_next_run(
+    emulator_factory: EmulatorFactory,
+    tmp_path: Path,
+    daemons: list[DaemonProcess],
+    next_run: str,
 ) -> None:
     emulator = emulator_factory(slow_seconds=4)
-    config = write_ddnsd_config(tmp_path, emulator, propagation_timeout=30)
+    address = tmp_path / "address"
+    address.write_text("203.0.113.7\n")
+    config = write_ddnsd_config(
+        tmp_path,
+        emulator,
+        propagation_timeout=30,
+        http_listen=f"127.0.0.1:{free_port()}",
+        extra=f'[schedule]\ninterval = "1h"\n\n{RECORD}'.replace("ADDRESS", str(address)),
+    )
     state = tmp_path / "state"
     assert run(["-c", str(config), "present", FQDN, OTHER]).returncode == 0  # token, domains
     assert run(["-c", str(config), "cleanup", FQDN, OTHER]).returncode == 0
@@ -57,10 +81,26 @@ def test_cleanup_before_a_killed_presents_post_lands_still_removes_the_value(
 
     # The slow POST lands after the cleanup ...
     wait_for(lambda: challenge_values(emulator) == [VALUE], 30, "the slow POST to land")
-    # ... and once no write can land any more, the next hook run removes it.
+    # ... and the very next run that sweeps deletes it, without waiting for its window.
+    if next_run == "hook":
+        nxt = run(["-c", str(config), "present", FQDN, OTHER])
+        assert nxt.returncode == 0, nxt.stderr
+        assert challenge_values(emulator) == [OTHER]
+        assert run(["-c", str(config), "cleanup", FQDN, OTHER]).returncode == 0
+    elif next_run == "once":
+        once = run(["-c", str(config), "once"])
+        assert once.returncode == 0, once.stderr
+        assert "removed 1 stale ACME challenge entry" in once.stderr, once.stderr
+    else:
+        daemons.append(DaemonProcess(config))
+        wait_for(lambda: challenge_values(emulator) == [], 30, "the daemon's start to sweep")
+    assert challenge_values(emulator) == []
+    # Its journal entry stays pending removal: another POST of it might still land ...
+    assert [(e["content"], e["pending_removal"]) for e in journal_entries(state)] == [(VALUE, True)]
+    # ... until none can: then the next hook run forgets it.
     backdate_journal(state, 3600)
-    nxt = run(["-c", str(config), "cleanup", FQDN, OTHER])
-    assert nxt.returncode == 0, nxt.stderr
+    last = run(["-c", str(config), "cleanup", FQDN, OTHER])
+    assert last.returncode == 0, last.stderr
     assert challenge_values(emulator) == []
     assert journal_entries(state) == []
 

@@ -66,6 +66,29 @@ def service_for(
     )
 
 
+class SleepingClock(Clock):
+    """The wall clock as it is now, moved on by the service's sleeps (which it records)."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+        self.slept: list[float] = []
+
+    def sleep(self, seconds: float) -> None:
+        self.slept.append(seconds)
+        self.now += seconds
+
+
+def budgeted_service(
+    emulator: EmulatorHandle, state_dir: Path, clock: SleepingClock, **kw: Any
+) -> ChallengeService:
+    """A service whose request budget (shared in ``state_dir``) and sleeps use ``clock``."""
+    from ddnsd.transip.budget import Budget
+
+    budget = Budget(state_dir, login=emulator.login, api_url=emulator.api_url, clock=clock)
+    client = client_for(emulator, state_dir, budget=budget)
+    return service_for(emulator, state_dir, client, sleep=clock.sleep, clock=clock, **kw)
+
+
 def warm(emulator: EmulatorHandle, state_dir: Path) -> None:
     """What an earlier hook run leaves behind: a cached token and domain list. Stats cleared."""
     service_for(emulator, state_dir).account.domains()
@@ -392,7 +415,8 @@ def test_a_post_landing_after_its_cleanup_is_removed_by_the_next_sweep(
     emulator_factory: EmulatorFactory, tmp_path: Path
 ) -> None:
     """The POST timed out (it is still on its way), the check was refused, the cleanup
-    found nothing to delete: the value stays pending removal until no POST can land."""
+    found nothing to delete: the value stays pending removal until no POST can land, and
+    the next sweep deletes it as soon as it has landed."""
     emulator = emulator_factory(slow_seconds=3)
     warm(emulator, tmp_path)
     clock = Clock()
@@ -411,10 +435,11 @@ def test_a_post_landing_after_its_cleanup_is_removed_by_the_next_sweep(
     assert [e.content for e in Journal(tmp_path).entries()] == [APEX_VALUE]  # pending removal
 
     wait_for(lambda: txt_at(emulator, "example.test", ACME) != [], what="the slow POST to land")
-    assert service.cleanup_stale() == 0  # it may still land: not yet
-    clock.now += 70  # the default window: a 10 s client timeout plus a minute to save
-    assert service.cleanup_stale() == 1
+    assert service.cleanup_stale() == 1  # landed: deleted at once ...
     assert txt_at(emulator, "example.test", ACME) == []
+    assert [e.content for e in Journal(tmp_path).entries()] == [APEX_VALUE]  # ... still pending
+    clock.now += 70  # the default window: a 10 s client timeout plus a minute to save
+    assert service.cleanup_stale() == 0  # nothing left to delete: forgotten
     assert Journal(tmp_path).entries() == []
 
 
@@ -466,21 +491,10 @@ def test_rate_limit_wait_within_the_propagation_timeout(
     propagation timeout (30 s), else fail with the deferral; on an injected clock."""
 
     from ddnsd.errors import ApiDeferred
-    from ddnsd.transip.budget import Budget
 
-    clock = Clock()
-    clock.now = time.time()
-    slept: list[float] = []
-
-    def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        clock.now += seconds
-
-    budget = Budget(tmp_path, login=emulator.login, api_url=emulator.api_url, clock=clock)
-    client = client_for(emulator, tmp_path, budget=budget)
-    service = service_for(
-        emulator, tmp_path, client, zones=["example.test"], sleep=sleep, clock=clock
-    )
+    clock = SleepingClock()
+    slept = clock.slept
+    service = budgeted_service(emulator, tmp_path, clock, zones=["example.test"])
     emulator.script_faults(
         [{"kind": "ratelimit", "method": "POST", "path": DNS_PATH, "reset": reset}]
     )
@@ -501,3 +515,54 @@ def test_rate_limit_wait_within_the_propagation_timeout(
         assert slept == []
         assert emulator.request_count("POST", DNS_PATH) == 1
         assert Journal(tmp_path).entries() == []  # nothing left to clean up
+
+
+RATE_LIMITED = {
+    "present: the domain list (no [acme] zones)": ("present", None, "GET", "/v6/domains"),
+    "present: the POST ([acme] zones)": ("present", ["example.test"], "POST", DNS_PATH),
+    "cleanup: the domain list (no [acme] zones)": ("cleanup", None, "GET", "/v6/domains"),
+    "cleanup: the DELETE": ("cleanup", None, "DELETE", DNS_PATH),
+    "a hook's sweep: the DELETE": ("sweep", None, "DELETE", DNS_PATH),
+}
+
+
+@pytest.mark.parametrize(
+    ("action", "zones", "method", "path"), list(RATE_LIMITED.values()), ids=list(RATE_LIMITED)
+)
+def test_every_request_of_a_challenge_waits_for_a_429_reset_within_the_timeout(
+    emulator: EmulatorHandle,
+    tmp_path: Path,
+    action: str,
+    zones: list[str] | None,
+    method: str,
+    path: str,
+) -> None:
+    """Whichever request of a hook gets the 429 (the zone check's ``GET /domains`` too), it
+    waits for the reset (sending nothing) and then does its work; on an injected clock."""
+    clock = SleepingClock()
+
+    def service() -> ChallengeService:
+        return budgeted_service(emulator, tmp_path, clock, zones=zones)
+
+    if action != "present":  # a value an earlier hook added, by a process now gone
+        if action == "sweep":
+            clock.now -= 7200  # older than max_age: the sweep's
+        service().present(FQDN, APEX_VALUE)
+        Journal(tmp_path).release_cleanup_owner()
+        clock.now = time.time()
+    (tmp_path / "domains.json").unlink(missing_ok=True)  # each hook run is a fresh process
+    before = emulator.request_count(method, path)
+    emulator.script_faults([{"kind": "ratelimit", "method": method, "path": path, "reset": 20}])
+
+    hook = service()
+    if action == "present":
+        hook.present(FQDN, APEX_VALUE)
+    elif action == "cleanup":
+        hook.cleanup(FQDN, APEX_VALUE)
+    else:
+        assert hook.cleanup_stale(wait=True) == 1
+
+    assert len(clock.slept) == 1 and clock.slept[0] >= 20  # one wait, up to the reset
+    assert emulator.request_count(method, path) - before == 2  # the 429, then after the reset
+    expected = [APEX_VALUE] if action == "present" else []
+    assert [e.content for e in txt_at(emulator, "example.test", ACME)] == expected

@@ -30,7 +30,7 @@ class Recorder:
         self.items: list[tuple[str, str]] = []
         self.calls: list[tuple[str, object]] = []
 
-    def cleanup_stale(self) -> int:
+    def cleanup_stale(self, *, wait: bool = False) -> int:
         return 0
 
     def present_all(self, items: list[tuple[str, str]], *, wait: bool = True) -> None:
