@@ -1,11 +1,13 @@
 """APScheduler wiring: the detection round and the token renewal job.
 
-The round runs every ``interval`` (jittered), never twice at once (``max_instances=1``),
-missed runs coalesced. After a failed round the next one comes sooner, backing off
-exponentially from 5 s up to the interval. ``trigger()`` (SIGUSR1, netlink events, router
-push) runs a round now; ``run_at()`` (work deferred by TransIP's rate limit) at a given
-time. A request that comes while a round runs is kept and served right after it (the
-running round may have looked before the reason for it arose).
+The round runs every ``interval`` (jittered), missed runs coalesced. After a failed round
+the next one comes sooner, backing off exponentially from 5 s up to the interval.
+``trigger()`` (SIGUSR1, netlink events, router push) asks for a round now, ``run_at()``
+(work deferred by TransIP's rate limit) for one at a given time: a second job, resting
+until asked, is moved to that time unless it is due by then already. Rounds never
+overlap: each takes the round lock. A round asked for while one runs waits for it and
+then runs (the running round may have looked before the reason for it arose), unless a
+round that began at or after the time asked for has served it already.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -23,6 +24,9 @@ from apscheduler.triggers.interval import IntervalTrigger
 log = logging.getLogger(__name__)
 
 ROUND_JOB = "round"
+ASKED_JOB = "round-asked"
+ASKED_AT_ONCE = 8  # asked rounds queued at once (one runs, the rest find it served)
+ASKED_IDLE_DAYS = 3650  # after an asked round the job rests this long, unless asked again
 
 
 def backoff(failures: int, interval: float, base: float = 5.0) -> float:
@@ -45,12 +49,14 @@ class Scheduler:
         self._round_fn = round_fn
         self.interval = interval
         self.failures = 0
-        self._wanted: datetime | None = None  # a round asked for while one was running
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # the fields below
+        self._round_lock = threading.Lock()  # one round at a time
+        self._last_start = datetime.min.replace(tzinfo=UTC)
+        self._stopping = False
         self._idle = threading.Event()
         self._idle.set()
         self._sched = BackgroundScheduler(
-            executors={"default": ThreadPoolExecutor(2)},
+            executors={"default": ThreadPoolExecutor(4)},
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
             timezone=UTC,
         )
@@ -60,64 +66,46 @@ class Scheduler:
             id=ROUND_JOB,
             next_run_time=datetime.now(UTC),
         )
+        self._sched.add_job(  # paused until asked for (next_run_time=None); see _ask
+            self._run_round,
+            IntervalTrigger(days=ASKED_IDLE_DAYS, timezone=UTC),
+            id=ASKED_JOB,
+            next_run_time=None,
+            max_instances=ASKED_AT_ONCE,
+        )
         for name, (fn, every) in (periodic or {}).items():
             self._sched.add_job(fn, IntervalTrigger(seconds=every, timezone=UTC), id=name)
-        self._sched.add_listener(self._after_round, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
 
-    def _run_round(self) -> None:
-        with self._lock:
-            self._idle.clear()
-            self._take_wanted()  # this round serves what was asked for until now
-        try:
-            ok = self._round_fn()
-        except Exception:  # a bug in a round must not stop the daemon
-            log.exception("round crashed")
-            ok = False
-        with self._lock:
-            self._idle.set()
-            self.failures = 0 if ok else self.failures + 1
-            if not ok:
-                delay = backoff(self.failures, self.interval)
-                log.info("round failed (%d in a row); next try in %.0f s", self.failures, delay)
-                self._reschedule(delay)
+    def _run_round(self, asked_for: datetime | None = None) -> None:
+        """One round, after any running one; none when one began since ``asked_for``."""
+        with self._round_lock:
+            with self._lock:
+                now = datetime.now(UTC)
+                if self._stopping or (asked_for is not None and self._last_start >= asked_for):
+                    return
+                self._last_start = now
+                self._idle.clear()
+            try:
+                ok = self._round_fn()
+            except Exception:  # a bug in a round must not stop the daemon
+                log.exception("round crashed")
+                ok = False
+            with self._lock:
+                self._idle.set()
+                self.failures = 0 if ok else self.failures + 1
+                if not ok:
+                    delay = backoff(self.failures, self.interval)
+                    log.info("round failed (%d in a row); next try in %.0f s", self.failures, delay)
+                    job = self._sched.get_job(ROUND_JOB)
+                    if job is not None:
+                        job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=delay))
 
-    def _after_round(self, event: JobExecutionEvent) -> None:
-        """Once APScheduler counts the round as done: serve what was asked for meanwhile.
-
-        From a thread of ours: a round that ends before APScheduler has registered its
-        done-callback gets this called in APScheduler's own thread, which still holds its
-        job-store lock and has not yet written the job's next run time; read there, the
-        round that just ran would look due and the one asked for would be lost."""
-        if event.job_id == ROUND_JOB:
-            threading.Thread(target=self._serve_wanted, name="round-wanted", daemon=True).start()
-
-    def _serve_wanted(self) -> None:
-        with self._lock:  # get_job below waits for APScheduler's lock: the job is current
-            wanted = self._take_wanted()
-            if wanted is not None:
-                self._run_by(wanted)
-
-    def _take_wanted(self) -> datetime | None:
-        wanted, self._wanted = self._wanted, None
-        return wanted
-
-    def _reschedule(self, delay: float) -> None:
-        job = self._sched.get_job(ROUND_JOB)
-        if job is not None:
-            job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=delay))
-
-    def _run_by(self, at: datetime) -> bool:
-        """Make the next round come no later than ``at``; False when one is due sooner.
-        Asked while a round runs, it is kept for right after that round (moving the job
-        now would only make APScheduler skip it, with a warning: one round at a time)."""
-        if not self._idle.is_set():
-            self._wanted = at if self._wanted is None else min(self._wanted, at)
-            return True
-        job = self._sched.get_job(ROUND_JOB)
+    def _ask(self, at: datetime) -> bool:
+        """A round at ``at`` or soon after; False when one is asked for by then already."""
+        job = self._sched.get_job(ASKED_JOB)
         if job is None or (job.next_run_time is not None and job.next_run_time <= at):
             return False
-        job.modify(next_run_time=at)
-        self._sched.wakeup()  # it may be asleep until the round it had planned
+        job.modify(next_run_time=at, args=[at])
         return True
 
     def reschedule(self, interval: float, jitter: float = 0.0) -> None:
@@ -133,18 +121,15 @@ class Scheduler:
         log.info("round interval is now %.0f s", interval)
 
     def run_at(self, when: float, reason: str) -> None:
-        """Run a round at ``when`` (Unix time) unless one is due sooner anyway."""
+        """Run a round at ``when`` (Unix time) unless one is asked for by then already."""
         at = datetime.fromtimestamp(when, UTC)
-        with self._lock:
-            moved = self._run_by(at)
-        if moved:
+        if self._ask(at):
             log.info("next round at %s: %s", at.astimezone().strftime("%H:%M:%S"), reason)
 
     def trigger(self, reason: str) -> None:
         """Run a round as soon as possible (coalesced with one already pending)."""
         log.info("round requested: %s", reason)
-        with self._lock:
-            self._run_by(datetime.now(UTC))
+        self._ask(datetime.now(UTC))
 
     def start(self) -> None:
         self._sched.start()
@@ -153,7 +138,9 @@ class Scheduler:
         return self._idle.wait(timeout)
 
     def shutdown(self, timeout: float = 9.0) -> None:
-        """Let a running round finish (up to ``timeout``), then stop."""
+        """Let a running round finish (up to ``timeout``), then stop; no round starts after."""
+        with self._lock:
+            self._stopping = True
         self._sched.pause()
         self.wait_idle(timeout)
         self._sched.shutdown(wait=False)

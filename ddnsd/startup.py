@@ -80,11 +80,11 @@ def _check_listen(settings: Settings) -> None:
     """An address of this machine (bound for a moment on a free port)."""
     import socket
 
-    from ddnsd.config.models import split_listen
+    from ddnsd.listen import parse_listen
 
     if not settings.http.listen:
         return
-    host, _port = split_listen(settings.http.listen)
+    host, _port = parse_listen(settings.http.listen)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     try:
         with socket.socket(family, socket.SOCK_STREAM) as sock:

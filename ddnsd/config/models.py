@@ -37,6 +37,7 @@ from ddnsd.config.fields import (
 )
 from ddnsd.config.observe import NotifySettings, StatusAuthSettings
 from ddnsd.config.places import DEFAULT_STATE_DIR
+from ddnsd.listen import parse_listen
 
 
 class TransipSettings(Section):
@@ -231,7 +232,7 @@ class HttpSettings(Section):
     @classmethod
     def _listen(cls, v: str) -> str:
         if v:
-            split_listen(v)
+            parse_listen(v)
         return v
 
     @field_validator("socket")
@@ -240,33 +241,6 @@ class HttpSettings(Section):
         if v and not v.startswith("/"):
             raise ValueError(f"{v!r} is not an absolute path")
         return v
-
-
-def split_listen(listen: str) -> tuple[str, int]:
-    """``"127.0.0.1:9333"`` → ("127.0.0.1", 9333), ``"[::]:0"`` → ("::", 0); else ValueError.
-
-    The host must be an IP address: a name may resolve to no address of this machine,
-    or to another one tomorrow.
-    """
-    bracketed = listen.startswith("[")
-    if bracketed:
-        host, sep, port = listen[1:].partition("]:")
-    else:
-        host, sep, port = listen.rpartition(":")
-    if not sep or (":" in host and not bracketed):
-        raise ValueError(f"{listen!r} is not ADDRESS:PORT (127.0.0.1:9333, [::1]:9333)")
-    if not (port.isascii() and port.isdigit()) or int(port) > 65535:
-        raise ValueError(f"{listen!r}: the port must be a number from 0 to 65535")
-    try:
-        ip = ipaddress.ip_address(host)
-    except ValueError:
-        raise ValueError(
-            f"{listen!r}: {host!r} is not an IP address; listen on an address of this "
-            "machine (127.0.0.1:9333, [::1]:9333, or 0.0.0.0:9333 for all of them)"
-        ) from None
-    if bracketed != (ip.version == 6):
-        raise ValueError(f"{listen!r}: write IPv6 addresses in brackets ([::1]:9333) and only them")
-    return str(ip), int(port)
 
 
 class StateSettings(Section):

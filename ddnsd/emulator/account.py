@@ -16,13 +16,10 @@ from __future__ import annotations
 
 import re
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 from ddnsd.emulator.http import Request, error
-
-if TYPE_CHECKING:
-    from ddnsd.emulator.server import Emulator
 
 _HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
 
@@ -78,12 +75,12 @@ def wanted_tags(request: Request) -> set[str]:
     return {t.strip() for t in request.query.get("tags", "").split(",") if t.strip()}
 
 
-def public_base(emu: Emulator, request: Request) -> str:
-    """The emulator's base URL as this request reached it (its ``Host`` header)."""
+def public_base(base_url: str, request: Request) -> str:
+    """The emulator's ``base_url`` as this request reached it (its ``Host`` header)."""
     host = (request.headers.get("Host") or "").strip()
     if not _HOST.match(host):
-        return emu.base_url
-    return f"{urlsplit(emu.base_url).scheme}://{host}"
+        return base_url
+    return f"{urlsplit(base_url).scheme}://{host}"
 
 
 def domain_links(base: str, domain: str) -> list[dict[str, str]]:
@@ -95,8 +92,8 @@ def domain_links(base: str, domain: str) -> list[dict[str, str]]:
     ]
 
 
-def domain_json(emu: Emulator, domain: str, include: set[str]) -> dict[str, Any]:
-    """A ``domain`` object; ``include`` may add ``nameservers`` and ``contacts``."""
+def domain_json(domain: str, tags: list[str], ns_host: str, include: set[str]) -> dict[str, Any]:
+    """A ``domain`` object; ``include`` may add ``nameservers`` (``ns_host``) and ``contacts``."""
     out: dict[str, Any] = {
         "name": domain,
         "authCode": "emulated-" + domain,
@@ -107,22 +104,21 @@ def domain_json(emu: Emulator, domain: str, include: set[str]) -> dict[str, Any]
         "cancellationDate": None,
         "cancellationStatus": None,
         "isDnsOnly": False,
-        "tags": emu.tags.get(domain),
+        "tags": tags,
         "canEditDns": True,
         "hasAutoDns": False,
         "hasDnsSec": False,
         "status": "registered",
     }
     if "nameservers" in include:
-        out["nameservers"] = nameservers_json(emu, domain)
+        out["nameservers"] = nameservers_json(ns_host, domain)
     if "contacts" in include:
         out["contacts"] = contacts_json(domain)
     return out
 
 
-def nameservers_json(emu: Emulator, domain: str) -> list[dict[str, str]]:
-    """The zone's nameservers, glued to the emulator's DNS listener."""
-    ns_host, _ = emu.dns_address
+def nameservers_json(ns_host: str, domain: str) -> list[dict[str, str]]:
+    """The zone's nameservers, glued to the emulator's DNS listener at ``ns_host``."""
     v6 = ":" in ns_host
     return [
         {"hostname": f"{ns}.{domain}", "ipv4": "" if v6 else ns_host, "ipv6": ns_host if v6 else ""}

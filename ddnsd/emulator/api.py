@@ -19,21 +19,19 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ddnsd.emulator import resources
 from ddnsd.emulator.http import WRITE_METHODS, Answer, Reply, Request, error
 from ddnsd.emulator.resources import Call, Route
+from ddnsd.emulator.state import EmulatorState
 from ddnsd.emulator.tokens import AuthFailure
 from ddnsd.emulator.zones import ZoneError
-
-if TYPE_CHECKING:
-    from ddnsd.emulator.server import Emulator
 
 log = logging.getLogger(__name__)
 
 
-def respond(emu: Emulator, request: Request) -> Answer:
+def respond(emu: EmulatorState, request: Request) -> Answer:
     """Answer one ``/v6`` request (or lose its answer), count it and log it."""
     method, path = request.method, request.path
     template = path  # unknown resources are counted under their path
@@ -89,7 +87,7 @@ def _check_method(route: Route, method: str) -> None:
         raise error(405, f"Method {method} is not allowed on {route.template}")
 
 
-def _fault(emu: Emulator, method: str, route: Route, *, at_random: bool) -> bool:
+def _fault(emu: EmulatorState, method: str, route: Route, *, at_random: bool) -> bool:
     """Pick and apply this request's fault; True if its answer is to be lost."""
     fault = emu.faults.pick(method, route.template, at_random=at_random)
     if fault is not None and fault.kind == "ratelimit":

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ipaddress
 import logging
 import signal
 import sys
@@ -19,32 +18,14 @@ from types import FrameType
 EXIT_USAGE = 2
 
 
-def parse_listen(spec: str, what: str) -> tuple[str, int]:
-    """``"127.0.0.1:8780"`` / ``"[::1]:8780"`` → (host, port); ValueError with a reason."""
-    host, sep, port_text = spec.rpartition(":")
-    if not sep or not host:
-        raise ValueError(f"{what} {spec!r} is not HOST:PORT (e.g. 127.0.0.1:8780)")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        if host != "localhost":
-            raise ValueError(f"{what} {spec!r}: {host!r} is not an IP address") from None
-        host = "127.0.0.1"
-    if not port_text.isdigit() or not 0 <= int(port_text) <= 65535:
-        raise ValueError(f"{what} {spec!r}: port must be 0-65535")
-    return host, int(port_text)
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--listen", default="127.0.0.1:8780", metavar="HOST:PORT", help="HTTP API address"
+        "--listen", default="127.0.0.1:8780", metavar="ADDRESS:PORT", help="HTTP API address"
     )
     parser.add_argument(
         "--dns-listen",
         default="127.0.0.1:8053",
-        metavar="HOST:PORT",
+        metavar="ADDRESS:PORT",
         help="authoritative DNS address (UDP and TCP)",
     )
     parser.add_argument("--login", default="demo", help="TransIP login name (default: demo)")
@@ -101,16 +82,19 @@ def run(args: argparse.Namespace) -> int:
     from cryptography.hazmat.primitives import serialization
 
     from ddnsd.emulator.server import Emulator, EmulatorConfig
+    from ddnsd.listen import parse_listen
 
     def fail(message: str) -> int:
         print(f"ddnsd emulator: {message}", file=sys.stderr)
         return EXIT_USAGE
 
+    flag = "--listen"
     try:
-        host, port = parse_listen(args.listen, "--listen")
-        dns_host, dns_port = parse_listen(args.dns_listen, "--dns-listen")
+        host, port = parse_listen(args.listen)
+        flag = "--dns-listen"
+        dns_host, dns_port = parse_listen(args.dns_listen)
     except ValueError as exc:
-        return fail(str(exc))
+        return fail(f"{flag} {exc}")
     try:
         pem = Path(args.public_key).read_bytes()
     except OSError as exc:

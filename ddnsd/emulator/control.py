@@ -18,20 +18,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ddnsd.emulator.http import Answer, Reply, Request, error, number
+from ddnsd.emulator.state import EmulatorState
 from ddnsd.emulator.zones import ZoneError, entry_from_json, entry_to_json
-
-if TYPE_CHECKING:
-    from ddnsd.emulator.server import Emulator
 
 log = logging.getLogger(__name__)
 
-Endpoint = Callable[["Emulator", dict[str, Any]], tuple[int, Any]]
+Endpoint = Callable[[EmulatorState, dict[str, Any]], tuple[int, Any]]
 
 
-def respond(emu: Emulator, request: Request) -> Answer:
+def respond(emu: EmulatorState, request: Request) -> Answer:
     method, path = request.method, request.path
     try:
         body = request.json_object() if method == "POST" else {}
@@ -45,32 +43,32 @@ def respond(emu: Emulator, request: Request) -> Answer:
     return Answer(status, out)
 
 
-def _state(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
+def _state(emu: EmulatorState, body: dict[str, Any]) -> tuple[int, Any]:
     return 200, emu.state()
 
 
-def _stats(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
+def _stats(emu: EmulatorState, body: dict[str, Any]) -> tuple[int, Any]:
     return 200, emu.stats()
 
 
-def _log(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
+def _log(emu: EmulatorState, body: dict[str, Any]) -> tuple[int, Any]:
     return 200, emu.requests.log()
 
 
-def _tokens(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
+def _tokens(emu: EmulatorState, body: dict[str, Any]) -> tuple[int, Any]:
     return 200, {"tokens": emu.auth.tokens()}
 
 
-def _faults(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
+def _faults(emu: EmulatorState, body: dict[str, Any]) -> tuple[int, Any]:
     return 200, emu.set_faults(body)
 
 
-def _reset(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
+def _reset(emu: EmulatorState, body: dict[str, Any]) -> tuple[int, Any]:
     emu.reset()
     return 200, {"reset": True}
 
 
-def _entries(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
+def _entries(emu: EmulatorState, body: dict[str, Any]) -> tuple[int, Any]:
     domain = str(body.get("domain", ""))
     try:
         entry = entry_from_json(body.get("entry"), "entry")
@@ -80,16 +78,16 @@ def _entries(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
     return 201, {"domain": domain, "entry": entry_to_json(entry)}
 
 
-def _revoke(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
+def _revoke(emu: EmulatorState, body: dict[str, Any]) -> tuple[int, Any]:
     n = emu.auth.revoke(jti=body.get("jti"), label=body.get("label"), all_=bool(body.get("all")))
     return 200, {"revoked": n}
 
 
-def _expire(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
+def _expire(emu: EmulatorState, body: dict[str, Any]) -> tuple[int, Any]:
     return 200, {"expired": emu.auth.expire(body.get("jti"))}
 
 
-def _delay(emu: Emulator, body: dict[str, Any]) -> tuple[int, Any]:
+def _delay(emu: EmulatorState, body: dict[str, Any]) -> tuple[int, Any]:
     emu.delay = number(body.get("propagation_delay", 0.0), "propagation_delay (seconds)", 0, 86400)
     return 200, {"propagation_delay": emu.delay}
 

@@ -25,16 +25,14 @@ import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
 from ddnsd.emulator import account
 from ddnsd.emulator.http import Request, error
+from ddnsd.emulator.state import EmulatorState
 from ddnsd.emulator.tokens import Principal
 from ddnsd.emulator.zones import entry_from_json, entry_to_json
-
-if TYPE_CHECKING:
-    from ddnsd.emulator.server import Emulator
 
 
 @dataclass(frozen=True)
@@ -47,7 +45,7 @@ class Call:
     test: bool  # validate only (``?test=1`` or the demo token)
 
 
-Resource = Callable[["Emulator", Call], tuple[int, Any]]
+Resource = Callable[[EmulatorState, Call], tuple[int, Any]]
 
 
 @dataclass(frozen=True)
@@ -77,23 +75,29 @@ def route(path: str) -> tuple[Route, dict[str, str]]:
 # -- resources ------------------------------------------------------------------------------
 
 
-def api_test(emu: Emulator, call: Call) -> tuple[int, Any]:
+def api_test(emu: EmulatorState, call: Call) -> tuple[int, Any]:
     return 200, {"ping": "pong"}
 
 
-def auth(emu: Emulator, call: Call) -> tuple[int, Any]:
+def auth(emu: EmulatorState, call: Call) -> tuple[int, Any]:
     return 201, {"token": emu.auth.issue(call.request.body, call.request.headers.get("Signature"))}
 
 
-def domains(emu: Emulator, call: Call) -> tuple[int, Any]:
+def domains(emu: EmulatorState, call: Call) -> tuple[int, Any]:
     include, tags = _include(call), account.wanted_tags(call.request)
     names = [d for d in emu.store.domains if not tags or tags & set(emu.tags.get(d))]
-    out: dict[str, Any] = {"domains": [account.domain_json(emu, d, include) for d in names]}
-    paginate(account.public_base(emu, call.request), out, "domains", call.request, "/v6/domains")
+    out: dict[str, Any] = {
+        "domains": [
+            account.domain_json(d, emu.tags.get(d), emu.dns_address[0], include) for d in names
+        ]
+    }
+    paginate(
+        account.public_base(emu.base_url, call.request), out, "domains", call.request, "/v6/domains"
+    )
     return 200, out
 
 
-def domain(emu: Emulator, call: Call) -> tuple[int, Any]:
+def domain(emu: EmulatorState, call: Call) -> tuple[int, Any]:
     name = _domain(emu, call)
     if call.request.method == "PUT":
         tags = account.tags_from_json(call.request.json_object().get("domain"))
@@ -101,42 +105,42 @@ def domain(emu: Emulator, call: Call) -> tuple[int, Any]:
             emu.tags.set(name, tags)
         return 204, None
     return 200, {
-        "domain": account.domain_json(emu, name, _include(call)),
-        "_links": account.domain_links(account.public_base(emu, call.request), name),
+        "domain": account.domain_json(name, emu.tags.get(name), emu.dns_address[0], _include(call)),
+        "_links": account.domain_links(account.public_base(emu.base_url, call.request), name),
     }
 
 
-def nameservers(emu: Emulator, call: Call) -> tuple[int, Any]:
-    return 200, {"nameservers": account.nameservers_json(emu, _domain(emu, call))}
+def nameservers(emu: EmulatorState, call: Call) -> tuple[int, Any]:
+    return 200, {"nameservers": account.nameservers_json(emu.dns_address[0], _domain(emu, call))}
 
 
-def contacts(emu: Emulator, call: Call) -> tuple[int, Any]:
+def contacts(emu: EmulatorState, call: Call) -> tuple[int, Any]:
     return 200, {"contacts": account.contacts_json(_domain(emu, call))}
 
 
-def branding(emu: Emulator, call: Call) -> tuple[int, Any]:
+def branding(emu: EmulatorState, call: Call) -> tuple[int, Any]:
     _domain(emu, call)
     return 200, {"branding": dict(account.BRANDING)}
 
 
-def actions(emu: Emulator, call: Call) -> tuple[int, Any]:
+def actions(emu: EmulatorState, call: Call) -> tuple[int, Any]:
     _domain(emu, call)
     return 200, {"action": account.action_json()}
 
 
-def _domain(emu: Emulator, call: Call) -> str:
+def _domain(emu: EmulatorState, call: Call) -> str:
     """The path's domain, lower-case: 406 for an invalid name, 404 if not in the account."""
     name = call.params["domain"].lower()
     emu.store.zone(name)
     return name
 
 
-def dns(emu: Emulator, call: Call) -> tuple[int, Any]:
+def dns(emu: EmulatorState, call: Call) -> tuple[int, Any]:
     store, name, method = emu.store, call.params["domain"].lower(), call.request.method
     if method == "GET":
         entries = store.zone(name)
         out: dict[str, Any] = {"dnsEntries": [entry_to_json(e) for e in entries]}
-        base = account.public_base(emu, call.request)
+        base = account.public_base(emu.base_url, call.request)
         paginate(base, out, "dnsEntries", call.request, f"/v6/domains/{name}/dns")
         return 200, out
     body = call.request.json_object()

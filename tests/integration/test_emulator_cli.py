@@ -193,10 +193,16 @@ def test_ddnsd_emulator_subcommand(rsa_keypair: Any, launched: list[Running]) ->
             "No such file or directory",
         ),
         ("not-pem", "is not a PEM public key (BEGIN PUBLIC KEY)"),
-        ("bad-listen", "ddnsd emulator: --listen 'somewhere:80': 'somewhere' is not an IP address"),
+        (
+            "bad-listen",
+            "ddnsd emulator: --listen 'somewhere:80': 'somewhere' is not an IP address; listen "
+            "on an address of this machine (127.0.0.1:9333, [::1]:9333, or 0.0.0.0:9333 for all "
+            "of them)",
+        ),
         (
             "no-port",
-            "ddnsd emulator: --dns-listen '127.0.0.1' is not HOST:PORT (e.g. 127.0.0.1:8780)",
+            "ddnsd emulator: --dns-listen '127.0.0.1' is not ADDRESS:PORT (127.0.0.1:9333, "
+            "[::1]:9333)",
         ),
         ("tls-half", "ddnsd emulator: --tls-cert and --tls-key go together"),
         ("port-busy", "ddnsd emulator: cannot start: Address already in use"),

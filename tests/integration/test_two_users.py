@@ -11,12 +11,12 @@ from __future__ import annotations
 import dataclasses
 import signal
 import socket
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from acme_support import backdate_journal
 from daemon_support import DaemonProcess, run, wait_for, write_config
 from test_hook_socket import served_hooks
 from uid_support import Shared, require_root, shared_dir
@@ -77,7 +77,7 @@ def test_root_hooks_then_once_and_run_as_the_user(shared: Shared, emulator: Emul
     assert emulator.request_count("POST", "/v6/auth") == auths
 
     # the daemon as the user sweeps what the hooks left (older than its max_age by then)
-    time.sleep(1.0)
+    backdate_journal(shared.state, 3600)
     daemon = DaemonProcess(daemon_config, prefix=shared.prefix)
     try:
         wait_for(lambda: acme_values(emulator) == [], what="the stale value to be swept")

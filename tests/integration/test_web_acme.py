@@ -25,7 +25,7 @@ from ddnsd.config.runtime import AcmeDnsAccount, HttpreqAuth
 from ddnsd.errors import ChallengeRefused, DdnsdError, PropagationTimeout, TransipServerError
 from ddnsd.observe.metrics import Metrics
 from ddnsd.web.app import make_app
-from ddnsd.web.server import HttpServer, serve
+from ddnsd.web.server import MAX_HEADERS, HttpServer, serve
 
 USER, PASSWORD = "lego", "s3cret-pw"
 AUTH = (USER, PASSWORD)
@@ -300,14 +300,8 @@ def test_httpreq_malformed_body_is_400(
 def test_httpreq_body_over_limit_is_413(server: HttpServer, backend: FakeBackend) -> None:
     body = json.dumps({"fqdn": NAME, "value": VALUE, "pad": "x" * 70000}).encode()
     r = post(server, "/acme/present", data=body, auth=AUTH)
-    assert r.status_code == 413
-    assert r.text == f"the body is {len(body)} bytes; at most 65536 are accepted\n"
+    assert r.status_code == 413  # by the server (waitress), before the app
     assert backend.calls == []
-
-
-def test_httpreq_huge_upload_still_gets_413(server: HttpServer) -> None:
-    r = post(server, "/acme/present", data=b"x" * (4 << 20), auth=AUTH)
-    assert r.status_code == 413
 
 
 def test_smaller_max_body(backend: FakeBackend) -> None:
@@ -518,9 +512,6 @@ RAW_REQUESTS: dict[str, bytes] = {
     "content-length-lies-big": b"POST /acme/present HTTP/1.1\r\nHost: x\r\nAuthorization: "
     + AUTH_HEADER
     + b"\r\nContent-Length: 99999999\r\n\r\n{}",
-    "content-length-short-body": b"POST /acme/present HTTP/1.1\r\nHost: x\r\nAuthorization: "
-    + AUTH_HEADER
-    + b"\r\nContent-Length: 500\r\n\r\n{}",
     "content-length-negative": b"POST /acme/present HTTP/1.1\r\nHost: x\r\nAuthorization: "
     + AUTH_HEADER
     + b"\r\nContent-Length: -1\r\n\r\n{}",
@@ -543,7 +534,9 @@ RAW_REQUESTS: dict[str, bytes] = {
     "unknown-method": b"BREW /acme/present HTTP/1.1\r\nHost: x\r\n\r\n",
     "bad-http-version": b"GET /metrics HTTP/9.9\r\nHost: x\r\n\r\n",
     "header-without-colon": b"GET /healthz HTTP/1.1\r\nthis is not a header\r\n\r\n",
-    "very-long-path": b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n\r\n",
+    "very-long-path": b"GET /" + b"a" * 60000 + b" HTTP/1.1\r\n\r\n",
+    # exactly the cap: all of it read when the answer closes the connection
+    "request-line-over-the-cap": b"GET /".ljust(MAX_HEADERS, b"a"),
     "path-with-nul": b"GET /acme/%00present HTTP/1.1\r\nHost: x\r\n\r\n",
     "path-non-utf8": b"GET /\xff\xfe HTTP/1.1\r\nHost: x\r\n\r\n",
     "path-traversal": b"GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\n\r\n",
@@ -568,16 +561,15 @@ def test_raw_requests_never_500(server: HttpServer, data: bytes) -> None:
     ("name", "status"),
     [
         ("content-length-lies-big", 413),
-        ("content-length-short-body", 400),
         ("content-length-negative", 400),
         ("content-length-superscript-digit", 400),
-        ("chunked", 411),
+        ("chunked", 400),  # waitress joins the chunks; "{}" lacks fqdn and value
         ("auth-latin1-bytes", 401),
         ("acmedns-latin1-headers", 401),
         ("garbage-request-line", 400),  # a method of control characters: malformed
         ("unknown-method", 405),
-        ("bad-http-version", 400),
-        ("very-long-path", 414),
+        ("very-long-path", 404),
+        ("request-line-over-the-cap", 431),
         ("path-traversal", 404),
         ("good-request-for-contrast", 200),
     ],
@@ -586,23 +578,18 @@ def test_raw_requests_status(server: HttpServer, name: str, status: int) -> None
     assert raw_request(server.port, RAW_REQUESTS[name])[0] == status
 
 
-def test_wrong_password_with_a_huge_upload_is_answered_401_early(
-    server: HttpServer, backend: FakeBackend
+@pytest.mark.parametrize("password", [PASSWORD, "guess"])
+def test_a_huge_upload_is_refused_by_its_length_before_it_is_sent(
+    server: HttpServer, backend: FakeBackend, password: str
 ) -> None:
-    r = post(server, "/acme/present", data=b"x" * (4 << 20), auth=(USER, "guess"))
-    assert r.status_code == 401
+    head = (
+        b"POST /acme/present HTTP/1.1\r\nHost: x\r\nAuthorization: "
+        + basic(USER, password).encode()
+        + b"\r\nContent-Length: 4194304\r\n\r\n"
+    )
+    status, _ = raw_request(server.port, head)  # the body is never sent
+    assert status == 413
     assert backend.calls == []
-
-
-def test_expect_continue_gets_413_before_sending_the_body(server: HttpServer) -> None:
-    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
-        sock.sendall(
-            b"POST /acme/present HTTP/1.1\r\nHost: x\r\nAuthorization: "
-            + AUTH_HEADER
-            + b"\r\nContent-Length: 1000000\r\nExpect: 100-continue\r\n\r\n"
-        )
-        head = sock.recv(65536)
-    assert head.startswith(b"HTTP/1.1 413 Request Entity Too Large\r\n")
 
 
 WRONG_TYPES: list[object] = [None, 1, 1.5, True, [], {}, "", " ", "x" * 300, "\x00", "é"]

@@ -5,10 +5,8 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-import select
 import socket
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -21,7 +19,7 @@ from ddnsd.model import Outcome
 from ddnsd.observe.health import Health
 from ddnsd.observe.metrics import Metrics, metric_names
 from ddnsd.web.app import make_app
-from ddnsd.web.server import HttpServer, parse_listen, serve
+from ddnsd.web.server import MAX_HEADERS, HttpServer, serve
 
 NOW = 1_700_000_000.0
 
@@ -227,20 +225,6 @@ def test_shutdown_frees_the_port() -> None:
     again.shutdown()
 
 
-LISTEN_OK = {
-    "ipv4": ("127.0.0.1:9333", ("127.0.0.1", 9333)),
-    "all-ipv4": ("0.0.0.0:9333", ("0.0.0.0", 9333)),
-    "ipv6-any": ("[::]:9333", ("::", 9333)),
-    "ipv6-loopback/port-0": ("[::1]:0", ("::1", 0)),
-    "name": ("localhost:80", ("localhost", 80)),
-}
-
-
-@pytest.mark.parametrize(("listen", "want"), LISTEN_OK.values(), ids=LISTEN_OK.keys())
-def test_parse_listen(listen: str, want: tuple[str, int]) -> None:
-    assert parse_listen(listen) == want
-
-
 LISTEN_BAD = {
     "no-port": "127.0.0.1",
     "empty-host": ":9333",
@@ -248,6 +232,7 @@ LISTEN_BAD = {
     "port-too-big": "127.0.0.1:70000",
     "port-not-number": "127.0.0.1:http",
     "unclosed-bracket": "[::1:9333",
+    "name": "localhost:9333",
 }
 
 
@@ -273,13 +258,12 @@ def exchange(port: int, data: bytes, *, host: str = "127.0.0.1") -> bytes:
 
 SERVER_ANSWERS = {
     "one-word-request-line": (b"GET\r\n\r\n", b"HTTP/1.0 400 Bad Request\r\n"),
-    "http-0.9-request-line": (b"GET /healthz\r\n\r\n", b"HTTP/1.0 400 Bad Request\r\n"),
-    "unknown-http-version": (b"GET /healthz HTTP/2.0\r\n\r\n", b"HTTP/1.0 400 Bad Request\r\n"),
-    "ended-inside-headers": (b"GET /healthz HTTP/1.1\r\nHost: x\r\n", b"HTTP/1.0 400 Bad "),
     "lowercase-method": (b"get /healthz HTTP/1.1\r\n\r\n", b"HTTP/1.0 400 Bad Request\r\n"),
+    # exactly the cap, so the server has read all of it when it answers (what a client
+    # sends after an answer that closes the connection may turn the close into a reset)
     "headers-too-large": (
-        b"GET /healthz HTTP/1.1\r\n" + b"X-Pad: " + b"a" * 200_000 + b"\r\n\r\n",
-        b"HTTP/1.0 431 ",
+        b"GET /healthz HTTP/1.1\r\nX-Pad: ".ljust(MAX_HEADERS, b"a"),
+        b"HTTP/1.0 431 Request Header Fields Too Large\r\n",
     ),
     "http-1.0-answered-and-closed": (b"GET /healthz HTTP/1.0\r\n\r\n", b"HTTP/1.0 200 OK\r\n"),
     "nothing-sent": (b"", b""),
@@ -292,8 +276,8 @@ def test_server_answers_with_a_status_line(server: HttpServer, data: bytes, star
     assert answer.startswith(start)
     if start.startswith(b"HTTP/1.0 4"):
         head, _, body = answer.partition(b"\r\n\r\n")
-        assert b"Content-Type: text/plain; charset=utf-8" in head
-        assert body.endswith(b"\n") and body.count(b"\n") == 1  # one line of text
+        assert b"Content-Type: text/plain" in head
+        assert body.startswith(start.split(b" ", 2)[2].strip())  # the reason, in waitress's text
     assert requests.get(server.url + "/healthz", timeout=5).status_code == 200
 
 
@@ -315,67 +299,50 @@ def test_dual_stack_shows_ipv4_clients_unmapped(caplog: pytest.LogCaptureFixture
     assert lines[0].startswith("127.0.0.1 GET /nope 404 ")
 
 
-def _closed_after(sock: socket.socket, trickle: bool, limit: float) -> float | None:
-    """Seconds until the server closed ``sock`` (sending a byte every 0.2 s if ``trickle``)."""
-    started = time.monotonic()
-    sock.setblocking(False)
-    while time.monotonic() - started < limit:
-        readable, _, _ = select.select([sock], [], [], 0.2)
-        if readable:
-            try:
-                if sock.recv(65536) == b"":
-                    return time.monotonic() - started
-            except OSError:
-                return time.monotonic() - started
-        if trickle:
-            try:
-                sock.send(b"a")
-            except OSError:
-                return time.monotonic() - started
-    return None
+def _partial_request(port: int) -> socket.socket:
+    """A connection whose request never finishes (a slow client)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nX-Slow: ")
+    return sock
 
 
-def test_trickling_and_idle_clients_are_cut_off_while_healthz_stays_fast(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    srv = serve(
-        make_app(metrics=None, health=None),
-        "127.0.0.1:0",
-        request_timeout=1.0,
-        channel_timeout=1,
-    )
-    idle = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
-    trickler = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
-    trickler.sendall(b"GET /healthz HTTP/1.1\r\nX-Slow: ")
-    closed: dict[str, float | None] = {}
-    watchers = [
-        threading.Thread(target=lambda: closed.update(idle=_closed_after(idle, False, 8))),
-        threading.Thread(target=lambda: closed.update(trickler=_closed_after(trickler, True, 8))),
-    ]
+def test_healthz_answers_while_50_slow_clients_hold_connections() -> None:
+    srv = serve(make_app(metrics=None, health=None), "127.0.0.1:0", threads=2)
+    slow = [_partial_request(srv.port) for _ in range(50)]
+    try:
+        # two threads for 50 slow clients: they hold sockets, not threads
+        assert requests.get(srv.url + "/healthz", timeout=30).text == "ok\n"
+    finally:
+        for sock in slow:
+            sock.close()
+        srv.shutdown()
+
+
+def test_idle_connections_are_closed(caplog: pytest.LogCaptureFixture) -> None:
+    srv = serve(make_app(metrics=None, health=None), "127.0.0.1:0", channel_timeout=1)
+    idle = socket.create_connection(("127.0.0.1", srv.port), timeout=30)
+    stalled = _partial_request(srv.port)
     try:
         with caplog.at_level(logging.DEBUG):
-            for watcher in watchers:
-                watcher.start()
-            started = time.monotonic()
-            assert requests.get(srv.url + "/healthz", timeout=5).status_code == 200
-            assert time.monotonic() - started < 1.0
-            for watcher in watchers:
-                watcher.join(10)
+            # the server closes both (a timeout here raises instead)
+            assert idle.recv(65536) == b""
+            assert stalled.recv(65536) == b""
     finally:
         idle.close()
-        trickler.close()
+        stalled.close()
         srv.shutdown()
-    # 1 s limits, checked every second: closed within about 2 s
-    assert all(seconds is not None and seconds < 4.0 for seconds in closed.values()), closed
-    assert set(closed) == {"idle", "trickler"}
-    assert not [r for r in caplog.records if r.exc_info or r.name.startswith("waitress")]
+    assert not [r for r in caplog.records if r.exc_info]
 
 
 def test_shutdown_does_not_wait_for_a_slow_request() -> None:
+    arrived = threading.Event()
     release = threading.Event()
+    finished = threading.Event()
 
     def slow_app(environ: Any, start_response: Any) -> list[bytes]:
+        arrived.set()
         release.wait(30)
+        finished.set()
         start_response("200 OK", [("Content-Length", "0")])
         return [b""]
 
@@ -383,10 +350,11 @@ def test_shutdown_does_not_wait_for_a_slow_request() -> None:
     client = threading.Thread(target=_get_quietly, args=(srv.url + "/slow",))
     client.start()
     try:
-        time.sleep(0.2)
-        started = time.monotonic()
+        assert arrived.wait(30)
         srv.shutdown()
-        assert time.monotonic() - started < 3.0
+        assert not finished.is_set()  # shutdown returned while the request still ran
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", srv.port), timeout=5).close()
     finally:
         release.set()
         client.join(10)

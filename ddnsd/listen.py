@@ -1,0 +1,39 @@
+"""Listen addresses: the one reader of ``ADDRESS:PORT``.
+
+PURE and standard-library only (the configuration, the HTTP server and the emulator use it).
+
+``127.0.0.1:9333``, ``0.0.0.0:9333`` (every IPv4 address), ``[::1]:9333``, ``[::]:9333``
+(every IPv6 and IPv4 address); port 0 picks a free port. The address must be an IP
+address, IPv6 in brackets and only IPv6: a name may resolve to no address of this
+machine, or to another one tomorrow.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """``"127.0.0.1:9333"`` → ("127.0.0.1", 9333), ``"[::]:0"`` → ("::", 0); else ValueError.
+
+    The ValueError's text is one sentence that starts with ``listen`` quoted.
+    """
+    bracketed = listen.startswith("[")
+    if bracketed:
+        host, sep, port = listen[1:].partition("]:")
+    else:
+        host, sep, port = listen.rpartition(":")
+    if not sep or (":" in host and not bracketed):
+        raise ValueError(f"{listen!r} is not ADDRESS:PORT (127.0.0.1:9333, [::1]:9333)")
+    if not (port.isascii() and port.isdigit()) or int(port) > 65535:
+        raise ValueError(f"{listen!r}: the port must be a number from 0 to 65535")
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        raise ValueError(
+            f"{listen!r}: {host!r} is not an IP address; listen on an address of this "
+            "machine (127.0.0.1:9333, [::1]:9333, or 0.0.0.0:9333 for all of them)"
+        ) from None
+    if bracketed != (ip.version == 6):
+        raise ValueError(f"{listen!r}: write IPv6 addresses in brackets ([::1]:9333) and only them")
+    return str(ip), int(port)
