@@ -267,6 +267,7 @@ def make_external_dns_app(settings: Settings, client: TransipClient) -> WSGIAppl
     """external-dns's webhook API (``[external_dns]``) over ``client``; its requests are
     "ddns" work in the budget."""
     from ddnsd.acme.domains import AccountDomains
+    from ddnsd.acme.inflight import landing_window
     from ddnsd.externaldns.app import make_app
     from ddnsd.externaldns.mapping import Policy
     from ddnsd.externaldns.provider import Protected, Provider
@@ -284,6 +285,7 @@ def make_external_dns_app(settings: Settings, client: TransipClient) -> WSGIAppl
         ZoneView(client, x.refresh),
         Policy(min_ttl=x.min_ttl, default_ttl=x.default_ttl),
         protected,
+        landing=landing_window(settings.transip.timeout),
     )
     return make_app(provider)
 

@@ -10,13 +10,17 @@ whose TTL changes is deleted and re-added (a ``PATCH`` matches name, TTL and typ
 A change touching an entry ddnsd manages itself (a ``[[records]]`` name and type, an ACME
 challenge TXT) is refused and named; the rest of the plan is still applied. A request the
 rate limit defers, or TransIP trouble (409, 5xx, no answer), stops the plan: the zone is
-read again at its next use and external-dns retries at its next sync.
+read again at its next use and external-dns retries at its next sync. A ``POST`` whose
+answer was lost may still be applied later (``landing`` seconds, the client's timeout plus
+the minute TransIP may take to save): until then that entry is not posted again, and the
+zone is read once more before it is.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -91,13 +95,18 @@ class Provider:
         view: ZoneView,
         policy: Policy,
         protected: Protected,
+        landing: float = 70.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
         self.zones = zones
         self.view = view
         self.policy = policy
         self.protected = protected
+        self.landing = landing
+        self._clock = clock
         self._apply_lock = threading.Lock()
+        self._in_doubt: dict[tuple[str, DnsEntry], float] = {}  # POST lost → may land until
 
     def domain_filter(self) -> dict[str, list[str]]:
         return domain_filter(self.zones())
@@ -171,9 +180,24 @@ class Provider:
         return plan
 
     def _apply_zone(self, zone: str, part: _Zone, problems: list[str]) -> None:
+        now = self._clock()
+        doubts = {e: until for (z, e), until in self._in_doubt.items() if z == zone}
+        if any(until <= now for until in doubts.values()):
+            self.view.forget(zone)  # what could land has landed: look again before posting
+            for e, until in doubts.items():
+                if until <= now:
+                    del self._in_doubt[(zone, e)]
         current = self.view.entries(zone)
+        for e in [e for e in doubts if e in current]:
+            del self._in_doubt[(zone, e)]  # it landed
         remove = [e for e in part.remove if e in current]  # one already gone: done
         add = [e for e in part.add if e not in current]  # one already there: done
+        for entry in [e for e in add if e in doubts and doubts[e] > now]:
+            add.remove(entry)
+            problems.append(
+                f"POST {entry.describe()} {entry.content!r} in {zone} got no answer; it may "
+                f"still be applied, so it is not sent again for {doubts[entry] - now:.0f} s"
+            )
         patches: list[tuple[DnsEntry, DnsEntry]] = []
         for old in list(remove):
             key = (old.name, old.expire, old.type)
@@ -217,6 +241,8 @@ class Provider:
             raise  # nothing was sent: nothing else is sent either
         except TransipError as exc:
             self.view.forget(zone)  # its outcome is unknown: read the zone at its next use
+            if method == "POST" and (exc.status == 0 or exc.status >= 500):
+                self._in_doubt[(zone, entry)] = self._clock() + self.landing
             if exc.status == 0 or exc.status == 409 or exc.status >= 500:
                 raise  # TransIP trouble: stop here, external-dns retries the plan
             problems.append(f"{what}: {exc}")

@@ -20,6 +20,7 @@ import requests
 from daemon_support import DaemonProcess, free_port, wait_for, write_config
 
 from ddnsd import wiring
+from ddnsd.acme import inflight
 from ddnsd.authdns import parse_server, query
 from ddnsd.config import Settings
 from ddnsd.externaldns.app import MAX_BODY
@@ -37,13 +38,16 @@ OWNER = (
 WRITES = ("POST", "PATCH", "DELETE", "PUT")
 
 
-def settings_for(emulator: EmulatorHandle, state: Path, **extra: Any) -> Settings:
+def settings_for(
+    emulator: EmulatorHandle, state: Path, transip_timeout: float = 10.0, **extra: Any
+) -> Settings:
     external = {"listen": "127.0.0.1:0", **extra.pop("external_dns", {})}
     return Settings(
         transip={
             "login": emulator.login,
             "private_key_file": emulator.private_key_path,
             "api_url": emulator.api_url,
+            "timeout": transip_timeout,
         },
         state={"dir": state},
         external_dns=external,
@@ -399,33 +403,58 @@ def test_ddnsd_own_records_and_challenges_are_refused_the_rest_applied(
 
 @pytest.mark.slow(10)
 @pytest.mark.parametrize(
-    ("fault", "times"),
-    [("409", 5), ("500", 1), ("lost", 1)],  # a 409 is retried by the client: 5 use it up
+    ("fault", "times", "in_doubt"),
+    [
+        ("409", 5, False),  # a refusal (retried by the client: 5 use it up); never applied
+        ("500", 1, True),  # may have been applied: not posted again at once
+        ("lost", 1, False),  # applied, the answer lost: the re-read zone shows it
+        ("slow", 1, True),  # applied after the client gave up: it lands later
+    ],
 )
 def test_trouble_mid_apply_is_500_then_the_retried_plan_converges_without_duplicates(
-    emulator: EmulatorHandle, webhook: ExternalDns, fault: str, times: int
+    emulator: EmulatorHandle,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fault: str,
+    times: int,
+    in_doubt: bool,
 ) -> None:
-    desired = a_rrset(["192.0.2.1", "192.0.2.2"])
-    webhook.records()  # the view is warm: no GET before the writes
-    post = {"kind": fault, "method": "POST", "path": "/v6/domains/{domain}/dns"}
-    emulator.script_faults([post] * times)
-    first = webhook.plan(desired)
-    r = webhook.apply(first)
-    assert r.status_code == 500
-    assert "applying the changes failed" in r.text
+    # A lost POST may land within the client's timeout + BEING_SAVED (60 s at TransIP);
+    # shortened here to 1 s + 1 s. The emulator's slow fault answers after 1.5 s.
+    monkeypatch.setattr(inflight, "BEING_SAVED", 1.0)
+    srv = start(settings_for(emulator, tmp_path, transip_timeout=1.0))
+    webhook = ExternalDns(srv.url)
+    try:
+        desired = a_rrset(["192.0.2.1", "192.0.2.2"])
+        webhook.records()  # the view is warm: no GET before the writes
+        post = {"kind": fault, "method": "POST", "path": "/v6/domains/{domain}/dns"}
+        emulator.script_faults([post] * times)
+        r = webhook.apply(webhook.plan(desired))
+        assert r.status_code == 500
+        assert "applying the changes failed" in r.text
 
-    r = webhook.sync(desired)  # external-dns's next sync: a fresh plan
-    assert r.status_code == 204, r.text
-    assert webhook.plan(desired) == {}
-    ours = sorted((e for e in zone(emulator) if e.name in ("test-host", "a-test-host")), key=str)
-    assert ours == sorted(
-        [
-            DnsEntry("test-host", 300, "A", "192.0.2.1"),
-            DnsEntry("test-host", 300, "A", "192.0.2.2"),
-            DnsEntry("a-test-host", 300, "TXT", OWNER),
-        ],
-        key=str,
-    )
+        r = webhook.sync(desired)  # external-dns's next sync, at once: a fresh plan
+        assert r.status_code == (500 if in_doubt else 204), r.text
+        if in_doubt:
+            assert "got no answer; it may still be applied, so it is not sent again" in r.text
+
+        def converged() -> bool:
+            changes = webhook.plan(desired)
+            return not changes or webhook.apply(changes).status_code == 204
+
+        wait_for(converged, what="the retried plan to converge")
+        assert webhook.plan(desired) == {}
+        ours = [e for e in zone(emulator) if e.name in ("test-host", "a-test-host")]
+        assert sorted(ours, key=str) == sorted(
+            [
+                DnsEntry("test-host", 300, "A", "192.0.2.1"),
+                DnsEntry("test-host", 300, "A", "192.0.2.2"),
+                DnsEntry("a-test-host", 300, "TXT", OWNER),
+            ],
+            key=str,
+        )
+    finally:
+        srv.shutdown()
 
 
 def test_rate_limit_is_500_and_silence_until_the_reset(
