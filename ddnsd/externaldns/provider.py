@@ -152,9 +152,13 @@ class Provider:
         zones = self.zones()
         plan: dict[str, _Zone] = {}
 
+        # What goes is matched as /records reported it: a TTL below the minimum (an entry
+        # made by hand) is not raised, or its entries would not be found.
+        as_reported = Policy(min_ttl=1, default_ttl=self.policy.default_ttl)
+
         def place(eps: Iterable[Endpoint], add: bool) -> None:
             for ep in eps:
-                got = canonical(ep, self.policy)
+                got = canonical(ep, self.policy if add else as_reported)
                 if isinstance(got, str):
                     problems.append(f"{ep.dns_name} {ep.record_type}: {got}")
                     continue

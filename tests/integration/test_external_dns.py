@@ -568,3 +568,18 @@ def webhook_sync_ok(ext: ExternalDns) -> bool:
         ext.sync(a_rrset(["192.0.2.1"])).status_code == 204
         and ext.plan(a_rrset(["192.0.2.1"])) == {}
     )
+
+
+def test_an_rrset_below_the_minimum_ttl_is_replaced_not_doubled(
+    emulator: EmulatorHandle, webhook: ExternalDns
+) -> None:
+    """An owned record someone gave a 30 s TTL by hand: external-dns updates it, and the
+    old entry goes although its TTL is below min_ttl."""
+    emulator.seed_entry("example.test", DnsEntry("test-host", 30, "A", "192.0.2.1"))
+    emulator.seed_entry("example.test", DnsEntry("a-test-host", 300, "TXT", OWNER))
+    desired = a_rrset(["192.0.2.1"])
+    assert webhook.sync(desired).status_code == 204
+    assert [e for e in zone(emulator) if e.name == "test-host"] == [
+        DnsEntry("test-host", 300, "A", "192.0.2.1")
+    ]
+    assert webhook.plan(desired) == {}
