@@ -10,6 +10,7 @@ through ``/adjustendpoints`` and posts the changes, if any, to ``/records``.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -583,3 +584,26 @@ def test_an_rrset_below_the_minimum_ttl_is_replaced_not_doubled(
         DnsEntry("test-host", 300, "A", "192.0.2.1")
     ]
     assert webhook.plan(desired) == {}
+
+
+def test_syncs_in_sync_log_nothing_at_info_and_each_write_one_line(
+    webhook: ExternalDns, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="ddnsd")
+    desired = a_rrset(["192.0.2.1"])
+    webhook.records()  # the token's line comes first
+    caplog.clear()
+    webhook.sync(desired)
+    assert ddnsd_lines(caplog) == [
+        "external-dns: POST test-host 300 A '192.0.2.1' in example.test",
+        f"external-dns: POST a-test-host 300 TXT '{OWNER}' in example.test",
+    ]
+    caplog.clear()
+    for _ in range(3):
+        assert webhook.plan(desired) == {}
+    assert ddnsd_lines(caplog) == []
+
+
+def ddnsd_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """What ddnsd logged (not the emulator)."""
+    return [r.getMessage() for r in caplog.records if not r.name.startswith("ddnsd.emulator")]
