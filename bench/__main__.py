@@ -1,11 +1,16 @@
-"""``python -m bench [ddns|acme|budget]`` — run the benchmarks and print their tables."""
+"""``python -m bench [ddns|acme|budget|externaldns]``: run the benchmarks, print their tables."""
 
 from __future__ import annotations
 
 import importlib
 import sys
 
-SUITES = {"ddns": "bench.bench_ddns", "acme": "bench.bench_acme", "budget": "bench.bench_budget"}
+SUITES = {
+    "ddns": "bench.bench_ddns",
+    "acme": "bench.bench_acme",
+    "budget": "bench.bench_budget",
+    "externaldns": "bench.bench_externaldns",
+}
 
 
 def compile_ddnsd() -> None:

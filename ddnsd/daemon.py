@@ -44,6 +44,7 @@ class Parts:
     detectors: dict[str, list[Detector]]
     engine: Engine | None
     acme: ChallengeService | None
+    external_dns: WSGIApplication | None = None  # external-dns's webhook API
 
 
 class Listener:
@@ -57,15 +58,22 @@ class Listener:
         assert self.app is not None
         return self.app(environ, start_response)
 
-    def start(self, app: WSGIApplication, listen: str) -> None:
+    def start(
+        self,
+        app: WSGIApplication,
+        listen: str,
+        key: str = "http.listen",
+        serves: str = "status page /, /metrics /healthz /readyz",
+        max_body: int = 65536,
+    ) -> None:
         from ddnsd.web.server import serve
 
         self.app = app
         try:
-            self.server = serve(self, listen)
+            self.server = serve(self, listen, max_request_body=max_body)
         except DdnsdError as exc:  # in use, or gone since check_startup: fix the config
-            raise ConfigError(f"http.listen: {exc}") from None
-        log.info("http: %s (status page /, /metrics /healthz /readyz)", self.server.url)
+            raise ConfigError(f"{key}: {exc}") from None
+        log.info("%s: %s (%s)", key.split(".")[0], self.server.url, serves)
 
     def stop(self) -> None:
         if self.server is not None:
@@ -123,6 +131,7 @@ class Daemon:
         )
         self.push_store = PushStore(on_change=self.scheduler.trigger)
         self.listener = Listener()
+        self.external_dns = Listener()
         self.watch = InterfaceWatch(lambda: self.scheduler.trigger("address change"))
         self._stop = threading.Event()
         self._first_round = threading.Event()
@@ -147,6 +156,9 @@ class Daemon:
             detectors=wiring.make_detectors(settings, self.push_store) if records else {},
             engine=wiring.make_engine(settings, client) if records else None,
             acme=acme,
+            external_dns=wiring.make_external_dns_app(settings, client)
+            if settings.external_dns.listen
+            else None,
         )
 
     def _web_app(self, parts: Parts) -> WSGIApplication:
@@ -222,6 +234,14 @@ class Daemon:
                     new.http.listen,
                     old.http.listen,
                 )
+        if self.external_dns.app is not None and parts.external_dns is not None:
+            self.external_dns.app = parts.external_dns
+        if new.external_dns.listen != old.external_dns.listen:
+            log.warning(
+                "[external_dns] listen changed to %r: restart ddnsd to move it (still %r)",
+                new.external_dns.listen,
+                old.external_dns.listen,
+            )
         if new.http.socket != old.http.socket:
             log.warning("[http] socket changed: hooks find the daemon there after a restart")
         self.health.interval = new.schedule.interval
@@ -253,6 +273,16 @@ class Daemon:
         self.acme_work.sweep()
         if s.http.listen:
             self.listener.start(self._web_app(self.parts), s.http.listen)
+        if self.parts.external_dns is not None:
+            from ddnsd.externaldns.app import MAX_BODY
+
+            self.external_dns.start(
+                self.parts.external_dns,
+                s.external_dns.listen,
+                "external_dns.listen",
+                "external-dns webhook: / /records /adjustendpoints",
+                MAX_BODY,
+            )
         self.watch.update(wiring.watched_interfaces(s))
         self.scheduler.start()
         self._warn_if_idle(s)
@@ -273,6 +303,7 @@ class Daemon:
         self.scheduler.shutdown(timeout=8.0)
         self.watch.stop()
         self.listener.stop()
+        self.external_dns.stop()
         if self.hooks is not None:
             self.hooks.stop()
         self.report.stopped()
@@ -281,7 +312,8 @@ class Daemon:
         return EXIT_OK
 
     def _warn_if_idle(self, s: Settings) -> None:
-        if not s.records and self.parts.acme is None and s.dyndns is None:
+        idle = not s.records and self.parts.acme is None and s.dyndns is None
+        if idle and not s.external_dns.listen:
             log.warning(
                 "nothing to do: %s has no [[records]], no [acme.httpreq] / [[acme.accounts]] "
                 "and no [dyndns]; serving metrics and health only",

@@ -77,23 +77,38 @@ def _check_state_dir(settings: Settings) -> None:
 
 
 def _check_listen(settings: Settings) -> None:
-    """An address of this machine (bound for a moment on a free port)."""
+    """Addresses of this machine (each bound for a moment on a free port), two apart."""
     import socket
 
     from ddnsd.listen import parse_listen
 
-    if not settings.http.listen:
-        return
-    host, _port = parse_listen(settings.http.listen)
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    try:
-        with socket.socket(family, socket.SOCK_STREAM) as sock:
-            sock.bind((host, 0))
-    except OSError as exc:
-        raise ConfigError(
-            f"http.listen: cannot listen on {settings.http.listen}: no interface of this "
-            f"machine has {host} ({exc.strerror}); change [http] listen"
-        ) from None
+    problems: list[str] = []
+    listens = {
+        "http.listen": settings.http.listen,
+        "external_dns.listen": settings.external_dns.listen,
+    }
+    for key, listen in listens.items():
+        if not listen:
+            continue
+        host, _port = parse_listen(listen)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as sock:
+                sock.bind((host, 0))
+        except OSError as exc:
+            section = key.split(".")[0]
+            problems.append(
+                f"{key}: cannot listen on {listen}: no interface of this machine has {host} "
+                f"({exc.strerror}); change [{section}] listen"
+            )
+    x = settings.external_dns.listen
+    if x and x == settings.http.listen and parse_listen(x)[1] != 0:
+        problems.append(
+            f"external_dns.listen: {x} is [http] listen too; give "
+            'external-dns its own port ("127.0.0.1:8888")'
+        )
+    if problems:
+        raise ConfigError(problems[0], problems)
 
 
 def _check_socket(settings: Settings) -> None:

@@ -263,6 +263,33 @@ def make_web_app(
     )
 
 
+def make_external_dns_app(settings: Settings, client: TransipClient) -> WSGIApplication:
+    """external-dns's webhook API (``[external_dns]``) over ``client``; its requests are
+    "ddns" work in the budget."""
+    from ddnsd.acme.domains import AccountDomains
+    from ddnsd.acme.inflight import landing_window
+    from ddnsd.externaldns.app import make_app
+    from ddnsd.externaldns.mapping import Policy
+    from ddnsd.externaldns.provider import Protected, Provider
+    from ddnsd.externaldns.view import ZoneView
+
+    x = settings.external_dns
+    account = AccountDomains(client, state_dir(settings), zones=x.domains)
+    protected = Protected(
+        records=frozenset((s.fqdn, s.type) for s in record_specs(settings)),
+        challenges=frozenset(a.fqdn for a in settings.acme.accounts),
+    )
+    provider = Provider(
+        client,
+        account.allowed_zones,
+        ZoneView(client, x.refresh),
+        Policy(min_ttl=x.min_ttl, default_ttl=x.default_ttl),
+        protected,
+        landing=landing_window(settings.transip.timeout),
+    )
+    return make_app(provider)
+
+
 def make_event_log(
     settings: Settings, *, on_failure: Callable[[str], None] | None = None
 ) -> EventLog:

@@ -42,6 +42,9 @@ log = logging.getLogger(__name__)
 TXT = "TXT"
 T = TypeVar("T")
 
+#: acme-dns ``/update``: values kept per name at most (each younger than ``max_age``).
+ACMEDNS_KEEP = 16
+
 
 class Pacer:
     """``pacer(fqdn, call)``: ``call()``; when TransIP's rate limit makes it wait and the
@@ -239,9 +242,11 @@ class ChallengeService:
 
     # -- acme-dns /update ---------------------------------------------------------------
 
-    def update_keep_newest(self, fqdn: str, value: str, keep: int = 2) -> None:
-        """acme-dns semantics: add ``value``, then delete older journalled values at the
-        same name beyond the ``keep`` newest.
+    def update_keep_newest(self, fqdn: str, value: str, keep: int = ACMEDNS_KEEP) -> None:
+        """acme-dns ``/update``: add ``value``; every value at the name stays until the
+        sweep removes it at ``max_age``, except that at most ``keep`` are kept (the oldest
+        goes first). acme-dns itself keeps two, which fails a certificate whose third
+        challenge for one name is in flight (cert-manager #3610).
 
         Like acme-dns it answers once the value is stored, without waiting for the
         nameservers: its callers (cert-manager) check propagation themselves and give up

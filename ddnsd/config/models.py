@@ -26,6 +26,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 from ddnsd import names
 from ddnsd.config.acme import AcmeSettings
+from ddnsd.config.externaldns import ExternalDnsSettings
 from ddnsd.config.fields import (
     DomainName,
     Duration,
@@ -285,6 +286,7 @@ class Settings(BaseSettings):
     acme: AcmeSettings = Field(default_factory=AcmeSettings)
     dyndns: DyndnsSettings | None = Field(default=None)
     notify: NotifySettings = Field(default_factory=NotifySettings)
+    external_dns: ExternalDnsSettings = Field(default_factory=ExternalDnsSettings)
 
     # Where this configuration came from: set by load(), no key of the file sets it.
     _source: Path | None = PrivateAttr(default=None)

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ddnsd.config import acme, models, observe
+from ddnsd.config import acme, externaldns, models, observe
 
 
 def schema_markdown() -> str:
@@ -42,6 +42,7 @@ def schema_markdown() -> str:
         ("[[acme.accounts]]", acme.AcmeAccountSettings),
         ("[dyndns]", models.DyndnsSettings),
         ("[notify]", observe.NotifySettings),
+        ("[external_dns]", externaldns.ExternalDnsSettings),
     ]
     for title, model in sections:
         out += [f"## `{title}`", "", (model.__doc__ or "").strip(), ""]

@@ -5,7 +5,9 @@ with address glue pointing at this listener, and every TransIP entry of the vers
 :class:`~ddnsd.emulator.zones.ZoneStore` says is visible (``propagation_delay``). Answers are
 authoritative (AA), names case-insensitive, NXDOMAIN / NODATA carry the SOA in the authority
 section, names outside every zone get REFUSED. A CNAME is answered (and followed inside the
-emulated zones) for any other type; ``*`` entries act as wildcards.
+emulated zones) for any other type; ``*`` entries act as wildcards. As at TransIP, a
+CNAME/MX/NS/SRV target without a trailing dot is a name relative to the zone
+(``lb.example.org`` in example.test is ``lb.example.org.example.test.``).
 """
 
 from __future__ import annotations

@@ -8,7 +8,8 @@
     the propagation time (its default is 30 s).
 ``POST /update`` (acme-dns compatible)
     ``X-Api-User`` / ``X-Api-Key`` headers, body ``{"subdomain", "txt"}``; answers
-    ``{"txt": value}`` and keeps the two newest values at the account's name. An account
+    ``{"txt": value}`` and keeps every value younger than ``[acme] max_age`` at the
+    account's name (at most 16, the oldest out first; acme-dns keeps two). An account
     is configured with an fqdn, not an acme-dns UUID, so ``subdomain`` must be the
     fqdn's first label (``_acme-challenge`` for ``_acme-challenge.example.test``) or the
     whole fqdn; anything else is 403 ``bad_subdomain``. ``txt`` must be an ACME value
@@ -72,7 +73,7 @@ class AcmeBackend(Protocol):
 
     def cleanup(self, fqdn: str, value: str) -> object: ...
 
-    def update_keep_newest(self, fqdn: str, value: str, keep: int = 2) -> object: ...
+    def update_keep_newest(self, fqdn: str, value: str) -> object: ...
 
 
 def _field(obj: dict[str, Any], name: str, code: str = "") -> str:
@@ -188,7 +189,7 @@ class AcmeRoutes:
                 400, "txt must be an ACME DNS-01 value: 43 base64url characters", "bad_txt"
             )
         backend, fqdn = self.backend, account.fqdn
-        self._call_backend("update", fqdn, lambda: backend.update_keep_newest(fqdn, txt, keep=2))
+        self._call_backend("update", fqdn, lambda: backend.update_keep_newest(fqdn, txt))
         return json_response(200, {"txt": txt})
 
     def _acmedns_account(self, req: Request) -> AcmeDnsAccount:

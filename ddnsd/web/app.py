@@ -55,10 +55,12 @@ class WebApp:
         health: Health | None,
         routes: dict[str, Route],
         max_body: int,
+        quiet: frozenset[str] = _QUIET_PATHS,
     ) -> None:
         self.metrics = metrics
         self.health = health
         self.max_body = max_body
+        self.quiet = quiet  # paths whose successful requests log at DEBUG
         self.routes: dict[str, Route] = {"/healthz": Route(GET, self._healthz)}
         if metrics is not None:
             self.routes["/metrics"] = Route(GET, self._metrics)
@@ -75,7 +77,7 @@ class WebApp:
             log.exception("internal error answering %s %s", req.method, req.path[:200])
             response = text(500, "internal error; the ddnsd log has the details")
         elapsed_ms = (time.monotonic() - started) * 1000
-        quiet = req.path in _QUIET_PATHS and response.status < 400
+        quiet = req.path in self.quiet and response.status < 400
         access_log.log(
             logging.DEBUG if quiet else logging.INFO,
             "%s %s %s %d %.0f ms",

@@ -14,7 +14,7 @@ import pytest
 from daemon_support import wait_for
 
 from ddnsd.acme.journal import Journal
-from ddnsd.acme.service import ChallengeService
+from ddnsd.acme.service import ACMEDNS_KEEP, ChallengeService
 from ddnsd.authdns import parse_server, query
 from ddnsd.errors import ChallengeRefused, PropagationTimeout, TransipError
 from ddnsd.model import DnsEntry
@@ -355,27 +355,37 @@ def test_only_the_cleanup_owner_cleans_stale_entries(
     assert service_for(emulator, tmp_path, clock=clock).cleanup_stale() == 1
 
 
-def test_update_keep_newest_keeps_the_two_newest(emulator: EmulatorHandle, tmp_path: Path) -> None:
+def test_update_keeps_every_value_up_to_the_bound_and_the_sweep_ages_them_out(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
     foreign = DnsEntry(ACME, 60, "TXT", "not-ours")
     emulator.seed_entry("example.test", foreign)
     clock = Clock()
     service = service_for(emulator, tmp_path, clock=clock)
-    for value in ("first", "second", "third"):
+    values = [f"value-{i:02d}" for i in range(ACMEDNS_KEEP + 1)]
+    for value in values[:3]:
         service.update_keep_newest(FQDN, value)
         clock.now += 10
+    assert [e.content for e in txt_at(emulator, "example.test", ACME)] == [
+        "not-ours",
+        *values[:3],
+    ]
+    for value in values[3:]:
+        service.update_keep_newest(FQDN, value)
+        clock.now += 10
+    kept = values[1:]  # past the bound, the oldest went first
+    assert [e.content for e in txt_at(emulator, "example.test", ACME)] == ["not-ours", *kept]
+    service.update_keep_newest(FQDN, values[1])  # re-sent: it becomes the newest again
+    service.update_keep_newest(FQDN, "newest")
+    kept = ["newest", values[1], *values[3:]]  # the re-sent one stays, the next oldest goes
+    assert sorted(e.content for e in Journal(tmp_path).entries()) == sorted(kept)
+    assert sorted(e.content for e in txt_at(emulator, "example.test", ACME)) == sorted(
+        ["not-ours", *kept]
+    )
 
-    assert [e.content for e in txt_at(emulator, "example.test", ACME)] == [
-        "not-ours",
-        "second",
-        "third",
-    ]
-    assert sorted(e.content for e in Journal(tmp_path).entries()) == ["second", "third"]
-    service.update_keep_newest(FQDN, "second")  # re-sent: it becomes the newest again
-    assert [e.content for e in txt_at(emulator, "example.test", ACME)] == [
-        "not-ours",
-        "second",
-        "third",
-    ]
+    clock.now += 3601  # past [acme] max_age (3600 s)
+    assert service.cleanup_stale() == ACMEDNS_KEEP
+    assert [e.content for e in txt_at(emulator, "example.test", ACME)] == ["not-ours"]
 
 
 def test_lost_post_is_checked_before_retrying(emulator: EmulatorHandle, tmp_path: Path) -> None:

@@ -68,6 +68,19 @@ CASES: dict[str, tuple[Break, str]] = {
         "http.listen: 'localhost:9333': 'localhost' is not an IP address; listen on an "
         "address of this machine (127.0.0.1:9333, [::1]:9333, or 0.0.0.0:9333 for all of them)",
     ),
+    "external-dns-address-not-here": (
+        lambda tmp, key: {"tail": '[external_dns]\nlisten = "192.0.2.1:8888"\n'},
+        "external_dns.listen: cannot listen on 192.0.2.1:8888: no interface of this machine "
+        "has 192.0.2.1 (Cannot assign requested address); change [external_dns] listen",
+    ),
+    "external-dns-on-the-http-port": (
+        lambda tmp, key: {
+            "listen": "127.0.0.1:9333",
+            "tail": '[external_dns]\nlisten = "127.0.0.1:9333"\n',
+        },
+        "external_dns.listen: 127.0.0.1:9333 is [http] listen too; give external-dns its own "
+        'port ("127.0.0.1:8888")',
+    ),
     "socket-dir-missing": (
         lambda tmp, key: {"http": 'socket = "/nonexistent/dir/ddnsd.sock"'},
         "http.socket: cannot listen on /nonexistent/dir/ddnsd.sock: /nonexistent/dir does not "
@@ -93,8 +106,8 @@ CASES: dict[str, tuple[Break, str]] = {
 
 
 def broken_config(emulator: Any, tmp: Path, change: dict[str, str]) -> Path:
-    """A good config (listening on a free port) with ``change``'s key, state dir, listen
-    or more ``[http]`` lines."""
+    """A good config (listening on a free port) with ``change``'s key, state dir, listen,
+    more ``[http]`` lines or sections at the end (``tail``)."""
     addr = tmp / "address"
     addr.write_text("203.0.113.10\n")
     cfg = write_config(tmp / "c.toml", emulator, address_file=addr, state_dir=tmp / "state")
@@ -105,7 +118,8 @@ def broken_config(emulator: Any, tmp: Path, change: dict[str, str]) -> Path:
         str(emulator.private_key_path), change.get("key", str(emulator.private_key_path))
     )
     text = text.replace("[http]\n", f"[http]\n{change.get('http', '')}\n", 1)
-    cfg.write_text(text.replace(str(tmp / "state"), change.get("state", str(tmp / "state"))))
+    text = text.replace(str(tmp / "state"), change.get("state", str(tmp / "state")))
+    cfg.write_text(text + change.get("tail", ""))
     return cfg
 
 

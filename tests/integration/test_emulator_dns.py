@@ -167,6 +167,40 @@ def test_record_types(emulator: Any) -> None:
     assert query(ns, "ext.example.test", "CNAME") == ["target.example.org."]
 
 
+@pytest.mark.parametrize(
+    ("entry", "rdtype", "served"),
+    [
+        (
+            DnsEntry("alias", 300, "CNAME", "lb.example.org"),
+            "CNAME",
+            "lb.example.org.example.test.",
+        ),
+        (DnsEntry("alias", 300, "CNAME", "lb.example.org."), "CNAME", "lb.example.org."),
+        (DnsEntry("mail", 300, "MX", "10 mx.example.org"), "MX", "10 mx.example.org.example.test."),
+        (DnsEntry("mail", 300, "MX", "10 mx.example.org."), "MX", "10 mx.example.org."),
+        (DnsEntry("sub", 300, "NS", "ns.example.org"), "NS", "ns.example.org.example.test."),
+        (DnsEntry("sub", 300, "NS", "ns.example.org."), "NS", "ns.example.org."),
+        (
+            DnsEntry("_h._tcp", 300, "SRV", "1 2 443 h.example.org"),
+            "SRV",
+            "1 2 443 h.example.org.example.test.",
+        ),
+        (
+            DnsEntry("_h._tcp", 300, "SRV", "1 2 443 h.example.org."),
+            "SRV",
+            "1 2 443 h.example.org.",
+        ),
+    ],
+)
+def test_target_without_trailing_dot_is_relative_to_the_zone(
+    emulator: Any, entry: DnsEntry, rdtype: str, served: str
+) -> None:
+    """As at TransIP: a CNAME/MX/NS/SRV target without a trailing dot is a name in the zone
+    (the external-dns provider writes targets absolute for that reason)."""
+    emulator.seed_entry("example.test", entry)
+    assert query(server(emulator), f"{entry.name}.example.test", rdtype) == [served]
+
+
 def test_wildcard_entries(emulator: Any) -> None:
     emulator.seed_entry("example.test", DnsEntry("*.dyn", 300, "A", "192.0.2.50"))
     assert query(server(emulator), "host.dyn.example.test", "A") == ["192.0.2.50"]

@@ -55,8 +55,8 @@ class FakeBackend:
         if self.error is not None:
             raise self.error
 
-    def update_keep_newest(self, fqdn: str, value: str, keep: int = 2) -> None:
-        self.calls.append(("update", fqdn, value, keep))
+    def update_keep_newest(self, fqdn: str, value: str) -> None:
+        self.calls.append(("update", fqdn, value))
         if self.error is not None:
             raise self.error
 
@@ -384,7 +384,7 @@ def test_acmedns_update(
     )
     assert r.status_code == 200
     assert r.json() == {"txt": VALUE}
-    assert backend.calls == [("update", fqdn, VALUE, 2)]
+    assert backend.calls == [("update", fqdn, VALUE)]
 
 
 ACMEDNS_BAD = {

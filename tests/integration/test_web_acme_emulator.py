@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -107,17 +109,29 @@ def test_name_outside_the_zones_is_403_and_untouched(
     assert emulator.state() == before
 
 
-def test_acmedns_keeps_the_two_newest(emulator: EmulatorHandle, sidecar: HttpServer) -> None:
-    for value in (V1, V2, V3):
-        r = requests.post(
+def test_acmedns_five_concurrent_updates_for_one_name_all_validate(
+    emulator: EmulatorHandle, sidecar: HttpServer
+) -> None:
+    """cert-manager solving five challenges for one name at once (cert-manager #3610):
+    acme-dns would keep two; every value must stay until it ages out."""
+    values = [V1, V2, V3, APEX, "Q" * 43]
+
+    def update(value: str) -> requests.Response:
+        return requests.post(
             sidecar.url + "/update",
             json={"subdomain": "_acme-challenge", "txt": value},
             headers=API_KEY_HEADERS,
             timeout=60,
         )
-        assert r.status_code == 200
-        assert r.json() == {"txt": value}
-    assert txt_values(emulator) == sorted([V2, V3])
+
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        answers = list(pool.map(update, values))
+    assert [(r.status_code, r.json()) for r in answers] == [(200, {"txt": v}) for v in values]
+    assert txt_values(emulator) == sorted(values)
+    deadline = time.monotonic() + 30
+    while served(emulator) != sorted(values) and time.monotonic() < deadline:
+        time.sleep(0.1)  # the emulator's nameserver serves what the zone holds
+    assert served(emulator) == sorted(values)
 
 
 def test_propagation_timeout_is_504_naming_the_nameserver(
