@@ -284,7 +284,7 @@ def acme(command: str, rest: list[str], config_path: str | None, environ: dict[s
 
     def factory() -> ChallengeService:
         try:
-            settings = wiring.load_hook_settings(config_path)
+            settings = wiring.load_settings(config_path)
             events = wiring.hook_events(settings)  # the history; no notification from a hook
             return wiring.make_challenge_service(settings, events=events)
         except ConfigError as exc:

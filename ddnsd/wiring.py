@@ -20,7 +20,6 @@ if TYPE_CHECKING:
 
     from ddnsd.acme.service import ChallengeService
     from ddnsd.config import Settings
-    from ddnsd.config.hookconf import HookSettings
     from ddnsd.detect import Agreement, Detector, PushStore
     from ddnsd.model import RecordSpec
     from ddnsd.observe.events import EventSink
@@ -38,14 +37,7 @@ def load_settings(config_path: str | None) -> Settings:
     return config.load(config_path)
 
 
-def load_hook_settings(config_path: str | None) -> Settings | HookSettings:
-    """What an ACME hook needs: read without the models when they are not needed to judge it."""
-    from ddnsd.config.hookconf import load_for_hook
-
-    return load_for_hook(config_path) or load_settings(config_path)
-
-
-def state_dir(settings: Settings | HookSettings) -> Path:
+def state_dir(settings: Settings) -> Path:
     """The state directory, created (0700) if missing, without what killed processes left
     there; ConfigError when it cannot be created. Its files belong to its owner
     (statefiles.py)."""
@@ -69,7 +61,7 @@ _swept: set[Path] = set()  # state dirs whose litter this process removed
 
 
 def make_client(
-    settings: Settings | HookSettings,
+    settings: Settings,
     observer: Observer | None = None,
     on_deferred: Callable[[str, float], None] | None = None,
     *,
@@ -205,7 +197,7 @@ def make_engine(settings: Settings, client: TransipClient, *, dry_run: bool = Fa
 
 
 def make_challenge_service(
-    settings: Settings | HookSettings,
+    settings: Settings,
     client: TransipClient | None = None,
     observer: Observer | None = None,
     *,
@@ -288,7 +280,7 @@ def make_event_log(
         raise ConfigError(str(exc)) from None
 
 
-def hook_events(settings: Settings | HookSettings) -> EventLog:
+def hook_events(settings: Settings) -> EventLog:
     """The history alone: what a hook process reports (it sends no notification, so it
     never loads Apprise)."""
     from ddnsd.observe.history import History
