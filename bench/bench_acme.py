@@ -377,7 +377,10 @@ def main() -> None:
 
         print("\n## ACME: time to certificate, certbot apex + wildcard via Pebble (s)\n")
         print("D = the emulator's propagation delay (API write → visible on its nameserver).")
-        print("Overhead = median - the baseline's median; the goal is at most D + 0.5 s.\n")
+        print(
+            "Overhead = median - the baseline's median; the goal is at most D + 0.5 s with "
+            "the daemon, D + 1.5 s without.\n"
+        )
         print("| run | runs | median | min | max | overhead |\n|---|---:|---:|---:|---:|---:|")
         ttc = time_to_certificate(work, public_pem)
         base = next((v for label, _, v in ttc if label == BASELINE), None)
@@ -385,7 +388,7 @@ def main() -> None:
             extra = ""
             if isinstance(result, list) and isinstance(base, list) and label != BASELINE:
                 over = statistics.median(result) - statistics.median(base)
-                goal = delay + 0.5
+                goal = delay + (0.5 if ", daemon," in label else 1.5)
                 extra = f" {over:.2f} ({'meets' if over <= goal else 'misses'} ≤ {goal:g})"
             print(_stats_row(label, result) + extra + " |")
 
