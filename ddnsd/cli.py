@@ -1,22 +1,27 @@
-"""Command line: argparse sub-commands and exit codes; nothing else.
+"""Command line: the argparse parser of every sub-command, and the ACME hooks' hand-off.
 
-Exit codes (``ddnsd.errors``): 0 success / in sync, 1 something failed (a record, a
-challenge, a check), 2 bad usage or configuration. Imports stay lazy so hook processes
-start fast: a hook that a running daemon serves (``present``, ``cleanup``, ``hook``) loads
-neither argparse nor logging, only what it takes to hand the work over.
+``commands.py`` does the work of each command and returns its exit code
+(``ddnsd.errors``): 0 success / in sync, 1 something failed (a record, a challenge, a
+check), 2 bad usage or configuration. The ACME hooks (``present``, ``cleanup``,
+``hook``) take their arguments verbatim (:func:`_split_passthrough` sets ddnsd's own
+options apart), go to a running daemon over its Unix socket when one answers
+(:mod:`ddnsd.handoff.client`), and are otherwise done in this process.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
+from collections.abc import Sequence
+from urllib.parse import urlsplit
 
-from ddnsd import __version__
+from ddnsd import __version__, commands, logs
+from ddnsd.acme.hooks import HELP
+from ddnsd.config.environ import hook_environ
+from ddnsd.durations import HOUR, parse_duration
+from ddnsd.emulator.cli import add_arguments as add_emulator_arguments
 from ddnsd.errors import EXIT_USAGE
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    import argparse
-    from collections.abc import Sequence
+from ddnsd.handoff.client import Printer, forward
 
 # Commands whose arguments are passed through verbatim (lego exec's RAW mode uses "--").
 _PASSTHROUGH = ("present", "cleanup", "hook")
@@ -28,8 +33,6 @@ def duration(text: str) -> float:
 
     argparse turns the ValueError into "invalid duration value: 'nan'" and exit 2.
     """
-    from ddnsd.durations import HOUR, parse_duration
-
     return parse_duration(text, maximum=HOUR)
 
 
@@ -39,9 +42,6 @@ def http_url(text: str) -> str:
 
     argparse turns the ArgumentTypeError into "argument --url: 'foo' is not …" and exit 2.
     """
-    import argparse
-    from urllib.parse import urlsplit
-
     try:
         url = urlsplit(text)
         url.port  # noqa: B018 - a port that is not a number or past 65535: ValueError
@@ -60,8 +60,6 @@ def http_url(text: str) -> str:
 
 
 def _add_globals(p: argparse.ArgumentParser, suppress: bool) -> None:
-    import argparse
-
     d = argparse.SUPPRESS if suppress else None
     p.add_argument(
         "-c",
@@ -86,8 +84,6 @@ def _add_globals(p: argparse.ArgumentParser, suppress: bool) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    import argparse
-
     parser = argparse.ArgumentParser(
         prog="ddnsd",
         description="Dynamic DNS and ACME DNS-01 for TransIP (REST API v6).",
@@ -116,19 +112,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = cmd("config-schema", "print the configuration reference generated from the code")
     p.add_argument("--markdown", action="store_true", help="markdown (the default)")
     p = cmd("emulator", "run the local TransIP API + authoritative DNS emulator")
-    from ddnsd.emulator.cli import add_arguments
-
-    add_arguments(p)
+    add_emulator_arguments(p)
     p = cmd("demo", "live demo on the embedded emulator (what `make demo` runs)")
     p.add_argument("--changes", type=int, default=3, help="address changes to show (default 3)")
     p.add_argument("--screenshot", metavar="PNG", help="save the status page (headless chromium)")
-    # Documented here for --help; parsed by _passthrough().
-    sub.add_parser("present", help="ACME: add a TXT value (lego exec: FQDN VALUE, or -- RAW)")
-    sub.add_parser("cleanup", help="ACME: remove a TXT value added by present")
-    sub.add_parser(
-        "hook",
-        help="ACME client hooks: certbot-auth, certbot-cleanup, dehydrated HANDLER ARGS…",
-    )
+    hooks = {
+        "present": "ACME: add a TXT value (lego exec: FQDN VALUE, or -- RAW)",
+        "cleanup": "ACME: remove a TXT value added by present",
+        "hook": "ACME client hooks: certbot-auth, certbot-cleanup, dehydrated HANDLER ARGS…",
+    }
+    for name, text in hooks.items():
+        # The hook's own arguments are set apart first (_split_passthrough); this parser
+        # reads ddnsd's options around them. -h is a hook argument: see main().
+        _add_globals(sub.add_parser(name, help=text, add_help=False), suppress=True)
     return parser
 
 
@@ -169,140 +165,49 @@ def _split_passthrough(argv: list[str]) -> tuple[list[str], str, list[str]] | No
     return head, command, rest
 
 
-_FORMATS = ("text", "json")
-_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
-
-
-def _plain_globals(head: list[str]) -> tuple[str | None, str, str] | None:
-    """(config, log format, log level) of a hook's global options written out in full
-    (``-c FILE``, ``--log-level=debug``, …); None for anything else (an abbreviation,
-    ``-cFILE``, a bad value, ``-h``), which argparse then parses as it always did."""
-    found: dict[str, str] = {}
-    i = 0
-    while i < len(head):
-        name, eq, value = head[i].partition("=")
-        if not eq:
-            if i + 1 >= len(head):
-                return None
-            value = head[i + 1]
-            i += 1
-        i += 1
-        key = {"-c": "config", "--config": "config"}.get(name, name.removeprefix("--"))
-        if key == "log-level":
-            value = value.upper()
-        good = {"config": not _value_is_option(value), "log-format": value in _FORMATS}
-        good["log-level"] = value in _LEVELS
-        if (eq and name == "-c") or not good.get(key, False):
-            return None  # every value is checked: argparse refuses a bad one even if repeated
-        found[key] = value
-    return found.get("config"), found.get("log-format", "text"), found.get("log-level", "INFO")
-
-
-def _value_is_option(value: str | None) -> bool:
-    """argparse reads ``-c --log-level`` as a missing value, not as a file named so."""
-    return value is not None and value.startswith("-") and value != "-"
-
-
-def _hook_globals(command: str, head: list[str]) -> tuple[str | None, str, str] | int:
-    """The hook's (config, log format, log level), or the exit code of a usage error."""
-    plain = _plain_globals(head)
-    if plain is not None:
-        return plain
-    import argparse
-
-    gp = argparse.ArgumentParser(prog=f"ddnsd {command}", add_help=False)
-    _add_globals(gp, suppress=False)
-    try:
-        g, unknown = gp.parse_known_args(head)
-    except SystemExit as exc:
-        return int(exc.code or 0)
-    if unknown:
-        print(f"ddnsd: unknown option {unknown[0]}", file=sys.stderr)
-        return EXIT_USAGE
-    return g.config, g.log_format, g.log_level
-
-
-def _hook(command: str, head: list[str], rest: list[str]) -> int:
-    """``present`` / ``cleanup`` / ``hook …``: handed to a running daemon when one answers
-    on its socket (standard library only, no logging set-up), else done in-process."""
-    if rest in (["-h"], ["--help"]):
-        from ddnsd.acme.hooks import HELP
-
-        print(HELP[command])
-        return 0
-    found = _hook_globals(command, head)
-    if isinstance(found, int):
-        return found
-    config, fmt, level = found
-    from ddnsd.config.environ import hook_environ
-    from ddnsd.handoff.client import Printer, forward
-
-    environ = hook_environ()
-    code = forward(command, rest, config, environ, printer=Printer(fmt, level))
-    if code is not None:
-        return code
-    from ddnsd import logs
-
-    logs.setup(fmt, level)
-    from ddnsd import commands
-
-    return commands.acme(command, rest, config, environ)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
-    split = _split_passthrough(args_list)
-    if split is not None:
-        head, command, rest = split
-        return _hook(command, head, rest)
-
     parser = build_parser()
-    args = parser.parse_args(args_list)
-    from ddnsd import logs
-
+    split = _split_passthrough(args_list)
+    if split is None:
+        args = parser.parse_args(args_list)
+    else:
+        head, command, rest = split
+        if rest in (["-h"], ["--help"]):
+            print(HELP[command])
+            return 0
+        try:
+            # After the command, so a usage error names it ("ddnsd present: error: …").
+            args, unknown = parser.parse_known_args([command, *head])
+        except SystemExit as exc:
+            return int(exc.code or 0)
+        if unknown:
+            print(f"ddnsd: unknown option {unknown[0]}", file=sys.stderr)
+            return EXIT_USAGE
+        return _hook(command, rest, args)
     logs.setup(args.log_format, args.log_level)
-    from ddnsd import commands
-
     try:
         return commands.dispatch(args)
     except KeyboardInterrupt:
         return 130
 
 
+def _hook(command: str, rest: list[str], args: argparse.Namespace) -> int:
+    """``present`` / ``cleanup`` / ``hook …``: handed to a running daemon when one answers
+    on its socket (its progress lines printed in this process's log format and level),
+    else done in this process."""
+    environ = hook_environ()
+    printer = Printer(args.log_format, args.log_level)
+    code = forward(command, rest, args.config, environ, printer=printer)
+    if code is not None:
+        return code
+    logs.setup(args.log_format, args.log_level)
+    return commands.acme(command, rest, args.config, environ)
+
+
 def run() -> None:
-    """The ``ddnsd`` command: :func:`main`, then exit with its code.
-
-    A hook's process (``present``, ``cleanup``, ``hook``) then ends without the
-    interpreter's teardown, which frees every loaded module one by one: about 20 ms with
-    requests loaded, and certbot waits for it four times per certificate. What teardown
-    would do that matters still happens first: the exit handlers run (logging flushed and
-    closed), stdout and stderr are flushed. Any other command, a hook that left a thread
-    running, or an output that cannot be flushed exits the usual way.
-    """
-    argv = sys.argv[1:]
-    code = main(argv)
-    if _split_passthrough(argv) is not None:
-        _exit_now(code)
-    raise SystemExit(code)
-
-
-def _exit_now(code: int) -> None:
-    """Exit with ``code`` after the exit handlers and flushing (see :func:`run`); returns
-    only when that is not safe."""
-    import atexit
-    import os
-
-    threading = sys.modules.get("threading")
-    if threading is not None and threading.active_count() > 1:
-        return
-    atexit._run_exitfuncs()
-    try:
-        for stream in (sys.stdout, sys.stderr):
-            if stream is not None:
-                stream.flush()
-    except (OSError, ValueError):
-        return
-    os._exit(code)
+    """The ``ddnsd`` command: :func:`main`, then exit with its code."""
+    raise SystemExit(main())
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from typing import Any
 
     from ddnsd.acme.service import ChallengeService
-    from ddnsd.config import Settings
+    from ddnsd.config.models import Settings
     from ddnsd.observe.report import Reporter
     from ddnsd.reconcile.result import RoundResult
 
@@ -51,7 +51,7 @@ def dispatch(args: argparse.Namespace) -> int:
 
         return run_demo(args.changes, Path(args.screenshot) if args.screenshot else None)
     if cmd == "config-schema":
-        from ddnsd.config import schema_markdown
+        from ddnsd.config.schema import schema_markdown
 
         sys.stdout.write(schema_markdown())
         return EXIT_OK
@@ -86,12 +86,12 @@ def dispatch(args: argparse.Namespace) -> int:
 def check_config(settings: Settings) -> int:
     """Every start-up check but the network (a problem fails here, not at 3 a.m.), then
     the effective configuration."""
-    from ddnsd import config
+    from ddnsd.config.render import redacted, to_toml
     from ddnsd.startup import check_startup
 
     check_startup(settings)
     print(f"# effective configuration from {settings.source} (secrets redacted)")
-    sys.stdout.write(config.to_toml(config.redacted(settings)))
+    sys.stdout.write(to_toml(redacted(settings)))
     return EXIT_OK
 
 
@@ -212,7 +212,7 @@ def _daemon_status(
     import urllib.error
     import urllib.request
 
-    from ddnsd.config import status_auth
+    from ddnsd.config.credentials import status_auth
 
     if url is None:
         if not settings.http.listen:
@@ -289,7 +289,7 @@ def acme(command: str, rest: list[str], config_path: str | None, environ: dict[s
 
     def factory() -> ChallengeService:
         try:
-            settings = wiring.load_hook_settings(config_path)
+            settings = wiring.load_settings(config_path)
             events = wiring.hook_events(settings)  # the history; no notification from a hook
             return wiring.make_challenge_service(settings, events=events)
         except ConfigError as exc:

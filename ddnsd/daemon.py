@@ -25,8 +25,8 @@ if TYPE_CHECKING:
     from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
     from ddnsd.acme.service import ChallengeService
-    from ddnsd.config import Settings
-    from ddnsd.detect import Detector
+    from ddnsd.config.models import Settings
+    from ddnsd.detect.base import Detector
     from ddnsd.detect.netlink import AddressWatcher
     from ddnsd.reconcile.engine import Engine
     from ddnsd.transip.client import TransipClient
@@ -109,7 +109,7 @@ class Daemon:
 
     def __init__(self, settings: Settings, config_path: str | None) -> None:
         from ddnsd.config.environ import process_env
-        from ddnsd.detect import PushStore
+        from ddnsd.detect.push import PushStore
         from ddnsd.handoff.work import DaemonAcme
         from ddnsd.observe.health import Health
         from ddnsd.observe.metrics import Metrics

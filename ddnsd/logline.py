@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping
 
 from ddnsd.names import unsafe_character
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Mapping
 
 #: ``--log-level`` names and their numbers (those of :mod:`logging`).
 LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "ERROR": 40, "CRITICAL": 50}

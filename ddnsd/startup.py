@@ -14,7 +14,7 @@ from ddnsd.errors import ConfigError
 from ddnsd.wiring import make_client, make_detectors, make_event_log
 
 if TYPE_CHECKING:
-    from ddnsd.config import Settings
+    from ddnsd.config.models import Settings
 
 
 def check_startup(settings: Settings) -> None:
@@ -44,7 +44,7 @@ def check_startup(settings: Settings) -> None:
 
 
 def _check_credentials(settings: Settings) -> None:
-    from ddnsd.config import web_auth
+    from ddnsd.config.credentials import web_auth
     from ddnsd.transip.auth import KeyAuth
 
     t = settings.transip

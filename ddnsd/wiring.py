@@ -19,9 +19,10 @@ if TYPE_CHECKING:
     from wsgiref.types import WSGIApplication
 
     from ddnsd.acme.service import ChallengeService
-    from ddnsd.config import Settings
-    from ddnsd.config.hookconf import HookSettings
-    from ddnsd.detect import Agreement, Detector, PushStore
+    from ddnsd.config.models import Settings
+    from ddnsd.detect.agree import Agreement
+    from ddnsd.detect.base import Detector
+    from ddnsd.detect.push import PushStore
     from ddnsd.model import RecordSpec
     from ddnsd.observe.events import EventSink
     from ddnsd.observe.health import Health
@@ -33,19 +34,12 @@ if TYPE_CHECKING:
 
 
 def load_settings(config_path: str | None) -> Settings:
-    from ddnsd import config
+    from ddnsd.config.read import load
 
-    return config.load(config_path)
-
-
-def load_hook_settings(config_path: str | None) -> Settings | HookSettings:
-    """What an ACME hook needs: read without the models when they are not needed to judge it."""
-    from ddnsd.config.hookconf import load_for_hook
-
-    return load_for_hook(config_path) or load_settings(config_path)
+    return load(config_path)
 
 
-def state_dir(settings: Settings | HookSettings) -> Path:
+def state_dir(settings: Settings) -> Path:
     """The state directory, created (0700) if missing, without what killed processes left
     there; ConfigError when it cannot be created. Its files belong to its owner
     (statefiles.py)."""
@@ -69,7 +63,7 @@ _swept: set[Path] = set()  # state dirs whose litter this process removed
 
 
 def make_client(
-    settings: Settings | HookSettings,
+    settings: Settings,
     observer: Observer | None = None,
     on_deferred: Callable[[str, float], None] | None = None,
     *,
@@ -132,7 +126,7 @@ def make_detectors(
     settings: Settings, push_store: PushStore | None = None
 ) -> dict[str, list[Detector]]:
     """The address sources per record type ("A"/"AAAA"); ConfigError names a bad source."""
-    from ddnsd.detect import make_detector
+    from ddnsd.detect.sources import make_detector
 
     d = settings.detect
     out: dict[str, list[Detector]] = {}
@@ -162,7 +156,8 @@ def detect(
     settings: Settings, detectors: dict[str, list[Detector]], *, wait_all: bool = False
 ) -> dict[str, Agreement]:
     """Ask every family's sources; the agreement per record type ("A"/"AAAA")."""
-    from ddnsd.detect import Family, detect_agreed
+    from ddnsd.detect.agree import detect_agreed
+    from ddnsd.detect.base import Family
 
     return {
         rtype: detect_agreed(
@@ -205,7 +200,7 @@ def make_engine(settings: Settings, client: TransipClient, *, dry_run: bool = Fa
 
 
 def make_challenge_service(
-    settings: Settings | HookSettings,
+    settings: Settings,
     client: TransipClient | None = None,
     observer: Observer | None = None,
     *,
@@ -246,7 +241,7 @@ def make_web_app(
     status: Callable[[], dict[str, Any]] | None = None,
 ) -> WSGIApplication:
     """The HTTP app of this configuration: metrics, health, and the parts configured."""
-    from ddnsd.config import web_auth
+    from ddnsd.config.credentials import web_auth
     from ddnsd.web.app import make_app
 
     auth = web_auth(settings)  # every secret read here, by config
@@ -298,7 +293,7 @@ def make_event_log(
     Apprise is imported only when ``[notify] urls`` lists something (ConfigError for a URL
     it does not know). ``on_failure(kind)`` counts a send that failed.
     """
-    from ddnsd.config import notify_targets
+    from ddnsd.config.credentials import notify_targets
     from ddnsd.observe.report import EventLog
 
     history = hook_events(settings).history
@@ -315,7 +310,7 @@ def make_event_log(
         raise ConfigError(str(exc)) from None
 
 
-def hook_events(settings: Settings | HookSettings) -> EventLog:
+def hook_events(settings: Settings) -> EventLog:
     """The history alone: what a hook process reports (it sends no notification, so it
     never loads Apprise)."""
     from ddnsd.observe.history import History

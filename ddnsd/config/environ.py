@@ -1,6 +1,6 @@
 """The process environment that is not configuration: systemd's and hook callers' variables.
 
-Besides :func:`ddnsd.config.load` (``DDNSD_*``, ``$CREDENTIALS_DIRECTORY``,
+Besides :func:`ddnsd.config.read.load` (``DDNSD_*``, ``$CREDENTIALS_DIRECTORY``,
 ``$STATE_DIRECTORY``), the only reader of the process environment.
 """
 

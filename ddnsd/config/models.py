@@ -5,7 +5,7 @@ The ``[acme]`` sections are in :mod:`ddnsd.config.acme`, ``[notify]`` and
 :mod:`ddnsd.config.fields`.
 
 Reading the file and the environment, checks across keys and secret paths are in
-:mod:`ddnsd.config.load`; printing in :mod:`ddnsd.config.render`.
+:func:`ddnsd.config.read.load`; printing in :mod:`ddnsd.config.render`.
 """
 
 from __future__ import annotations
@@ -271,7 +271,7 @@ class DyndnsSettings(Section):
 
 
 class Settings(BaseSettings):
-    """The whole configuration. Build it with :func:`ddnsd.config.load`: constructed
+    """The whole configuration. Build it with :func:`ddnsd.config.read.load`: constructed
     directly, it reads nothing from the environment."""
 
     model_config = SettingsConfigDict(extra="forbid", frozen=True)

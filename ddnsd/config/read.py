@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import ipaddress
 import os
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 from types import NoneType, UnionType
@@ -39,7 +38,13 @@ from ddnsd.config.models import (
     TransipSettings,
 )
 from ddnsd.config.observe import StatusAuthSettings
-from ddnsd.config.places import CREDENTIAL_KEY_NAME, Place, config_path, state_dir
+from ddnsd.config.places import (
+    CREDENTIAL_KEY_NAME,
+    Place,
+    config_path,
+    read_toml,
+    state_dir,
+)
 from ddnsd.config.places import is_file as _is_file
 from ddnsd.config.unsafe import key_text as _key
 from ddnsd.config.unsafe import unsafe_characters
@@ -59,7 +64,7 @@ def load(
     path = config_path(cli_path, env).absolute()
     data: dict[str, Any] = {}
     if _exists(path):
-        data = _read_toml(path)
+        data = read_toml(path)
     elif require_file:
         raise ConfigError(
             f"config file {path} does not exist; pass -c FILE or set DDNSD_CONFIG "
@@ -86,24 +91,6 @@ def _exists(path: Path) -> bool:
         return path.exists()
     except OSError:
         return False
-
-
-def _read_toml(path: Path) -> dict[str, Any]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise ConfigError(f"config file {path}: cannot read it: {exc.strerror}") from exc
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise ConfigError(
-            f"config file {path} is not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
-            f"{exc.start}); save it as UTF-8"
-        ) from None
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path}: TOML syntax error: {exc}") from None
 
 
 class _EnvSource(EnvSettingsSource):

@@ -3,8 +3,9 @@ secrets already read from their files. Standard library only.
 
 ``HttpreqAuth`` (lego httpreq), ``AcmeDnsAccount`` (acme-dns ``/update``),
 ``DyndnsEndpoint`` (router push) and ``StatusAuth`` (the status page) are built by
-:func:`ddnsd.config.web_auth`, ``NotifyTargets`` by :func:`ddnsd.config.notify_targets`;
-the parts take them as they are and never read a file or the environment themselves.
+:func:`ddnsd.config.credentials.web_auth`, ``NotifyTargets`` by
+:func:`ddnsd.config.credentials.notify_targets`; the parts take them as they are and
+never read a file or the environment themselves.
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
-"""The control-character check both readers run on the whole file (standard library only).
-
-The full reader (``read.py``) reports what it finds; the hook's reader (``hookconf.py``)
-gives up on it, leaving the file to the full reader.
-"""
+"""The control-character check the reader (``read.py``) runs on the whole file, and how
+it writes a key in a problem line (standard library only)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Pure and standard-library only (no sockets, no dnspython, no subprocess), so the
 configuration can check every source without importing the detectors.
-:func:`ddnsd.detect.make_detector` turns a spec into its detector.
+:func:`ddnsd.detect.sources.make_detector` turns a spec into its detector.
 
 =============================== ===============================================
 source                          meaning

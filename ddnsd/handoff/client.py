@@ -1,8 +1,8 @@
 """The hook's side: hand ``present`` / ``cleanup`` / ``hook …`` to a running daemon.
 
-A small part of the standard library only (socket, json, tomllib through
-:mod:`ddnsd.config.locate`; not logging, pathlib or argparse), so a hook that a daemon
-serves starts in a fraction of ``import requests``. :func:`forward` returns None when no
+Standard library only, and the config file read only for where the daemon listens
+(:func:`ddnsd.config.places.hook_sockets`): neither the configuration models nor an HTTP
+client, which the daemon already holds. :func:`forward` returns None when no
 daemon answers (no socket, or connection refused): the caller then does the work
 in-process. Otherwise the daemon's progress lines are printed in this process's log
 format and level (:mod:`ddnsd.logline`), its final lines go to stderr, and its exit code
@@ -16,18 +16,15 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
 
-from ddnsd.config.locate import hook_socket_candidates
+from ddnsd.config.places import hook_sockets
 from ddnsd.errors import EXIT_FAILED
 from ddnsd.handoff import protocol
 from ddnsd.handoff.protocol import ProtocolError, Request
 from ddnsd.logline import LEVELS, json_line, text_line
-
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    from collections.abc import Iterator, Mapping, Sequence
-    from pathlib import Path
-    from typing import Any, TextIO
 
 CONNECT_TIMEOUT = 5.0
 #: The daemon reads the request and says "accepted" (or why not) within this.
@@ -101,7 +98,7 @@ def forward(
     """Hand the hook to the daemon; its exit code, or None when no daemon answers."""
     printer = printer or Printer()
     request = Request(command, tuple(args), dict(environ))
-    for path in hook_socket_candidates(config_path, os.environ):
+    for path in hook_sockets(config_path, os.environ):
         sock = connect(path, printer=printer)
         if sock is None:
             continue
@@ -112,7 +109,7 @@ def forward(
 
 
 def _exchange(
-    sock: socket.socket, request: Request, path: str, printer: Printer, err: TextIO
+    sock: socket.socket, request: Request, path: Path, printer: Printer, err: TextIO
 ) -> int:
     with contextlib.suppress(OSError):  # a refusing daemon may close first: read its line
         sock.sendall(protocol.encode_request(request))

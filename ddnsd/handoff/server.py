@@ -24,7 +24,7 @@ from ddnsd.handoff.client import connect, unix_address
 from ddnsd.handoff.protocol import ProtocolError
 
 if TYPE_CHECKING:
-    from ddnsd.config import Settings
+    from ddnsd.config.models import Settings
     from ddnsd.handoff.work import DaemonAcme
 
 log = logging.getLogger(__name__)

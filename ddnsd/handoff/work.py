@@ -17,7 +17,7 @@ from ddnsd import wiring
 
 if TYPE_CHECKING:
     from ddnsd.acme.service import ChallengeService
-    from ddnsd.config import Settings
+    from ddnsd.config.models import Settings
     from ddnsd.handoff.protocol import Request
     from ddnsd.observe.events import EventSink
     from ddnsd.transip.client import TransipClient

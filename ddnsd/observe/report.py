@@ -24,7 +24,7 @@ from ddnsd.model import Outcome
 from ddnsd.observe.events import Event, event
 
 if TYPE_CHECKING:
-    from ddnsd.detect import Agreement
+    from ddnsd.detect.agree import Agreement
     from ddnsd.observe.health import Health
     from ddnsd.observe.history import History
     from ddnsd.observe.metrics import Metrics

@@ -28,7 +28,7 @@ from ddnsd.observe.events import CHALLENGE_KINDS, FAILURE_KINDS, Event, event
 from ddnsd.observe.health import format_age
 
 if TYPE_CHECKING:
-    from ddnsd.detect import Agreement
+    from ddnsd.detect.agree import Agreement
     from ddnsd.reconcile.applier import RecordResult
     from ddnsd.reconcile.engine import RoundResult
 

@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 
 from ddnsd.acme.challenge import challenge_name, challenge_value
 from ddnsd.config.runtime import AcmeDnsAccount, DyndnsEndpoint, HttpreqAuth
-from ddnsd.detect import PushStore
+from ddnsd.detect.push import PushStore
 from ddnsd.observe.health import Health
 from ddnsd.observe.metrics import Metrics
 from ddnsd.web.app import make_app

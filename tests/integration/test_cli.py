@@ -306,7 +306,7 @@ def test_check_config_prints_toml_that_loads_back(tmp_path: Path, rsa_keypair: A
 
     import tomli_w
 
-    from ddnsd import config
+    from ddnsd.config.read import load
 
     hostile = "#[0m \"q\" 'a' \\ \\\\ ü名 " + "y" * 3000
     (tmp_path / "k.pem").write_bytes(rsa_keypair.private_key_path.read_bytes())
@@ -329,7 +329,7 @@ def test_check_config_prints_toml_that_loads_back(tmp_path: Path, rsa_keypair: A
     printed = tmp_path / "printed.toml"
     inline = tomli_w.dumps({"password": hostile})  # the one value check-config hides
     printed.write_text(out.stdout.replace('password = "********"\n', inline))
-    first = config.load(str(cfg), environ={})
-    second = config.load(str(printed), environ={})
+    first = load(str(cfg), environ={})
+    second = load(str(printed), environ={})
     assert second == first.with_source(second.source)
     assert second.transip.token_lifetime == "7200 seconds"

@@ -18,8 +18,10 @@ import dns.rdatatype
 import dns.rrset
 import pytest
 
-from ddnsd.detect import Family, SourceFailed, make_detector, parse_source
+from ddnsd.detect.base import Family, SourceFailed
 from ddnsd.detect.dns import DnsDetector
+from ddnsd.detect.sources import make_detector
+from ddnsd.detect.spec import parse_source
 from ddnsd.model import DnsEntry
 
 V4, V6 = Family.V4, Family.V6

@@ -11,7 +11,9 @@ from http.server import BaseHTTPRequestHandler
 import pytest
 from daemon_support import DualStackServer, text_reply
 
-from ddnsd.detect import Family, SourceFailed, make_detector, parse_source
+from ddnsd.detect.base import Family, SourceFailed
+from ddnsd.detect.sources import make_detector
+from ddnsd.detect.spec import parse_source
 
 V4_ANSWER, V6_ANSWER = "203.0.113.7", "2001:db8::7"
 RELEASE = threading.Event()  # holds /slow open until the test is over

@@ -21,7 +21,8 @@ from hostile_names import ACCEPTED, REFUSED, fqdn
 
 from ddnsd.acme.challenge import normalize_name
 from ddnsd.config.runtime import AcmeDnsAccount, DyndnsEndpoint, HttpreqAuth
-from ddnsd.detect import Family, PushStore
+from ddnsd.detect.base import Family
+from ddnsd.detect.push import PushStore
 from ddnsd.model import DnsEntry
 from ddnsd.web.app import make_app
 from ddnsd.web.server import HttpServer, serve

@@ -70,7 +70,9 @@ def run_in_netns(ns: str, code: str) -> Any:
 
 DETECT = """
     import json
-    from ddnsd.detect import Family, SourceFailed, make_detector, parse_source
+    from ddnsd.detect.base import Family, SourceFailed
+    from ddnsd.detect.sources import make_detector
+    from ddnsd.detect.spec import parse_source
     out = {}
     for source, lab in [("iface:lo", True), ("iface:v0", True), ("iface:lo", False)]:
         for fam in (Family.V4, Family.V6):
@@ -111,7 +113,10 @@ def test_iface_source_picks_the_global_address_and_skips_the_rest(netns: str) ->
 
 WATCH = """
     import logging, sys
-    from ddnsd.detect import AddressWatcher, Family, SourceFailed, make_detector, parse_source
+    from ddnsd.detect.netlink import AddressWatcher
+    from ddnsd.detect.base import Family, SourceFailed
+    from ddnsd.detect.sources import make_detector
+    from ddnsd.detect.spec import parse_source
     logging.basicConfig(level=logging.INFO, stream=sys.stdout, format="log: %(message)s")
     detector = make_detector(parse_source("iface:lo"), allow_private=True)
     fired = 0

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ddnsd import config
+from ddnsd.config.places import DEFAULT_CONFIG
+from ddnsd.config.read import load
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "kubernetes"
@@ -191,7 +192,7 @@ def test_config_comes_from_the_configmap() -> None:
     mount, vol = mount_for(c, "configMap")
     assert mount.get("readOnly") is True
     assert vol["configMap"]["name"] == one(K8S, "ConfigMap")["metadata"]["name"]
-    config_file = env_of(c).get("DDNSD_CONFIG", str(config.DEFAULT_CONFIG))
+    config_file = env_of(c).get("DDNSD_CONFIG", str(DEFAULT_CONFIG))
     assert config_file == f"{mount['mountPath']}/config.toml"
 
 
@@ -223,7 +224,7 @@ def test_configmap_config_loads_with_the_container_environment(tmp_path: Path) -
     env = {k: v.replace(secret_mount["mountPath"], str(secrets_dir)) for k, v in env_of(c).items()}
     env["DDNSD_STATE__DIR"] = str(tmp_path / "state")
     env.pop("DDNSD_CONFIG", None)
-    settings = config.load(str(path), environ=env)
+    settings = load(str(path), environ=env)
     assert settings.http.listen == f"0.0.0.0:{PORT}"
     assert settings.transip.private_key_file == secrets_dir / "transip.key"
     assert settings.acme.httpreq is not None and settings.acme.accounts

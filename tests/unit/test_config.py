@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -11,9 +9,14 @@ from typing import Any
 import pytest
 import tomli_w
 
-from ddnsd import config
+from ddnsd.config.credentials import web_auth
+from ddnsd.config.fields import parse_duration
+from ddnsd.config.places import config_path
+from ddnsd.config.read import load
+from ddnsd.config.render import redacted, to_toml
 from ddnsd.config.runtime import AcmeDnsAccount, DyndnsEndpoint, HttpreqAuth
-from ddnsd.detect import SOURCE_HELP, SourceSpec, parse_source
+from ddnsd.config.schema import schema_markdown
+from ddnsd.detect.spec import SOURCE_HELP, SourceSpec, parse_source
 from ddnsd.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -62,17 +65,17 @@ def write(d: Path, text: str) -> str:
     ids=["1s", "bare-string", "int", "5m", "1h", "1d", "fraction-and-spaces"],
 )
 def test_duration_parses(text: object, seconds: float) -> None:
-    assert config.parse_duration(text) == seconds
+    assert parse_duration(text) == seconds
 
 
 @pytest.mark.parametrize("bad", ["", "5 parsecs", "-1", "0", "1w", True, None, "m"])
 def test_duration_refuses(bad: object) -> None:
     with pytest.raises(ValueError):
-        config.parse_duration(bad)
+        parse_duration(bad)
 
 
 def test_minimal_file_loads_with_defaults(cfgdir: Path) -> None:
-    s = config.load(write(cfgdir, MINIMAL), environ={})
+    s = load(write(cfgdir, MINIMAL), environ={})
     assert s.transip.login == "demo"
     assert s.transip.private_key_file == cfgdir / "k.pem"  # relative to the config file
     assert s.records[0].ttl == 300
@@ -88,7 +91,7 @@ def test_env_overrides_file(cfgdir: Path) -> None:
         "DDNSD_TRANSIP__LOGIN": "other",
         "UNRELATED": "x",
     }
-    s = config.load(write(cfgdir, MINIMAL), environ=env)
+    s = load(write(cfgdir, MINIMAL), environ=env)
     assert (s.http.listen, s.schedule.interval, s.transip.login) == ("0.0.0.0:9999", 90.0, "other")
 
 
@@ -100,20 +103,20 @@ def test_only_the_given_environment_counts(cfgdir: Path, monkeypatch: pytest.Mon
     monkeypatch.setenv("DDNSD_TRANSIP__LOGIN", "leaked")
     monkeypatch.setenv("RECORDS", "x")
     monkeypatch.setenv("STATE", '{"dir": "/elsewhere"}')
-    s = config.load(write(cfgdir, MINIMAL), environ={"STATE": '{"dir": "/elsewhere"}'})
+    s = load(write(cfgdir, MINIMAL), environ={"STATE": '{"dir": "/elsewhere"}'})
     assert (s.http.listen, s.transip.login) == ("127.0.0.1:9333", "demo")
     assert s.state.dir == Path("/var/lib/ddnsd") and len(s.records) == 1
 
 
 def test_config_path_order() -> None:
-    assert config.config_path("a.toml", {"DDNSD_CONFIG": "b.toml"}) == Path("a.toml")
-    assert config.config_path(None, {"DDNSD_CONFIG": "b.toml"}) == Path("b.toml")
-    assert config.config_path(None, {}) == Path("/etc/ddnsd/config.toml")
+    assert config_path("a.toml", {"DDNSD_CONFIG": "b.toml"}) == Path("a.toml")
+    assert config_path(None, {"DDNSD_CONFIG": "b.toml"}) == Path("b.toml")
+    assert config_path(None, {}) == Path("/etc/ddnsd/config.toml")
 
 
 def test_missing_file_is_one_clear_line(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as exc:
-        config.load(str(tmp_path / "nope.toml"), environ={})
+        load(str(tmp_path / "nope.toml"), environ={})
     assert str(exc.value) == (
         f"config file {tmp_path / 'nope.toml'} does not exist; pass -c FILE or set "
         "DDNSD_CONFIG (see config.example.toml)"
@@ -122,7 +125,7 @@ def test_missing_file_is_one_clear_line(tmp_path: Path) -> None:
 
 def test_toml_syntax_error_names_the_file(cfgdir: Path) -> None:
     with pytest.raises(ConfigError, match=r"TOML syntax error: .*line 1"):
-        config.load(write(cfgdir, "[transip\n"), environ={})
+        load(write(cfgdir, "[transip\n"), environ={})
 
 
 def test_every_problem_is_reported_at_once(cfgdir: Path) -> None:
@@ -138,7 +141,7 @@ ttl = 5
 interval = "5 parsecs"
 """
     with pytest.raises(ConfigError) as exc:
-        config.load(write(cfgdir, text), environ={})
+        load(write(cfgdir, text), environ={})
     assert exc.value.problems == [
         "transip.logn: unknown key (typo?)",
         "records[0].domain: 'exa mple' is not a domain name: it contains a space (U+0020); "
@@ -182,14 +185,14 @@ def test_cross_field_problems(cfgdir: Path, replace: tuple[str, str], problem: s
     if "AAAA" in replace[1]:
         text = text.replace("[detect]", "[detect]\nipv6 = []")
     with pytest.raises(ConfigError) as exc:
-        config.load(write(cfgdir, text), environ={})
+        load(write(cfgdir, text), environ={})
     assert problem.format(d=cfgdir) in exc.value.problems
 
 
 def test_bad_nameserver_is_a_config_problem(cfgdir: Path) -> None:
     text = MINIMAL + '\n[dns]\nnameservers = ["127.0.0.1:8053", "127.0.0.1:abc"]\n'
     with pytest.raises(ConfigError) as exc:
-        config.load(write(cfgdir, text), environ={})
+        load(write(cfgdir, text), environ={})
     assert [p for p in exc.value.problems if p.startswith("dns.")] == [
         "dns.nameservers[1]: DNS server '127.0.0.1:abc' has an invalid port 'abc'"
     ]
@@ -198,7 +201,7 @@ def test_bad_nameserver_is_a_config_problem(cfgdir: Path) -> None:
 def test_duplicate_records_refused(cfgdir: Path) -> None:
     text = MINIMAL + '\n[[records]]\ndomain = "example.test"\nname = "HOME"\ntype = "A"\n'
     with pytest.raises(ConfigError) as exc:
-        config.load(write(cfgdir, text), environ={})
+        load(write(cfgdir, text), environ={})
     assert "records[1]: home A in example.test is listed twice" in exc.value.problems
 
 
@@ -207,7 +210,7 @@ def test_systemd_credential_supplies_the_key(cfgdir: Path, tmp_path: Path) -> No
     creds.mkdir()
     (creds / "transip.key").write_text("x")
     text = MINIMAL.replace('private_key_file = "k.pem"', "")
-    s = config.load(
+    s = load(
         write(cfgdir, text),
         environ={"CREDENTIALS_DIRECTORY": str(creds), "STATE_DIRECTORY": "/var/lib/ddnsd-x"},
     )
@@ -219,7 +222,7 @@ def test_relative_secret_file_prefers_credentials_dir(cfgdir: Path, tmp_path: Pa
     creds = tmp_path / "creds"
     creds.mkdir()
     (creds / "k.pem").write_text("x")
-    s = config.load(write(cfgdir, MINIMAL), environ={"CREDENTIALS_DIRECTORY": str(creds)})
+    s = load(write(cfgdir, MINIMAL), environ={"CREDENTIALS_DIRECTORY": str(creds)})
     assert s.transip.private_key_file == creds / "k.pem"
 
 
@@ -229,8 +232,8 @@ def test_redacted_dump_hides_inline_secrets(cfgdir: Path) -> None:
         '\n[[acme.accounts]]\nusername = "cm"\npassword = "acme-dns-secret"\n'
         'fqdn = "_acme-challenge.example.test"\n'
     )
-    s = config.load(write(cfgdir, text), environ={})
-    dumped = config.to_toml(config.redacted(s))
+    s = load(write(cfgdir, text), environ={})
+    dumped = to_toml(redacted(s))
     assert "hunter2-secret" not in dumped and "acme-dns-secret" not in dumped
     assert dumped.count('password = "********"') == 2
     assert "hunter2-secret" not in repr(s)
@@ -239,14 +242,14 @@ def test_redacted_dump_hides_inline_secrets(cfgdir: Path) -> None:
 def test_docs_configuration_md_is_current() -> None:
     """docs/configuration.md is generated (`make docs`); it must match the code."""
     current = (ROOT / "docs" / "configuration.md").read_text()
-    assert current == config.schema_markdown(), "docs/configuration.md is stale: run `make docs`"
+    assert current == schema_markdown(), "docs/configuration.md is stale: run `make docs`"
 
 
 def test_example_config_keys_all_exist(tmp_path: Path) -> None:
     """config.example.toml parses against the models (its key file aside)."""
     text = (ROOT / "config.example.toml").read_text()
     (tmp_path / "transip.key").write_text("x")
-    s = config.load(write(tmp_path, text), environ={})
+    s = load(write(tmp_path, text), environ={})
     assert s.records[0].name == "home"
 
 
@@ -312,22 +315,22 @@ def hostile_config(d: Path) -> dict[str, Any]:
 
 
 def test_printed_configuration_loads_back_to_the_same_settings(cfgdir: Path) -> None:
-    first = config.load(write_toml(cfgdir, hostile_config(cfgdir)), environ={})
-    printed = config.to_toml(config.redacted(first))
+    first = load(write_toml(cfgdir, hostile_config(cfgdir)), environ={})
+    printed = to_toml(redacted(first))
     again_dir = cfgdir / "again"
     again_dir.mkdir()
     (again_dir / "config.toml").write_text(printed)
-    second = config.load(str(again_dir / "config.toml"), environ={})
+    second = load(str(again_dir / "config.toml"), environ={})
     assert second.model_dump(mode="json") == first.model_dump(mode="json")
     assert second == first.with_source(second.source)
-    assert config.to_toml(config.redacted(second)) == printed
+    assert to_toml(redacted(second)) == printed
     assert tomllib.loads(printed)["transip"]["login"] == "".join(HOSTILE)
     assert str(first.detect.ipv4[0]) == f"file:/run/{HOSTILE[0]}"
 
 
 def test_printed_inline_password_is_redacted_and_loads(cfgdir: Path) -> None:
     text = MINIMAL + '\n[dyndns]\nusername = "r"\npassword = "pa\\"ss\\u0007"\n'
-    printed = config.to_toml(config.redacted(config.load(write(cfgdir, text), environ={})))
+    printed = to_toml(redacted(load(write(cfgdir, text), environ={})))
     assert tomllib.loads(printed)["dyndns"]["password"] == "********"
     assert 'pa"ss' not in printed
 
@@ -356,14 +359,14 @@ LIFETIMES = [
 def test_token_lifetime_is_a_phrase_or_a_duration(cfgdir: Path, value: object, phrase: str) -> None:
     data = tomllib.loads(MINIMAL)
     data["transip"]["token_lifetime"] = value
-    s = config.load(write_toml(cfgdir, data), environ={})
+    s = load(write_toml(cfgdir, data), environ={})
     assert s.transip.token_lifetime == phrase  # what the client sends as expiration_time
 
 
 def test_token_lifetime_default_and_environment(cfgdir: Path) -> None:
-    assert config.load(write(cfgdir, MINIMAL), environ={}).transip.token_lifetime == "1 hour"
+    assert load(write(cfgdir, MINIMAL), environ={}).transip.token_lifetime == "1 hour"
     env = {"DDNSD_TRANSIP__TOKEN_LIFETIME": "2h"}
-    s = config.load(write(cfgdir, MINIMAL), environ=env)
+    s = load(write(cfgdir, MINIMAL), environ=env)
     assert s.transip.token_lifetime == "7200 seconds"
 
 
@@ -379,16 +382,16 @@ def test_token_lifetime_default_and_environment(cfgdir: Path) -> None:
 def test_wrong_token_lifetime_is_a_config_problem(cfgdir: Path, value: str, message: str) -> None:
     text = MINIMAL.replace('login = "demo"', f'login = "demo"\ntoken_lifetime = "{value}"')
     with pytest.raises(ConfigError) as exc:
-        config.load(write(cfgdir, text), environ={})
+        load(write(cfgdir, text), environ={})
     [problem] = exc.value.problems
     assert problem.startswith("transip.token_lifetime: ") and message in problem
 
 
 def test_acme_reserve_and_window_defaults_and_environment(cfgdir: Path) -> None:
-    s = config.load(write(cfgdir, MINIMAL), environ={})
+    s = load(write(cfgdir, MINIMAL), environ={})
     assert (s.transip.acme_reserve, s.transip.rate_limit_window) == (0.1, 900.0)
     env = {"DDNSD_TRANSIP__ACME_RESERVE": "0.25", "DDNSD_TRANSIP__RATE_LIMIT_WINDOW": "10s"}
-    s = config.load(write(cfgdir, MINIMAL), environ=env)
+    s = load(write(cfgdir, MINIMAL), environ=env)
     assert (s.transip.acme_reserve, s.transip.rate_limit_window) == (0.25, 10.0)
 
 
@@ -406,7 +409,7 @@ def test_acme_reserve_and_window_defaults_and_environment(cfgdir: Path) -> None:
 def test_acme_reserve_and_window_are_checked_at_load(cfgdir: Path, line: str, problem: str) -> None:
     text = MINIMAL.replace('login = "demo"', f'login = "demo"\n{line}')
     with pytest.raises(ConfigError) as exc:
-        config.load(write(cfgdir, text), environ={})
+        load(write(cfgdir, text), environ={})
     [got] = exc.value.problems
     assert got.startswith(problem)
 
@@ -419,7 +422,7 @@ def test_sources_are_parsed_once_into_specs(cfgdir: Path) -> None:
         'ipv4 = ["static:203.0.113.5"]', 'ipv4 = ["static:203.0.113.5", " IFACE:eth0 ", "push"]'
     )
     text += '\n[dyndns]\nusername = "r"\npassword = "p"\n'
-    s = config.load(write(cfgdir, text), environ={})
+    s = load(write(cfgdir, text), environ={})
     assert [(x.kind, x.arg) for x in s.detect.ipv4] == [
         ("static", "203.0.113.5"),
         ("iface", "eth0"),
@@ -432,7 +435,7 @@ def test_sources_are_parsed_once_into_specs(cfgdir: Path) -> None:
 
 def test_sources_from_the_environment(cfgdir: Path) -> None:
     env = {"DDNSD_DETECT__IPV4": '["file:/run/ip", "static:203.0.113.9"]'}
-    s = config.load(write(cfgdir, MINIMAL), environ=env)
+    s = load(write(cfgdir, MINIMAL), environ=env)
     assert s.detect.ipv4 == [SourceSpec("file", "/run/ip"), SourceSpec("static", "203.0.113.9")]
 
 
@@ -441,7 +444,7 @@ def test_bad_sources_name_their_key(cfgdir: Path) -> None:
         'ipv4 = ["static:203.0.113.5"]', 'ipv4 = ["static:203.0.113.5", "ipify", 5]'
     )
     with pytest.raises(ConfigError) as exc:
-        config.load(write(cfgdir, text), environ={})
+        load(write(cfgdir, text), environ={})
     assert exc.value.problems == [
         f"detect.ipv4[1]: unknown address source 'ipify'; {SOURCE_HELP}",
         "detect.ipv4[2]: Input should be a valid string",
@@ -451,7 +454,7 @@ def test_bad_sources_name_their_key(cfgdir: Path) -> None:
 def test_push_source_needs_dyndns(cfgdir: Path) -> None:
     text = MINIMAL.replace('ipv4 = ["static:203.0.113.5"]', 'ipv4 = ["Push"]')
     with pytest.raises(ConfigError) as exc:
-        config.load(write(cfgdir, text), environ={})
+        load(write(cfgdir, text), environ={})
     assert exc.value.problems == [
         "dyndns: the 'push' source needs a [dyndns] section with a username"
     ]
@@ -467,7 +470,7 @@ def test_web_auth_reads_secret_files_and_inline_passwords(cfgdir: Path) -> None:
         '\n[[acme.accounts]]\nusername = "cm"\npassword = "inline-key"\n'
         'fqdn = "_acme-challenge.Example.test."\n'
     )
-    auth = config.web_auth(config.load(write(cfgdir, text), environ={}))
+    auth = web_auth(load(write(cfgdir, text), environ={}))
     assert auth.httpreq == HttpreqAuth("/acme", "lego", "first line")
     assert auth.acmedns == (AcmeDnsAccount("cm", "inline-key", "_acme-challenge.example.test"),)
     assert auth.dyndns is None
@@ -478,36 +481,19 @@ def test_web_auth_dyndns_hostnames_default_to_the_records(cfgdir: Path) -> None:
         '\n[[records]]\ndomain = "example.test"\nname = "@"\ntype = "A"\n'
         '\n[dyndns]\nusername = "router"\npassword = "pw"\n'
     )
-    auth = config.web_auth(config.load(write(cfgdir, text), environ={}))
+    auth = web_auth(load(write(cfgdir, text), environ={}))
     assert auth.dyndns == DyndnsEndpoint(
         "router", "pw", frozenset({"home.example.test", "example.test"})
     )
     named = text + 'hostnames = ["Router.Example.test"]\n'
-    auth = config.web_auth(config.load(write(cfgdir, named), environ={}))
+    auth = web_auth(load(write(cfgdir, named), environ={}))
     assert auth.dyndns is not None and auth.dyndns.hostnames == {"router.example.test"}
     anonymous = text.replace('username = "router"\n', "")
-    assert config.web_auth(config.load(write(cfgdir, anonymous), environ={})).dyndns is None
+    assert web_auth(load(write(cfgdir, anonymous), environ={})).dyndns is None
 
 
 def test_web_auth_unreadable_secret_is_a_config_error(cfgdir: Path) -> None:
     (cfgdir / "empty.pw").write_text("")
     text = MINIMAL + '\n[dyndns]\nusername = "router"\npassword_file = "empty.pw"\n'
     with pytest.raises(ConfigError, match=r"the secret file .*empty\.pw is empty"):
-        config.web_auth(config.load(write(cfgdir, text), environ={}))
-
-
-# --------------------------------------------------------------------------- the package
-
-
-def test_package_names_load_lazily() -> None:
-    """The runtime types, durations and source specs cost no pydantic and no dnspython."""
-    code = (
-        "import sys, ddnsd.config, ddnsd.config.runtime, ddnsd.durations, ddnsd.detect.spec\n"
-        "heavy = sorted({'pydantic', 'dns', 'tomli_w'} & set(sys.modules))\n"
-        "assert not heavy, heavy\n"
-        "for name in ddnsd.config.__all__:\n"
-        "    getattr(ddnsd.config, name)\n"
-        "import ddnsd.config.read\n"
-        "assert callable(ddnsd.config.load), ddnsd.config.load\n"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)
+        web_auth(load(write(cfgdir, text), environ={}))

@@ -15,8 +15,8 @@ import pytest
 import tomli_w
 from test_config import MINIMAL
 
-from ddnsd import config
-from ddnsd.config import Settings
+from ddnsd.config.models import Settings
+from ddnsd.config.read import load as load_config
 from ddnsd.errors import ConfigError
 
 BASE = MINIMAL  # one A record, a static source, key file k.pem
@@ -32,7 +32,7 @@ def load(
 ) -> Settings:
     path = tmp_path / "config.toml"
     path.write_text((text or BASE) + extra)
-    return config.load(str(path), environ=environ or {})
+    return load_config(str(path), environ=environ or {})
 
 
 def problems(
@@ -208,7 +208,7 @@ def test_a_config_file_that_is_not_utf8_is_one_sentence(tmp_path: Path) -> None:
     path = tmp_path / "config.toml"
     path.write_bytes(b'[transip]\nlogin = "d\xe9mo"\n')
     with pytest.raises(ConfigError) as info:
-        config.load(str(path), environ={})
+        load_config(str(path), environ={})
     assert str(info.value) == (
         f"config file {path} is not UTF-8 text (byte 0xe9 at offset 20); save it as UTF-8"
     )

@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from ddnsd import config, wiring
+from ddnsd import wiring
+from ddnsd.config.credentials import notify_targets, status_auth
+from ddnsd.config.models import Settings
+from ddnsd.config.read import load as load_config
+from ddnsd.config.render import redacted, to_toml
 from ddnsd.errors import ConfigError
 
 BASE = """
@@ -38,13 +42,13 @@ def cfgdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def load(d: Path, text: str) -> config.Settings:
+def load(d: Path, text: str) -> Settings:
     (d / "config.toml").write_text(BASE + text)
-    return config.load(str(d / "config.toml"), environ={})
+    return load_config(str(d / "config.toml"), environ={})
 
 
 def test_defaults_send_nothing(cfgdir: Path) -> None:
-    targets = config.notify_targets(load(cfgdir, ""))
+    targets = notify_targets(load(cfgdir, ""))
     assert not targets.active
     assert targets.events == {"address", "failure", "recovery", "acme_failure"}
     assert targets.failure_after == 3
@@ -52,14 +56,14 @@ def test_defaults_send_nothing(cfgdir: Path) -> None:
 
 def test_printed_configuration_shows_schemes_only(cfgdir: Path) -> None:
     settings = load(cfgdir, NOTIFY)
-    printed = config.to_toml(config.redacted(settings))
+    printed = to_toml(redacted(settings))
     for secret in SECRETS:
         assert secret not in printed
     notify = tomllib.loads(printed)["notify"]
     assert notify["urls"] == ["tgram://…", "json://…"]
     assert (notify["heartbeat_url"], notify["heartbeat_fail_url"]) == ("https://…", "https://…")
     assert tomllib.loads(printed)["http"]["status_auth"]["password"] == "********"
-    shown = repr(config.notify_targets(settings)) + repr(config.status_auth(settings))
+    shown = repr(notify_targets(settings)) + repr(status_auth(settings))
     assert not [s for s in SECRETS if s in shown]
 
 
@@ -70,13 +74,13 @@ def test_targets_and_status_auth_are_read(cfgdir: Path) -> None:
     (cfgdir / "status.pw").write_text("from-file\n")
     text = NOTIFY.replace('password = "st4tus-pw"', 'password_file = "status.pw"')
     settings = load(cfgdir, text.replace("[notify]", '[notify]\nurls_file = "notify.urls"'))
-    targets = config.notify_targets(settings)
+    targets = notify_targets(settings)
     assert targets.urls[2:] == ("ntfys://ntfy.sh/topic", "mailtos://u:p@x.test")
     assert (
         targets.heartbeat_fail_url == "https://kuma.example.test/api/push/kuma-push-tok?status=down"
     )
     assert (targets.events, targets.failure_after) == ({"address", "written"}, 5)
-    auth = config.status_auth(settings)
+    auth = status_auth(settings)
     assert auth is not None and (auth.username, auth.password) == ("me", "from-file")
 
 
@@ -179,8 +183,9 @@ def test_apprise_is_loaded_only_for_urls(cfgdir: Path) -> None:
     )
     code = (
         "import sys\n"
-        "from ddnsd import config, wiring\n"
-        f"s = config.load({str(cfgdir / 'config.toml')!r}, environ={{}})\n"
+        "from ddnsd import wiring\n"
+        "from ddnsd.config.read import load\n"
+        f"s = load({str(cfgdir / 'config.toml')!r}, environ={{}})\n"
         "wiring.make_event_log(s)\n"
         "wiring.hook_events(s)\n"
         "assert 'apprise' not in sys.modules\n"

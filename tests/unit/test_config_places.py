@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ddnsd.config.locate import hook_socket_candidates
-from ddnsd.config.places import SYSTEMD_SOCKET, socket_path
+from ddnsd.config.places import SYSTEMD_SOCKET, hook_sockets, socket_path
 
 STATE = Path("/srv/state")
 
@@ -29,7 +28,7 @@ def candidates(tmp_path: Path, toml: str | None, env: dict[str, str]) -> list[Pa
     config = tmp_path / "c.toml"
     if toml is not None:
         config.write_text(toml)
-    return [Path(p) for p in hook_socket_candidates(str(config), env)]
+    return hook_sockets(str(config), env)
 
 
 def test_hook_candidates(tmp_path: Path) -> None:
@@ -62,4 +61,4 @@ def test_hook_candidates(tmp_path: Path) -> None:
 def test_a_file_that_is_not_utf8_is_left_to_the_full_reader(tmp_path: Path) -> None:
     config = tmp_path / "c.toml"
     config.write_bytes(b"\xff\xfe[state]\n")
-    assert hook_socket_candidates(str(config), {}) == []
+    assert hook_sockets(str(config), {}) == []

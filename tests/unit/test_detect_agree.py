@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from ddnsd.detect import Detector, Family, SourceFailed, detect_agreed, make_detector, parse_source
+from ddnsd.detect.agree import detect_agreed
+from ddnsd.detect.base import Detector, Family, SourceFailed
+from ddnsd.detect.sources import make_detector
+from ddnsd.detect.spec import parse_source
 
 V4, V6 = Family.V4, Family.V6
 A, B, C = "198.51.100.1", "198.51.100.2", "198.51.100.3"

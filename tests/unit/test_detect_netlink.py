@@ -8,8 +8,8 @@ import struct
 
 import pytest
 
-from ddnsd.detect import Family
 from ddnsd.detect import netlink as nl
+from ddnsd.detect.base import Family
 from ddnsd.detect.interface import pick_address
 
 V4, V6 = Family.V4, Family.V6

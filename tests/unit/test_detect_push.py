@@ -6,7 +6,10 @@ import re
 
 import pytest
 
-from ddnsd.detect import Family, PushStore, SourceFailed, make_detector, parse_source
+from ddnsd.detect.base import Family, SourceFailed
+from ddnsd.detect.push import PushStore
+from ddnsd.detect.sources import make_detector
+from ddnsd.detect.spec import parse_source
 
 
 def test_push_source_reads_the_latest_push() -> None:

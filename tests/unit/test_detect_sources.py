@@ -7,13 +7,14 @@ import re
 import pytest
 
 from ddnsd import authdns
-from ddnsd.detect import Family, PushStore, SourceFailed, make_detector, parse_source, redact_source
+from ddnsd.detect.base import Family, SourceFailed, redact_source
 from ddnsd.detect.command import CommandDetector
 from ddnsd.detect.dns import PRESETS, DnsDetector
 from ddnsd.detect.http import HttpDetector
 from ddnsd.detect.interface import InterfaceDetector
-from ddnsd.detect.push import PushDetector
-from ddnsd.detect.spec import DNS_PRESETS, split_server
+from ddnsd.detect.push import PushDetector, PushStore
+from ddnsd.detect.sources import make_detector
+from ddnsd.detect.spec import DNS_PRESETS, parse_source, split_server
 from ddnsd.detect.static import FileDetector, StaticDetector
 from ddnsd.errors import DdnsdError
 

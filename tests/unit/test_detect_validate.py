@@ -6,7 +6,8 @@ import ipaddress
 
 import pytest
 
-from ddnsd.detect import Family, combine_ipv6_host, validate_address, validate_ipv6_host
+from ddnsd.detect.base import Family
+from ddnsd.detect.validate import combine_ipv6_host, validate_address, validate_ipv6_host
 
 V4, V6 = Family.V4, Family.V6
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ddnsd.detect import Agreement, Family, SourceReport
+from ddnsd.detect.agree import Agreement, SourceReport
+from ddnsd.detect.base import Family
 from ddnsd.model import DnsEntry, Outcome, RecordSpec
 from ddnsd.observe.events import event
 from ddnsd.observe.status import STATUS_FILE, StatusBoard, in_sync, snapshot, summary

@@ -6,7 +6,8 @@ from typing import Any
 
 from status_schema import check_document, documented_fields, documented_kinds
 
-from ddnsd.detect import Agreement, Family, SourceReport
+from ddnsd.detect.agree import Agreement, SourceReport
+from ddnsd.detect.base import Family
 from ddnsd.model import DnsEntry, Outcome, RecordSpec
 from ddnsd.observe.events import KINDS, Event, event
 from ddnsd.observe.status import StatusBoard, snapshot
