@@ -23,7 +23,7 @@ from daemon_support import DaemonProcess, free_port, wait_for, write_config
 from ddnsd import wiring
 from ddnsd.acme import inflight
 from ddnsd.authdns import parse_server, query
-from ddnsd.config import Settings
+from ddnsd.config.models import Settings
 from ddnsd.externaldns.app import MAX_BODY
 from ddnsd.model import DnsEntry
 from ddnsd.web.server import HttpServer, serve
