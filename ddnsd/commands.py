@@ -239,7 +239,10 @@ def _state_status(settings: Settings) -> dict[str, Any]:
     state = settings.state
     board = StatusBoard.load(state.dir / STATUS_FILE)
     events = History(state.dir, state.history_bytes).events()
-    return snapshot(board.live(), events, time.time(), version=__version__, daemon=None)
+    now = time.time()
+    return snapshot(
+        board.live(), events, now, version=__version__, daemon=None, set_aside=board.set_aside()
+    )
 
 
 def print_round(result: RoundResult, out: TextIO | None = None) -> None:

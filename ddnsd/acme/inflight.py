@@ -21,8 +21,6 @@ that can be locked belongs to a call that is over and is removed by whoever noti
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import os
 import secrets
 from collections.abc import Iterator
@@ -36,6 +34,8 @@ BEING_SAVED = 60.0
 
 LOCK_PREFIX = ".acme-post-"
 LOCK_SUFFIX = ".lock"
+#: a lock id: ``<pid>-<8 hex digits>`` (the journal accepts no other ``writer``: it names a file)
+WRITER_ID = r"^[0-9]{1,10}-[0-9a-f]{8}$"
 
 
 def landing_window(timeout: float) -> float:
@@ -74,7 +74,7 @@ class WriteLocks:
         statefiles.make_state_dir(self.state_dir)
         fd = statefiles.open_lock(path, new=True)  # the state dir's owner's (statefiles.py)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            statefiles.lock(fd)
             yield ident
         finally:
             with contextlib.suppress(OSError):
@@ -102,12 +102,12 @@ class WriteLocks:
                 return False
             return True  # cannot tell: assume the call still runs
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            return exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
-        else:
+            if not statefiles.lock(fd, wait=False):
+                return True
             with contextlib.suppress(OSError):
                 path.unlink()  # the call is over (its process ended): the file is litter
             return False
+        except OSError:
+            return False  # not a lock anyone can hold
         finally:
             os.close(fd)

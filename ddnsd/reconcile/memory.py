@@ -14,9 +14,9 @@ schedule).
 
 Times are wall-clock (they cross processes). The file (``statefiles.StateFile``) is re-read
 when it changed and written only when something changed, under its lock; another
-configuration's records in the same file are kept. A missing or
-corrupt file is started afresh and an unwritable one leaves the memory in this process:
-both cost at most some API reads, never a failure.
+configuration's records in the same file are kept. A missing file is started afresh, an
+unusable one (:class:`RecordsFile`) is set aside and started afresh, an unwritable one
+leaves the memory in this process: each costs at most some API reads, never a failure.
 """
 
 from __future__ import annotations
@@ -27,13 +27,43 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
+import pydantic
+
+from ddnsd import statefiles
 from ddnsd.statefiles import StateFile
 
 log = logging.getLogger(__name__)
 
 FILE = "records.json"
+
+
+class StoredRecord(pydantic.BaseModel):
+    content: statefiles.Text | None = None
+    at: statefiles.Time | None = None
+    expire: Annotated[statefiles.Int, pydantic.Field(ge=1, le=2**31 - 1)] | None = None
+    conflict: list[statefiles.Text] | None = None
+    waiting: statefiles.Time | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _seen_whole(self) -> StoredRecord:
+        if (self.content is None) != (self.at is None):
+            raise ValueError('"content" and "at" go together')
+        return self
+
+
+class StoredDomain(pydantic.BaseModel):
+    verified: statefiles.Time | None = None
+    first_seen: statefiles.Time | None = None
+
+
+class RecordsFile(pydantic.BaseModel):
+    """``records.json`` as it may be read back."""
+
+    version: statefiles.Int = 1
+    records: dict[str, StoredRecord] = {}
+    domains: dict[str, StoredDomain] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +114,7 @@ class Known:
         known = cls()
         for k, item in dict(data.get("records", {})).items():
             if "content" in item:
-                expire = item.get("expire")
-                if expire is not None and (type(expire) is not int or expire <= 0):
-                    raise ValueError(f"records.{k}.expire is not a positive whole number")
-                known.seen[k] = Seen(str(item["content"]), float(item["at"]), expire)
+                known.seen[k] = Seen(str(item["content"]), float(item["at"]), item.get("expire"))
             if "conflict" in item:
                 known.conflicts[k] = tuple(str(v) for v in item["conflict"])
             if "waiting" in item:
@@ -172,15 +199,16 @@ class Memory:
             yield True
 
     def _read(self) -> dict[str, Any] | None:
+        """The file's content, checked (:class:`RecordsFile`); None when there is none or
+        it was set aside."""
         assert self.file is not None
+        advice = "ddnsd reads the records from TransIP again; delete the file"
         try:
-            data = self.file.read()
-            if data is not None:
-                Known.from_json(data)  # every field checked before anything is taken over
-                return dict(data)
-        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            self._warn("read", f"{self.file.path} is unreadable ({exc}); starting it afresh")
-        return None
+            data = self.file.read(RecordsFile, advice=advice)
+        except OSError as exc:
+            self._warn("read", f"cannot read {self.file.path} ({exc.strerror})")
+            return None
+        return None if data is None else data.model_dump(exclude_none=True)
 
     def _write(self, data: dict[str, Any]) -> bool:
         assert self.file is not None

@@ -18,6 +18,7 @@ from ddnsd.model import DnsEntry
 
 APEX = DnsEntry("_acme-challenge", 60, "TXT", "apex-value")
 WILD = DnsEntry("_acme-challenge", 60, "TXT", "wildcard-value")
+FQDN = "_acme-challenge.example.test"
 
 
 class FakeClock:
@@ -90,7 +91,7 @@ def test_stale(tmp_path: Path, ages: list[float], max_age: float, stale: list[in
     start = clock.now
     for i, age in enumerate(ages):
         clock.now = start - age
-        journal.add("example.test", DnsEntry("_acme-challenge", 60, "TXT", f"v{i}"), "x")
+        journal.add("example.test", DnsEntry("_acme-challenge", 60, "TXT", f"v{i}"), FQDN)
     clock.now = start
     assert [e.content for e in journal.sweepable(max_age)] == [f"v{i}" for i in stale]
 
@@ -112,16 +113,28 @@ def test_failed_write_keeps_the_old_journal(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["acme-journal.json", "acme.lock"]
 
 
-def test_unreadable_journal_is_an_error_not_a_silent_reset(tmp_path: Path) -> None:
-    (tmp_path / "acme-journal.json").write_text("{not json")
-    with pytest.raises(DdnsdError, match=r"the ACME journal .* is unreadable .* fix or remove it"):
-        Journal(tmp_path).entries()
+def test_an_unreadable_journal_is_set_aside_and_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "acme-journal.json").write_bytes(b"{not json")
+    journal = Journal(tmp_path)
+    assert journal.entries() == []
+    [aside] = tmp_path.glob("acme-journal.json.corrupt-*")
+    assert aside.read_bytes() == b"{not json"  # kept as it was, for the operator
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.startswith(f"set aside {tmp_path}/acme-journal.json as {aside.name}: ")
+    assert warning.endswith(
+        "; the TXT values it listed are no longer cleaned up by ddnsd: look at it, remove "
+        "any _acme-challenge TXT value left in the zone by hand, then delete it"
+    )
+    journal.add("example.test", DnsEntry("_acme-challenge", 60, "TXT", "v"), FQDN)
+    assert [e.content for e in journal.entries()] == ["v"]
 
 
 def _add_many(state_dir: str, worker: int, count: int) -> None:
     journal = Journal(Path(state_dir))
     for i in range(count):
-        journal.add("example.test", DnsEntry("_acme-challenge", 60, "TXT", f"w{worker}-{i}"), "x")
+        journal.add("example.test", DnsEntry("_acme-challenge", 60, "TXT", f"w{worker}-{i}"), FQDN)
 
 
 def test_concurrent_processes_lose_no_entry(tmp_path: Path) -> None:

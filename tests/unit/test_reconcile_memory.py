@@ -88,7 +88,12 @@ def test_a_corrupt_file_is_started_afresh(
     m.known.seen[HOME] = Seen("203.0.113.1", 1.0)
     m.save()
     assert json.loads((tmp_path / FILE).read_text())["records"][HOME]["content"] == "203.0.113.1"
-    assert any("unreadable" in r.getMessage() for r in caplog.records)
+    [aside] = tmp_path.glob(f"{FILE}.corrupt-*")
+    assert aside.read_text() == content
+    assert any(
+        r.getMessage().startswith(f"set aside {tmp_path / FILE} as {aside.name}: ")
+        for r in caplog.records
+    )
 
 
 def test_an_unusable_state_dir_keeps_the_memory_in_the_process(
