@@ -240,7 +240,8 @@ class Budget:
         assert self.file is not None
         advice = "the budget starts afresh from TransIP's next answer; delete the file"
         try:
-            data = self.file.read(BudgetFile, advice=advice, context={"window": self.window})
+            judged = {"window": self.window, "now": self._clock()}
+            data = self.file.read(BudgetFile, advice=advice, context=judged)
         except OSError as exc:
             self._warn_once("read", f"cannot read {self.file.path} ({exc.strerror})")
             return Ledger()
