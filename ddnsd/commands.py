@@ -234,11 +234,12 @@ def _state_status(settings: Settings) -> dict[str, Any]:
 
     from ddnsd import __version__
     from ddnsd.observe.history import History
-    from ddnsd.observe.status import STATUS_FILE, StatusBoard, snapshot
+    from ddnsd.observe.status import StatusBoard, snapshot
+    from ddnsd.statefiles import StateDir
 
-    state = settings.state
-    board = StatusBoard.load(state.dir / STATUS_FILE)
-    events = History(state.dir, state.history_bytes).events()
+    state = StateDir(settings.state.dir)
+    board = StatusBoard.load(state.file(StateDir.STATUS))
+    events = History(state, settings.state.history_bytes).events()
     now = time.time()
     return snapshot(
         board.live(), events, now, version=__version__, daemon=None, set_aside=board.set_aside()

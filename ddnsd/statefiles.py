@@ -368,14 +368,6 @@ def set_aside(path: Path, why: str, advice: str) -> Path | None:
     return dest
 
 
-def set_aside_files(directory: Path) -> list[str]:
-    """The names of the files :func:`set_aside` left in ``directory``, sorted."""
-    try:
-        return sorted(name for name in os.listdir(directory) if ".corrupt-" in name)
-    except OSError:
-        return []
-
-
 def read_back(
     path: Path,
     model: type[M],
@@ -498,6 +490,87 @@ def remove_litter(
             ", ".join(sorted(removed)),
         )
     return removed
+
+
+# -- the directory and its files ------------------------------------------------
+
+
+class StateDir:
+    """The state directory and every file ddnsd keeps in it, named here and nowhere else:
+
+    ====================================  =======================================================
+    ``acme-journal.json``, ``acme.lock``  the ACME journal and its lock (acme/journal.py)
+    ``acme-cleanup.lock``                 the cleanup owner's lock (acme/owner.py)
+    ``.acme-post-<id>.lock``              one per ACME POST call under way (acme/inflight.py)
+    ``domains.json``                      the TransIP account's domains (acme/domains.py)
+    ``transip-budget-<hash>.json``        the request budget per login + API (transip/budget.py)
+    ``transip-token-<hash>.json``         the token cache per identity (transip/token_cache.py)
+    ``records.json``                      the records' memory (reconcile/memory.py)
+    ``status.json``                       the status board (observe/status.py)
+    ``history.jsonl``, ``history.jsonl.1``  the events, and the lock ``history.lock``
+    ``ddnsd.sock``                        the hook socket (config/places.py; ``[http] socket``)
+    ``<name>.lock``                       the lock of a shared JSON file (:class:`StateFile`)
+    ``.<name>.<pid>-<hex>.tmp``           a write under way (:func:`write_atomic`)
+    ``<name>.corrupt-<UTC time>``         a file found unusable, set aside (:func:`set_aside`)
+    ====================================  =======================================================
+
+    Every one is created with the ownership rules above and read back with :func:`read_back`.
+    """
+
+    JOURNAL = "acme-journal.json"
+    JOURNAL_LOCK = "acme.lock"
+    CLEANUP_LOCK = "acme-cleanup.lock"
+    POST_LOCK = ".acme-post-{}.lock"
+    DOMAINS = "domains.json"
+    BUDGET = "transip-budget-{}.json"
+    TOKEN = "transip-token-{}.json"
+    RECORDS = "records.json"
+    STATUS = "status.json"
+    HISTORY = "history.jsonl"
+    HISTORY_ROTATED = "history.jsonl.1"
+    HISTORY_LOCK = "history.lock"
+
+    _prepared: set[Path] = set()  # directories whose litter this process removed
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"StateDir({str(self.path)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StateDir) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    def file(self, name: str, *parts: str) -> Path:
+        """The file ``name`` (one of the names above, ``parts`` filling its ``{}``)."""
+        return self.path / name.format(*parts)
+
+    def shared(self, name: str, *parts: str) -> StateFile:
+        """The shared JSON file ``name`` (:class:`StateFile`: its lock and atomic writes)."""
+        return StateFile(self.file(name, *parts))
+
+    def make(self) -> None:
+        """Create the directory (:func:`make_state_dir`: DdnsdError saying what to do)."""
+        make_state_dir(self.path)
+
+    def prepare(self, unheld_lock: Callable[[str], bool] | None = None) -> StateDir:
+        """Create the directory (OSError when it cannot be) and, once per process, remove
+        what killed processes left in it (:func:`remove_litter`); itself."""
+        make_dir(self.path)
+        if self.path not in StateDir._prepared:
+            StateDir._prepared.add(self.path)
+            remove_litter(self.path, unheld_lock=unheld_lock)
+        return self
+
+    def set_aside_files(self) -> list[str]:
+        """The names of the files set aside as unusable (:func:`set_aside`), sorted."""
+        try:
+            return sorted(name for name in os.listdir(self.path) if ".corrupt-" in name)
+        except OSError:
+            return []
 
 
 # -- a shared JSON file ----------------------------------------------------------

@@ -21,10 +21,10 @@ import pydantic
 
 from ddnsd import statefiles
 from ddnsd.acme import challenge
+from ddnsd.statefiles import StateDir
 
 log = logging.getLogger(__name__)
 
-DOMAINS_FILE = "domains.json"
 DOMAINS_REFRESH_MIN = 60.0  # seconds between two refreshes of the domain list
 
 
@@ -51,14 +51,14 @@ class AccountDomains:
     def __init__(
         self,
         client: DomainLister,
-        state_dir: Path,
+        state: StateDir,
         *,
         zones: list[str] | None = None,
         ttl: float = 86400,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
-        self.state_dir = Path(state_dir)
+        self.state = state
         self.zones = [challenge.normalize_name(z) for z in zones] if zones is not None else None
         self.ttl = ttl
         self._clock = clock
@@ -69,7 +69,7 @@ class AccountDomains:
 
     @property
     def path(self) -> Path:
-        return self.state_dir / DOMAINS_FILE
+        return self.state.file(StateDir.DOMAINS)
 
     def domains(self, *, refresh: bool = False) -> list[str]:
         """The account's domain names, from memory, the state-dir cache, or the API.
@@ -113,7 +113,7 @@ class AccountDomains:
 
     def _write_cache(self, domains: list[str], fetched: float) -> None:
         try:
-            statefiles.make_dir(self.state_dir)
+            statefiles.make_dir(self.state.path)
             text = json.dumps({"fetched": fetched, "domains": domains}) + "\n"
             statefiles.write_atomic(self.path, text)
         except OSError as exc:  # a cache: failing to write it costs requests, nothing else

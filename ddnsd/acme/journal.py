@@ -33,7 +33,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
 from typing import Annotated, Any
 
 import pydantic
@@ -44,6 +43,7 @@ from ddnsd.acme.inflight import WRITER_ID, WriteLocks, landing_window, may_still
 from ddnsd.acme.owner import CleanupOwner
 from ddnsd.errors import DdnsdError
 from ddnsd.model import DnsEntry
+from ddnsd.statefiles import StateDir
 
 log = logging.getLogger(__name__)
 
@@ -51,10 +51,6 @@ DEFAULT_WINDOW = landing_window(10.0)  # the client's default timeout
 
 #: ``writer_active(id)``: is the POST call holding lock ``id`` still running?
 WriterActive = Callable[[str], bool]
-
-JOURNAL_FILE = "acme-journal.json"
-LOCK_FILE = "acme.lock"
-OWNER_LOCK_FILE = "acme-cleanup.lock"
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,22 +148,19 @@ SET_ASIDE_ADVICE = (
 
 
 class Journal:
-    """The journal in ``state_dir``; ``clock`` gives wall-clock seconds (tests pass their own)."""
+    """The journal in ``state``; ``clock`` gives wall-clock seconds (tests pass their own)."""
 
-    def __init__(self, state_dir: Path, *, clock: Callable[[], float] = time.time) -> None:
-        self.state_dir = Path(state_dir)
-        self.path = self.state_dir / JOURNAL_FILE
-        self.lock_path = self.state_dir / LOCK_FILE
-        self.owner_lock_path = self.state_dir / OWNER_LOCK_FILE
+    def __init__(self, state: StateDir, *, clock: Callable[[], float] = time.time) -> None:
+        self.state = state
+        self.path = state.file(StateDir.JOURNAL)
+        self.lock_path = state.file(StateDir.JOURNAL_LOCK)
+        self.owner_lock_path = state.file(StateDir.CLEANUP_LOCK)
         self._clock = clock
         self._thread_lock = threading.Lock()
-        self.locks = WriteLocks(self.state_dir)
-        self.owner = CleanupOwner(self.owner_lock_path, self._ensure_dir)
+        self.locks = WriteLocks(state)
+        self.owner = CleanupOwner(self.owner_lock_path, state.make)
 
     # -- reading and writing -------------------------------------------------------
-
-    def _ensure_dir(self) -> None:
-        statefiles.make_state_dir(self.state_dir)
 
     def _read(self) -> list[JournalEntry]:
         try:
@@ -190,7 +183,7 @@ class Journal:
 
     @contextlib.contextmanager
     def _locked(self, *, shared: bool = False) -> Iterator[None]:
-        self._ensure_dir()
+        self.state.make()
         with self._thread_lock, statefiles.held(self.lock_path, shared=shared):
             yield
 

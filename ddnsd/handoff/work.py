@@ -76,11 +76,12 @@ class DaemonAcme:
     def sweep(self) -> None:
         """Remove challenge TXT values a crashed hook left behind (older than ``max_age``)."""
         from ddnsd.acme.journal import Journal
+        from ddnsd.statefiles import StateDir
 
         parts = self._parts()
         try:
             # Without HTTP ACME there may still be values of hooks that share the state dir.
-            if parts.acme is None and not Journal(parts.settings.state.dir).entries():
+            if parts.acme is None and not Journal(StateDir(parts.settings.state.dir)).entries():
                 return
             removed = self.service().cleanup_stale()
         except DdnsdError as exc:

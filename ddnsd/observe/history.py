@@ -31,10 +31,10 @@ from pathlib import Path
 from ddnsd import statefiles
 from ddnsd.errors import DdnsdError
 from ddnsd.observe.events import Event
+from ddnsd.statefiles import StateDir
 
 log = logging.getLogger(__name__)
 
-FILE_NAME = "history.jsonl"
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 
 
@@ -57,13 +57,13 @@ def parse_lines(data: bytes) -> list[Event]:
 class History:
     """The history files of one state dir. Thread-safe; safe across processes."""
 
-    def __init__(self, state_dir: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(self, state: StateDir, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         if max_bytes < 2048:
             raise ValueError(f"the history needs at least 2048 bytes, not {max_bytes}")
-        self.dir = Path(state_dir)
-        self.path = self.dir / FILE_NAME
-        self.rotated = self.dir / (FILE_NAME + ".1")
-        self.lock_path = self.dir / "history.lock"
+        self.dir = state.path
+        self.path = state.file(StateDir.HISTORY)
+        self.rotated = state.file(StateDir.HISTORY_ROTATED)
+        self.lock_path = state.file(StateDir.HISTORY_LOCK)
         self.max_bytes = max_bytes
         self._thread_lock = threading.Lock()
         self._warned = False

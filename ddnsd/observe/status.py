@@ -36,7 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STATUS_FILE = "status.json"
 TIMELINE_SECONDS = 30 * 86400
 RECENT = 20  # challenges and failures listed
 HISTORY = 50  # newest events listed
@@ -174,7 +173,7 @@ class StatusBoard:
 
     def set_aside(self) -> list[str]:
         """The files of its state dir set aside as unusable (statefiles.set_aside)."""
-        return [] if self.path is None else statefiles.set_aside_files(self.path.parent)
+        return [] if self.path is None else statefiles.StateDir(self.path.parent).set_aside_files()
 
     def save(self) -> None:
         """Write ``status.json`` atomically (a failure is logged, never raised)."""

@@ -26,17 +26,13 @@ import logging
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Annotated, Any
 
 import pydantic
 
 from ddnsd import statefiles
-from ddnsd.statefiles import StateFile
 
 log = logging.getLogger(__name__)
-
-FILE = "records.json"
 
 
 class StoredRecord(pydantic.BaseModel):
@@ -128,10 +124,12 @@ class Known:
 
 
 class Memory:
-    """The memory of the records ``keys`` in ``domains``; ``state_dir`` None: in-process."""
+    """The memory of the records ``keys`` in ``domains``; ``state`` None: in-process."""
 
-    def __init__(self, state_dir: Path | None, keys: Iterable[str], domains: Iterable[str]) -> None:
-        self.file = StateFile(Path(state_dir) / FILE) if state_dir is not None else None
+    def __init__(
+        self, state: statefiles.StateDir | None, keys: Iterable[str], domains: Iterable[str]
+    ) -> None:
+        self.file = state.shared(statefiles.StateDir.RECORDS) if state is not None else None
         self.keys, self.domains = set(keys), set(domains)
         self.known = Known()
         self._stamp: tuple[int, int] | None = None  # (mtime_ns, size) of what was read

@@ -34,7 +34,6 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
-from pathlib import Path
 from typing import Annotated
 
 import pydantic
@@ -114,7 +113,7 @@ def _clock_text(at: float, now: float) -> str:
 
 
 class Budget:
-    """The shared budget of ``login`` at ``api_url``; ``state_dir`` None: this process only.
+    """The shared budget of ``login`` at ``api_url``; ``state`` None: this process only.
 
     ``on_deferred(kind, until)`` hears each time the budget makes work wait: a refused
     request, or work put off after :meth:`until` (metrics). ``clock`` is the
@@ -123,7 +122,7 @@ class Budget:
 
     def __init__(
         self,
-        state_dir: Path | None,
+        state: statefiles.StateDir | None,
         *,
         login: str,
         api_url: str,
@@ -143,9 +142,9 @@ class Budget:
         self._told: set[tuple[str, float]] = set()  # openings / spent budgets already logged
         self._told_lock = threading.Lock()
         self.file: StateFile | None = None
-        if state_dir is not None:
+        if state is not None:
             digest = hashlib.sha256(f"{login}\n{api_url}".encode()).hexdigest()[:32]
-            self.file = StateFile(Path(state_dir) / f"transip-budget-{digest}.json")
+            self.file = state.shared(statefiles.StateDir.BUDGET, digest)
 
     def __repr__(self) -> str:
         return f"Budget(login={self.login!r}, api_url={self.api_url!r})"

@@ -64,7 +64,7 @@ class TokenCache:
     ) -> None:
         ident = "\n".join([login, api_url, fingerprint, str(read_only), str(global_key)])
         digest = hashlib.sha256(ident.encode("utf-8")).hexdigest()[:32]
-        self.path = Path(directory) / f"transip-token-{digest}.json"
+        self.path = statefiles.StateDir(directory).file(statefiles.StateDir.TOKEN, digest)
         self._ident: dict[str, Any] = {
             "login": login,
             "api_url": api_url,

@@ -234,7 +234,7 @@ def test_every_state_dir_writer_leaves_files_to_the_dirs_owner(shared: Shared) -
 
     state = shared.state
     (state / "acme.lock").touch()  # left by root before this fix: handed back on next open
-    journal = Journal(state)
+    journal = Journal(statefiles.StateDir(state))
     journal.add("example.test", DnsEntry("_acme-challenge", 60, "TXT", "v"), FQDN)
     with journal.cleanup_owner():
         pass
@@ -244,7 +244,7 @@ def test_every_state_dir_writer_leaves_files_to_the_dirs_owner(shared: Shared) -
         state, login="demo", api_url="u", fingerprint="f", read_only=False, global_key=True
     )
     cache.store(Token("t", 2e9, 3e9), 1.0)
-    AccountDomains(Lister(), state).domains()
+    AccountDomains(Lister(), statefiles.StateDir(state)).domains()
     statefiles.make_dir(state / "sub")
     statefiles.write_atomic(state / "sub" / "budget.json", "{}")  # what issue 9's budget uses
     memory = statefiles.StateFile(state / "sub" / "memory.json")  # budget and record memory

@@ -12,6 +12,7 @@ from test_status_docs import rich_document
 
 from ddnsd.config.runtime import StatusAuth
 from ddnsd.observe.status_text import render_text
+from ddnsd.statefiles import StateDir
 from ddnsd.web.app import make_app
 from ddnsd.web.status_page import render_page, timeline
 
@@ -160,7 +161,7 @@ def test_history_lines_of_another_version_never_break_the_page(tmp_path: Any) ->
     text = "\n".join(json_.dumps(line) for line in lines)
     text += '\n{"kind": "stopped", "at": Infinity, "pid": 1}\n'
     (tmp_path / "history.jsonl").write_text(text)
-    events = History(tmp_path).events()
+    events = History(StateDir(tmp_path)).events()
     assert [e.kind for e in events] == ["challenge_served", "teleported"]
 
     doc = snapshot(StatusBoard().live(), events, NOW, version="1", daemon=None)

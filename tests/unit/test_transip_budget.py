@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ddnsd.errors import ApiDeferred, TransipRateLimited
+from ddnsd.statefiles import StateDir
 from ddnsd.transip.budget import Budget, current_kind, requests_of
 from ddnsd.transip.ledger import ACME, DDNS, Ledger, Seen, admit, record_answer, reserve_of, used
 
@@ -217,7 +218,9 @@ class Clock:
 
 
 def budget(state: Path | None, clock: Clock, **kw: object) -> Budget:
-    return Budget(state, login="demo", api_url="https://api.test/v6", clock=clock, **kw)  # type: ignore[arg-type]
+    return Budget(
+        state and StateDir(state), login="demo", api_url="https://api.test/v6", clock=clock, **kw
+    )  # type: ignore[arg-type]
 
 
 HEADERS = {"X-Rate-Limit-Limit": "10", "X-Rate-Limit-Remaining": "9", "X-Rate-Limit-Reset": "10900"}
@@ -361,7 +364,7 @@ def test_the_budget_file_is_read_back_within_its_window(
     """A 429's silence and TransIP's reset are believed up to one window ahead, requests
     up to now (a second's margin), when the file is read back; past that the file is set
     aside and the budget starts afresh, so a stamp far ahead never defers work."""
-    budget = Budget(tmp_path, login="demo", api_url="u", window=W, clock=lambda: NOW)
+    budget = Budget(StateDir(tmp_path), login="demo", api_url="u", window=W, clock=lambda: NOW)
     assert budget.file is not None
     data = {"seen": None, "open_until": None, **BASE, **change}
     budget.file.path.write_text(json.dumps(data))
