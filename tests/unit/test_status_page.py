@@ -170,3 +170,15 @@ def test_history_lines_of_another_version_never_break_the_page(tmp_path: Any) ->
     assert "teleported" in page
     terminal = render_text(doc, "the state dir")
     assert terminal.startswith("ddnsd 1: ")
+
+
+def test_set_aside_state_files_are_listed_on_the_page_and_in_the_terminal() -> None:
+    doc = rich_document()
+    assert doc["set_aside"] == ["acme-journal.json.corrupt-20261208T010000Z"]
+    page = render_page(doc)
+    assert "<h2>Set-aside state files</h2>" in page
+    assert "<li><code>acme-journal.json.corrupt-20261208T010000Z</code></li>" in page
+    assert "An ACME journal among them may list TXT values to remove from the zone by hand" in page
+    terminal = render_text(doc, "the state dir").splitlines()
+    assert "  acme-journal.json.corrupt-20261208T010000Z" in terminal
+    assert "<h2>Set-aside state files</h2>" not in render_page({**doc, "set_aside": []})
