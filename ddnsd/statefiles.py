@@ -155,17 +155,6 @@ def make_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def make_state_dir(directory: Path) -> None:
-    """:func:`make_dir`; a failure is a :class:`DdnsdError` that says what to do."""
-    try:
-        make_dir(directory)
-    except OSError as exc:
-        raise DdnsdError(
-            f"cannot create the state directory {directory} ({exc.strerror}); "
-            "create it or set state.dir to a writable directory"
-        ) from exc
-
-
 def open_lock(path: Path, *, new: bool = False) -> int:
     """Open (creating it if needed) the lock file ``path`` for ``flock``; the descriptor.
 
@@ -553,8 +542,14 @@ class StateDir:
         return StateFile(self.file(name, *parts))
 
     def make(self) -> None:
-        """Create the directory (:func:`make_state_dir`: DdnsdError saying what to do)."""
-        make_state_dir(self.path)
+        """Create the directory (:func:`make_dir`); DdnsdError saying what to do."""
+        try:
+            make_dir(self.path)
+        except OSError as exc:
+            raise DdnsdError(
+                f"cannot create the state directory {self.path} ({exc.strerror}); "
+                "create it or set state.dir to a writable directory"
+            ) from exc
 
     def prepare(self, unheld_lock: Callable[[str], bool] | None = None) -> StateDir:
         """Create the directory (OSError when it cannot be) and, once per process, remove
