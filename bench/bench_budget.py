@@ -41,6 +41,7 @@ from ddnsd.reconcile.applier import DnsApi
 from ddnsd.reconcile.engine import Engine
 from ddnsd.reconcile.memory import Memory
 from ddnsd.reconcile.result import RoundResult
+from ddnsd.statefiles import StateDir
 from ddnsd.transip.budget import Budget
 from ddnsd.transip.client import TransipClient, make_client
 
@@ -118,7 +119,7 @@ def _engine(
     """ddnsd (``state``: drift check, memory and budget in that state dir) or the
     baseline (``state`` None); ``token_cache`` for both (today's ``once`` had it)."""
     budget = (
-        Budget(state, login="bench", api_url=emu.api_url, window=window, clock=clock)
+        Budget(StateDir(state), login="bench", api_url=emu.api_url, window=window, clock=clock)
         if state
         else None
     )
@@ -137,7 +138,7 @@ def _engine(
         nameservers=[f"{host}:{port}"],
         clock=clock,
         dns_query=authdns.query if state is not None else _no_dns,
-        memory=Memory(state, [s.key for s in specs], {s.domain for s in specs}),
+        memory=Memory(StateDir(state), [s.key for s in specs], {s.domain for s in specs}),
         budget=client.budget_until if state is not None else None,
     )
 

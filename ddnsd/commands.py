@@ -147,7 +147,10 @@ def once(settings: Settings, *, dry_run: bool = False) -> int:
     if not dry_run:  # the values killed hooks left, as the daemon's sweep would
         from ddnsd.acme.service import sweep_journal
 
-        sweep_journal(settings.state.dir, lambda: wiring.make_challenge_service(settings, client))
+        sweep_journal(
+            wiring.prepared_state(settings),
+            lambda: wiring.make_challenge_service(settings, client),
+        )
     if report is not None:
         report.round(now, result, agreements)
         report.client(client)
@@ -239,12 +242,16 @@ def _state_status(settings: Settings) -> dict[str, Any]:
 
     from ddnsd import __version__
     from ddnsd.observe.history import History
-    from ddnsd.observe.status import STATUS_FILE, StatusBoard, snapshot
+    from ddnsd.observe.status import StatusBoard, snapshot
+    from ddnsd.statefiles import StateDir
 
-    state = settings.state
-    board = StatusBoard.load(state.dir / STATUS_FILE)
-    events = History(state.dir, state.history_bytes).events()
-    return snapshot(board.live(), events, time.time(), version=__version__, daemon=None)
+    state = StateDir(settings.state.dir)
+    board = StatusBoard.load(state.file(StateDir.STATUS))
+    events = History(state, settings.state.history_bytes).events()
+    now = time.time()
+    return snapshot(
+        board.live(), events, now, version=__version__, daemon=None, set_aside=board.set_aside()
+    )
 
 
 def print_round(result: RoundResult, out: TextIO | None = None) -> None:

@@ -20,7 +20,17 @@ process may still be writing: a temporary file is litter once it is more than
 of finished calls (the ACME POST locks, ``acme/inflight.py``) are litter once nobody holds
 them; the caller says which those are.
 
-Standard library only: hook processes use it on their fast path.
+Locks. Every ``flock`` of ddnsd is taken here (:func:`lock`, :func:`held`): the shared
+JSON files, the ACME journal, the history, the per-call POST locks and the cleanup owner.
+
+Reading back. A state file is input like any other: a power cut, a full disk, a clock
+step or a hand edit can leave anything in it. :func:`read_back` is the one rule for every
+file ddnsd reads back: never through a symbolic link, only a regular file owned by the
+state directory's owner (or this process's user), at most a size cap, JSON (no NaN or
+infinity, no nesting too deep to parse) that its pydantic model accepts (each model
+checks its ranges and that its times lie in the window they can mean). Anything else is
+*set aside* (:func:`set_aside`): renamed to ``NAME.corrupt-<UTC time>`` beside it, one
+warning names it and says what to do, and the caller starts afresh.
 """
 
 from __future__ import annotations
@@ -35,9 +45,11 @@ import re
 import secrets
 import stat
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypeVar
+
+import pydantic
 
 from ddnsd.errors import DdnsdError
 
@@ -143,17 +155,6 @@ def make_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def make_state_dir(directory: Path) -> None:
-    """:func:`make_dir`; a failure is a :class:`DdnsdError` that says what to do."""
-    try:
-        make_dir(directory)
-    except OSError as exc:
-        raise DdnsdError(
-            f"cannot create the state directory {directory} ({exc.strerror}); "
-            "create it or set state.dir to a writable directory"
-        ) from exc
-
-
 def open_lock(path: Path, *, new: bool = False) -> int:
     """Open (creating it if needed) the lock file ``path`` for ``flock``; the descriptor.
 
@@ -185,6 +186,198 @@ def open_lock(path: Path, *, new: bool = False) -> int:
         os.close(fd)
         raise DdnsdError(f"cannot use the lock file {path}: {exc.strerror}") from exc
     return fd
+
+
+def lock(fd: int, *, shared: bool = False, wait: bool = True) -> bool:
+    """``flock`` the open file ``fd`` (exclusive unless ``shared``); closing it releases
+    the lock. ``wait`` False: False at once when another holds it. OSError otherwise."""
+    kind = (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | (0 if wait else fcntl.LOCK_NB)
+    try:
+        fcntl.flock(fd, kind)
+    except OSError as exc:
+        if not wait and exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            return False
+        raise
+    return True
+
+
+@contextlib.contextmanager
+def held(path: Path, *, shared: bool = False) -> Iterator[None]:
+    """Hold the lock file ``path`` (:func:`open_lock`) for the block, waiting for it."""
+    fd = open_lock(path)
+    try:
+        lock(fd, shared=shared)
+        yield
+    finally:
+        os.close(fd)  # releases the flock
+
+
+# -- reading back ----------------------------------------------------------------
+
+M = TypeVar("M", bound=pydantic.BaseModel)
+
+#: the largest state file read back, unless the reader says otherwise
+MAX_BYTES = 1024 * 1024
+#: what a time in a state file may be at most when nothing narrower applies (9999-12-31)
+LAST_TIME = 253402300799.0
+#: how far ahead of the clock a time that was "now" when written may be: a clock stepped
+#: back keeps what it wrote, a stamp further ahead is not a time ddnsd wrote
+AHEAD = 86400.0
+
+
+# Scalars of the state files' models: exactly their JSON type (no "5" for 5, no true for
+# 1), numbers finite. Lists and tuples come from JSON arrays, so the models are not
+# strict as a whole.
+Int = Annotated[int, pydantic.Strict()]
+Number = Annotated[float, pydantic.Strict(), pydantic.AllowInfNan(False)]
+Text = Annotated[str, pydantic.Strict()]
+Flag = Annotated[bool, pydantic.Strict()]
+
+
+def _recent(value: float, info: pydantic.ValidationInfo) -> float:
+    return when(value, info, ahead=AHEAD)
+
+
+#: a time that was "now" when it was written (see :data:`AHEAD`)
+Time = Annotated[Number, pydantic.AfterValidator(_recent)]
+
+
+class Unusable(ValueError):
+    """Why a state file cannot be used (its text goes into the set-aside warning)."""
+
+
+def context_of(info: pydantic.ValidationInfo) -> Mapping[str, Any]:
+    """What :func:`validate` passes the model's validators: ``now`` (the time the file is
+    judged at) and whatever the reader adds (``read_back``'s ``context``)."""
+    return info.context if isinstance(info.context, Mapping) else {"now": time.time()}
+
+
+def when(value: float, info: pydantic.ValidationInfo, *, ahead: float | None = None) -> float:
+    """A time read back: at most :data:`LAST_TIME`, not negative, and at most ``ahead``
+    seconds after now when that is given; ValueError otherwise (validators call this)."""
+    if not 0 <= value <= LAST_TIME:
+        raise ValueError("a time out of range")
+    if ahead is not None and value > float(context_of(info)["now"]) + ahead:
+        raise ValueError(f"a time more than {ahead:g} s ahead")
+    return value
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"a number out of range ({text[:20]})")
+    return value
+
+
+def _no_constant(text: str) -> float:
+    raise ValueError(f"{text} is not a number a state file may hold")
+
+
+def parse_json(data: bytes) -> Any:
+    """``data`` as JSON: Unusable when it is not UTF-8 JSON, holds NaN or an infinite
+    number, or is nested too deep to parse."""
+    try:
+        return json.loads(data.decode("utf-8"), parse_float=_finite, parse_constant=_no_constant)
+    except UnicodeDecodeError:
+        raise Unusable("it is not text (UTF-8)") from None
+    except RecursionError:
+        raise Unusable("it is nested too deep") from None
+    except ValueError as exc:
+        raise Unusable(f"it is not JSON ({str(exc)[:120]})") from None
+
+
+def validate(model: type[M], data: Any, context: Mapping[str, Any]) -> M:
+    """``data`` as ``model`` (``context``: see :func:`context_of`); Unusable says what is
+    wrong."""
+    try:
+        return model.model_validate(data, context=context)
+    except pydantic.ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "the content"
+        raise Unusable(f"{where}: {first['msg']}") from None
+    except RecursionError:
+        raise Unusable("it is nested too deep") from None
+
+
+def read_bytes(path: Path, *, max_bytes: int = MAX_BYTES) -> bytes | None:
+    """The content of the state file ``path`` (None when there is none); Unusable when
+    it is a link, not a regular file, owned by someone else, or larger than ``max_bytes``."""
+    try:
+        fd = open_nofollow(path, os.O_RDONLY | os.O_NONBLOCK)  # never wait on a FIFO
+    except FileNotFoundError:
+        return None
+    except OSError as exc:
+        if exc.strerror == A_LINK:
+            raise Unusable("it is a symbolic link, which ddnsd never follows") from None
+        raise
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise Unusable("it is not a regular file")
+        owners = {os.geteuid()}
+        with contextlib.suppress(OSError):
+            owners.add(os.stat(path.parent).st_uid)
+        if st.st_uid not in owners:
+            raise Unusable(f"it belongs to uid {st.st_uid}, not to the state directory's owner")
+        if st.st_size > max_bytes:
+            raise Unusable(f"it is larger than {max_bytes} bytes")
+        with os.fdopen(fd, "rb", closefd=False) as fh:
+            data = fh.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise Unusable(f"it is larger than {max_bytes} bytes")
+        return data
+    finally:
+        os.close(fd)
+
+
+def set_aside(path: Path, why: str, advice: str) -> Path | None:
+    """Rename the unusable state file ``path`` to ``NAME.corrupt-<UTC time>`` (a link is
+    renamed itself, never its target) and warn once, naming it; the new path (None when
+    another process moved it first, or it cannot be moved: then it is left in place)."""
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    dest = path.with_name(f"{path.name}.corrupt-{stamp}")
+    n = 1
+    while os.path.lexists(dest):
+        n += 1
+        dest = path.with_name(f"{path.name}.corrupt-{stamp}-{n}")
+    try:
+        os.rename(path, dest)
+    except FileNotFoundError:
+        return None  # another process set it aside meanwhile
+    except OSError as exc:
+        log.warning(
+            "%s is unusable (%s) and cannot be set aside (%s); %s, then remove it",
+            path,
+            why,
+            exc.strerror,
+            advice,
+        )
+        return None
+    log.warning("set aside %s as %s: %s; %s", path, dest.name, why, advice)
+    return dest
+
+
+def read_back(
+    path: Path,
+    model: type[M],
+    *,
+    advice: str,
+    max_bytes: int = MAX_BYTES,
+    context: Mapping[str, Any] | None = None,
+) -> M | None:
+    """The state file ``path`` as ``model``; None when there is none, or when it was
+    unusable and is set aside (:func:`set_aside`, ``advice`` says what the operator may
+    do). ``context`` for the model's validators, ``now`` (default: the wall clock) in it.
+    OSError when it cannot be read at all (the callers say what that means)."""
+    try:
+        data = read_bytes(path, max_bytes=max_bytes)
+        if data is None:
+            return None
+        judged = {"now": time.time(), **(context or {})}
+        return validate(model, parse_json(data), judged)
+    except Unusable as exc:
+        set_aside(path, str(exc), advice)
+        return None
 
 
 # -- atomic writes ---------------------------------------------------------------
@@ -288,6 +481,93 @@ def remove_litter(
     return removed
 
 
+# -- the directory and its files ------------------------------------------------
+
+
+class StateDir:
+    """The state directory and every file ddnsd keeps in it, named here and nowhere else:
+
+    ====================================  =======================================================
+    ``acme-journal.json``, ``acme.lock``  the ACME journal and its lock (acme/journal.py)
+    ``acme-cleanup.lock``                 the cleanup owner's lock (acme/owner.py)
+    ``.acme-post-<id>.lock``              one per ACME POST call under way (acme/inflight.py)
+    ``domains.json``                      the TransIP account's domains (acme/domains.py)
+    ``transip-budget-<hash>.json``        the request budget per login + API (transip/budget.py)
+    ``transip-token-<hash>.json``         the token cache per identity (transip/token_cache.py)
+    ``records.json``                      the records' memory (reconcile/memory.py)
+    ``status.json``                       the status board (observe/status.py)
+    ``history.jsonl``, ``history.jsonl.1``  the events, and the lock ``history.lock``
+    ``ddnsd.sock``                        the hook socket (config/places.py; ``[http] socket``)
+    ``<name>.lock``                       the lock of a shared JSON file (:class:`StateFile`)
+    ``.<name>.<pid>-<hex>.tmp``           a write under way (:func:`write_atomic`)
+    ``<name>.corrupt-<UTC time>``         a file found unusable, set aside (:func:`set_aside`)
+    ====================================  =======================================================
+
+    Every one is created with the ownership rules above and read back with :func:`read_back`.
+    """
+
+    JOURNAL = "acme-journal.json"
+    JOURNAL_LOCK = "acme.lock"
+    CLEANUP_LOCK = "acme-cleanup.lock"
+    POST_LOCK = ".acme-post-{}.lock"
+    DOMAINS = "domains.json"
+    BUDGET = "transip-budget-{}.json"
+    TOKEN = "transip-token-{}.json"
+    RECORDS = "records.json"
+    STATUS = "status.json"
+    HISTORY = "history.jsonl"
+    HISTORY_ROTATED = "history.jsonl.1"
+    HISTORY_LOCK = "history.lock"
+
+    _prepared: set[Path] = set()  # directories whose litter this process removed
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"StateDir({str(self.path)!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, StateDir) and other.path == self.path
+
+    def __hash__(self) -> int:
+        return hash(self.path)
+
+    def file(self, name: str, *parts: str) -> Path:
+        """The file ``name`` (one of the names above, ``parts`` filling its ``{}``)."""
+        return self.path / name.format(*parts)
+
+    def shared(self, name: str, *parts: str) -> StateFile:
+        """The shared JSON file ``name`` (:class:`StateFile`: its lock and atomic writes)."""
+        return StateFile(self.file(name, *parts))
+
+    def make(self) -> None:
+        """Create the directory (:func:`make_dir`); DdnsdError saying what to do."""
+        try:
+            make_dir(self.path)
+        except OSError as exc:
+            raise DdnsdError(
+                f"cannot create the state directory {self.path} ({exc.strerror}); "
+                "create it or set state.dir to a writable directory"
+            ) from exc
+
+    def prepare(self, unheld_lock: Callable[[str], bool] | None = None) -> StateDir:
+        """Create the directory (OSError when it cannot be) and, once per process, remove
+        what killed processes left in it (:func:`remove_litter`); itself."""
+        make_dir(self.path)
+        if self.path not in StateDir._prepared:
+            StateDir._prepared.add(self.path)
+            remove_litter(self.path, unheld_lock=unheld_lock)
+        return self
+
+    def set_aside_files(self) -> list[str]:
+        """The names of the files set aside as unusable (:func:`set_aside`), sorted."""
+        try:
+            return sorted(name for name in os.listdir(self.path) if ".corrupt-" in name)
+        except OSError:
+            return []
+
+
 # -- a shared JSON file ----------------------------------------------------------
 
 
@@ -320,18 +600,17 @@ class StateFile:
             code = cause.errno if isinstance(cause, OSError) and cause.errno else errno.EIO
             raise OSError(code, str(exc)) from exc
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            lock(fd, shared=not exclusive)
             yield
         finally:
             os.close(fd)  # releases the flock
 
-    def read(self) -> Any:
-        """The parsed content; None when there is no file (ValueError: not JSON)."""
-        try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return None
-        return json.loads(text)
+    def read(
+        self, model: type[M], *, advice: str, context: Mapping[str, Any] | None = None
+    ) -> M | None:
+        """The content as ``model`` (:func:`read_back`): None when there is no file or it
+        was unusable and is set aside."""
+        return read_back(self.path, model, advice=advice, context=context)
 
     def write(self, data: Any) -> None:
         """Replace the file with ``data`` as JSON, atomically (mode 0600, the state dir's owner)."""

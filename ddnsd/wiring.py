@@ -8,7 +8,6 @@ it uses (the ACME hooks never load the detectors or the web layer).
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ddnsd.errors import ConfigError
@@ -30,6 +29,7 @@ if TYPE_CHECKING:
     from ddnsd.observe.report import EventLog, Reporter
     from ddnsd.reconcile.engine import Engine
     from ddnsd.sdnotify import Notifier
+    from ddnsd.statefiles import StateDir
     from ddnsd.transip import Observer, TransipClient
 
 
@@ -39,27 +39,20 @@ def load_settings(config_path: str | None) -> Settings:
     return load(config_path)
 
 
-def state_dir(settings: Settings) -> Path:
-    """The state directory, created (0700) if missing, without what killed processes left
-    there; ConfigError when it cannot be created. Its files belong to its owner
-    (statefiles.py)."""
-    from ddnsd import statefiles
+def prepared_state(settings: Settings) -> StateDir:
+    """The state directory, prepared (``StateDir.prepare``: created 0700 if missing, without
+    what killed processes left there); ConfigError when it cannot be created."""
     from ddnsd.acme.inflight import WriteLocks
+    from ddnsd.statefiles import StateDir
 
-    d = settings.state.dir
+    state = StateDir(settings.state.dir)
     try:
-        statefiles.make_dir(d)
+        return state.prepare(unheld_lock=WriteLocks(state).unheld)
     except OSError as exc:
         raise ConfigError(
-            f"state.dir: cannot create {d}: {exc.strerror}; set [state] dir to a writable directory"
+            f"state.dir: cannot create {state.path}: {exc.strerror}; set [state] dir to a "
+            "writable directory"
         ) from exc
-    if d not in _swept:  # once per process: litter is what earlier processes left
-        _swept.add(d)
-        statefiles.remove_litter(d, unheld_lock=WriteLocks(d).unheld)
-    return d
-
-
-_swept: set[Path] = set()  # state dirs whose litter this process removed
 
 
 def make_client(
@@ -78,7 +71,7 @@ def make_client(
 
     t = settings.transip
     budget = Budget(
-        state_dir(settings) if cache else None,
+        prepared_state(settings) if cache else None,
         login=t.login or f"(token in {t.access_token_file})",
         api_url=t.api_url,
         window=t.rate_limit_window,
@@ -92,7 +85,7 @@ def make_client(
         insecure_key_permissions=t.insecure_key_permissions,
         global_key=t.global_key,
         test_mode=t.test_mode,
-        cache_dir=state_dir(settings) if t.token_cache and cache else None,
+        cache_dir=prepared_state(settings).path if t.token_cache and cache else None,
         timeout=t.timeout,
         observer=observer,
         access_token_file=t.access_token_file,
@@ -183,7 +176,7 @@ def make_engine(settings: Settings, client: TransipClient, *, dry_run: bool = Fa
     ddns = client.for_kind(DDNS)
     persist = not (dry_run or settings.transip.test_mode)
     memory = Memory(
-        state_dir(settings) if persist else None,
+        prepared_state(settings) if persist else None,
         [s.key for s in specs],
         {s.domain for s in specs},
     )
@@ -213,7 +206,7 @@ def make_challenge_service(
     a = settings.acme
     return ChallengeService(
         (client or make_client(settings, observer)).for_kind(ACME),
-        state_dir=state_dir(settings),
+        state=prepared_state(settings),
         zones=a.zones,
         nameservers=settings.dns.nameservers or None,
         propagation_timeout=a.propagation_timeout,
@@ -269,7 +262,7 @@ def make_external_dns_app(settings: Settings, client: TransipClient) -> WSGIAppl
     from ddnsd.externaldns.view import ZoneView
 
     x = settings.external_dns
-    account = AccountDomains(client, state_dir(settings), zones=x.domains)
+    account = AccountDomains(client, prepared_state(settings), zones=x.domains)
     protected = Protected(
         records=frozenset((s.fqdn, s.type) for s in record_specs(settings)),
         challenges=frozenset(a.fqdn for a in settings.acme.accounts),
@@ -315,8 +308,9 @@ def hook_events(settings: Settings) -> EventLog:
     never loads Apprise)."""
     from ddnsd.observe.history import History
     from ddnsd.observe.report import EventLog
+    from ddnsd.statefiles import StateDir
 
-    return EventLog(History(settings.state.dir, settings.state.history_bytes))
+    return EventLog(History(StateDir(settings.state.dir), settings.state.history_bytes))
 
 
 def make_reporter(
@@ -324,9 +318,10 @@ def make_reporter(
 ) -> Reporter:
     """The reporter of ``run`` and ``once``: metrics, health, sd_notify, status board, events."""
     from ddnsd.observe.report import Reporter
-    from ddnsd.observe.status import STATUS_FILE, StatusBoard
+    from ddnsd.observe.status import StatusBoard
+    from ddnsd.statefiles import StateDir
 
-    board = StatusBoard.load(settings.state.dir / STATUS_FILE)
+    board = StatusBoard.load(StateDir(settings.state.dir).file(StateDir.STATUS))
     report = Reporter(metrics, health, notifier, board=board)
     report.events = make_event_log(settings, on_failure=report.notify_failed)
     return report

@@ -15,6 +15,8 @@ from typing import Any
 
 import requests
 
+from ddnsd.statefiles import StateDir
+
 DDNSD = [sys.executable, "-m", "ddnsd"]
 
 
@@ -205,4 +207,4 @@ def challenge_service(emulator: Any, state_dir: Path, **overrides: Any) -> Any:
         "propagation_timeout": 30,
     }
     settings.update(overrides)
-    return ChallengeService(client, state_dir=state_dir, **settings)
+    return ChallengeService(client, state=StateDir(state_dir), **settings)

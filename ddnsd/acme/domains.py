@@ -3,7 +3,8 @@ challenges may be written in.
 
 A hook run is a fresh process: without the file every ``present`` would start with a
 ``GET /domains``. The file is shared by every ddnsd process with that state directory and
-is only a cache: when it cannot be read or written, the list is asked again.
+is only a cache: when it cannot be read or written, the list is asked again (an unusable
+one, :class:`DomainsFile`, is set aside first).
 """
 
 from __future__ import annotations
@@ -14,15 +15,24 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
+from typing import Annotated, Protocol
+
+import pydantic
 
 from ddnsd import statefiles
 from ddnsd.acme import challenge
+from ddnsd.statefiles import StateDir
 
 log = logging.getLogger(__name__)
 
-DOMAINS_FILE = "domains.json"
 DOMAINS_REFRESH_MIN = 60.0  # seconds between two refreshes of the domain list
+
+
+class DomainsFile(pydantic.BaseModel):
+    """``domains.json`` as it may be read back."""
+
+    fetched: statefiles.Time
+    domains: list[Annotated[statefiles.Text, pydantic.Field(min_length=1, max_length=253)]]
 
 
 class DomainLister(Protocol):
@@ -41,14 +51,14 @@ class AccountDomains:
     def __init__(
         self,
         client: DomainLister,
-        state_dir: Path,
+        state: StateDir,
         *,
         zones: list[str] | None = None,
         ttl: float = 86400,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
-        self.state_dir = Path(state_dir)
+        self.state = state
         self.zones = [challenge.normalize_name(z) for z in zones] if zones is not None else None
         self.ttl = ttl
         self._clock = clock
@@ -59,7 +69,7 @@ class AccountDomains:
 
     @property
     def path(self) -> Path:
-        return self.state_dir / DOMAINS_FILE
+        return self.state.file(StateDir.DOMAINS)
 
     def domains(self, *, refresh: bool = False) -> list[str]:
         """The account's domain names, from memory, the state-dir cache, or the API.
@@ -87,20 +97,23 @@ class AccountDomains:
         return list(self.zones) if self.zones is not None else self.domains()
 
     def _read_cache(self) -> tuple[list[str], float] | None:
+        now = self._clock()
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-            fetched = float(data["fetched"])
-            domains = [str(d) for d in data["domains"]]
-        except (OSError, ValueError, KeyError, TypeError):
+            data = statefiles.read_back(
+                self.path,
+                DomainsFile,
+                advice="the list is asked from TransIP again; delete the file",
+                context={"now": now},
+            )
+        except OSError:
             return None
-        age = self._clock() - fetched
-        if age < 0 or age >= self.ttl:
+        if data is None or not 0 <= now - data.fetched < self.ttl:
             return None
-        return domains, fetched
+        return data.domains, data.fetched
 
     def _write_cache(self, domains: list[str], fetched: float) -> None:
         try:
-            statefiles.make_dir(self.state_dir)
+            statefiles.make_dir(self.state.path)
             text = json.dumps({"fetched": fetched, "domains": domains}) + "\n"
             statefiles.write_atomic(self.path, text)
         except OSError as exc:  # a cache: failing to write it costs requests, nothing else

@@ -21,21 +21,21 @@ that can be locked belongs to a call that is over and is removed by whoever noti
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
 from ddnsd import statefiles
+from ddnsd.statefiles import StateDir
 
 #: Seconds TransIP may take to apply a write it accepted; it answers 409 "DNS Entries are
 #: currently being saved" meanwhile. TransIP documents no figure: ddnsd allows a minute.
 BEING_SAVED = 60.0
 
-LOCK_PREFIX = ".acme-post-"
-LOCK_SUFFIX = ".lock"
+LOCK_PREFIX, LOCK_SUFFIX = StateDir.POST_LOCK.split("{}")
+#: a lock id: ``<pid>-<8 hex digits>`` (the journal accepts no other ``writer``: it names a file)
+WRITER_ID = r"^[0-9]{1,10}-[0-9a-f]{8}$"
 
 
 def landing_window(timeout: float) -> float:
@@ -58,23 +58,23 @@ def may_still_land(attempt: float | None, window: float, now: float, *, in_fligh
 
 
 class WriteLocks:
-    """The per-call locks of POSTs in ``state_dir``; ``hold()`` around a call, ``active(id)``."""
+    """The per-call locks of POSTs in ``state``; ``hold()`` around a call, ``active(id)``."""
 
-    def __init__(self, state_dir: Path) -> None:
-        self.state_dir = Path(state_dir)
+    def __init__(self, state: StateDir) -> None:
+        self.state = state
 
     def _path(self, ident: str) -> Path:
-        return self.state_dir / f"{LOCK_PREFIX}{ident}{LOCK_SUFFIX}"
+        return self.state.file(StateDir.POST_LOCK, ident)
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[str]:
         """Hold a fresh lock for one POST call; yields its id (record it only after this)."""
         ident = f"{os.getpid()}-{secrets.token_hex(4)}"
         path = self._path(ident)
-        statefiles.make_state_dir(self.state_dir)
+        self.state.make()
         fd = statefiles.open_lock(path, new=True)  # the state dir's owner's (statefiles.py)
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
+            statefiles.lock(fd)
             yield ident
         finally:
             with contextlib.suppress(OSError):
@@ -102,12 +102,12 @@ class WriteLocks:
                 return False
             return True  # cannot tell: assume the call still runs
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            return exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES)
-        else:
+            if not statefiles.lock(fd, wait=False):
+                return True
             with contextlib.suppress(OSError):
                 path.unlink()  # the call is over (its process ended): the file is litter
             return False
+        except OSError:
+            return False  # not a lock anyone can hold
         finally:
             os.close(fd)

@@ -16,27 +16,35 @@ be applied stays as *pending removal*, and every sweep deletes the value again w
 has landed, until no POST of it can land any more. Entries carry ``attempt``/``writer``/
 ``window`` for that rule; journals written before those existed (version 1) are read with
 ``attempt`` = ``created`` and the default window.
+
+The journal is read back like every state file (:func:`ddnsd.statefiles.read_back`,
+:class:`JournalFile`): it may only name TXT values written for an ``_acme-challenge`` name
+(at that name, or where its CNAME points), so no entry, however it got there, makes
+ddnsd delete anything else. An unusable journal is set aside
+as ``acme-journal.json.corrupt-<time>`` and the journal starts empty; the warning (and
+the status page's failures) say the TXT values it listed may need removing by hand.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import pydantic
 
 from ddnsd import statefiles
-from ddnsd.acme.inflight import WriteLocks, landing_window, may_still_land
+from ddnsd.acme.challenge import ACME_LABEL
+from ddnsd.acme.inflight import WRITER_ID, WriteLocks, landing_window, may_still_land
 from ddnsd.acme.owner import CleanupOwner
 from ddnsd.errors import DdnsdError
 from ddnsd.model import DnsEntry
+from ddnsd.statefiles import StateDir
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +52,6 @@ DEFAULT_WINDOW = landing_window(10.0)  # the client's default timeout
 
 #: ``writer_active(id)``: is the POST call holding lock ``id`` still running?
 WriterActive = Callable[[str], bool]
-
-JOURNAL_FILE = "acme-journal.json"
-LOCK_FILE = "acme.lock"
-OWNER_LOCK_FILE = "acme-cleanup.lock"
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,60 +104,73 @@ class JournalEntry:
             "pending_removal": self.pending_removal,
         }
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> JournalEntry:
-        created = float(data["created"])
-        # version 1 had no attempt: any POST of it may have been in doubt since created
-        attempt = data.get("attempt", created)
-        writer = data.get("writer")
-        return cls(
-            domain=str(data["domain"]),
-            name=str(data["name"]),
-            expire=int(data["expire"]),
-            type=str(data["type"]),
-            content=str(data["content"]),
-            fqdn=str(data["fqdn"]),
-            created=created,
-            attempt=None if attempt is None else float(attempt),
-            writer=None if writer is None else str(writer),
-            window=float(data.get("window", DEFAULT_WINDOW)),
-            pending_removal=bool(data.get("pending_removal", False)),
-        )
+
+def _challenge_name(fqdn: str) -> str:
+    if not fqdn.lower().startswith(ACME_LABEL + "."):
+        raise ValueError(f"the journal holds TXT values of {ACME_LABEL} names only, not {fqdn!r}")
+    return fqdn
+
+
+Short = Annotated[statefiles.Text, pydantic.Field(min_length=1, max_length=1024)]
+
+
+class StoredEntry(pydantic.BaseModel):
+    """One entry of ``acme-journal.json`` as it may be read back."""
+
+    domain: Short
+    name: Short  # the challenge's name, or where its CNAME points (acme.cname_follow)
+    expire: Annotated[statefiles.Int, pydantic.Field(ge=1, le=2**31 - 1)]
+    type: Annotated[statefiles.Text, pydantic.Field(pattern="^TXT$")]
+    content: Short
+    fqdn: Annotated[Short, pydantic.AfterValidator(_challenge_name)]
+    created: statefiles.Time
+    attempt: statefiles.Time | None = None  # absent (version 1): in doubt since ``created``
+    writer: Annotated[statefiles.Text, pydantic.Field(pattern=WRITER_ID)] | None = None
+    window: Annotated[statefiles.Number, pydantic.Field(ge=0, le=statefiles.AHEAD)] = DEFAULT_WINDOW
+    pending_removal: statefiles.Flag = False
+
+    def entry(self) -> JournalEntry:
+        attempt = self.attempt if "attempt" in self.model_fields_set else self.created
+        return JournalEntry(**{**self.model_dump(), "attempt": attempt})
+
+
+class JournalFile(pydantic.BaseModel):
+    """``acme-journal.json`` as it may be read back."""
+
+    version: statefiles.Int = 2
+    entries: list[StoredEntry]
+
+
+#: what the set-aside warning tells the operator
+SET_ASIDE_ADVICE = (
+    "the TXT values it listed are no longer cleaned up by ddnsd: look at it, remove any "
+    "_acme-challenge TXT value left in the zone by hand, then delete it"
+)
 
 
 class Journal:
-    """The journal in ``state_dir``; ``clock`` gives wall-clock seconds (tests pass their own)."""
+    """The journal in ``state``; ``clock`` gives wall-clock seconds (tests pass their own)."""
 
-    def __init__(self, state_dir: Path, *, clock: Callable[[], float] = time.time) -> None:
-        self.state_dir = Path(state_dir)
-        self.path = self.state_dir / JOURNAL_FILE
-        self.lock_path = self.state_dir / LOCK_FILE
-        self.owner_lock_path = self.state_dir / OWNER_LOCK_FILE
+    def __init__(self, state: StateDir, *, clock: Callable[[], float] = time.time) -> None:
+        self.state = state
+        self.path = state.file(StateDir.JOURNAL)
+        self.lock_path = state.file(StateDir.JOURNAL_LOCK)
+        self.owner_lock_path = state.file(StateDir.CLEANUP_LOCK)
         self._clock = clock
         self._thread_lock = threading.Lock()
-        self.locks = WriteLocks(self.state_dir)
-        self.owner = CleanupOwner(self.owner_lock_path, self._ensure_dir)
+        self.locks = WriteLocks(state)
+        self.owner = CleanupOwner(self.owner_lock_path, state.make)
 
     # -- reading and writing -------------------------------------------------------
 
-    def _ensure_dir(self) -> None:
-        statefiles.make_state_dir(self.state_dir)
-
     def _read(self) -> list[JournalEntry]:
         try:
-            text = self.path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            return []
+            data = statefiles.read_back(
+                self.path, JournalFile, advice=SET_ASIDE_ADVICE, context={"now": self._clock()}
+            )
         except OSError as exc:
             raise DdnsdError(f"cannot read the ACME journal {self.path} ({exc.strerror})") from exc
-        try:
-            data = json.loads(text) if text.strip() else {"entries": []}
-            return [JournalEntry.from_json(item) for item in data["entries"]]
-        except (ValueError, KeyError, TypeError) as exc:
-            raise DdnsdError(
-                f"the ACME journal {self.path} is unreadable ({exc}); fix or remove it "
-                "(TXT entries it lists may then have to be removed by hand)"
-            ) from exc
+        return [] if data is None else [e.entry() for e in data.entries]
 
     def _write(self, entries: list[JournalEntry]) -> None:
         data = {"version": 2, "entries": [e.to_json() for e in entries]}
@@ -166,20 +183,15 @@ class Journal:
             ) from exc
 
     @contextlib.contextmanager
-    def _locked(self, kind: int) -> Iterator[None]:
-        self._ensure_dir()
-        with self._thread_lock:
-            fd = statefiles.open_lock(self.lock_path)
-            try:
-                fcntl.flock(fd, kind)
-                yield
-            finally:
-                os.close(fd)  # closing releases the flock
+    def _locked(self, *, shared: bool = False) -> Iterator[None]:
+        self.state.make()
+        with self._thread_lock, statefiles.held(self.lock_path, shared=shared):
+            yield
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[list[JournalEntry]]:
         """Read-modify-write under the lock: change the yielded list; it is written on exit."""
-        with self._locked(fcntl.LOCK_EX):
+        with self._locked():
             entries = self._read()
             before = list(entries)
             yield entries
@@ -192,7 +204,7 @@ class Journal:
         """Every entry, oldest first."""
         if not self.path.exists():
             return []
-        with self._locked(fcntl.LOCK_SH):
+        with self._locked(shared=True):
             return self._read()
 
     def add(self, domain: str, entry: DnsEntry, fqdn: str) -> JournalEntry:

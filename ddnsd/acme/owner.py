@@ -8,8 +8,6 @@ taken leaves the sweep to the holder. A process may also keep it for good (``cla
 from __future__ import annotations
 
 import contextlib
-import errno
-import fcntl
 import os
 import threading
 from collections.abc import Callable, Iterator
@@ -46,11 +44,11 @@ class CleanupOwner:
                 return True
             fd = statefiles.open_lock(self.path)  # the state dir's owner's (statefiles.py)
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if not statefiles.lock(fd, wait=False):
+                    os.close(fd)
+                    return False
             except OSError as exc:
                 os.close(fd)
-                if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                    return False
                 raise DdnsdError(
                     f"cannot lock {self.path} ({exc.strerror}); check that state.dir is writable"
                 ) from exc

@@ -23,7 +23,6 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from functools import partial
-from pathlib import Path
 from typing import TypeVar
 
 from ddnsd import authdns
@@ -36,6 +35,7 @@ from ddnsd.acme.writer import DnsClient, TxtWriter
 from ddnsd.errors import ApiDeferred, DdnsdError
 from ddnsd.model import DnsEntry
 from ddnsd.observe.events import EventSink, event
+from ddnsd.statefiles import StateDir
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +88,7 @@ class ChallengeService:
         self,
         client: DnsClient,
         *,
-        state_dir: Path,
+        state: StateDir,
         zones: list[str] | None = None,
         nameservers: list[str] | None = None,
         propagation_timeout: float = 600,
@@ -105,15 +105,15 @@ class ChallengeService:
         monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client = client
-        self.state_dir = Path(state_dir)
+        self.state = state
         self.propagation_timeout = propagation_timeout
         self.poll_interval = poll_interval
         self.max_age = max_age
         self.expire = expire
-        self.journal = Journal(self.state_dir, clock=clock)
+        self.journal = Journal(state, clock=clock)
         self.writer = TxtWriter(client, self.journal, write_window, clock=clock)
         self.account = AccountDomains(
-            client, self.state_dir, zones=zones, ttl=domains_cache_ttl, clock=clock
+            client, state, zones=zones, ttl=domains_cache_ttl, clock=clock
         )
         self.resolver = ZoneResolver(
             self.account, nameservers=nameservers, cname_follow=cname_follow, query=query
@@ -270,13 +270,13 @@ class ChallengeService:
             self._emit("challenge_removed", name=name, stale=False)
 
 
-def sweep_journal(state_dir: Path, service: Callable[[], ChallengeService]) -> None:
+def sweep_journal(state: StateDir, service: Callable[[], ChallengeService]) -> None:
     """The sweep of a process that is not a hook (the daemon, ``once``): when the journal in
-    ``state_dir`` holds entries, :meth:`ChallengeService.cleanup_stale` on ``service()``
+    ``state`` holds entries, :meth:`ChallengeService.cleanup_stale` on ``service()``
     (built only then); a failure or a rate-limit deferral is logged and left for the next
     sweep."""
     try:
-        if not Journal(state_dir).entries():
+        if not Journal(state).entries():
             return
         removed = service().cleanup_stale()
     except DdnsdError as exc:

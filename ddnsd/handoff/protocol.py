@@ -143,7 +143,7 @@ def _line(body: Mapping[str, Any]) -> bytes:
 def _object(line: bytes, what: str) -> dict[str, Any]:
     try:
         data = json.loads(line.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # RecursionError: nested too deep
         raise ProtocolError(f"the {what} is not a line of JSON") from None
     if not isinstance(data, dict):
         raise ProtocolError(f"the {what} is not a JSON object")

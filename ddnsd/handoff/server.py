@@ -4,6 +4,11 @@ The socket file is mode 0666: who may use it is decided per connection from the 
 ``SO_PEERCRED`` (:mod:`ddnsd.handoff.peers`), so a refused user is told why instead of
 getting "permission denied". Every connection ends with one ``result`` line, also a
 request that is refused, unreadable, or not sent within :data:`READ_TIMEOUT`.
+
+The peer is checked in the accepting thread, before the connection takes one of the
+:data:`MAX_HOOKS` slots: a refused user is answered at once and never holds a slot, and
+the "refused" warning is logged at most once per :data:`REFUSED_LOG_EVERY` seconds (with
+the count of those left out), so a flood of refused connects cannot flood the log either.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ import os
 import socket
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -29,9 +35,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-READ_TIMEOUT = 10.0  # seconds a connected hook has to send its request line
+READ_TIMEOUT = 10.0  # seconds a connected hook has to send its whole request line
 SEND_TIMEOUT = 30.0  # seconds one line to a hook may take (it reads as it goes)
 MAX_HOOKS = 32  # hooks served at once; more get a "busy" result
+REFUSED_LOG_EVERY = 60.0  # seconds between two "refused a hook" warnings
 
 
 class LogRelay(logging.Handler):
@@ -85,6 +92,8 @@ class HookServer:
         self._stop = threading.Event()
         self._slots = threading.BoundedSemaphore(MAX_HOOKS)
         self._relay = LogRelay()
+        self._refused_logged = float("-inf")  # monotonic time of the last "refused" warning
+        self._refused_unlogged = 0  # refused connections since, not logged
 
     @classmethod
     def listen(cls, settings: Settings, work: DaemonAcme) -> HookServer | None:
@@ -171,35 +180,65 @@ class HookServer:
                     log.warning("hook socket: %s", exc)
                 continue
             conn.settimeout(SEND_TIMEOUT)
+            peer = self._check_peer(conn)
+            if peer is None:
+                continue
             if not self._slots.acquire(blocking=False):
                 with conn, contextlib.suppress(OSError):
                     busy = f"ddnsd: the daemon is serving {MAX_HOOKS} hooks already; try again"
                     conn.sendall(protocol.result(EXIT_FAILED, [busy]))
                 continue
-            threading.Thread(target=self._serve, args=(conn,), name="hook", daemon=True).start()
+            threading.Thread(
+                target=self._serve, args=(conn, peer), name="hook", daemon=True
+            ).start()
 
-    def _serve(self, conn: socket.socket) -> None:
+    def _check_peer(self, conn: socket.socket) -> peers.Peer | None:
+        """The peer of ``conn`` when it may use the socket; else None, the connection
+        answered with the refusal and closed (without waiting for it to read)."""
+        group = self.work.settings.http.socket_group
+        gid = peers.group_id(group) if group else None
+        try:
+            peer = peers.peer_of(conn, with_groups=gid is not None)  # root or own uid: no lookup
+        except OSError as exc:
+            log.info("a hook went away before it could be checked: %s", exc)
+            conn.close()
+            return None
+        if group and gid is None:
+            log.warning("[http] socket_group %r is not a group on this machine", group)
+        if peers.allowed(peer.uid, peer.groups, self.own_uid, gid):
+            return peer
+        user = peers.user_name(peer.uid)
+        self._log_refused(peer, user)
+        line = protocol.result(EXIT_USAGE, [peers.refusal(peer, user, str(self.path), group)])
+        with conn, contextlib.suppress(OSError):
+            conn.setblocking(False)  # never wait for a refused peer: the buffer takes one line
+            conn.send(line)
+            _drain(conn, wait=False)
+        return None
+
+    def _log_refused(self, peer: peers.Peer, user: str) -> None:
+        now = time.monotonic()
+        if now - self._refused_logged < REFUSED_LOG_EVERY:
+            self._refused_unlogged += 1
+            return
+        more = self._refused_unlogged
+        self._refused_logged, self._refused_unlogged = now, 0
+        since = f" ({more} more refused in the last {REFUSED_LOG_EVERY:g} s)" if more else ""
+        log.warning("refused a hook from uid %d (%s, pid %d)%s", peer.uid, user, peer.pid, since)
+
+    def _serve(self, conn: socket.socket, peer: peers.Peer) -> None:
         try:
             with conn:
-                conn.sendall(self._answer(conn))
+                conn.sendall(self._answer(conn, peer))
                 _drain(conn)
         except OSError as exc:
             log.info("a hook went away before its result: %s", exc)
         finally:
             self._slots.release()
 
-    def _answer(self, conn: socket.socket) -> bytes:
-        """Check the peer, read and run its request; the result line."""
+    def _answer(self, conn: socket.socket, peer: peers.Peer) -> bytes:
+        """Read and run the request of the (allowed) ``peer``; the result line."""
         settings = self.work.settings
-        group = settings.http.socket_group
-        gid = peers.group_id(group) if group else None
-        peer = peers.peer_of(conn, with_groups=gid is not None)  # root or own uid: no lookup
-        if group and gid is None:
-            log.warning("[http] socket_group %r is not a group on this machine", group)
-        if not peers.allowed(peer.uid, peer.groups, self.own_uid, gid):
-            user = peers.user_name(peer.uid)
-            log.warning("refused a hook from uid %d (%s, pid %d)", peer.uid, user, peer.pid)
-            return protocol.result(EXIT_USAGE, [peers.refusal(peer, user, str(self.path), group)])
         try:
             request = protocol.decode_request(_read_line(conn))
         except ProtocolError as exc:
@@ -222,13 +261,18 @@ class HookServer:
 
 
 def _read_line(conn: socket.socket) -> bytes:
-    """The request line (up to ``\\n`` or the end); ProtocolError when too long or too slow."""
-    conn.settimeout(READ_TIMEOUT)
+    """The request line (up to ``\\n`` or the end); ProtocolError when too long, or not
+    all there within :data:`READ_TIMEOUT` of the first read (one deadline, not per read)."""
+    deadline = time.monotonic() + READ_TIMEOUT
     data = b""
     try:
         while b"\n" not in data:
             if len(data) > protocol.MAX_REQUEST:
                 raise ProtocolError(f"the request is longer than {protocol.MAX_REQUEST} bytes")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            conn.settimeout(left)
             chunk = conn.recv(65536)
             if not chunk:
                 break
@@ -242,11 +286,13 @@ def _read_line(conn: socket.socket) -> bytes:
     return data.split(b"\n", 1)[0]
 
 
-def _drain(conn: socket.socket) -> None:
+def _drain(conn: socket.socket, *, wait: bool = True) -> None:
     """Read what the hook sent beyond its request before closing: closing a Unix socket
-    with unread data resets the connection, and the hook would miss the result line."""
+    with unread data resets the connection, and the hook would miss the result line.
+    ``wait`` False: only what has arrived already (a non-blocking ``conn``)."""
     conn.shutdown(socket.SHUT_WR)
-    conn.settimeout(1.0)
+    if wait:
+        conn.settimeout(1.0)
     with contextlib.suppress(OSError):
         for _ in range(64):
             if not conn.recv(65536):

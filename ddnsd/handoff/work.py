@@ -74,4 +74,4 @@ class DaemonAcme:
         pending removal), also those of hooks that share the state dir without HTTP ACME."""
         from ddnsd.acme.service import sweep_journal
 
-        sweep_journal(self._parts().settings.state.dir, self.service)
+        sweep_journal(wiring.prepared_state(self._parts().settings), self.service)

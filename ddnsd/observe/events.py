@@ -38,6 +38,36 @@ KINDS: dict[str, tuple[str, ...]] = {
     "deferred": ("what", "count", "until", "reason"),
 }
 
+#: field → the JSON types its value may have (a line read back is checked against these)
+_TEXT, _MAYBE_TEXT, _TEXTS, _TIMES = (str,), (str, type(None)), (list,), (dict,)
+_COUNT, _NUMBER, _MAYBE_NUMBER = (int,), (int, float), (int, float, type(None))
+FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "version": _TEXT,
+    "pid": _COUNT,
+    "records": _COUNT,
+    "config": _TEXT,
+    "family": _TEXT,
+    "old": _MAYBE_TEXT,
+    "new": _MAYBE_TEXT,
+    "sources": _TEXTS,
+    "record": _MAYBE_TEXT,
+    "method": _TEXT,
+    "message": _TEXT,
+    "failed_since": _MAYBE_NUMBER,
+    "name": _TEXT,
+    "zone": _TEXT,
+    "seconds": _NUMBER,
+    "nameservers": _TIMES,  # nameserver → seconds
+    "stale": (bool,),
+    "action": _TEXT,
+    "what": _TEXT,
+    "count": _COUNT,
+    "until": _MAYBE_NUMBER,
+    "reason": _TEXT,
+}
+#: the largest time an event may name (9999-12-31, as every state file)
+LAST_TIME = 253402300799.0
+
 CHALLENGE_KINDS = frozenset(k for k in KINDS if k.startswith("challenge_"))
 FAILURE_KINDS = frozenset({"failed", "conflict", "challenge_failed", "deferred"})
 
@@ -69,9 +99,27 @@ class Event:
         at, kind = obj.get("at"), obj.get("kind")
         if not isinstance(kind, str) or isinstance(at, bool) or not isinstance(at, int | float):
             return None
-        if not math.isfinite(at):
+        if not 0 <= at <= LAST_TIME:
             return None
-        return cls(kind, float(at), {k: v for k, v in obj.items() if k not in ("at", "kind")})
+        fields = {k: v for k, v in obj.items() if k not in ("at", "kind")}
+        if kind in KINDS and not all(_fits(k, fields.get(k)) for k in KINDS[kind]):
+            return None
+        return cls(kind, float(at), fields)
+
+
+def _fits(name: str, value: object) -> bool:
+    """``value`` has a type the field ``name`` may have: a number finite and in the range of
+    a time, a list of strings, an object of such numbers; never a bool for a number."""
+    types = FIELD_TYPES.get(name, ())
+    if isinstance(value, bool):
+        return bool in types
+    if isinstance(value, int | float):
+        return isinstance(value, types) and math.isfinite(value) and 0 <= value <= LAST_TIME
+    if isinstance(value, list):
+        return list in types and all(isinstance(v, str) for v in value)
+    if isinstance(value, dict):
+        return dict in types and all(_fits("seconds", v) for v in value.values())
+    return isinstance(value, types)
 
 
 def event(kind: str, at: float, **fields: Any) -> Event:

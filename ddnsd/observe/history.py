@@ -12,15 +12,15 @@ written with one ``write()``; a line cut short by a crash (power loss, full disk
 skipped on reading, and the next append starts on a new line. Files are mode 0600 and,
 like every file of the state dir, belong to the directory's owner (:mod:`ddnsd.statefiles`:
 root's hooks write into the daemon user's history). Writing never fails the caller: a
-history that cannot be written is logged once.
-
-Standard library only: the ACME hooks write events too.
+history that cannot be written is logged once. Read back, each file is a state file
+(:func:`ddnsd.statefiles.read_bytes`): a link, a file of another user's or one larger than
+``max_bytes`` is set aside; a line that is not an event of the documented shape
+(:meth:`~ddnsd.observe.events.Event.from_json`) is skipped.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import logging
 import os
@@ -31,10 +31,10 @@ from pathlib import Path
 from ddnsd import statefiles
 from ddnsd.errors import DdnsdError
 from ddnsd.observe.events import Event
+from ddnsd.statefiles import StateDir
 
 log = logging.getLogger(__name__)
 
-FILE_NAME = "history.jsonl"
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 
 
@@ -57,13 +57,13 @@ def parse_lines(data: bytes) -> list[Event]:
 class History:
     """The history files of one state dir. Thread-safe; safe across processes."""
 
-    def __init__(self, state_dir: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(self, state: StateDir, max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         if max_bytes < 2048:
             raise ValueError(f"the history needs at least 2048 bytes, not {max_bytes}")
-        self.dir = Path(state_dir)
-        self.path = self.dir / FILE_NAME
-        self.rotated = self.dir / (FILE_NAME + ".1")
-        self.lock_path = self.dir / "history.lock"
+        self.dir = state.path
+        self.path = state.file(StateDir.HISTORY)
+        self.rotated = state.file(StateDir.HISTORY_ROTATED)
+        self.lock_path = state.file(StateDir.HISTORY_LOCK)
         self.max_bytes = max_bytes
         self._thread_lock = threading.Lock()
         self._warned = False
@@ -121,13 +121,8 @@ class History:
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:
         statefiles.make_dir(self.dir)
-        with self._thread_lock:
-            fd = statefiles.open_lock(self.lock_path)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX)
-                yield
-            finally:
-                os.close(fd)  # closing releases the flock
+        with self._thread_lock, statefiles.held(self.lock_path):
+            yield
 
     # -- reading ---------------------------------------------------------------------
 
@@ -159,16 +154,18 @@ class History:
             fd = -1
         try:
             if fd >= 0:
-                fcntl.flock(fd, fcntl.LOCK_SH)
+                statefiles.lock(fd, shared=True)
             return b"".join(self._read(p) for p in (self.rotated, self.path))
         finally:
             if fd >= 0:
                 os.close(fd)
 
-    @staticmethod
-    def _read(path: Path) -> bytes:
+    def _read(self, path: Path) -> bytes:
         try:
-            data = path.read_bytes()
+            data = statefiles.read_bytes(path, max_bytes=self.max_bytes) or b""
+        except statefiles.Unusable as exc:
+            statefiles.set_aside(path, str(exc), "the history starts afresh; delete the file")
+            return b""
         except OSError:
             return b""
         return data if data.endswith(b"\n") or not data else data + b"\n"

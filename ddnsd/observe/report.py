@@ -242,4 +242,5 @@ class Reporter:
             self.clock(),
             version=__version__,
             daemon=self.daemon,
+            set_aside=board.set_aside(),
         )

@@ -19,9 +19,11 @@ import logging
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
+
+import pydantic
 
 from ddnsd import statefiles
 from ddnsd.observe.events import CHALLENGE_KINDS, FAILURE_KINDS, Event, event
@@ -34,7 +36,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-STATUS_FILE = "status.json"
 TIMELINE_SECONDS = 30 * 86400
 RECENT = 20  # challenges and failures listed
 HISTORY = 50  # newest events listed
@@ -71,10 +72,60 @@ class FamilyState:
     sources: list[SourceState] = field(default_factory=list)
 
 
-def _pick(cls: Any, obj: object) -> dict[str, Any]:
-    """The keys of ``obj`` that are fields of the dataclass ``cls`` (older files lack some)."""
-    names = {f.name for f in fields(cls)}
-    return {k: v for k, v in obj.items() if k in names} if isinstance(obj, dict) else {}
+Time = statefiles.Time
+Text = statefiles.Text
+Count = Annotated[statefiles.Int, pydantic.Field(ge=0, le=10**9)]
+
+
+class _StoredRecord(pydantic.BaseModel):
+    record: Text
+    name: Text
+    type: Text
+    value: Text | None = None
+    in_sync: statefiles.Flag = False
+    outcome: Text | None = None
+    reason: Text = ""
+    last_change: Time | None = None
+    last_verified: Time | None = None
+    failing_since: Time | None = None
+
+
+class _StoredSource(pydantic.BaseModel):
+    source: Text
+    address: Text | None
+    error: Text | None
+    seconds: Annotated[statefiles.Number, pydantic.Field(ge=0, le=86400)]
+
+
+class _StoredFamily(pydantic.BaseModel):
+    family: Text
+    address: Text | None = None
+    agree: Annotated[statefiles.Int, pydantic.Field(ge=1, le=1000)] = 1
+    reason: Text = ""
+    sources: list[_StoredSource] = []
+
+
+class _StoredRound(pydantic.BaseModel):
+    at: Time | None = None
+    ok: statefiles.Flag | None = None
+    failed_rounds: Count = 0
+    error_since: Time | None = None
+
+
+class _StoredApi(pydantic.BaseModel):
+    limit: Count | None = None
+    remaining: Count | None = None
+    reset: Time | None = None
+
+
+class StatusFile(pydantic.BaseModel):
+    """``status.json`` as it may be read back."""
+
+    last_round: _StoredRound = _StoredRound()
+    last_success: Time | None = None
+    records: list[_StoredRecord] = []
+    families: list[_StoredFamily] = []
+    api: _StoredApi = _StoredApi()
 
 
 class StatusBoard:
@@ -98,34 +149,31 @@ class StatusBoard:
     def load(cls, path: Path) -> StatusBoard:
         """The board saved at ``path``; an empty one when there is none or it is unreadable."""
         board = cls(path)
+        advice = "the status starts afresh with the next round; delete the file"
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+            data = statefiles.read_back(path, StatusFile, advice=advice)
+        except OSError as exc:
+            log.warning("status: cannot read %s (%s)", path, exc.strerror)
             return board
-        except (OSError, ValueError) as exc:
-            log.warning("status: ignoring unreadable %s (%s)", path, exc)
+        if data is None:
             return board
-        if not isinstance(data, dict):
-            return board
-        try:
-            for r in data.get("records", []):
-                state = RecordState(**_pick(RecordState, r))
-                board.records[state.record] = state
-            for f in data.get("families", []):
-                fam = FamilyState(**_pick(FamilyState, f))
-                fam.sources = [SourceState(**_pick(SourceState, s)) for s in fam.sources]
-                board.families[fam.family] = fam
-            last = data.get("last_round") or {}
-            board.last_round = last.get("at")
-            board.last_round_ok = last.get("ok")
-            board.failed_rounds = int(last.get("failed_rounds", 0))
-            board.round_error_since = last.get("error_since")
-            board.last_success = data.get("last_success")
-            board.api.update(_pick_api(data.get("api")))
-        except (TypeError, ValueError, AttributeError) as exc:
-            log.warning("status: ignoring %s, written by another version (%s)", path, exc)
-            return cls(path)
+        for r in data.records:
+            board.records[r.record] = RecordState(**r.model_dump())
+        for f in data.families:
+            fam = FamilyState(**f.model_dump())
+            fam.sources = [SourceState(**s.model_dump()) for s in f.sources]
+            board.families[fam.family] = fam
+        board.last_round = data.last_round.at
+        board.last_round_ok = data.last_round.ok
+        board.failed_rounds = data.last_round.failed_rounds
+        board.round_error_since = data.last_round.error_since
+        board.last_success = data.last_success
+        board.api.update(data.api.model_dump())
         return board
+
+    def set_aside(self) -> list[str]:
+        """The files of its state dir set aside as unusable (statefiles.set_aside)."""
+        return [] if self.path is None else statefiles.StateDir(self.path.parent).set_aside_files()
 
     def save(self) -> None:
         """Write ``status.json`` atomically (a failure is logged, never raised)."""
@@ -287,14 +335,6 @@ def record_update(
     return state
 
 
-def _pick_api(obj: object) -> dict[str, float | None]:
-    if not isinstance(obj, dict):
-        return {}
-    return {
-        k: obj[k] for k in ("limit", "remaining", "reset") if isinstance(obj.get(k), int | float)
-    }
-
-
 # -- the document ------------------------------------------------------------------------
 
 
@@ -338,8 +378,10 @@ def snapshot(
     *,
     version: str,
     daemon: Mapping[str, Any] | None,
+    set_aside: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The ``/api/status`` document: ``live`` (:meth:`StatusBoard.live`) and the history."""
+    """The ``/api/status`` document: ``live`` (:meth:`StatusBoard.live`), the history and
+    the state files ``set_aside`` (:meth:`StatusBoard.set_aside`)."""
     since = now - TIMELINE_SECONDS
     timeline = [
         {"at": e.at, "family": e.get("family"), "old": e.get("old"), "new": e.get("new")}
@@ -358,4 +400,5 @@ def snapshot(
         "challenges": [e.to_json() for e in newest if e.kind in CHALLENGE_KINDS][:RECENT],
         "failures": [e.to_json() for e in newest if e.kind in FAILURE_KINDS][:RECENT],
         "history": [e.to_json() for e in newest[:HISTORY]],
+        "set_aside": list(set_aside),
     }

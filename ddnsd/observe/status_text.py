@@ -35,6 +35,10 @@ def render_text(doc: Mapping[str, Any], where: str) -> str:
     now = float(doc["generated_at"])
     state = "in sync" if doc["in_sync"] else "NOT in sync"
     lines = [f"ddnsd {doc['version']}: {state} ({doc['summary']})", f"  from {where}"]
+    if doc["set_aside"]:
+        lines.append("set-aside state files (unusable; an ACME journal may list TXT values to")
+        lines.append("remove by hand; delete each once looked at):")
+        lines += [f"  {name}" for name in doc["set_aside"]]
     if doc["records"]:
         lines.append("records:")
         width = max(len(r["name"]) for r in doc["records"])

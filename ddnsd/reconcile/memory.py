@@ -14,9 +14,9 @@ schedule).
 
 Times are wall-clock (they cross processes). The file (``statefiles.StateFile``) is re-read
 when it changed and written only when something changed, under its lock; another
-configuration's records in the same file are kept. A missing or
-corrupt file is started afresh and an unwritable one leaves the memory in this process:
-both cost at most some API reads, never a failure.
+configuration's records in the same file are kept. A missing file is started afresh, an
+unusable one (:class:`RecordsFile`) is set aside and started afresh, an unwritable one
+leaves the memory in this process: each costs at most some API reads, never a failure.
 """
 
 from __future__ import annotations
@@ -26,14 +26,40 @@ import logging
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from ddnsd.statefiles import StateFile
+import pydantic
+
+from ddnsd import statefiles
 
 log = logging.getLogger(__name__)
 
-FILE = "records.json"
+
+class StoredRecord(pydantic.BaseModel):
+    content: statefiles.Text | None = None
+    at: statefiles.Time | None = None
+    expire: Annotated[statefiles.Int, pydantic.Field(ge=1, le=2**31 - 1)] | None = None
+    conflict: list[statefiles.Text] | None = None
+    waiting: statefiles.Time | None = None
+
+    @pydantic.model_validator(mode="after")
+    def _seen_whole(self) -> StoredRecord:
+        if (self.content is None) != (self.at is None):
+            raise ValueError('"content" and "at" go together')
+        return self
+
+
+class StoredDomain(pydantic.BaseModel):
+    verified: statefiles.Time | None = None
+    first_seen: statefiles.Time | None = None
+
+
+class RecordsFile(pydantic.BaseModel):
+    """``records.json`` as it may be read back."""
+
+    version: statefiles.Int = 1
+    records: dict[str, StoredRecord] = {}
+    domains: dict[str, StoredDomain] = {}
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,10 +110,7 @@ class Known:
         known = cls()
         for k, item in dict(data.get("records", {})).items():
             if "content" in item:
-                expire = item.get("expire")
-                if expire is not None and (type(expire) is not int or expire <= 0):
-                    raise ValueError(f"records.{k}.expire is not a positive whole number")
-                known.seen[k] = Seen(str(item["content"]), float(item["at"]), expire)
+                known.seen[k] = Seen(str(item["content"]), float(item["at"]), item.get("expire"))
             if "conflict" in item:
                 known.conflicts[k] = tuple(str(v) for v in item["conflict"])
             if "waiting" in item:
@@ -101,10 +124,12 @@ class Known:
 
 
 class Memory:
-    """The memory of the records ``keys`` in ``domains``; ``state_dir`` None: in-process."""
+    """The memory of the records ``keys`` in ``domains``; ``state`` None: in-process."""
 
-    def __init__(self, state_dir: Path | None, keys: Iterable[str], domains: Iterable[str]) -> None:
-        self.file = StateFile(Path(state_dir) / FILE) if state_dir is not None else None
+    def __init__(
+        self, state: statefiles.StateDir | None, keys: Iterable[str], domains: Iterable[str]
+    ) -> None:
+        self.file = state.shared(statefiles.StateDir.RECORDS) if state is not None else None
         self.keys, self.domains = set(keys), set(domains)
         self.known = Known()
         self._stamp: tuple[int, int] | None = None  # (mtime_ns, size) of what was read
@@ -172,15 +197,16 @@ class Memory:
             yield True
 
     def _read(self) -> dict[str, Any] | None:
+        """The file's content, checked (:class:`RecordsFile`); None when there is none or
+        it was set aside."""
         assert self.file is not None
+        advice = "ddnsd reads the records from TransIP again; delete the file"
         try:
-            data = self.file.read()
-            if data is not None:
-                Known.from_json(data)  # every field checked before anything is taken over
-                return dict(data)
-        except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            self._warn("read", f"{self.file.path} is unreadable ({exc}); starting it afresh")
-        return None
+            data = self.file.read(RecordsFile, advice=advice)
+        except OSError as exc:
+            self._warn("read", f"cannot read {self.file.path} ({exc.strerror})")
+            return None
+        return None if data is None else data.model_dump(exclude_none=True)
 
     def _write(self, data: dict[str, Any]) -> bool:
         assert self.file is not None

@@ -8,9 +8,11 @@ before every request (``/auth`` included) and feeds :meth:`Budget.answered` ever
 What the budget knows lives in ``transip-budget-<hash>.json`` in the state directory
 (``Ledger``): the send time of every request any ddnsd process made in the window, the
 ``X-Rate-Limit-*`` of the newest answer, and whether a 429 opened the circuit. Every change
-is a read-modify-write under the file's lock (``statefiles.StateFile``); a missing or
-corrupt file is rebuilt empty, an unwritable state directory leaves the budget in this
-process only, never fatal. Without a state directory the budget is per process.
+is a read-modify-write under the file's lock (``statefiles.StateFile``); a missing file is
+started empty, an unusable one (:class:`BudgetFile` says what is usable: no request sent in
+the future, a 429 silence at most one window ahead) is set aside and started empty, an
+unwritable state directory leaves the budget in this process only, never fatal. Without a
+state directory the budget is per process.
 
 The arithmetic is pure, in ``ledger.py`` (table-tested with an injected clock): requests
 in use from our own count and the last answer's headers; "acme" may use the whole limit,
@@ -32,18 +34,22 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
-from pathlib import Path
+from typing import Annotated
 
+import pydantic
+
+from ddnsd import statefiles
 from ddnsd.errors import ApiDeferred
 from ddnsd.statefiles import StateFile
 from ddnsd.transip.ledger import (
     ACME,
     DDNS,
+    MARGIN,
     WINDOW,
     Ledger,
+    Seen,
     admit,
     free_at,
-    from_json,
     prune,
     record_answer,
     reserve_of,
@@ -72,12 +78,42 @@ def current_kind() -> str:
     return _kind.get()
 
 
+def _past(value: float, info: pydantic.ValidationInfo) -> float:
+    return statefiles.when(value, info, ahead=MARGIN)
+
+
+def _within_a_window(value: float, info: pydantic.ValidationInfo) -> float:
+    window = float(statefiles.context_of(info).get("window", WINDOW))
+    return statefiles.when(value, info, ahead=window + MARGIN)
+
+
+Sent = Annotated[statefiles.Number, pydantic.AfterValidator(_past)]
+Ahead = Annotated[statefiles.Number, pydantic.AfterValidator(_within_a_window)]
+
+
+class BudgetFile(pydantic.BaseModel):
+    """``transip-budget-<hash>.json`` as it may be read back: every request sent by now
+    (a clock's margin), TransIP's reset and a 429's silence at most one window ahead."""
+
+    version: statefiles.Int = 1
+    login: statefiles.Text
+    api_url: statefiles.Text
+    limit: Annotated[statefiles.Int, pydantic.Field(ge=1, le=1_000_000)]
+    sent: list[Sent]
+    seen: tuple[Annotated[statefiles.Int, pydantic.Field(ge=0, le=1_000_000)], Ahead, Sent] | None
+    open_until: Ahead | None
+
+    def ledger(self) -> Ledger:
+        seen = None if self.seen is None else Seen(*self.seen)
+        return Ledger(self.limit, sorted(self.sent), seen, self.open_until)
+
+
 def _clock_text(at: float, now: float) -> str:
     return f"{time.strftime('%H:%M:%S', time.localtime(at))} (in {max(at - now, 0):.0f} s)"
 
 
 class Budget:
-    """The shared budget of ``login`` at ``api_url``; ``state_dir`` None: this process only.
+    """The shared budget of ``login`` at ``api_url``; ``state`` None: this process only.
 
     ``on_deferred(kind, until)`` hears each time the budget makes work wait: a refused
     request, or work put off after :meth:`until` (metrics). ``clock`` is the
@@ -86,7 +122,7 @@ class Budget:
 
     def __init__(
         self,
-        state_dir: Path | None,
+        state: statefiles.StateDir | None,
         *,
         login: str,
         api_url: str,
@@ -106,9 +142,9 @@ class Budget:
         self._told: set[tuple[str, float]] = set()  # openings / spent budgets already logged
         self._told_lock = threading.Lock()
         self.file: StateFile | None = None
-        if state_dir is not None:
+        if state is not None:
             digest = hashlib.sha256(f"{login}\n{api_url}".encode()).hexdigest()[:32]
-            self.file = StateFile(Path(state_dir) / f"transip-budget-{digest}.json")
+            self.file = state.shared(statefiles.StateDir.BUDGET, digest)
 
     def __repr__(self) -> str:
         return f"Budget(login={self.login!r}, api_url={self.api_url!r})"
@@ -201,16 +237,19 @@ class Budget:
 
     def _read(self) -> Ledger:
         assert self.file is not None
+        advice = "the budget starts afresh from TransIP's next answer; delete the file"
         try:
-            data = self.file.read()
-            if data is None:
-                return Ledger()
-            if data.get("login") != self.login or data.get("api_url") != self.api_url:
-                raise ValueError("it belongs to another login or API")
-            return from_json(data)
-        except (OSError, ValueError, AttributeError) as exc:
-            self._warn_once("read", f"{self.file.path} is unreadable ({exc}); starting it afresh")
+            judged = {"window": self.window, "now": self._clock()}
+            data = self.file.read(BudgetFile, advice=advice, context=judged)
+        except OSError as exc:
+            self._warn_once("read", f"cannot read {self.file.path} ({exc.strerror})")
             return Ledger()
+        if data is None:
+            return Ledger()
+        if (data.login, data.api_url) != (self.login, self.api_url):
+            statefiles.set_aside(self.file.path, "it belongs to another login or API", advice)
+            return Ledger()
+        return data.ledger()
 
     def _write(self, ledger: Ledger) -> bool:
         assert self.file is not None

@@ -151,18 +151,3 @@ def to_json(ledger: Ledger) -> dict[str, Any]:
         "seen": None if seen is None else [seen.used, seen.reset, seen.sent_at],
         "open_until": ledger.open_until,
     }
-
-
-def from_json(data: Any) -> Ledger:
-    """The ledger in ``data``; ValueError when it is not one."""
-    try:
-        seen = data["seen"]
-        open_until = data["open_until"]
-        return Ledger(
-            limit=int(data["limit"]),
-            sent=sorted(float(t) for t in data["sent"]),
-            seen=None if seen is None else Seen(int(seen[0]), float(seen[1]), float(seen[2])),
-            open_until=None if open_until is None else float(open_until),
-        )
-    except (KeyError, IndexError, TypeError) as exc:
-        raise ValueError(f"not a request budget: {exc!r}") from None

@@ -4,7 +4,8 @@ certbot runs a fresh hook process for every challenge; without a cache each of t
 ask TransIP for a token of its own. The file is named after a hash of login + API URL +
 the key's id (``keys.key_id``; + read_only, global_key), so another login, key or API
 never picks it up, and holds the token with its schedule. It is written atomically with mode 0600; a
-corrupt, foreign or stale file is ignored (and replaced by the next token).
+stale file is ignored (and replaced by the next token), an unusable one (:class:`TokenFile`)
+or a foreign one is set aside.
 """
 
 from __future__ import annotations
@@ -15,12 +16,37 @@ import json
 import logging
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
+
+import pydantic
 
 from ddnsd import statefiles
-from ddnsd.transip.tokens import Token, is_token_text, number
+from ddnsd.transip.tokens import Token, is_token_text
 
 log = logging.getLogger(__name__)
+
+
+def _header_text(value: str) -> str:
+    if not is_token_text(value):
+        raise ValueError("not a token that could be sent in a header")
+    return value
+
+
+class TokenFile(pydantic.BaseModel):
+    """``transip-token-<hash>.json`` as it may be read back."""
+
+    login: statefiles.Text
+    api_url: statefiles.Text
+    fingerprint: statefiles.Text
+    read_only: statefiles.Flag
+    global_key: statefiles.Flag
+    token: Annotated[statefiles.Text, pydantic.AfterValidator(_header_text)]
+    received_at: statefiles.Time
+    renew_at: statefiles.Number
+    expires_at: statefiles.Number
+
+
+ADVICE = "a new token is asked from TransIP; delete the file"
 
 
 class TokenCache:
@@ -38,7 +64,7 @@ class TokenCache:
     ) -> None:
         ident = "\n".join([login, api_url, fingerprint, str(read_only), str(global_key)])
         digest = hashlib.sha256(ident.encode("utf-8")).hexdigest()[:32]
-        self.path = Path(directory) / f"transip-token-{digest}.json"
+        self.path = statefiles.StateDir(directory).file(statefiles.StateDir.TOKEN, digest)
         self._ident: dict[str, Any] = {
             "login": login,
             "api_url": api_url,
@@ -50,35 +76,23 @@ class TokenCache:
     def __repr__(self) -> str:
         return f"TokenCache({str(self.path)!r})"
 
-    def _read(self) -> dict[str, Any] | None:
+    def _read(self) -> TokenFile | None:
         try:
-            data = json.loads(self.path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
+            data = statefiles.read_back(self.path, TokenFile, advice=ADVICE)
+        except OSError as exc:
+            log.warning("ignoring the unreadable token cache %s (%s)", self.path, exc.strerror)
             return None
-        except (OSError, ValueError):
-            log.warning("ignoring the unreadable token cache %s", self.path)
+        if data is not None and any(getattr(data, k) != v for k, v in self._ident.items()):
+            statefiles.set_aside(self.path, "it belongs to another login, key or API", ADVICE)
             return None
-        return data if isinstance(data, dict) else None
+        return data
 
     def load(self, now: float) -> Token | None:
         """The cached token for this identity if it is not due for renewal at ``now``."""
         data = self._read()
-        if data is None or any(data.get(k) != v for k, v in self._ident.items()):
+        if data is None or now >= data.renew_at:
             return None
-        value = data.get("token")
-        renew_at = number(data.get("renew_at"))
-        expires_at = number(data.get("expires_at"))
-        if (
-            not isinstance(value, str)
-            or not is_token_text(value)  # could not be sent in a header
-            or renew_at is None
-            or expires_at is None
-        ):
-            log.warning("ignoring the malformed token cache %s", self.path)
-            return None
-        if now >= renew_at:
-            return None
-        return Token(value, renew_at, expires_at)
+        return Token(data.token, data.renew_at, data.expires_at)
 
     def store(self, token: Token, received_at: float) -> None:
         """Write ``token`` (atomically, mode 0600); a token of unknown lifetime is not kept.
@@ -108,9 +122,8 @@ class TokenCache:
     def discard(self, value: str) -> None:
         """Remove the file if it holds the token ``value`` (TransIP refused that token)."""
         cached = self._read()
-        held = cached.get("token") if cached is not None else None
-        if not isinstance(held, str) or not is_token_text(held) or not is_token_text(value):
-            return  # compare_digest takes ASCII only; such a file is never loaded anyway
-        if secrets.compare_digest(held, value):
+        if cached is None or not is_token_text(value):
+            return  # compare_digest takes ASCII only
+        if secrets.compare_digest(cached.token, value):
             with contextlib.suppress(OSError):
                 self.path.unlink()

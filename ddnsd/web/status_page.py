@@ -200,6 +200,11 @@ def _event_rows(events: Sequence[Mapping[str, Any]], now: float) -> list[list[st
     ]
 
 
+def _set_aside(doc: Mapping[str, Any]) -> str:
+    names = "".join(f"<li><code>{e(name)}</code></li>" for name in doc["set_aside"])
+    return f"<p>{escape(SET_ASIDE)}</p><ul>{names}</ul>"
+
+
 def _api(doc: Mapping[str, Any]) -> str:
     api = doc["api"]
     if api["used"] is None:
@@ -207,6 +212,13 @@ def _api(doc: Mapping[str, Any]) -> str:
     reset = f", the oldest leaves the window at {e(fmt_time(api['reset']))}" if api["reset"] else ""
     used = f"{e(api['used'])} of {e(api['limit'])} requests"
     return f"<p>{used} used in the current 15-minute window{reset}.</p>"
+
+
+SET_ASIDE = (
+    "ddnsd found these files of its state dir unusable (corrupt, a link, another user's), "
+    "set them aside and started afresh. An ACME journal among them may list TXT values to "
+    "remove from the zone by hand. Delete each file once you have looked at it."
+)
 
 
 def render_page(doc: Mapping[str, Any]) -> str:
@@ -223,7 +235,9 @@ def render_page(doc: Mapping[str, Any]) -> str:
     def events(key: str, empty: str) -> str:
         return _table(["when", "event", "what"], _event_rows(doc[key], now), empty)
 
+    aside = [("Set-aside state files", _set_aside(doc))] if doc["set_aside"] else []
     sections = [
+        *aside,
         ("Records", _records(doc, now)),
         ("Addresses", _families(doc)),
         ("Address changes, last 30 days", timeline(doc, now) + _changes(doc)),

@@ -37,6 +37,7 @@ from ddnsd.errors import (
     TransipUnavailable,
 )
 from ddnsd.model import DnsEntry
+from ddnsd.statefiles import StateDir
 from ddnsd.transip.auth import KeyAuth, StaticTokenAuth
 from ddnsd.transip.budget import Budget
 from ddnsd.transip.client import TransipClient, make_client
@@ -917,7 +918,7 @@ def test_rate_limit_headers_that_are_no_number_are_ignored(
     Capture.rate = {f"X-Rate-Limit-{h}": bad for h in ("Limit", "Remaining", "Reset")}
     token_file = tmp_path / "token"
     token_file.write_text("header.payload.sig")
-    budget = Budget(tmp_path / "state", login="(token)", api_url=capture)
+    budget = Budget(StateDir(tmp_path / "state"), login="(token)", api_url=capture)
     client = make_client(capture, "", None, access_token_file=token_file, budget=budget)
     assert client.api_test() == "pong"
     assert client.api_test() == "pong"  # the budget's ledger file was written and read back

@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from ddnsd.errors import ApiDeferred
+from ddnsd.statefiles import StateDir
 from ddnsd.transip.budget import ACME, Budget
 from ddnsd.transip.client import TransipClient, make_client
 
@@ -18,7 +19,7 @@ if TYPE_CHECKING:
 
 
 def client_for(emu: EmulatorHandle, state: Path, **kw: Any) -> TransipClient:
-    budget = Budget(state, login=emu.login, api_url=emu.api_url, **kw)
+    budget = Budget(StateDir(state), login=emu.login, api_url=emu.api_url, **kw)
     return make_client(emu.api_url, emu.login, emu.private_key_path, cache_dir=state, budget=budget)
 
 

@@ -13,6 +13,7 @@ from ddnsd.acme.journal import Journal
 from ddnsd.acme.service import ChallengeService
 from ddnsd.errors import ConfigError
 from ddnsd.model import DnsEntry
+from ddnsd.statefiles import StateDir
 from ddnsd.transip.client import make_client
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ def factory_for(emulator: EmulatorHandle, state_dir: Path) -> Callable[[], Chall
             emulator.api_url, emulator.login, emulator.private_key_path, cache_dir=state_dir
         )
         return ChallengeService(
-            client, state_dir=state_dir, nameservers=[emulator.dns_server], poll_interval=0.1
+            client, state=StateDir(state_dir), nameservers=[emulator.dns_server], poll_interval=0.1
         )
 
     return factory
@@ -110,7 +111,7 @@ def test_certbot_last_hook_ignores_older_journal_values(
     this certificate's run: the last hook must not wait for it."""
     import time
 
-    old = Journal(tmp_path, clock=lambda: time.time() - 120)
+    old = Journal(StateDir(tmp_path), clock=lambda: time.time() - 120)
     old.add(
         "example.test", DnsEntry(ACME, 60, "TXT", "gone-by-hand"), "_acme-challenge.example.test"
     )
@@ -121,7 +122,7 @@ def test_certbot_last_hook_ignores_older_journal_values(
         )
         return ChallengeService(
             client,
-            state_dir=tmp_path,
+            state=StateDir(tmp_path),
             nameservers=[emulator.dns_server],
             poll_interval=0.1,
             propagation_timeout=5,
@@ -155,7 +156,7 @@ def test_dehydrated(emulator: EmulatorHandle, tmp_path: Path, chain: bool) -> No
     for args in calls:
         assert hooks.dehydrated(["clean_challenge", *args], factory) == 0
     assert acme_txt(emulator) == []
-    assert Journal(tmp_path).entries() == []
+    assert Journal(StateDir(tmp_path)).entries() == []
 
 
 def test_refused_name_is_one_line_and_exit_1(
@@ -184,7 +185,7 @@ def test_factory_error_is_one_line_and_exit_1(capsys: pytest.CaptureFixture[str]
 def test_each_hook_run_cleans_up_stale_entries_first(
     emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
-    journal = Journal(tmp_path, clock=lambda: 0.0)  # written long ago by a killed process
+    journal = Journal(StateDir(tmp_path), clock=lambda: 0.0)  # written long ago by a killed process
     stale = DnsEntry(ACME, 60, "TXT", "left-behind")
     emulator.seed_entry("example.test", stale)
     journal.add("example.test", stale, "_acme-challenge.example.test")

@@ -18,6 +18,7 @@ from ddnsd.acme.service import ACMEDNS_KEEP, ChallengeService
 from ddnsd.authdns import parse_server, query
 from ddnsd.errors import ChallengeRefused, PropagationTimeout, TransipError
 from ddnsd.model import DnsEntry
+from ddnsd.statefiles import StateDir
 from ddnsd.transip.client import TransipClient, make_client
 
 if TYPE_CHECKING:
@@ -62,7 +63,7 @@ def service_for(
     }
     settings.update(kw)
     return ChallengeService(
-        client or client_for(emulator, state_dir), state_dir=state_dir, **settings
+        client or client_for(emulator, state_dir), state=StateDir(state_dir), **settings
     )
 
 
@@ -84,7 +85,9 @@ def budgeted_service(
     """A service whose request budget (shared in ``state_dir``) and sleeps use ``clock``."""
     from ddnsd.transip.budget import Budget
 
-    budget = Budget(state_dir, login=emulator.login, api_url=emulator.api_url, clock=clock)
+    budget = Budget(
+        StateDir(state_dir), login=emulator.login, api_url=emulator.api_url, clock=clock
+    )
     client = client_for(emulator, state_dir, budget=budget)
     return service_for(emulator, state_dir, client, sleep=clock.sleep, clock=clock, **kw)
 
@@ -121,7 +124,7 @@ def test_apex_and_wildcard_coexist_and_cleanup_removes_exactly_them(
     assert txt_at(emulator, "example.test", ACME) == [DnsEntry(ACME, 60, "TXT", WILD_VALUE)]
     service.cleanup(FQDN, WILD_VALUE)
     assert emulator.state()["domains"] == before
-    assert Journal(tmp_path).entries() == []
+    assert Journal(StateDir(tmp_path)).entries() == []
 
 
 def test_apex_plus_wildcard_costs_four_requests_with_a_cached_token(
@@ -168,7 +171,7 @@ def test_expire_mismatch_reuses_the_stored_expire(emulator: EmulatorHandle, tmp_
         DnsEntry(ACME, 300, "TXT", APEX_VALUE),
         foreign,
     ]
-    assert [e.expire for e in Journal(tmp_path).entries()] == [300]
+    assert [e.expire for e in Journal(StateDir(tmp_path)).entries()] == [300]
     assert emulator.request_count("POST") == 2
     assert emulator.request_count("GET") == 1
     service.cleanup(FQDN, APEX_VALUE)
@@ -180,7 +183,7 @@ def test_already_exists_is_success(emulator: EmulatorHandle, tmp_path: Path) -> 
     service.present(FQDN, APEX_VALUE)
     service_for(emulator, tmp_path).present(FQDN, APEX_VALUE)  # e.g. the client retried
     assert txt_at(emulator, "example.test", ACME) == [DnsEntry(ACME, 60, "TXT", APEX_VALUE)]
-    assert len(Journal(tmp_path).entries()) == 1
+    assert len(Journal(StateDir(tmp_path)).entries()) == 1
     service.cleanup(FQDN, APEX_VALUE)
     assert txt_at(emulator, "example.test", ACME) == []
 
@@ -195,7 +198,7 @@ def test_cleanup_of_an_entry_already_gone_is_success(
 
     service.cleanup(FQDN, APEX_VALUE)
 
-    assert Journal(tmp_path).entries() == []
+    assert Journal(StateDir(tmp_path)).entries() == []
     assert txt_at(emulator, "example.test", ACME) == []
 
 
@@ -280,7 +283,7 @@ def test_refused_names_change_nothing(
     refused_posts = 1 if "not a domain of this TransIP account" in message else 0
     assert emulator.request_count("POST", DNS_PATH) == refused_posts
     assert emulator.request_count("DELETE") == 0
-    assert Journal(tmp_path).entries() == []
+    assert Journal(StateDir(tmp_path)).entries() == []
 
 
 def test_present_returns_only_once_the_nameserver_serves_it(
@@ -311,7 +314,7 @@ def test_propagation_timeout_names_the_lagging_nameserver(
     assert info.value.lagging == [emulator.dns_server]
     assert str(info.value).startswith(f"{FQDN} TXT was not served by {emulator.dns_server} after")
     # Added and journalled: the ACME client's cleanup (or the stale cleanup) removes it.
-    assert [e.content for e in Journal(tmp_path).entries()] == [APEX_VALUE]
+    assert [e.content for e in Journal(StateDir(tmp_path)).entries()] == [APEX_VALUE]
     service.cleanup(FQDN, APEX_VALUE)
     assert txt_at(emulator, "example.test", ACME) == []
 
@@ -330,12 +333,12 @@ def test_stale_entries_are_cleaned_up_by_the_next_process(
     successor = service_for(emulator, tmp_path, clock=clock)
     assert successor.cleanup_stale() == 1
     assert txt_at(emulator, "example.test", ACME) == []
-    assert [e.content for e in Journal(tmp_path).entries()] == [WILD_VALUE]
+    assert [e.content for e in Journal(StateDir(tmp_path)).entries()] == [WILD_VALUE]
 
     clock.now += 600
     assert successor.cleanup_stale() == 1
     assert txt_at(emulator, "other.test", "_acme-challenge.www") == []
-    assert Journal(tmp_path).entries() == []
+    assert Journal(StateDir(tmp_path)).entries() == []
 
 
 def test_only_the_cleanup_owner_cleans_stale_entries(
@@ -344,7 +347,7 @@ def test_only_the_cleanup_owner_cleans_stale_entries(
     clock = Clock()
     service_for(emulator, tmp_path, clock=clock).present(FQDN, APEX_VALUE)
     clock.now += 7200
-    Journal(tmp_path).release_cleanup_owner()
+    Journal(StateDir(tmp_path)).release_cleanup_owner()
     fd = os.open(tmp_path / "acme-cleanup.lock", os.O_RDWR | os.O_CREAT)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # as another process would hold it
@@ -378,7 +381,7 @@ def test_update_keeps_every_value_up_to_the_bound_and_the_sweep_ages_them_out(
     service.update_keep_newest(FQDN, values[1])  # re-sent: it becomes the newest again
     service.update_keep_newest(FQDN, "newest")
     kept = ["newest", values[1], *values[3:]]  # the re-sent one stays, the next oldest goes
-    assert sorted(e.content for e in Journal(tmp_path).entries()) == sorted(kept)
+    assert sorted(e.content for e in Journal(StateDir(tmp_path)).entries()) == sorted(kept)
     assert sorted(e.content for e in txt_at(emulator, "example.test", ACME)) == sorted(
         ["not-ours", *kept]
     )
@@ -414,7 +417,7 @@ def test_lost_post_stays_journalled_when_the_check_fails(
     with pytest.raises(TransipError):
         service_for(emulator, tmp_path, client, clock=clock).present(FQDN, APEX_VALUE)
     assert txt_at(emulator, "example.test", ACME) == [DnsEntry(ACME, 60, "TXT", APEX_VALUE)]
-    Journal(tmp_path).release_cleanup_owner()
+    Journal(StateDir(tmp_path)).release_cleanup_owner()
 
     clock.now += 7200
     assert service_for(emulator, tmp_path, clock=clock).cleanup_stale() == 1
@@ -442,15 +445,19 @@ def test_a_post_landing_after_its_cleanup_is_removed_by_the_next_sweep(
         service.present(FQDN, APEX_VALUE)
     service.cleanup(FQDN, APEX_VALUE)
     assert txt_at(emulator, "example.test", ACME) == []
-    assert [e.content for e in Journal(tmp_path).entries()] == [APEX_VALUE]  # pending removal
+    assert [e.content for e in Journal(StateDir(tmp_path)).entries()] == [
+        APEX_VALUE
+    ]  # pending removal
 
     wait_for(lambda: txt_at(emulator, "example.test", ACME) != [], what="the slow POST to land")
     assert service.cleanup_stale() == 1  # landed: deleted at once ...
     assert txt_at(emulator, "example.test", ACME) == []
-    assert [e.content for e in Journal(tmp_path).entries()] == [APEX_VALUE]  # ... still pending
+    assert [e.content for e in Journal(StateDir(tmp_path)).entries()] == [
+        APEX_VALUE
+    ]  # ... still pending
     clock.now += 70  # the default window: a 10 s client timeout plus a minute to save
     assert service.cleanup_stale() == 0  # nothing left to delete: forgotten
-    assert Journal(tmp_path).entries() == []
+    assert Journal(StateDir(tmp_path)).entries() == []
 
 
 def test_post_answered_500_is_retried_once_after_a_check(
@@ -524,7 +531,7 @@ def test_rate_limit_wait_within_the_propagation_timeout(
             service.present(FQDN, APEX_VALUE)
         assert slept == []
         assert emulator.request_count("POST", DNS_PATH) == 1
-        assert Journal(tmp_path).entries() == []  # nothing left to clean up
+        assert Journal(StateDir(tmp_path)).entries() == []  # nothing left to clean up
 
 
 RATE_LIMITED = {
@@ -558,7 +565,7 @@ def test_every_request_of_a_challenge_waits_for_a_429_reset_within_the_timeout(
         if action == "sweep":
             clock.now -= 7200  # older than max_age: the sweep's
         service().present(FQDN, APEX_VALUE)
-        Journal(tmp_path).release_cleanup_owner()
+        Journal(StateDir(tmp_path)).release_cleanup_owner()
         clock.now = time.time()
     (tmp_path / "domains.json").unlink(missing_ok=True)  # each hook run is a fresh process
     before = emulator.request_count(method, path)

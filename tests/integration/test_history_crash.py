@@ -14,13 +14,15 @@ from daemon_support import run, wait_for, write_config
 
 from ddnsd.observe.events import event
 from ddnsd.observe.history import History
+from ddnsd.statefiles import StateDir
 
 WRITER = """
 import sys
 from ddnsd.observe.events import event
 from ddnsd.observe.history import History
+from ddnsd.statefiles import StateDir
 
-h = History(sys.argv[1], 65536)
+h = History(StateDir(sys.argv[1]), 65536)
 i = 0
 while True:
     note = "x" * (i % 400)  # lines of many lengths, so a kill can land anywhere
@@ -32,7 +34,7 @@ while True:
 def test_sigkill_while_writing_leaves_a_history_that_loads(tmp_path: Path) -> None:
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path)])
     try:
-        history = History(tmp_path, 65536)
+        history = History(StateDir(tmp_path), 65536)
 
         def rotated_and_grown() -> bool:
             try:  # the file is briefly missing while the writer rotates it
@@ -44,16 +46,16 @@ def test_sigkill_while_writing_leaves_a_history_that_loads(tmp_path: Path) -> No
     finally:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
-    events = History(tmp_path, 65536).events()
+    events = History(StateDir(tmp_path), 65536).events()
     assert len(events) > 10
     assert all(e.kind == "failed" and set(e.fields) == {"record", "message"} for e in events)
     ats = [e.at for e in events]
     assert ats == sorted(ats)
-    assert History(tmp_path).size() <= 65536
+    assert History(StateDir(tmp_path)).size() <= 65536
     # the lock died with the writer: the next process appends and reads its own event back
-    after = History(tmp_path, 65536)
-    assert after.append(event("stopped", 1e12, pid=os.getpid()))
-    assert after.events()[-1].at == 1e12
+    after = History(StateDir(tmp_path), 65536)
+    assert after.append(event("stopped", 2e11, pid=os.getpid()))
+    assert after.events()[-1].at == 2e11
 
 
 def test_hooks_write_their_challenges_to_the_history(emulator: Any, tmp_path: Path) -> None:
@@ -61,7 +63,7 @@ def test_hooks_write_their_challenges_to_the_history(emulator: Any, tmp_path: Pa
     fqdn, value = "_acme-challenge.example.test", "w" * 43
     assert run(["-c", str(cfg), "present", fqdn, value]).returncode == 0
     assert run(["-c", str(cfg), "cleanup", fqdn, value]).returncode == 0
-    events = History(tmp_path / "state").events()
+    events = History(StateDir(tmp_path / "state")).events()
     assert [e.kind for e in events] == ["challenge_added", "challenge_served", "challenge_removed"]
     served = events[1]
     assert served.get("name") == fqdn

@@ -230,6 +230,7 @@ GARBLED = {
         b'{"v": 1, "command": "hook", "env": {"PATH": "/tmp"}}\n',
         '"env" must map CERTBOT_* names to strings',
     ),
+    "JSON nested too deep to parse": (b"[" * 200_000 + b"\n", "the request is not a line of JSON"),
     "nothing, then end of stream": (b"", "the request is empty"),
     "a line without end": (b"x" * 300_000, "the request is longer than 262144 bytes"),
     "nothing, the connection kept open": (None, "no complete request line within 10 s"),
@@ -383,3 +384,40 @@ def test_under_systemd_the_socket_is_in_the_runtime_directory(
     proc = run(["-c", str(config), "present", FQDN, "v"], env=env)
     assert proc.returncode == 0, proc.stderr
     assert served_hooks(daemon) == 1
+
+
+def test_a_request_trickled_byte_by_byte_meets_one_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A client that sends a byte now and then, never the end of its line, is answered
+    "no complete request line" while it is still sending: the limit is for the whole
+    request, not for each read."""
+    import select
+
+    from ddnsd.handoff import server
+    from ddnsd.handoff.protocol import ProtocolError
+
+    monkeypatch.setattr(server, "READ_TIMEOUT", 1.0)
+    daemon_end, hook_end = socket.socketpair()
+    done = threading.Event()
+    sent: list[int] = []
+
+    def trickle() -> None:  # a byte each time the daemon side has been quiet for 0.25 s
+        for i in range(40):  # 10 s of bytes: ten times the deadline
+            if done.is_set():
+                return
+            hook_end.send(b"{")
+            sent.append(i)
+            select.select([hook_end], [], [], 0.25)
+
+    sender = threading.Thread(target=trickle)
+    sender.start()
+    try:
+        with pytest.raises(ProtocolError, match=r"^no complete request line within 1 s$"):
+            server._read_line(daemon_end)
+        assert len(sent) < 40  # answered while the client was still trickling
+    finally:
+        done.set()
+        sender.join()
+        daemon_end.close()
+        hook_end.close()

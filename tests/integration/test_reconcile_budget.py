@@ -16,6 +16,7 @@ from ddnsd.model import DnsEntry, Outcome, RecordSpec
 from ddnsd.reconcile.engine import Engine
 from ddnsd.reconcile.memory import Memory
 from ddnsd.reconcile.schedule import slot_start, verify_offset
+from ddnsd.statefiles import StateDir
 from ddnsd.transip.budget import Budget
 from ddnsd.transip.client import make_client
 
@@ -78,7 +79,7 @@ def test_a_second_change_within_the_grace_patches_the_remembered_entry(
     clock = Clock(quiet_start([D], 120, 3600))  # no read-back (verify_interval 1 h) due
 
     def engine() -> Engine:  # a fresh process each round, as `ddnsd once` is
-        memory = Memory(tmp_path, [HOME_A.key], [D])
+        memory = Memory(StateDir(tmp_path), [HOME_A.key], [D])
         return engine_for(emulator, [HOME_A], clock=clock, memory=memory)
 
     assert engine().run_round({"A": V2}).outcomes == {HOME_A.key: Outcome.UPDATED}
@@ -267,7 +268,7 @@ def test_once_every_5_minutes_for_an_hour_reads_at_most_once(emulator: Any, tmp_
             [HOME_A],
             nameservers=[emulator.dns_server],
             clock=lambda i=i: start + 300 * i,
-            memory=Memory(tmp_path, [HOME_A.key], [D]),
+            memory=Memory(StateDir(tmp_path), [HOME_A.key], [D]),
         )
         assert engine.run_round({"A": V1}).outcomes == {HOME_A.key: Outcome.NOOP}
     assert emulator.request_count("GET", DNS) <= 1

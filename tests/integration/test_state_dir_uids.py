@@ -24,7 +24,7 @@ from ddnsd.acme.inflight import WriteLocks
 from ddnsd.errors import DdnsdError
 from ddnsd.observe.events import event
 from ddnsd.observe.history import History
-from ddnsd.statefiles import make_dir, open_lock
+from ddnsd.statefiles import StateDir, make_dir, open_lock
 from ddnsd.transip.budget import Budget
 from ddnsd.transip.ledger import DDNS
 
@@ -91,7 +91,7 @@ def test_a_symlink_for_a_lock_file_is_refused_in_one_sentence(place: Place) -> N
 def test_a_linked_budget_lock_gives_nothing_away(
     place: Place, how: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    budget = Budget(place.state, login="demo", api_url="https://api.test/v6")
+    budget = Budget(StateDir(place.state), login="demo", api_url="https://api.test/v6")
     assert budget.file is not None
     lock = place.plant(budget.file.path.name + ".lock", how)
     budget.take(DDNS)  # counted in this process
@@ -114,7 +114,7 @@ def test_a_linked_budget_lock_gives_nothing_away(
 def test_a_linked_history_file_gives_nothing_away(
     place: Place, name: str, how: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    history = History(place.state)
+    history = History(StateDir(place.state))
     planted = place.plant(name, how)
     assert history.append(event("stopped", 1.0, pid=7)) is False
     if name == "history.lock":
@@ -144,7 +144,7 @@ def test_a_symlink_for_a_post_lock_opens_nothing_of_roots(place: Place) -> None:
     link = place.state / ".acme-post-1-0a1b2c3d.lock"
     place.as_user("ln", "-s", str(fifo), str(link))
     try:
-        assert WriteLocks(place.state).active("1-0a1b2c3d") is False
+        assert WriteLocks(StateDir(place.state)).active("1-0a1b2c3d") is False
         assert opened.wait(0.5) is False
         assert not link.is_symlink()
     finally:

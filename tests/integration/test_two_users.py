@@ -139,6 +139,60 @@ def test_a_user_the_daemon_does_not_serve_is_told_how_to_allow_it(
         assert daemon.stop() == 0, daemon.log
 
 
+# Run as the refused user: connect COUNT times, say "ready", then trickle a byte on each
+# connection every second until stdin closes (what a local user could do to hold slots).
+TRICKLER = """
+import select, socket, sys
+conns = []
+for _ in range(int(sys.argv[2])):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(sys.argv[1])
+    conns.append(s)
+print("ready", flush=True)
+while not select.select([sys.stdin], [], [], 1.0)[0]:
+    for s in conns:
+        try:
+            s.send(b"{")
+        except OSError:
+            pass
+"""
+
+
+def test_refused_users_hold_no_slot_and_are_logged_once(
+    shared: Shared, emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """40 connections of ``nobody`` that trickle bytes: root's hook is still served, and
+    the log says "refused" once, not 40 times."""
+    import subprocess
+    import sys
+
+    hooks, _ = configs(shared, emulator)
+    sock = shared.root / "hooks.sock"
+    config = tmp_path / "daemon.toml"
+    config.write_text(hooks.read_text().replace("[http]\n", f'[http]\nsocket = "{sock}"\n'))
+    daemon = DaemonProcess(config)
+    try:
+        daemon.wait_for_socket(sock)
+        with subprocess.Popen(
+            [*shared.prefix, sys.executable, "-c", TRICKLER, str(sock), "40"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        ) as trickler:
+            assert trickler.stdout is not None and trickler.stdin is not None
+            assert trickler.stdout.readline() == "ready\n"
+            proc = run(["-c", str(config), "present", FQDN, "from-root"])
+            trickler.stdin.close()
+            assert trickler.wait(timeout=60) == 0
+        assert proc.returncode == 0, proc.stderr
+        assert acme_values(emulator) == ["from-root"]
+        refused = [x for x in daemon.log.splitlines() if "refused a hook from uid" in x]
+        assert len(refused) == 1, refused
+        assert f"refused a hook from uid {shared.uid} (nobody, pid " in refused[0]
+    finally:
+        assert daemon.stop() == 0, daemon.log
+
+
 def test_a_stale_socket_of_roots_that_the_user_may_not_remove_is_one_line(
     shared: Shared, emulator: EmulatorHandle
 ) -> None:
@@ -180,7 +234,7 @@ def test_every_state_dir_writer_leaves_files_to_the_dirs_owner(shared: Shared) -
 
     state = shared.state
     (state / "acme.lock").touch()  # left by root before this fix: handed back on next open
-    journal = Journal(state)
+    journal = Journal(statefiles.StateDir(state))
     journal.add("example.test", DnsEntry("_acme-challenge", 60, "TXT", "v"), FQDN)
     with journal.cleanup_owner():
         pass
@@ -190,7 +244,7 @@ def test_every_state_dir_writer_leaves_files_to_the_dirs_owner(shared: Shared) -
         state, login="demo", api_url="u", fingerprint="f", read_only=False, global_key=True
     )
     cache.store(Token("t", 2e9, 3e9), 1.0)
-    AccountDomains(Lister(), state).domains()
+    AccountDomains(Lister(), statefiles.StateDir(state)).domains()
     statefiles.make_dir(state / "sub")
     statefiles.write_atomic(state / "sub" / "budget.json", "{}")  # what issue 9's budget uses
     memory = statefiles.StateFile(state / "sub" / "memory.json")  # budget and record memory

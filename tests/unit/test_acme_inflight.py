@@ -15,6 +15,7 @@ import pytest
 from ddnsd.acme.inflight import BEING_SAVED, WriteLocks, landing_window, may_still_land
 from ddnsd.acme.journal import DEFAULT_WINDOW, Journal
 from ddnsd.model import DnsEntry
+from ddnsd.statefiles import StateDir
 
 VALUE = DnsEntry("_acme-challenge", 60, "TXT", "v1")
 ZONE, FQDN = "example.test", "_acme-challenge.example.test"
@@ -51,7 +52,7 @@ def test_the_window_is_the_client_timeout_plus_tranips_saving_time() -> None:
 
 
 def test_a_lock_is_active_while_held_and_gone_after(tmp_path: Path) -> None:
-    locks = WriteLocks(tmp_path)
+    locks = WriteLocks(StateDir(tmp_path))
     with locks.hold() as ident:
         assert locks.active(ident) is True  # another descriptor, even in this process
     assert locks.active(ident) is False
@@ -64,7 +65,8 @@ def test_a_killed_writers_lock_is_free_and_its_file_removed(tmp_path: Path) -> N
         import sys
         from pathlib import Path
         from ddnsd.acme.inflight import WriteLocks
-        with WriteLocks(Path({str(tmp_path)!r})).hold() as ident:
+        from ddnsd.statefiles import StateDir
+        with WriteLocks(StateDir(Path({str(tmp_path)!r}))).hold() as ident:
             print(ident, flush=True)
             sys.stdin.readline()
         """
@@ -75,11 +77,11 @@ def test_a_killed_writers_lock_is_free_and_its_file_removed(tmp_path: Path) -> N
     try:
         assert child.stdout is not None
         ident = child.stdout.readline().strip()
-        assert WriteLocks(tmp_path).active(ident) is True
+        assert WriteLocks(StateDir(tmp_path)).active(ident) is True
         child.send_signal(signal.SIGKILL)
         child.wait(10)
         assert [p.name for p in tmp_path.iterdir()] == [f".acme-post-{ident}.lock"]
-        assert WriteLocks(tmp_path).active(ident) is False
+        assert WriteLocks(StateDir(tmp_path)).active(ident) is False
         assert list(tmp_path.iterdir()) == []
     finally:
         if child.poll() is None:
@@ -90,7 +92,7 @@ def test_a_killed_writers_lock_is_free_and_its_file_removed(tmp_path: Path) -> N
 
 
 def test_an_answered_post_leaves_nothing_in_doubt(tmp_path: Path) -> None:
-    journal = Journal(tmp_path, clock=Clock())
+    journal = Journal(StateDir(tmp_path), clock=Clock())
     with journal.locks.hold() as writer:
         assert journal.start_post(ZONE, VALUE, FQDN, writer, WINDOW) is False
         assert journal.entries()[0].writer == writer
@@ -103,7 +105,7 @@ def test_an_answered_post_leaves_nothing_in_doubt(tmp_path: Path) -> None:
 
 def test_removed_while_its_post_runs_it_stays_until_no_post_can_land(tmp_path: Path) -> None:
     clock = Clock()
-    journal = Journal(tmp_path, clock=clock)
+    journal = Journal(StateDir(tmp_path), clock=clock)
     with journal.locks.hold() as writer:
         journal.start_post(ZONE, VALUE, FQDN, writer, WINDOW)
         clock.now += 3600  # a long call (a budget wait, a slow TransIP)
@@ -130,7 +132,7 @@ def test_a_stale_value_is_removed_at_once_and_forgotten_after_the_window(
     tmp_path: Path,
 ) -> None:
     clock = Clock()
-    journal = Journal(tmp_path, clock=clock)
+    journal = Journal(StateDir(tmp_path), clock=clock)
     with journal.locks.hold() as writer:
         journal.start_post(ZONE, VALUE, FQDN, writer, WINDOW)
         clock.now += 7200
@@ -148,7 +150,7 @@ def test_a_stale_value_is_removed_at_once_and_forgotten_after_the_window(
 
 def test_an_unanswered_post_keeps_the_value_for_the_window(tmp_path: Path) -> None:
     clock = Clock()
-    journal = Journal(tmp_path, clock=clock)
+    journal = Journal(StateDir(tmp_path), clock=clock)
     with journal.locks.hold() as writer:
         journal.start_post(ZONE, VALUE, FQDN, writer, 30.0)
         clock.now += 2
@@ -161,7 +163,7 @@ def test_an_unanswered_post_keeps_the_value_for_the_window(tmp_path: Path) -> No
 
 
 def test_a_second_present_of_a_value_in_doubt_stays_in_doubt(tmp_path: Path) -> None:
-    journal = Journal(tmp_path, clock=Clock())
+    journal = Journal(StateDir(tmp_path), clock=Clock())
     with journal.locks.hold() as first:
         journal.start_post(ZONE, VALUE, FQDN, first, WINDOW)
     with journal.locks.hold() as second:
@@ -189,7 +191,7 @@ def test_a_version_1_journal_is_read(
         **version_1_entry,
     }
     (tmp_path / "acme-journal.json").write_text(json.dumps({"version": 1, "entries": [entry]}))
-    journal = Journal(tmp_path, clock=Clock())
+    journal = Journal(StateDir(tmp_path), clock=Clock())
     (read,) = journal.entries()
     assert (read.attempt, read.writer, read.window) == (entry["created"], None, DEFAULT_WINDOW)
     assert (journal.finish_removal(ZONE, VALUE) is not None) is pending

@@ -15,9 +15,11 @@ import pytest
 from ddnsd.acme.journal import Journal
 from ddnsd.errors import DdnsdError
 from ddnsd.model import DnsEntry
+from ddnsd.statefiles import StateDir
 
 APEX = DnsEntry("_acme-challenge", 60, "TXT", "apex-value")
 WILD = DnsEntry("_acme-challenge", 60, "TXT", "wildcard-value")
+FQDN = "_acme-challenge.example.test"
 
 
 class FakeClock:
@@ -29,7 +31,7 @@ class FakeClock:
 
 
 def test_add_writes_all_fields(tmp_path: Path) -> None:
-    journal = Journal(tmp_path, clock=FakeClock(1234.5))
+    journal = Journal(StateDir(tmp_path), clock=FakeClock(1234.5))
     journal.add("example.test", APEX, "_acme-challenge.example.test")
     data = json.loads((tmp_path / "acme-journal.json").read_text())
     assert data["entries"] == [
@@ -50,7 +52,7 @@ def test_add_writes_all_fields(tmp_path: Path) -> None:
 
 
 def test_two_values_at_one_name_coexist_and_remove_takes_one(tmp_path: Path) -> None:
-    journal = Journal(tmp_path)
+    journal = Journal(StateDir(tmp_path))
     journal.add("example.test", APEX, "_acme-challenge.example.test")
     journal.add("example.test", WILD, "_acme-challenge.example.test")
     assert [e.content for e in journal.entries()] == ["apex-value", "wildcard-value"]
@@ -60,14 +62,14 @@ def test_two_values_at_one_name_coexist_and_remove_takes_one(tmp_path: Path) -> 
 
 
 def test_same_value_twice_is_recorded_once(tmp_path: Path) -> None:
-    journal = Journal(tmp_path)
+    journal = Journal(StateDir(tmp_path))
     journal.add("example.test", APEX, "_acme-challenge.example.test")
     journal.add("example.test", APEX, "_acme-challenge.example.test")
     assert len(journal.entries()) == 1
 
 
 def test_remove_ignores_expire_and_set_expire_changes_it(tmp_path: Path) -> None:
-    journal = Journal(tmp_path)
+    journal = Journal(StateDir(tmp_path))
     journal.add("example.test", APEX, "_acme-challenge.example.test")
     journal.set_expire("example.test", APEX, 300)
     assert journal.entries()[0].entry == DnsEntry("_acme-challenge", 300, "TXT", "apex-value")
@@ -86,11 +88,11 @@ def test_remove_ignores_expire_and_set_expire_changes_it(tmp_path: Path) -> None
 )
 def test_stale(tmp_path: Path, ages: list[float], max_age: float, stale: list[int]) -> None:
     clock = FakeClock()
-    journal = Journal(tmp_path, clock=clock)
+    journal = Journal(StateDir(tmp_path), clock=clock)
     start = clock.now
     for i, age in enumerate(ages):
         clock.now = start - age
-        journal.add("example.test", DnsEntry("_acme-challenge", 60, "TXT", f"v{i}"), "x")
+        journal.add("example.test", DnsEntry("_acme-challenge", 60, "TXT", f"v{i}"), FQDN)
     clock.now = start
     assert [e.content for e in journal.sweepable(max_age)] == [f"v{i}" for i in stale]
 
@@ -98,7 +100,7 @@ def test_stale(tmp_path: Path, ages: list[float], max_age: float, stale: list[in
 def test_failed_write_keeps_the_old_journal(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    journal = Journal(tmp_path)
+    journal = Journal(StateDir(tmp_path))
     journal.add("example.test", APEX, "_acme-challenge.example.test")
     before = (tmp_path / "acme-journal.json").read_bytes()
 
@@ -112,16 +114,28 @@ def test_failed_write_keeps_the_old_journal(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["acme-journal.json", "acme.lock"]
 
 
-def test_unreadable_journal_is_an_error_not_a_silent_reset(tmp_path: Path) -> None:
-    (tmp_path / "acme-journal.json").write_text("{not json")
-    with pytest.raises(DdnsdError, match=r"the ACME journal .* is unreadable .* fix or remove it"):
-        Journal(tmp_path).entries()
+def test_an_unreadable_journal_is_set_aside_and_named(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "acme-journal.json").write_bytes(b"{not json")
+    journal = Journal(StateDir(tmp_path))
+    assert journal.entries() == []
+    [aside] = tmp_path.glob("acme-journal.json.corrupt-*")
+    assert aside.read_bytes() == b"{not json"  # kept as it was, for the operator
+    [warning] = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.startswith(f"set aside {tmp_path}/acme-journal.json as {aside.name}: ")
+    assert warning.endswith(
+        "; the TXT values it listed are no longer cleaned up by ddnsd: look at it, remove "
+        "any _acme-challenge TXT value left in the zone by hand, then delete it"
+    )
+    journal.add("example.test", DnsEntry("_acme-challenge", 60, "TXT", "v"), FQDN)
+    assert [e.content for e in journal.entries()] == ["v"]
 
 
 def _add_many(state_dir: str, worker: int, count: int) -> None:
-    journal = Journal(Path(state_dir))
+    journal = Journal(StateDir(Path(state_dir)))
     for i in range(count):
-        journal.add("example.test", DnsEntry("_acme-challenge", 60, "TXT", f"w{worker}-{i}"), "x")
+        journal.add("example.test", DnsEntry("_acme-challenge", 60, "TXT", f"w{worker}-{i}"), FQDN)
 
 
 def test_concurrent_processes_lose_no_entry(tmp_path: Path) -> None:
@@ -132,7 +146,7 @@ def test_concurrent_processes_lose_no_entry(tmp_path: Path) -> None:
     for p in procs:
         p.join(60)
         assert p.exitcode == 0
-    contents = {e.content for e in Journal(tmp_path).entries()}
+    contents = {e.content for e in Journal(StateDir(tmp_path)).entries()}
     assert contents == {f"w{w}-{i}" for w in range(4) for i in range(15)}
 
 
@@ -146,7 +160,8 @@ def test_cleanup_owner_is_one_process_at_a_time(tmp_path: Path) -> None:
                 import sys
                 from pathlib import Path
                 from ddnsd.acme.journal import Journal
-                print(Journal(Path({str(tmp_path)!r})).claim_cleanup_owner(), flush=True)
+                from ddnsd.statefiles import StateDir
+                print(Journal(StateDir(Path({str(tmp_path)!r}))).claim_cleanup_owner(), flush=True)
                 sys.stdin.readline()
                 """
             ),
@@ -158,31 +173,32 @@ def test_cleanup_owner_is_one_process_at_a_time(tmp_path: Path) -> None:
     try:
         assert holder.stdout is not None and holder.stdin is not None
         assert holder.stdout.readline().strip() == "True"
-        journal = Journal(tmp_path)
+        journal = Journal(StateDir(tmp_path))
         assert journal.claim_cleanup_owner() is False
         holder.stdin.write("\n")
         holder.stdin.flush()
         holder.wait(30)
         assert journal.claim_cleanup_owner() is True
         # The same process keeps owning it, through any Journal object for that directory.
-        assert Journal(tmp_path).claim_cleanup_owner() is True
+        assert Journal(StateDir(tmp_path)).claim_cleanup_owner() is True
     finally:
         if holder.poll() is None:
             holder.kill()
-        Journal(tmp_path).release_cleanup_owner()
+        Journal(StateDir(tmp_path)).release_cleanup_owner()
 
 
 def _claim_in_child(state_dir: Path) -> bool:
     code = (
         "import sys; from pathlib import Path; from ddnsd.acme.journal import Journal; "
-        f"print(Journal(Path({str(state_dir)!r})).claim_cleanup_owner())"
+        "from ddnsd.statefiles import StateDir; "
+        f"print(Journal(StateDir(Path({str(state_dir)!r}))).claim_cleanup_owner())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     return out.stdout.strip() == "True"
 
 
 def test_a_sweep_holds_the_owner_lock_only_while_it_runs(tmp_path: Path) -> None:
-    journal = Journal(tmp_path)
+    journal = Journal(StateDir(tmp_path))
     with journal.cleanup_owner() as owner:
         assert owner is True
         assert _claim_in_child(tmp_path) is False
@@ -190,7 +206,7 @@ def test_a_sweep_holds_the_owner_lock_only_while_it_runs(tmp_path: Path) -> None
 
 
 def test_a_claimed_owner_lock_outlives_a_sweep(tmp_path: Path) -> None:
-    journal = Journal(tmp_path)
+    journal = Journal(StateDir(tmp_path))
     try:
         assert journal.claim_cleanup_owner() is True
         with journal.cleanup_owner() as owner:

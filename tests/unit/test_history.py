@@ -8,6 +8,7 @@ import pytest
 
 from ddnsd.observe.events import Event, event
 from ddnsd.observe.history import History, parse_lines
+from ddnsd.statefiles import StateDir
 
 
 def addr(at: float, new: str = "203.0.113.7") -> Event:
@@ -51,26 +52,26 @@ def test_parse_lines(data: bytes, kinds: list[str]) -> None:
 
 
 def test_events_survive_a_new_instance(tmp_path: Path) -> None:
-    History(tmp_path).append(addr(1.0))
-    History(tmp_path).append(addr(2.0, "203.0.113.8"))
-    got = History(tmp_path).events()
+    History(StateDir(tmp_path)).append(addr(1.0))
+    History(StateDir(tmp_path)).append(addr(2.0, "203.0.113.8"))
+    got = History(StateDir(tmp_path)).events()
     assert [(e.at, e.get("new")) for e in got] == [(1.0, "203.0.113.7"), (2.0, "203.0.113.8")]
-    assert History(tmp_path).events(since=1.5) == got[1:]
+    assert History(StateDir(tmp_path)).events(since=1.5) == got[1:]
     assert (tmp_path / "history.jsonl").stat().st_mode & 0o777 == 0o600
 
 
 def test_append_after_a_torn_line_starts_a_new_line(tmp_path: Path) -> None:
-    h = History(tmp_path)
+    h = History(StateDir(tmp_path))
     h.append(addr(1.0))
     with h.path.open("ab") as fh:
         fh.write(b'{"at":2,"kind":"addr')  # a crash in the middle of a line
     h.append(addr(3.0))
-    assert [e.at for e in History(tmp_path).events()] == [1.0, 3.0]
+    assert [e.at for e in History(StateDir(tmp_path)).events()] == [1.0, 3.0]
 
 
 @pytest.mark.parametrize("max_bytes", [2048, 4096, 65536])
 def test_rotation_keeps_the_bound(tmp_path: Path, max_bytes: int) -> None:
-    h = History(tmp_path, max_bytes)
+    h = History(StateDir(tmp_path), max_bytes)
     for i in range(max_bytes // 40):  # several times what fits
         assert h.append(addr(float(i), f"203.0.113.{i % 250}"))
         assert h.size() <= max_bytes
@@ -84,11 +85,11 @@ def test_rotation_keeps_the_bound(tmp_path: Path, max_bytes: int) -> None:
 def test_a_history_that_cannot_be_written_is_no_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    h = History(blocker / "state")
+    h = History(StateDir(blocker / "state"))
     assert h.append(addr(1.0)) is False
     assert h.events() == []
 
 
 def test_refuses_a_bound_too_small_to_hold_an_event(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="at least 2048 bytes"):
-        History(tmp_path, 100)
+        History(StateDir(tmp_path), 100)

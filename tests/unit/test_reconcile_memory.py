@@ -9,18 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from ddnsd.reconcile.memory import FILE, Memory, Seen
+from ddnsd.reconcile.memory import Memory, Seen
+from ddnsd.statefiles import StateDir
+
+FILE = StateDir.RECORDS
 
 HOME = "home.example.test/A"
 OFFICE = "office.other.test/A"
 
 
 def memory(state: Path | None, key: str = HOME, domain: str = "example.test") -> Memory:
-    return Memory(state, [key], [domain])
+    return Memory(state and StateDir(state), [key], [domain])
 
 
 def test_what_one_process_saves_the_next_one_loads(tmp_path: Path) -> None:
-    run = Memory(tmp_path, [HOME, OFFICE], ["example.test"])
+    run = Memory(StateDir(tmp_path), [HOME, OFFICE], ["example.test"])
     run.load()
     run.known.seen[HOME] = Seen("203.0.113.1", 1000.0, 300)
     run.known.seen[OFFICE] = Seen("198.51.100.1", 1000.0)  # expire unknown
@@ -30,7 +33,7 @@ def test_what_one_process_saves_the_next_one_loads(tmp_path: Path) -> None:
     run.known.waiting[HOME] = 950.0
     run.save()
 
-    once = Memory(tmp_path, [HOME, OFFICE], ["example.test"])
+    once = Memory(StateDir(tmp_path), [HOME, OFFICE], ["example.test"])
     once.load()
     assert once.known == run.known
 
@@ -88,7 +91,12 @@ def test_a_corrupt_file_is_started_afresh(
     m.known.seen[HOME] = Seen("203.0.113.1", 1.0)
     m.save()
     assert json.loads((tmp_path / FILE).read_text())["records"][HOME]["content"] == "203.0.113.1"
-    assert any("unreadable" in r.getMessage() for r in caplog.records)
+    [aside] = tmp_path.glob(f"{FILE}.corrupt-*")
+    assert aside.read_text() == content
+    assert any(
+        r.getMessage().startswith(f"set aside {tmp_path / FILE} as {aside.name}: ")
+        for r in caplog.records
+    )
 
 
 def test_an_unusable_state_dir_keeps_the_memory_in_the_process(
@@ -120,10 +128,10 @@ def test_a_save_keeps_what_another_process_wrote_meanwhile(tmp_path: Path) -> No
     """The daemon loaded, then a ``once`` wrote record X; the daemon then changes only Y and
     saves: X keeps the once's value (in the file and in the daemon's memory)."""
     keys, domains = [HOME, OFFICE], ["example.test"]
-    daemon = Memory(tmp_path, keys, domains)
+    daemon = Memory(StateDir(tmp_path), keys, domains)
     daemon.known.seen[HOME] = Seen("203.0.113.1", 1.0)
     daemon.save()
-    once = Memory(tmp_path, keys, domains)
+    once = Memory(StateDir(tmp_path), keys, domains)
     once.load()
     once.known.seen[HOME] = Seen("203.0.113.2", 2.0, 300)
     once.save()
@@ -131,7 +139,7 @@ def test_a_save_keeps_what_another_process_wrote_meanwhile(tmp_path: Path) -> No
     daemon.known.seen[OFFICE] = Seen("198.51.100.1", 3.0)
     daemon.save()
 
-    after = Memory(tmp_path, keys, domains)
+    after = Memory(StateDir(tmp_path), keys, domains)
     after.load()
     assert after.known.seen == {
         HOME: Seen("203.0.113.2", 2.0, 300),

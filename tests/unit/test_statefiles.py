@@ -7,13 +7,20 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Annotated, Any
 
+import pydantic
 import pytest
 
 from ddnsd.statefiles import (
     LITTER_AGE,
+    MAX_BYTES,
+    Int,
+    StateDir,
+    Time,
     is_litter,
     make_dir,
+    read_back,
     remove_litter,
     temp_path,
     write_atomic,
@@ -133,3 +140,70 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+class _Doc(pydantic.BaseModel):
+    at: Time
+    n: Annotated[Int, pydantic.Field(ge=0, le=10)]
+
+
+def _link(path: Path) -> None:
+    target = path.with_name("elsewhere.json")
+    target.write_text('{"at": 1.0, "n": 1}')
+    path.symlink_to(target)
+
+
+def _foreign_owner(path: Path) -> None:
+    path.write_text('{"at": 1.0, "n": 1}')
+    os.chown(path, 65534, 65534)
+
+
+def _fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+# (id, how the file is made, the reason the warning gives; None: the file is used)
+READ_BACK = [
+    ("good", lambda p: p.write_text('{"at": 1.0, "n": 1}'), None),
+    ("binary", lambda p: p.write_bytes(b"\xff\xfe\x00"), "it is not text (UTF-8)"),
+    ("not JSON", lambda p: p.write_text("{"), "it is not JSON"),
+    ("NaN", lambda p: p.write_text('{"at": NaN, "n": 1}'), "NaN is not a number"),
+    ("1e999", lambda p: p.write_text('{"at": 1e999, "n": 1}'), "a number out of range"),
+    ("deep", lambda p: p.write_text("[" * 100_000), "it is nested too deep"),
+    ("too large", lambda p: p.write_text(" " * (MAX_BYTES + 1)), "it is larger than"),
+    ("year 9999", lambda p: p.write_text('{"at": 253402300799.0, "n": 1}'), "at: Value"),
+    ("a day ahead", lambda p: p.write_text('{"at": 1086400.5, "n": 1}'), "ahead"),
+    ("text for a number", lambda p: p.write_text('{"at": "1", "n": 1}'), "at: Input"),
+    ("bool for a number", lambda p: p.write_text('{"at": 1.0, "n": true}'), "n: Input"),
+    ("out of range", lambda p: p.write_text('{"at": 1.0, "n": 11}'), "n: Input"),
+    ("a list", lambda p: p.write_text("[]"), "the content: Input"),
+    ("symbolic link", _link, "it is a symbolic link"),
+    ("a FIFO", _fifo, "it is not a regular file"),
+    ("another user's", _foreign_owner, "it belongs to uid 65534"),
+]
+
+
+@pytest.mark.parametrize(
+    ("make", "reason"), [c[1:] for c in READ_BACK], ids=[c[0] for c in READ_BACK]
+)
+def test_read_back_uses_a_good_file_and_sets_anything_else_aside(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, make: Any, reason: str | None
+) -> None:
+    if reason is not None and "uid" in reason and os.geteuid() != 0:
+        pytest.skip("needs root to give a file to another user")
+    path = tmp_path / "state.json"
+    make(path)
+    got = read_back(path, _Doc, advice="do this", context={"now": 1_000_000.0})
+    aside = list(tmp_path.glob("state.json.corrupt-*"))
+    if reason is None:
+        assert got == _Doc(at=1.0, n=1) and aside == [] and caplog.records == []
+        return
+    assert got is None
+    assert not path.exists() and not path.is_symlink() and len(aside) == 1
+    [warning] = [r.getMessage() for r in caplog.records]
+    assert warning.startswith(f"set aside {path} as {aside[0].name}: ")
+    assert reason in warning and warning.endswith("; do this")
+    assert StateDir(tmp_path).set_aside_files() == [aside[0].name]
+    if reason.startswith("it is a symbolic link"):
+        assert aside[0].is_symlink()  # the link was moved, never its target
+        assert (tmp_path / "elsewhere.json").read_text() == '{"at": 1.0, "n": 1}'

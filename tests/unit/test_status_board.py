@@ -11,10 +11,11 @@ from ddnsd.detect.agree import Agreement, SourceReport
 from ddnsd.detect.base import Family
 from ddnsd.model import DnsEntry, Outcome, RecordSpec
 from ddnsd.observe.events import event
-from ddnsd.observe.status import STATUS_FILE, StatusBoard, in_sync, snapshot, summary
+from ddnsd.observe.status import StatusBoard, in_sync, snapshot, summary
 from ddnsd.reconcile.applier import RecordResult
 from ddnsd.reconcile.engine import RoundResult
 from ddnsd.reconcile.planner import Change
+from ddnsd.statefiles import StateDir
 
 SPEC = RecordSpec("example.test", "home", "A")
 KEY = SPEC.key
@@ -156,7 +157,7 @@ def test_round_counting(rounds: list[bool | str], counts: list[int], kinds: list
 
 
 def test_saved_board_loads_back_and_compares_with_what_was(tmp_path: Path) -> None:
-    path = tmp_path / STATUS_FILE
+    path = tmp_path / StateDir.STATUS
     board = StatusBoard(path)
     board.update_families(1.0, {"A": agreement("203.0.113.1", "203.0.113.1")})
     board.update_records(1.0, result(N, "203.0.113.1"))
@@ -175,8 +176,8 @@ def test_saved_board_loads_back_and_compares_with_what_was(tmp_path: Path) -> No
     "text", ["", "not json", "[]", '{"records": [{"nope": 1}]}', '{"records": 5}']
 )
 def test_unreadable_or_foreign_status_file_gives_an_empty_board(tmp_path: Path, text: str) -> None:
-    (tmp_path / STATUS_FILE).write_text(text)
-    board = StatusBoard.load(tmp_path / STATUS_FILE)
+    (tmp_path / StateDir.STATUS).write_text(text)
+    board = StatusBoard.load(tmp_path / StateDir.STATUS)
     assert board.records == {} and board.last_round is None
 
 

@@ -40,7 +40,14 @@ def rich_document() -> dict[str, Any]:
     board.update_api(1000, 990, 900.0)
     others = {kind: fields for kind, fields in KINDS.items() if kind != "address"}
     events += [event(kind, 11.0, **dict.fromkeys(fields)) for kind, fields in others.items()]
-    return snapshot(board.live(), events, 20.0, version="1", daemon={"pid": 1, "started_at": 1.0})
+    return snapshot(
+        board.live(),
+        events,
+        20.0,
+        version="1",
+        daemon={"pid": 1, "started_at": 1.0},
+        set_aside=["acme-journal.json.corrupt-20261208T010000Z"],
+    )
 
 
 def test_every_event_kind_is_documented_with_its_fields() -> None:

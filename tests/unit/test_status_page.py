@@ -12,6 +12,7 @@ from test_status_docs import rich_document
 
 from ddnsd.config.runtime import StatusAuth
 from ddnsd.observe.status_text import render_text
+from ddnsd.statefiles import StateDir
 from ddnsd.web.app import make_app
 from ddnsd.web.status_page import render_page, timeline
 
@@ -131,9 +132,9 @@ def test_no_status_source_no_status_routes() -> None:
 
 
 def test_history_lines_of_another_version_never_break_the_page(tmp_path: Any) -> None:
-    """The history keeps event kinds and fields of later versions as they are: odd field
-    types are shown as "?", a line without a finite time is skipped; the page and the
-    terminal text still render."""
+    """The history keeps event kinds and fields of later versions as they are; a line of
+    a known kind with a field of the wrong type, or without a time in range, is skipped;
+    the page and the terminal text still render."""
     import json as json_
 
     from ddnsd.observe.history import History
@@ -152,7 +153,7 @@ def test_history_lines_of_another_version_never_break_the_page(tmp_path: Any) ->
             "at": NOW - 30,
             "name": "_acme-challenge.y.test",
             "seconds": 1.25,
-            "nameservers": ["ns1", "ns2"],
+            "nameservers": {"ns1": 0.5, "ns2": 1.25},
         },
         {"kind": "address", "at": "yesterday", "family": "ipv4", "old": None, "new": "192.0.2.1"},
         {"kind": "teleported", "at": NOW - 10, "where": {"nested": [1, 2]}},
@@ -160,13 +161,24 @@ def test_history_lines_of_another_version_never_break_the_page(tmp_path: Any) ->
     text = "\n".join(json_.dumps(line) for line in lines)
     text += '\n{"kind": "stopped", "at": Infinity, "pid": 1}\n'
     (tmp_path / "history.jsonl").write_text(text)
-    events = History(tmp_path).events()
-    assert [e.kind for e in events] == ["challenge_served", "challenge_served", "teleported"]
+    events = History(StateDir(tmp_path)).events()
+    assert [e.kind for e in events] == ["challenge_served", "teleported"]
 
     doc = snapshot(StatusBoard().live(), events, NOW, version="1", daemon=None)
     page = render_page(doc)
-    assert "served by all ? nameservers after ? s" in page
     assert "served by all 2 nameservers after 1.2 s" in page
     assert "teleported" in page
     terminal = render_text(doc, "the state dir")
     assert terminal.startswith("ddnsd 1: ")
+
+
+def test_set_aside_state_files_are_listed_on_the_page_and_in_the_terminal() -> None:
+    doc = rich_document()
+    assert doc["set_aside"] == ["acme-journal.json.corrupt-20261208T010000Z"]
+    page = render_page(doc)
+    assert "<h2>Set-aside state files</h2>" in page
+    assert "<li><code>acme-journal.json.corrupt-20261208T010000Z</code></li>" in page
+    assert "An ACME journal among them may list TXT values to remove from the zone by hand" in page
+    terminal = render_text(doc, "the state dir").splitlines()
+    assert "  acme-journal.json.corrupt-20261208T010000Z" in terminal
+    assert "<h2>Set-aside state files</h2>" not in render_page({**doc, "set_aside": []})

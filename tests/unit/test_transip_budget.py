@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from ddnsd.errors import ApiDeferred, TransipRateLimited
+from ddnsd.statefiles import StateDir
 from ddnsd.transip.budget import Budget, current_kind, requests_of
 from ddnsd.transip.ledger import ACME, DDNS, Ledger, Seen, admit, record_answer, reserve_of, used
 
@@ -217,7 +218,9 @@ class Clock:
 
 
 def budget(state: Path | None, clock: Clock, **kw: object) -> Budget:
-    return Budget(state, login="demo", api_url="https://api.test/v6", clock=clock, **kw)  # type: ignore[arg-type]
+    return Budget(
+        state and StateDir(state), login="demo", api_url="https://api.test/v6", clock=clock, **kw
+    )  # type: ignore[arg-type]
 
 
 HEADERS = {"X-Rate-Limit-Limit": "10", "X-Rate-Limit-Remaining": "9", "X-Rate-Limit-Reset": "10900"}
@@ -332,3 +335,40 @@ def test_answers_to_auth_teach_nothing(tmp_path: Path) -> None:
     }
     b.answered(b.take(), 201, full, counted=False)
     assert b.remaining() == 9  # the limit is learnt; the window is only our own request
+
+
+# (id, the file's fields changed from a good one, kept?) read back at NOW with window W
+BASE = {"version": 1, "login": "demo", "api_url": "u", "limit": 10, "sent": [NOW - 5]}
+READ_BACK = [
+    ("good", {}, True),
+    ("429 silence one window ahead", {"open_until": NOW + W + 1}, True),
+    ("429 silence past one window", {"open_until": NOW + W + 2}, False),
+    ("429 silence until 9999", {"open_until": 253402300799.0}, False),
+    ("a request sent by now", {"sent": [NOW + 1]}, True),
+    ("a request sent a day ahead", {"sent": [NOW + 86400]}, False),
+    ("reset one window ahead", {"seen": [1, NOW + W + 1, NOW - 5]}, True),
+    ("reset past one window", {"seen": [1, NOW + W + 2, NOW - 5]}, False),
+    ("limit as text", {"limit": "10"}, False),
+    ("limit zero", {"limit": 0}, False),
+    ("limit true", {"limit": True}, False),
+    ("a request sent at text", {"sent": ["x"]}, False),
+]
+
+
+@pytest.mark.parametrize(
+    ("change", "kept"), [c[1:] for c in READ_BACK], ids=[c[0] for c in READ_BACK]
+)
+def test_the_budget_file_is_read_back_within_its_window(
+    tmp_path: Path, change: dict[str, object], kept: bool
+) -> None:
+    """A 429's silence and TransIP's reset are believed up to one window ahead, requests
+    up to now (a second's margin), when the file is read back; past that the file is set
+    aside and the budget starts afresh, so a stamp far ahead never defers work."""
+    budget = Budget(StateDir(tmp_path), login="demo", api_url="u", window=W, clock=lambda: NOW)
+    assert budget.file is not None
+    data = {"seen": None, "open_until": None, **BASE, **change}
+    budget.file.path.write_text(json.dumps(data))
+    _, in_use, _ = budget.window_state()
+    aside = list(tmp_path.glob(f"{budget.file.path.name}.corrupt-*"))
+    assert (aside == []) is kept
+    assert in_use == (len(data["sent"]) if kept else 0)  # type: ignore[arg-type]

@@ -43,7 +43,7 @@ def cache_at(tmp_path: Path) -> TokenCache:
 LOADS: list[tuple[str, dict[str, Any], Token | None, bool]] = [
     ("good", GOOD, Token("eyJ0.eyJ1.c2ln", 2000.0, 3000.0), False),
     ("due-for-renewal", {**GOOD, "renew_at": NOW}, None, False),
-    ("other-login", {**GOOD, "login": "other"}, None, False),
+    ("other-login", {**GOOD, "login": "other"}, None, True),
     ("token-not-a-string", {**GOOD, "token": 5}, None, True),
     ("token-empty", {**GOOD, "token": ""}, None, True),
     ("token-not-latin1", {**GOOD, "token": "abc\u2019def"}, None, True),
@@ -63,30 +63,34 @@ def test_load(
     token: Token | None,
     warned: bool,
 ) -> None:
-    """A token that could not be sent in a header is ignored like any malformed content
-    (and never logged): the next token request replaces the file."""
+    """A token that could not be sent in a header is unusable like any malformed content
+    (and never logged): the file is set aside, the next token request writes a new one."""
     cache = cache_at(tmp_path)
-    cache.path.write_text(json.dumps(record, ensure_ascii=False), encoding="utf-8")
+    text = json.dumps(record, ensure_ascii=False)
+    cache.path.write_text(text, encoding="utf-8")
     with caplog.at_level(logging.WARNING):
         assert cache.load(NOW) == token
-    assert ("ignoring the malformed token cache" in caplog.text) is warned
+    aside = list(tmp_path.glob(f"{cache.path.name}.corrupt-*"))
+    assert (f"set aside {cache.path} as " in caplog.text) is warned
+    assert [p.read_text(encoding="utf-8") for p in aside] == ([text] if warned else [])
     assert "abc" not in caplog.text
 
 
 @pytest.mark.parametrize(
-    ("held", "refused", "removed"),
+    ("held", "refused", "left"),
     [
-        ("eyJ0.eyJ1.c2ln", "eyJ0.eyJ1.c2ln", True),
-        ("eyJ0.eyJ1.c2ln", "eyJ0.eyJ1.other", False),
-        ("abc\u00e9", "eyJ0.eyJ1.c2ln", False),
-        (5, "eyJ0.eyJ1.c2ln", False),
+        ("eyJ0.eyJ1.c2ln", "eyJ0.eyJ1.c2ln", []),
+        ("eyJ0.eyJ1.c2ln", "eyJ0.eyJ1.other", ["file"]),
+        ("abc\u00e9", "eyJ0.eyJ1.c2ln", ["corrupt"]),
+        (5, "eyJ0.eyJ1.c2ln", ["corrupt"]),
     ],
     ids=["same", "other", "held-not-ascii", "held-not-a-string"],
 )
-def test_discard(tmp_path: Path, held: object, refused: str, removed: bool) -> None:
-    """Only the refused token's file goes; a file holding something else stays, and a
-    non-ASCII token in it is no TypeError from compare_digest."""
+def test_discard(tmp_path: Path, held: object, refused: str, left: list[str]) -> None:
+    """Only the refused token's file goes; a file holding another token stays, one that
+    is no token at all is set aside (and no TypeError from compare_digest)."""
     cache = cache_at(tmp_path)
     cache.path.write_text(json.dumps({**GOOD, "token": held}, ensure_ascii=False))
     cache.discard(refused)
-    assert cache.path.exists() is not removed
+    kept = ["corrupt" if ".corrupt-" in p.name else "file" for p in tmp_path.iterdir()]
+    assert kept == left
