@@ -208,7 +208,8 @@ def test_in_process_present_with_a_cached_token_parses_no_key(
     emulator: EmulatorHandle, tmp_path: Path
 ) -> None:
     """No daemon: the hook works in-process on the fast config reader; with the token
-    cached it needs neither pydantic nor the key's parsing (cryptography), only requests."""
+    cached it needs neither pydantic nor the key's parsing (cryptography), only requests
+    (TransIP) and dnspython (the nameservers)."""
     config = hook_config(tmp_path, emulator)
     config.write_text(config.read_text().replace("[http]\n", '[http]\nsocket = ""\n', 1))
     program = (
@@ -229,7 +230,7 @@ def test_in_process_present_with_a_cached_token_parses_no_key(
         for value in ("first-value", "second-value")
     ]
     assert runs[0].stdout.startswith("0 "), runs[0].stderr  # got the token: parsed the key
-    assert runs[1].stdout.strip() == "0 ['requests']", runs[1].stderr
+    assert runs[1].stdout.strip() == "0 ['requests', 'dns']", runs[1].stderr
     assert sorted(acme_values(emulator)) == ["first-value", "second-value"]
     assert emulator.request_count("POST", "/v6/auth") == 1
 
