@@ -41,7 +41,7 @@ from ddnsd.reconcile.applier import DnsApi
 from ddnsd.reconcile.engine import Engine
 from ddnsd.reconcile.memory import Memory
 from ddnsd.reconcile.result import RoundResult
-from ddnsd.transip.budget import Budget
+from ddnsd.transip.budget import DDNS, Budget
 from ddnsd.transip.client import TransipClient, make_client
 
 DOMAINS = [f"d{i:04d}.test" for i in range(1000)]
@@ -128,6 +128,7 @@ def _engine(
         keys.private_key_path,
         cache_dir=state or token_cache,
         budget=budget,
+        kind=DDNS,
     )
     host, port = emu.dns_address
     api: DnsApi = client if state is not None else _Today(client)
