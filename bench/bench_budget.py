@@ -42,7 +42,7 @@ from ddnsd.reconcile.engine import Engine
 from ddnsd.reconcile.memory import Memory
 from ddnsd.reconcile.result import RoundResult
 from ddnsd.statefiles import StateDir
-from ddnsd.transip.budget import Budget
+from ddnsd.transip.budget import DDNS, Budget
 from ddnsd.transip.client import TransipClient, make_client
 
 DOMAINS = [f"d{i:04d}.test" for i in range(1000)]
@@ -129,6 +129,7 @@ def _engine(
         keys.private_key_path,
         cache_dir=state or token_cache,
         budget=budget,
+        kind=DDNS,
     )
     host, port = emu.dns_address
     api: DnsApi = client if state is not None else _Today(client)

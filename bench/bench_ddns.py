@@ -26,6 +26,7 @@ from ddnsd.emulator.keys import KeyPair, write_keypair
 from ddnsd.emulator.server import Emulator, EmulatorConfig
 from ddnsd.model import RecordSpec
 from ddnsd.reconcile.engine import Engine
+from ddnsd.transip.budget import DDNS
 from ddnsd.transip.client import make_client
 
 PY = sys.executable
@@ -60,7 +61,9 @@ def api_cost(keys: KeyPair, hours: int = 24) -> list[tuple[str, float, str]]:
     emu.start()
     try:
         now = [0.0]
-        client = make_client(emu.api_url, "bench", keys.private_key_path, clock=lambda: now[0])
+        client = make_client(
+            emu.api_url, "bench", keys.private_key_path, clock=lambda: now[0], kind=DDNS
+        )
         spec = RecordSpec("example.test", "home", "A", 300)
         host, port = emu.dns_address
         engine = Engine(

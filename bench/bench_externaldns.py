@@ -33,6 +33,8 @@ from ddnsd.externaldns.mapping import MEDIA_TYPE, Policy
 from ddnsd.externaldns.provider import Protected, Provider
 from ddnsd.externaldns.view import ZoneView
 from ddnsd.model import DnsEntry
+from ddnsd.statefiles import StateDir
+from ddnsd.transip.budget import DDNS
 from ddnsd.transip.client import make_client
 from ddnsd.web.server import serve
 
@@ -94,9 +96,9 @@ def run(keys: KeyPair, refresh: float) -> tuple[int, int, int, int, float]:
     emu = Emulator(EmulatorConfig(users={"bench": keys.public_pem}, domains=DOMAINS)).start()
     _seed(emu)
     state = Path(tempfile.mkdtemp(prefix="ddnsd-bench-xdns-"))
-    client = make_client(emu.api_url, "bench", keys.private_key_path, cache_dir=state)
+    client = make_client(emu.api_url, "bench", keys.private_key_path, cache_dir=state, kind=DDNS)
     clock = _SimulatedClock(0.0)
-    zones = AccountDomains(client, state, zones=DOMAINS)
+    zones = AccountDomains(client, StateDir(state), zones=DOMAINS)
     provider = Provider(
         client, zones.allowed_zones, ZoneView(client, refresh, clock), Policy(), Protected()
     )

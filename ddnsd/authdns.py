@@ -1,7 +1,8 @@
 """Ask a zone's authoritative nameservers directly (no recursive cache in between).
 
-Questions go out through :mod:`ddnsd.dnswire` (standard library); dnspython's resolver is
-loaded only to find a zone's NS records when no ``[dns] nameservers`` are configured.
+One question to one server with dnspython (``dns.message`` + ``dns.query``: UDP, and TCP
+when the answer is truncated); its recursive resolver only finds a zone's NS records when
+no ``[dns] nameservers`` are configured.
 
 Shared by the DDNS drift check (``reconcile/engine.py``) and ACME propagation
 (``acme/propagation.py``). Nameservers come from the ``[dns] nameservers`` override
@@ -14,7 +15,15 @@ from __future__ import annotations
 import socket
 from dataclasses import dataclass
 
-from ddnsd import dnswire
+import dns.exception
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdata
+import dns.rdtypes.txtbase
+import dns.resolver
+
 from ddnsd.detect.spec import split_server
 from ddnsd.errors import DdnsdError
 
@@ -67,9 +76,6 @@ def authoritative_servers(
     """The servers to ask for ``zone``: the override when given, else NS + addresses."""
     if override:
         return [parse_server(s) for s in override]
-    import dns.exception
-    import dns.resolver
-
     resolver = dns.resolver.Resolver()
     resolver.lifetime = timeout
     try:
@@ -110,28 +116,46 @@ def query(
     rcodes raise :class:`DdnsdError` naming the server. ``recursion=True`` asks a resolver
     (address detection) and accepts the answer at the end of a CNAME chain.
     """
+    family = socket.AF_INET6 if ":" in server.address else socket.AF_INET
     try:
-        kind = dnswire.type_code(rdtype)
-        answer = dnswire.exchange(
-            server.address,
-            server.port,
-            fqdn,
-            rdtype,
-            rdclass,
-            rd=recursion,  # without it we ask the authority itself
-            timeout=timeout,
-        )
-    except TimeoutError:
+        request = dns.message.make_query(fqdn, rdtype, rdclass)
+        if not recursion:  # without it we ask the authority itself
+            request.flags &= ~dns.flags.RD
+        # connected, so a closed port is "connection refused" at once, not a timeout
+        with socket.socket(family, socket.SOCK_DGRAM) as udp:
+            udp.setblocking(False)  # as dns.query wants a socket it is given
+            udp.connect((server.address, server.port))
+            answer, _tcp = dns.query.udp_with_fallback(
+                request,
+                server.address,
+                timeout,
+                server.port,
+                udp_sock=udp,
+                ignore_errors=True,  # a malformed or foreign reply: keep waiting
+            )
+    except dns.exception.Timeout:
         raise DdnsdError(
             f"no answer from {server} within {timeout:g} s for {fqdn} {rdtype}"
         ) from None
-    except (OSError, ValueError) as exc:
-        raise DdnsdError(f"nameserver {server} did not answer for {fqdn} {rdtype}: {exc}") from exc
-    if answer.rcode == dnswire.NXDOMAIN:
+    except (OSError, dns.exception.DNSException) as exc:
+        raise DdnsdError(f"nameserver {server} did not answer for {fqdn} {rdtype}: {exc}") from None
+    if answer.rcode() == dns.rcode.NXDOMAIN:
         return Values()
-    if answer.rcode != 0:
-        rcode = dnswire.RCODES.get(answer.rcode, str(answer.rcode))
+    if answer.rcode() != dns.rcode.NOERROR:
+        rcode = dns.rcode.to_text(answer.rcode())
         raise DdnsdError(f"nameserver {server} answered {rcode} for {fqdn} {rdtype}")
-    qname = fqdn.rstrip(".").lower() + "."
-    found = [r for r in answer.records if r.type == kind and (recursion or r.name == qname)]
-    return Values([r.value for r in found], min((r.ttl for r in found), default=None))
+    kind, qname = request.question[0].rdtype, request.question[0].name
+    found = [
+        rrset
+        for rrset in answer.answer
+        if rrset.rdtype == kind and (recursion or rrset.name == qname)
+    ]
+    values = [_text(rdata) for rrset in found for rdata in rrset]
+    return Values(values, min((rrset.ttl for rrset in found), default=None))
+
+
+def _text(rdata: dns.rdata.Rdata) -> str:
+    """A TXT record's strings joined; any other record in its presentation form."""
+    if isinstance(rdata, dns.rdtypes.txtbase.TXTBase):
+        return b"".join(rdata.strings).decode("utf-8", "replace")
+    return rdata.to_text()

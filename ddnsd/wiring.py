@@ -66,7 +66,7 @@ def make_client(
     every ddnsd process through the state dir (``on_deferred(kind, until)`` hears each
     time it makes work wait). Its requests are "ddns" work; see ``for_kind``.
     ``cache=False`` neither creates the state dir nor keeps a token or a shared budget."""
-    from ddnsd.transip.budget import Budget
+    from ddnsd.transip.budget import DDNS, Budget
     from ddnsd.transip.client import make_client as _make
 
     t = settings.transip
@@ -91,6 +91,7 @@ def make_client(
         access_token_file=t.access_token_file,
         expiration_time=t.token_lifetime,
         budget=budget,
+        kind=DDNS,
     )
 
 

@@ -195,10 +195,15 @@ def text_reply(handler: BaseHTTPRequestHandler, status: int, body: bytes) -> Non
 def challenge_service(emulator: Any, state_dir: Path, **overrides: Any) -> Any:
     """The real ChallengeService for example.test on ``emulator``, polling its DNS quickly."""
     from ddnsd.acme.service import ChallengeService
+    from ddnsd.transip.budget import ACME
     from ddnsd.transip.client import make_client
 
     client = make_client(
-        emulator.api_url, emulator.login, emulator.private_key_path, cache_dir=state_dir
+        emulator.api_url,
+        emulator.login,
+        emulator.private_key_path,
+        cache_dir=state_dir,
+        kind=ACME,
     )
     settings: dict[str, Any] = {
         "zones": ["example.test"],

@@ -23,13 +23,7 @@ import socket
 from dataclasses import dataclass
 
 import dns.exception
-import dns.flags
-import dns.message
 import dns.name
-import dns.query
-import dns.rcode
-import dns.rdataclass
-import dns.rdatatype
 
 from ddnsd import authdns
 from ddnsd.authdns import Nameserver

@@ -52,8 +52,9 @@ _AUTH_PATH = "/auth"
 class TokenSource(Protocol):
     """Where the client gets its bearer token from."""
 
-    def token(self) -> str:
-        """A token that is valid now (fetching or renewing one if needed)."""
+    def token(self, kind: str) -> str:
+        """A token that is valid now (fetching or renewing one if needed: that ``/auth``
+        request is charged to ``kind``, the work that needs the token)."""
         ...
 
     def invalidate(self, token: str) -> None:
@@ -139,7 +140,7 @@ class KeyAuth:
 
     # -- TokenSource
 
-    def token(self) -> str:
+    def token(self, kind: str) -> str:
         with self._lock:
             now = self._clock()
             current = self._current
@@ -153,7 +154,7 @@ class KeyAuth:
                 log.debug("reusing the cached TransIP access token for login '%s'", self.login)
                 return cached.value
             try:
-                token = self._fetch()
+                token = self._fetch(kind)
                 self._problem = None
                 return token
             except TransipError as exc:
@@ -209,10 +210,14 @@ class KeyAuth:
             "global_key": self.global_key,
         }
 
-    def _fetch(self) -> str:
+    def _fetch(self, kind: str) -> str:
         body = dumps(self.auth_body())  # serialized once: these bytes are signed AND sent
         answer = self.transport.send(
-            "POST", _AUTH_PATH, body=body, headers={"Signature": sign(body, self.signing_key())}
+            "POST",
+            _AUTH_PATH,
+            kind=kind,
+            body=body,
+            headers={"Signature": sign(body, self.signing_key())},
         )
         if answer.status == 0:
             raise TransipUnavailable(
@@ -295,7 +300,7 @@ class StaticTokenAuth:
             )
         return token
 
-    def token(self) -> str:
+    def token(self, kind: str) -> str:
         with self._lock:
             if self._token is None:
                 token = self._read()

@@ -21,8 +21,8 @@ certificate renewal; a 429 opens the circuit until ``X-Rate-Limit-Reset``: nothi
 kind is sent, by any process, until then (logged once per process per opening).
 
 A refused request raises :class:`~ddnsd.errors.ApiDeferred` carrying ``until``; nothing
-is sent. The kind of a request comes from :func:`requests_of` (the client of a kind sets
-it around each call, so the ``/auth`` it may need is charged to the same kind).
+is sent. The transport names the kind of every request it asks for (the client's kind,
+also for the ``/auth`` a call may need).
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextvars import ContextVar
 from typing import Annotated
 
 import pydantic
@@ -59,23 +58,7 @@ from ddnsd.transip.ledger import (
 
 log = logging.getLogger(__name__)
 
-__all__ = ["ACME", "DDNS", "Budget", "current_kind", "requests_of"]
-
-_kind: ContextVar[str] = ContextVar("ddnsd_request_kind", default=DDNS)
-
-
-@contextlib.contextmanager
-def requests_of(kind: str) -> Iterator[None]:
-    """Charge the requests made inside this block (in this thread) to ``kind``."""
-    token = _kind.set(kind)
-    try:
-        yield
-    finally:
-        _kind.reset(token)
-
-
-def current_kind() -> str:
-    return _kind.get()
+__all__ = ["ACME", "DDNS", "Budget"]
 
 
 def _past(value: float, info: pydantic.ValidationInfo) -> float:
@@ -151,10 +134,9 @@ class Budget:
 
     # -- what the transport calls
 
-    def take(self, kind: str | None = None) -> float:
-        """Count one request of ``kind`` (default: :func:`current_kind`) about to be sent;
-        its send time. Raises :class:`ApiDeferred` (and counts nothing) when it must wait."""
-        kind = kind or current_kind()
+    def take(self, kind: str) -> float:
+        """Count one request of ``kind`` about to be sent; its send time. Raises
+        :class:`ApiDeferred` (and counts nothing) when it must wait."""
         with self._ledger(write=True) as (ledger, now):
             until = admit(ledger, now, kind, window=self.window, reserve=self.acme_reserve)
             if until is None:

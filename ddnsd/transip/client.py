@@ -1,13 +1,19 @@
-"""TransIP REST API v6 client: one method per endpoint.
+"""TransIP REST API v6 client: one method per endpoint, and ``_call``, where every API
+call goes out.
 
-Every call goes through ``TransipClient._request`` → ``calls.Caller`` (token, retry
-decisions from ``retry.decide``, where the retry rules are written down) → the shared
+An endpoint method names a path and shapes a body; ``TransipClient._call`` does the rest
+in one loop: a token from the ``TokenSource``, one request through the shared
 ``http.Transport`` (session, timeout, headers, observer, rate-limit headers, request
-count, request budget). The endpoint methods below only name a path and shape a body.
+count, request budget), and ``retry.decide`` on what it got (the retry rules are written
+down there) — log, sleep, renew the token, raise, or return the answer.
 
-A client charges its requests to one kind of work in the budget ("ddns" by default);
-``for_kind("acme")`` is a view of the same client (one transport, token and budget) whose
-requests are ACME's, so the reserve kept for certificates is used by them alone.
+Every client charges its requests to one kind of work ("ddns" or "acme"), given when it
+is made; ``for_kind`` is a view of the same client (one transport, token and budget)
+whose requests are another kind's, so the reserve kept for certificates is used by ACME
+alone. The kind goes with each request, the ``/auth`` a call may need included. A 429,
+or a budget that says wait, ends the call with :class:`~ddnsd.errors.ApiDeferred`
+(``until``: when TransIP may be asked again); the caller decides whether to wait or to
+defer its work.
 
 There is deliberately no method for replacing a whole zone: ddnsd touches only the
 entries it owns.
@@ -16,6 +22,7 @@ entries it owns.
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import random
 import time
@@ -23,29 +30,43 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypedDict, Unpack
 
-import requests
-
-from ddnsd.errors import ConfigError
+from ddnsd.errors import ApiDeferred, ConfigError, TransipError
 from ddnsd.model import DnsEntry
 from ddnsd.transip.auth import KeyAuth, StaticTokenAuth, TokenSource
 from ddnsd.transip.budget import Budget
-from ddnsd.transip.calls import Caller
 from ddnsd.transip.http import Observer, Transport, fill
-from ddnsd.transip.retry import Policy
+from ddnsd.transip.ledger import MARGIN, NO_RESET_WAIT
+from ddnsd.transip.retry import (
+    Done,
+    Exchange,
+    Fail,
+    Policy,
+    Progress,
+    Renew,
+    Retry,
+    advance,
+    decide,
+    reset_text,
+)
 from ddnsd.transip.wire import (
     RateLimit,
     TransipBadResponse,
+    decode_json,
     domain_names_from_json,
     dumps,
     entries_from_json,
     entry_to_json,
+    make_error,
     next_page_query,
     ping_from_json,
 )
 
 __all__ = ["TransipClient", "make_client"]
 
+log = logging.getLogger(__name__)
+
 _MAX_PAGES = 10_000
+_DNS = "/domains/{domain}/dns"
 
 
 class ClientOptions(TypedDict, total=False):
@@ -65,9 +86,11 @@ class TransipClient:
 
     Build it with the ``Transport`` its token source uses, so ``request_count`` (every
     request, ``/auth`` included) and ``rate_limit`` (the last ``X-Rate-Limit-*`` headers)
-    cover both. ``backoff_base``/``backoff_cap`` (seconds) shape the retry backoff; a 429
-    is never waited for here (``ApiDeferred``: the caller decides). ``sleep``, ``rand``
-    and ``clock`` (wall clock) are there for tests.
+    cover both. ``kind`` ("ddns"/"acme") is the work its requests are charged to in the
+    budget. ``backoff_base``/``backoff_cap`` (seconds) shape the retry backoff; a 429 is
+    never waited for here (``ApiDeferred``: the caller decides). ``sleep`` waits between
+    attempts, ``rand`` draws the backoff jitter and ``clock`` is the wall clock the
+    rate-limit reset is compared with (all three there for tests).
     """
 
     def __init__(
@@ -75,6 +98,7 @@ class TransipClient:
         transport: Transport,
         auth: TokenSource,
         *,
+        kind: str,
         test_mode: bool = False,
         max_retries: int = 4,
         backoff_base: float = 0.5,
@@ -85,28 +109,25 @@ class TransipClient:
     ) -> None:
         self.transport = transport
         self.auth = auth
+        self.kind = kind
         self.test_mode = test_mode
-        policy = Policy(
+        self.policy = Policy(
             max_retries=max(0, max_retries),
             backoff_base=backoff_base,
             backoff_cap=backoff_cap,
             api_url=transport.api_url,
         )
-        self._caller = Caller(transport, auth, policy, sleep=sleep, rand=rand, clock=clock)
+        self._sleep = sleep
+        self._rand = rand
+        self._clock = clock
 
     def __repr__(self) -> str:
         return f"TransipClient({self.api_url!r}, test_mode={self.test_mode}, kind={self.kind!r})"
 
-    @property
-    def kind(self) -> str:
-        """The work this client's requests are charged to in the budget."""
-        return self._caller.kind
-
     def for_kind(self, kind: str) -> TransipClient:
         """This client (same transport, token and budget) charging its requests to ``kind``."""
         view = copy.copy(self)
-        view._caller = copy.copy(self._caller)
-        view._caller.kind = kind
+        view.kind = kind
         return view
 
     def budget_until(self, count: int = 1) -> float | None:
@@ -121,7 +142,7 @@ class TransipClient:
 
     @property
     def max_retries(self) -> int:
-        return self._caller.policy.max_retries
+        return self.policy.max_retries
 
     @property
     def rate_limit(self) -> RateLimit:
@@ -143,7 +164,7 @@ class TransipClient:
 
     # ------------------------------------------------------------------ requests
 
-    def _request(
+    def _call(
         self,
         method: str,
         template: str,
@@ -151,44 +172,105 @@ class TransipClient:
         params: Mapping[str, str] | None = None,
         query: Mapping[str, str] | None = None,
         body: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any] | None:
-        """Send one API call (``Caller.call``); writes carry ``?test=1`` in test mode.
+    ) -> dict[str, Any]:
+        """Send one API call until it is done or fails for good; writes carry ``?test=1``
+        in test mode.
 
         ``template`` is the path below the API URL with ``{name}`` placeholders filled
-        from ``params``; it is what the observer sees.
+        from ``params``; it is what the observer sees. Returns the decoded JSON object
+        (``{}`` for a write's empty 201/204 answer; a GET's must hold one). Raises the
+        ``TransipError`` family (``ApiDeferred`` for a 429 or a budget that says wait).
         """
-        query_params = dict(query or {})
+        path = fill(template, params)
+        sent_query = dict(query or {})
         if self.test_mode and method != "GET":
-            query_params["test"] = "1"
-        return self._caller.call(
-            method,
-            template,
-            path=fill(template, params),
-            query=query_params,
-            body=dumps(body) if body is not None else None,
-        )
-
-    def _get(
-        self,
-        template: str,
-        *,
-        params: Mapping[str, str] | None = None,
-        query: Mapping[str, str] | None = None,
-    ) -> dict[str, Any]:
-        data = self._request("GET", template, params=params, query=query)
-        if data is None:
-            raise TransipBadResponse(
-                200, "unexpected answer: the body is empty", method="GET", path=template
+            sent_query["test"] = "1"
+        data = dumps(body) if body is not None else None
+        progress = Progress()
+        while True:
+            try:
+                token = self.auth.token(self.kind)
+            except ApiDeferred:
+                raise
+            except TransipError as exc:
+                if exc.status == 429:
+                    raise self._silenced(exc.message, "POST", "/auth") from None
+                got = Exchange(method, exc.status, exc.message, for_token=True)
+                decision = decide(got, progress, self.policy, now=self._clock(), rand=self._rand())
+                if not isinstance(decision, Retry):
+                    raise  # the token source's own error, with its final text
+                self._pause(decision, "POST", "/auth", progress)
+                progress = advance(progress, got, decision)
+                continue
+            answer = self.transport.send(
+                method,
+                template,
+                kind=self.kind,
+                path=path,
+                query=sent_query,
+                body=data,
+                headers={"Authorization": f"Bearer {token}"},
             )
-        return data
+            got = Exchange(
+                method,
+                answer.status,
+                answer.message,
+                may_have_arrived=answer.may_have_arrived,
+                reset=self.transport.rate_limit.reset,
+            )
+            decision = decide(got, progress, self.policy, now=self._clock(), rand=self._rand())
+            if isinstance(decision, Done):
+                if decision.gone_already:
+                    log.info(
+                        "TransIP %s %s: %s after an earlier attempt got no answer; that "
+                        "attempt removed it",
+                        method,
+                        path,
+                        got.message,
+                    )
+                    return {}
+                if answer.body.strip():
+                    return decode_json(answer.body, method=method, path=path, status=answer.status)
+                if method == "GET":
+                    raise TransipBadResponse(
+                        answer.status,
+                        "unexpected answer: the body is empty",
+                        method=method,
+                        path=template,
+                    )
+                return {}
+            if isinstance(decision, Fail):
+                if decision.status == 429:
+                    raise self._silenced(decision.message, method, path)
+                raise make_error(
+                    decision.status, decision.message, method=method, path=path, hint=decision.hint
+                )
+            if isinstance(decision, Renew):
+                log.info("TransIP %s %s: %s; getting a new access token", method, path, got.message)
+                self.auth.invalidate(token)
+            else:
+                self._pause(decision, method, path, progress)
+            progress = advance(progress, got, decision)
 
-    def _write_entry(self, method: str, domain: str, entry: DnsEntry) -> None:
-        self._request(
-            method,
-            "/domains/{domain}/dns",
-            params={"domain": domain},
-            body={"dnsEntry": entry_to_json(entry)},
+    def _silenced(self, message: str, method: str, path: str) -> ApiDeferred:
+        """A 429: the call ends here; ``until`` is the reset (the budget's circuit too)."""
+        now, reset = self._clock(), self.transport.rate_limit.reset
+        until = reset + MARGIN if reset is not None else now + NO_RESET_WAIT
+        return ApiDeferred(
+            until, self.kind, message, method=method, path=path, hint=reset_text(reset, now)
         )
+
+    def _pause(self, retry: Retry, method: str, path: str, progress: Progress) -> None:
+        log.warning(
+            "TransIP %s %s: %s; retrying in %.1f s (retry %d of %d)",
+            method,
+            path,
+            retry.why,
+            retry.delay,
+            progress.attempt + 1,
+            self.policy.max_retries,
+        )
+        self._sleep(retry.delay)
 
     # ------------------------------------------------------------------ endpoints
 
@@ -197,7 +279,7 @@ class TransipClient:
 
         Seed: General > ApiTest > API Test.
         """
-        return ping_from_json(self._get("/api-test"), path="/api-test")
+        return ping_from_json(self._call("GET", "/api-test"), path="/api-test")
 
     def list_domains(self, page_size: int | None = None) -> list[str]:
         """``GET /domains``: every domain name of the account, following ``_links`` pages.
@@ -209,15 +291,15 @@ class TransipClient:
         Seed: Domains > Domains > List all domains.
         """
         query: dict[str, str] = {"pageSize": str(page_size)} if page_size else {}
-        return _every_page(lambda q: self._get("/domains", query=q), query)
+        return _every_page(lambda q: self._call("GET", "/domains", query=q), query)
 
     def list_dns_entries(self, domain: str) -> list[DnsEntry]:
         """``GET /domains/{domain}/dns``: every entry of the zone, in TransIP's order.
 
         Seed: Domains > DNS > List all DNS entries for a domain.
         """
-        path = "/domains/{domain}/dns"
-        return entries_from_json(self._get(path, params={"domain": domain}), path=path)
+        data = self._call("GET", _DNS, params={"domain": domain})
+        return entries_from_json(data, path=_DNS)
 
     def add_dns_entry(self, domain: str, entry: DnsEntry) -> None:
         """``POST /domains/{domain}/dns``: add one entry beside the existing ones.
@@ -227,7 +309,7 @@ class TransipClient:
 
         Seed: Domains > DNS > Add a new single DNS entry to a domain.
         """
-        self._write_entry("POST", domain, entry)
+        self._call("POST", _DNS, params={"domain": domain}, body={"dnsEntry": entry_to_json(entry)})
 
     def update_dns_entry(self, domain: str, entry: DnsEntry) -> None:
         """``PATCH /domains/{domain}/dns``: set the content of the one entry matching
@@ -235,7 +317,9 @@ class TransipClient:
 
         Seed: Domains > DNS > Update single DNS entry.
         """
-        self._write_entry("PATCH", domain, entry)
+        self._call(
+            "PATCH", _DNS, params={"domain": domain}, body={"dnsEntry": entry_to_json(entry)}
+        )
 
     def delete_dns_entry(self, domain: str, entry: DnsEntry) -> None:
         """``DELETE /domains/{domain}/dns``: remove one entry equal to ``entry`` in all four
@@ -243,7 +327,9 @@ class TransipClient:
 
         Seed: Domains > DNS > Remove a DNS entry from a domain.
         """
-        self._write_entry("DELETE", domain, entry)
+        self._call(
+            "DELETE", _DNS, params={"domain": domain}, body={"dnsEntry": entry_to_json(entry)}
+        )
 
 
 def _every_page(
@@ -286,6 +372,7 @@ def make_client(
     read_only: bool = False,
     expiration_time: str = "1 hour",
     budget: Budget | None = None,
+    kind: str,
     **options: Unpack[ClientOptions],
 ) -> TransipClient:
     """A client with the token source the settings ask for, both on one ``Transport``.
@@ -293,12 +380,11 @@ def make_client(
     ``access_token_file`` (a token from the control panel) wins over the key; otherwise
     ``login`` + ``private_key_path`` sign ``/auth`` requests. Key problems raise
     ``ConfigError`` here, before any request is made. ``budget`` (None: none) is asked
-    before every request. ``options`` go to ``TransipClient``; its ``clock`` is also the
-    one the token schedule is kept on. The client's requests are "ddns" work.
+    before every request; ``kind`` is the work the client's requests are charged to.
+    ``options`` go to ``TransipClient``; its ``clock`` is also the one the token schedule
+    is kept on.
     """
-    transport = Transport(
-        api_url, timeout=timeout, observer=observer, session=requests.Session(), budget=budget
-    )
+    transport = Transport(api_url, timeout=timeout, observer=observer, budget=budget)
     auth: TokenSource
     if access_token_file is not None:
         auth = StaticTokenAuth(access_token_file)
@@ -319,4 +405,4 @@ def make_client(
             cache_dir=cache_dir,
             clock=options.get("clock", time.time),
         )
-    return TransipClient(transport, auth, **options)
+    return TransipClient(transport, auth, kind=kind, **options)

@@ -4,13 +4,13 @@
 the standard headers, counting requests, the observer (metrics), the ``X-Rate-Limit-*``
 headers, the request budget, and turning a request that got no answer into a reason. It
 never raises for an HTTP status or a lost connection: it returns an ``Answer`` (status 0
-when none arrived) and the caller decides (``retry.decide`` for API calls, ``KeyAuth`` for
-tokens).
+when none arrived) and the caller decides (``TransipClient._call`` for API calls,
+``KeyAuth`` for tokens).
 
 The one thing it raises: :class:`~ddnsd.errors.ApiDeferred` when the request budget
-(budget.py, shared by every ddnsd process of the login) refuses a request; nothing is sent
-then. ``_before_sending`` asks the budget before every request leaves, ``_answered`` feeds
-it every answer.
+(budget.py, shared by every ddnsd process of the login) refuses a request of the ``kind``
+it is sent for; nothing is sent then. The budget is asked before every request leaves and
+learns from every answer.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def describe_failure(exc: BaseException, timeout: float) -> tuple[str, bool]:
     unresolvable host, connect timeout, a certificate that failed verification): then
     TransIP cannot have seen the request. After the request was written (read timeout,
     reset, dropped connection, TLS failing while the answer was read) it may have been
-    applied, which matters for POST (see ``client.TransipClient._request``).
+    applied, which matters for POST (see ``retry``).
     """
     if isinstance(exc, requests.exceptions.ConnectTimeout):
         return f"connecting timed out after {timeout:g} s", False
@@ -137,7 +137,6 @@ class Transport:
         *,
         timeout: float = 10.0,
         observer: Observer | None = None,
-        session: requests.Session | None = None,
         budget: Budget | None = None,
     ) -> None:
         self.api_url = api_url.rstrip("/")
@@ -145,7 +144,7 @@ class Transport:
         self.observer = observer
         self.budget = budget
         self.rate_limit = RateLimit()
-        self._session = session or requests.Session()
+        self._session = requests.Session()
         self._sent = 0
         self._lock = threading.Lock()
 
@@ -165,24 +164,26 @@ class Transport:
         method: str,
         template: str,
         *,
+        kind: str,
         path: str | None = None,
         query: Mapping[str, str] | None = None,
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
-        kind: str | None = None,
     ) -> Answer:
         """Send one request to ``api_url + path`` (``path`` defaults to ``template``).
 
-        ``template`` is what the observer sees; ``headers`` are added to the standard ones
-        (``Authorization``, ``Signature``); ``Content-Type`` goes with a ``body``. ``kind``
-        ("ddns"/"acme", default: ``budget.current_kind()``) is what the budget charges.
-        Raises ``ApiDeferred`` (nothing sent) when the budget says wait.
+        ``template`` is what the observer sees; ``kind`` ("ddns"/"acme") is the work the
+        budget charges it to; ``headers`` are added to the standard ones
+        (``Authorization``, ``Signature``); ``Content-Type`` goes with a ``body``. Raises
+        ``ApiDeferred`` (nothing sent) when the budget says wait.
         """
         sent_headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if body is not None:
             sent_headers["Content-Type"] = "application/json"
         sent_headers.update(headers or {})
-        sent_at = self._before_sending(kind)
+        sent_at = self.budget.take(kind) if self.budget is not None else time.time()
+        with self._lock:
+            self._sent += 1
         started = time.monotonic()
         try:
             response = self._session.request(
@@ -197,26 +198,15 @@ class Transport:
             self._observe(method, template, 0, time.monotonic() - started)
             reason, may_have_arrived = describe_failure(exc, self.timeout)
             return Answer(0, reason=reason, may_have_arrived=may_have_arrived)
-        self._observe(method, template, response.status_code, time.monotonic() - started)
-        self._answered(template, response.status_code, response.headers, sent_at)
-        return Answer(response.status_code, response.content, response.reason or "")
-
-    def _before_sending(self, kind: str | None) -> float:
-        """Runs before every request leaves: the budget counts it (or raises); its send time."""
-        sent_at = self.budget.take(kind) if self.budget is not None else time.time()
-        with self._lock:
-            self._sent += 1
-        return sent_at
-
-    def _answered(
-        self, template: str, status: int, headers: Mapping[str, str], sent_at: float
-    ) -> None:
-        """Runs after every answer: the headers and the budget learn from it. An answer to
-        ``/auth`` or a 401 comes before TransIP knows the login: its headers count nothing."""
-        self.rate_limit.update(headers)
+        status = response.status_code
+        self._observe(method, template, status, time.monotonic() - started)
+        self.rate_limit.update(response.headers)
         if self.budget is not None:
+            # an answer to /auth or a 401 comes before TransIP knows the login: its
+            # headers describe no login's window
             counted = template != "/auth" and status != 401
-            self.budget.answered(sent_at, status, headers, counted=counted)
+            self.budget.answered(sent_at, status, response.headers, counted=counted)
+        return Answer(status, response.content, response.reason or "")
 
     def _observe(self, method: str, template: str, status: int, seconds: float) -> None:
         if self.observer is None:

@@ -39,7 +39,7 @@ from ddnsd.errors import (
 from ddnsd.model import DnsEntry
 from ddnsd.statefiles import StateDir
 from ddnsd.transip.auth import KeyAuth, StaticTokenAuth
-from ddnsd.transip.budget import Budget
+from ddnsd.transip.budget import DDNS, Budget
 from ddnsd.transip.client import TransipClient, make_client
 from ddnsd.transip.http import Transport
 
@@ -63,7 +63,7 @@ class Recorder:
 
 def client_for(emu: EmulatorHandle, **kw: Any) -> TransipClient:
     kw = {"backoff_base": 0.01, "backoff_cap": 0.05, **kw}  # quick retries; policy unit-tested
-    return make_client(emu.api_url, emu.login, emu.private_key_path, **kw)
+    return make_client(emu.api_url, emu.login, emu.private_key_path, kind=DDNS, **kw)
 
 
 @pytest.fixture
@@ -279,7 +279,7 @@ def test_error_status_and_text(emulator: EmulatorHandle, case: ErrorCase) -> Non
 def test_read_only_token_cannot_write(emulator: EmulatorHandle) -> None:
     transport = Transport(emulator.api_url)
     auth = KeyAuth(transport, "demo", emulator.private_key_path, read_only=True)
-    client = TransipClient(transport, auth)
+    client = TransipClient(transport, auth, kind=DDNS)
     assert client.list_dns_entries("example.test")  # reads are fine
     with pytest.raises(TransipForbidden) as caught:
         client.add_dns_entry("example.test", TEST_300_A)
@@ -305,7 +305,7 @@ def _other_key(tmp_path: Path) -> Path:
 
 
 def test_auth_with_the_wrong_key(emulator: EmulatorHandle, tmp_path: Path) -> None:
-    client = make_client(emulator.api_url, "demo", _other_key(tmp_path))
+    client = make_client(emulator.api_url, "demo", _other_key(tmp_path), kind=DDNS)
     with pytest.raises(TransipAuthError) as caught:
         client.api_test()
     assert str(caught.value) == (
@@ -317,7 +317,7 @@ def test_auth_with_the_wrong_key(emulator: EmulatorHandle, tmp_path: Path) -> No
 
 
 def test_auth_with_an_unknown_login(emulator: EmulatorHandle) -> None:
-    client = make_client(emulator.api_url, "nobody", emulator.private_key_path)
+    client = make_client(emulator.api_url, "nobody", emulator.private_key_path, kind=DDNS)
     with pytest.raises(TransipAuthError) as caught:
         client.api_test()
     assert str(caught.value) == (
@@ -328,7 +328,7 @@ def test_auth_with_an_unknown_login(emulator: EmulatorHandle) -> None:
 
 def test_auth_with_a_bad_expiration_time(emulator: EmulatorHandle) -> None:
     client = make_client(
-        emulator.api_url, "demo", emulator.private_key_path, expiration_time="2 months"
+        emulator.api_url, "demo", emulator.private_key_path, expiration_time="2 months", kind=DDNS
     )
     with pytest.raises(TransipNotAcceptable) as caught:
         client.api_test()
@@ -344,11 +344,11 @@ def test_key_problems_surface_before_any_request(emulator: EmulatorHandle, tmp_p
     key.write_bytes(emulator.private_key_path.read_bytes())
     key.chmod(0o644)
     with pytest.raises(ConfigError, match=r"mode 0644\): run 'chmod 600 "):
-        make_client(emulator.api_url, "demo", key)
-    client = make_client(emulator.api_url, "demo", key, insecure_key_permissions=True)
+        make_client(emulator.api_url, "demo", key, kind=DDNS)
+    client = make_client(emulator.api_url, "demo", key, insecure_key_permissions=True, kind=DDNS)
     assert client.api_test() == "pong"
     with pytest.raises(ConfigError, match=r"private_key_file .*access_token_file"):
-        make_client(emulator.api_url, "demo", None)
+        make_client(emulator.api_url, "demo", None, kind=DDNS)
 
 
 def test_unreachable_api_is_retried_then_fails(tmp_path: Path, emulator: EmulatorHandle) -> None:
@@ -365,6 +365,7 @@ def test_unreachable_api_is_retried_then_fails(tmp_path: Path, emulator: Emulato
         observer=seen,
         max_retries=2,
         backoff_base=0.01,
+        kind=DDNS,
     )
     with pytest.raises(TransipUnavailable) as caught:
         client.list_dns_entries("example.test")
@@ -383,7 +384,7 @@ def test_unreachable_auth(tmp_path: Path, emulator: EmulatorHandle) -> None:
     api_url = emulator.api_url
     emulator.emulator.stop()
     client = make_client(
-        api_url, "demo", emulator.private_key_path, max_retries=2, backoff_base=0.01
+        api_url, "demo", emulator.private_key_path, max_retries=2, backoff_base=0.01, kind=DDNS
     )
     with pytest.raises(TransipUnavailable) as caught:
         client.api_test()
@@ -585,7 +586,7 @@ class StuckToken:
         self._token = token
         self.invalidated = 0
 
-    def token(self) -> str:
+    def token(self, kind: str) -> str:
         return self._token
 
     def invalidate(self, token: str) -> None:
@@ -598,7 +599,7 @@ class StuckToken:
 def test_second_refusal_fails_loudly(emulator: EmulatorHandle) -> None:
     source = StuckToken(emulator.token())
     emulator.revoke(all=True)
-    client = TransipClient(Transport(emulator.api_url), source)
+    client = TransipClient(Transport(emulator.api_url), source, kind=DDNS)
     with pytest.raises(TransipAuthError) as caught:
         client.api_test()
     assert str(caught.value) == (
@@ -614,7 +615,7 @@ def test_invalid_token_is_renewed_once_then_fails_loudly(emulator: EmulatorHandl
     """401 "invalid" (a token TransIP does not know) is worth one new token, like expired
     or revoked; a token source that hands out the same refused token fails loudly."""
     source = StuckToken("not-a-token")
-    client = TransipClient(Transport(emulator.api_url), source)
+    client = TransipClient(Transport(emulator.api_url), source, kind=DDNS)
     with pytest.raises(TransipAuthError, match="401 Your access token is invalid") as caught:
         client.api_test()
     assert "A freshly issued access token was refused as well" in str(caught.value)
@@ -626,16 +627,16 @@ def test_token_renewed_after_80_percent_of_its_lifetime(emulator: EmulatorHandle
     now = [time.time()]
     transport = Transport(emulator.api_url)
     auth = KeyAuth(transport, "demo", emulator.private_key_path, clock=lambda: now[0])
-    client = TransipClient(transport, auth)
+    client = TransipClient(transport, auth, kind=DDNS)
     client.api_test()
-    first = auth.token()
+    first = auth.token(DDNS)
     now[0] += 0.79 * 3600
     client.api_test()
-    assert auth.token() == first
+    assert auth.token(DDNS) == first
     assert emulator.request_count("POST", "/v6/auth") == 1
     now[0] += 0.02 * 3600
     client.api_test()
-    assert auth.token() != first
+    assert auth.token(DDNS) != first
     assert emulator.request_count("POST", "/v6/auth") == 2
 
 
@@ -664,13 +665,13 @@ def test_failed_renewal_keeps_using_the_token_until_it_expires(
     now = [time.time()]
     transport = Transport(emulator.api_url)
     auth = KeyAuth(transport, "demo", emulator.private_key_path, clock=lambda: now[0])
-    client = TransipClient(transport, auth, max_retries=0)
+    client = TransipClient(transport, auth, max_retries=0, kind=DDNS)
     client.api_test()
-    first = auth.token()
+    first = auth.token(DDNS)
     now[0] += 0.9 * 3600  # renewal due, 6 minutes of validity left
     emulator.script_faults([{"kind": "500", "method": "POST", "path": "/v6/auth"}])
     assert client.list_dns_entries("example.test") == emulator.entries("example.test")
-    assert auth.token() != first  # the next call renewed it
+    assert auth.token(DDNS) != first  # the next call renewed it
     assert emulator.request_count("POST", "/v6/auth") == 3  # first, refused, renewed
     assert "could not renew the TransIP access token" in caplog.text
     now[0] += 1.1 * 3600  # past the renewed token's expiry: nothing left to fall back on
@@ -691,9 +692,9 @@ def test_token_cache_shared_between_processes(emulator: EmulatorHandle, tmp_path
     assert cached == one.auth.cache_file
     assert stat.S_IMODE(cached.stat().st_mode) == 0o600
     assert "demo" not in cached.name  # named by a hash
-    assert json.loads(cached.read_text())["token"] == one.auth.token()
+    assert json.loads(cached.read_text())["token"] == one.auth.token(DDNS)
     # another key (or login, or API) never picks it up
-    other = make_client(emulator.api_url, "demo", _other_key(tmp_path), cache_dir=cache)
+    other = make_client(emulator.api_url, "demo", _other_key(tmp_path), cache_dir=cache, kind=DDNS)
     assert isinstance(other.auth, KeyAuth)
     assert other.auth.cache_file != cached
 
@@ -713,7 +714,7 @@ def test_corrupt_token_cache_is_ignored(
     probe.auth.cache_file.write_text(content)
     assert probe.api_test() == "pong"
     assert emulator.request_count("POST", "/v6/auth") == 1
-    assert json.loads(probe.auth.cache_file.read_text())["token"] == probe.auth.token()
+    assert json.loads(probe.auth.cache_file.read_text())["token"] == probe.auth.token(DDNS)
 
 
 def test_revoked_cached_token_is_replaced(emulator: EmulatorHandle, tmp_path: Path) -> None:
@@ -760,7 +761,7 @@ def test_cached_token_transip_calls_invalid_is_replaced(
 def test_static_token_file(emulator: EmulatorHandle, tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_text(emulator.token() + "\n")
-    client = make_client(emulator.api_url, "", None, access_token_file=token_file)
+    client = make_client(emulator.api_url, "", None, access_token_file=token_file, kind=DDNS)
     assert isinstance(client.auth, StaticTokenAuth)
     assert client.api_test() == "pong"
     assert emulator.request_count("POST", "/v6/auth") == 1  # only the fixture's own
@@ -783,7 +784,7 @@ def test_demo_token_is_test_mode(emulator: EmulatorHandle, tmp_path: Path) -> No
 
     token_file = tmp_path / "token"
     token_file.write_text(DEMO_TOKEN)
-    client = make_client(emulator.api_url, "", None, access_token_file=token_file)
+    client = make_client(emulator.api_url, "", None, access_token_file=token_file, kind=DDNS)
     before = emulator.state()
     client.add_dns_entry("example.test", TEST_300_A)
     assert emulator.state() == before
@@ -814,7 +815,7 @@ def test_secrets_never_in_logs_or_errors(
     caplog.set_level(logging.DEBUG)
     client = client_for(emulator, cache_dir=tmp_path / "state")
     client.api_test()
-    token = client.auth.token()
+    token = client.auth.token(DDNS)
     errors: list[str] = []
     emulator.revoke(all=True)
     client.api_test()  # renewal path logs
@@ -823,14 +824,14 @@ def test_secrets_never_in_logs_or_errors(
     for call in (
         lambda: client.list_dns_entries("nope.test"),
         lambda: client.add_dns_entry("example.test", FOREIGN),
-        lambda: make_client(emulator.api_url, "demo", _other_key(tmp_path)).api_test(),
+        lambda: make_client(emulator.api_url, "demo", _other_key(tmp_path), kind=DDNS).api_test(),
     ):
         with pytest.raises(TransipError) as caught:
             call()
         errors.append(str(caught.value))
         errors.append(repr(caught.value))
     errors.append(repr(client) + repr(client.auth))
-    new_token = client.auth.token()
+    new_token = client.auth.token(DDNS)
     key_lines = emulator.private_key_path.read_text().splitlines()[1:-1]
     everything = caplog.text + "\n".join(errors)
     for secret in (token, new_token, *key_lines):
@@ -847,6 +848,7 @@ class Capture(BaseHTTPRequestHandler):
 
     seen: list[tuple[str, str, dict[str, str], bytes]] = []
     rate: dict[str, str] = {}  # X-Rate-Limit-* to send (the fixture sets TransIP-like ones)
+    get_body = b""  # what a GET answers (the fixture sets a ping and an empty zone)
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -856,7 +858,7 @@ class Capture(BaseHTTPRequestHandler):
         body = self.rfile.read(length) if length else b""
         Capture.seen.append((self.command, self.path, dict(self.headers.items()), body))
         if self.command == "GET":
-            data = json.dumps({"ping": "pong", "dnsEntries": []}).encode()
+            data = Capture.get_body
             self.send_response(200)
             self.send_header("Content-Type", "application/json")
         else:
@@ -874,6 +876,7 @@ class Capture(BaseHTTPRequestHandler):
 @pytest.fixture
 def capture() -> Iterator[str]:
     Capture.seen = []
+    Capture.get_body = json.dumps({"ping": "pong", "dnsEntries": []}).encode()
     Capture.rate = {
         "X-Rate-Limit-Limit": "1000",
         "X-Rate-Limit-Remaining": "650",
@@ -890,7 +893,7 @@ def capture() -> Iterator[str]:
 def test_headers_body_and_test_parameter(capture: str, tmp_path: Path) -> None:
     token_file = tmp_path / "token"
     token_file.write_text("header.payload.sig")
-    client = make_client(capture, "", None, access_token_file=token_file, test_mode=True)
+    client = make_client(capture, "", None, access_token_file=token_file, test_mode=True, kind=DDNS)
     client.api_test()
     client.add_dns_entry("example.test", TEST_300_A)
     client.delete_dns_entry("example.test", TEST_300_A)
@@ -919,7 +922,7 @@ def test_rate_limit_headers_that_are_no_number_are_ignored(
     token_file = tmp_path / "token"
     token_file.write_text("header.payload.sig")
     budget = Budget(StateDir(tmp_path / "state"), login="(token)", api_url=capture)
-    client = make_client(capture, "", None, access_token_file=token_file, budget=budget)
+    client = make_client(capture, "", None, access_token_file=token_file, budget=budget, kind=DDNS)
     assert client.api_test() == "pong"
     assert client.api_test() == "pong"  # the budget's ledger file was written and read back
     assert (client.rate_limit.limit, client.rate_limit.remaining, client.rate_limit.reset) == (
@@ -930,6 +933,20 @@ def test_rate_limit_headers_that_are_no_number_are_ignored(
     assert len(Capture.seen) == 2
 
 
+def test_a_read_answered_without_a_body_is_one_clear_error(capture: str, tmp_path: Path) -> None:
+    Capture.get_body = b""
+    token_file = tmp_path / "token"
+    token_file.write_text("header.payload.sig")
+    client = make_client(capture, "", None, access_token_file=token_file, kind=DDNS)
+    with pytest.raises(TransipError) as caught:
+        client.list_dns_entries("example.test")
+    assert str(caught.value) == (
+        "TransIP GET /domains/{domain}/dns: 200 unexpected answer: the body is empty"
+    )
+    client.add_dns_entry("example.test", TEST_300_A)  # a write's empty 201 is its answer
+    assert [seen[0] for seen in Capture.seen] == ["GET", "POST"]
+
+
 def test_a_failing_observer_never_breaks_a_call(
     capture: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -938,7 +955,9 @@ def test_a_failing_observer_never_breaks_a_call(
 
     token_file = tmp_path / "token"
     token_file.write_text("header.payload.sig")
-    client = make_client(capture, "", None, access_token_file=token_file, observer=broken)
+    client = make_client(
+        capture, "", None, access_token_file=token_file, observer=broken, kind=DDNS
+    )
     assert client.api_test() == "pong"
     assert client.request_count == 1
     assert "the request observer failed" in caplog.text
@@ -960,7 +979,7 @@ def test_auth_request_signs_the_exact_bytes_sent(capture: str, tmp_path: Path) -
     os.chmod(path, 0o600)
     auth = KeyAuth(Transport(capture), "demo", path, expiration_time="30 minutes")
     with pytest.raises(TransipError, match="unexpected answer"):
-        auth.token()  # the capture server answers 201 with an empty body
+        auth.token(DDNS)  # the capture server answers 201 with an empty body
     ((method, url, headers, body),) = Capture.seen
     assert (method, url) == ("POST", "/v6/auth")
     assert headers["User-Agent"] == f"ddnsd/{ddnsd.__version__}"

@@ -11,7 +11,7 @@ import requests
 
 from ddnsd.errors import ApiDeferred
 from ddnsd.statefiles import StateDir
-from ddnsd.transip.budget import ACME, Budget
+from ddnsd.transip.budget import ACME, DDNS, Budget
 from ddnsd.transip.client import TransipClient, make_client
 
 if TYPE_CHECKING:
@@ -20,7 +20,9 @@ if TYPE_CHECKING:
 
 def client_for(emu: EmulatorHandle, state: Path, **kw: Any) -> TransipClient:
     budget = Budget(StateDir(state), login=emu.login, api_url=emu.api_url, **kw)
-    return make_client(emu.api_url, emu.login, emu.private_key_path, cache_dir=state, budget=budget)
+    return make_client(
+        emu.api_url, emu.login, emu.private_key_path, cache_dir=state, budget=budget, kind=DDNS
+    )
 
 
 def log(emu: EmulatorHandle) -> list[tuple[str, str, int]]:
@@ -73,7 +75,7 @@ def test_no_token_is_fetched_until_a_request_is_sent(
     client = client_for(emulator, tmp_path)
     assert log(emulator) == []
     client.transport.budget.answered(  # type: ignore[union-attr]
-        client.transport.budget.take(),  # type: ignore[union-attr]
+        client.transport.budget.take(DDNS),  # type: ignore[union-attr]
         429,
         {"X-Rate-Limit-Reset": "9999999999"},
     )
@@ -91,3 +93,18 @@ def test_the_auth_a_call_needs_is_charged_to_its_kind(
         client.api_test()  # /auth is the one DDNS request; the call itself would be the second
     assert caught.value.kind == "ddns"
     assert log(emu) == [("POST", "/v6/auth", 201)]
+
+
+def test_the_auth_an_acme_call_needs_is_acme_work(emulator_factory: Any, tmp_path: Path) -> None:
+    """With the DDNS share spent, a certificate still gets its token and its call."""
+    emu = emulator_factory(rate_limit=4)
+    budget = Budget(StateDir(tmp_path), login=emu.login, api_url=emu.api_url, acme_reserve=0.5)
+    ddns, acme = (
+        make_client(emu.api_url, emu.login, emu.private_key_path, budget=budget, kind=kind)
+        for kind in (DDNS, ACME)
+    )  # no token cache: each gets its own token
+    assert ddns.api_test() == "pong"  # /auth and the call: the 2 of 4 DDNS may use
+    with pytest.raises(ApiDeferred):
+        ddns.api_test()
+    assert acme.api_test() == "pong"
+    assert log(emu) == [("POST", "/v6/auth", 201), ("GET", "/v6/api-test", 200)] * 2

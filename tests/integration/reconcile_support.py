@@ -7,6 +7,7 @@ from typing import Any
 
 from ddnsd.model import DnsEntry, RecordSpec
 from ddnsd.reconcile.engine import Engine
+from ddnsd.transip.budget import DDNS
 from ddnsd.transip.client import TransipClient, make_client
 
 D = "example.test"
@@ -20,6 +21,7 @@ def client_for(emulator: Any) -> TransipClient:
         emulator.private_key_path,
         backoff_base=0.01,  # retries stay bounded; the tests need not wait for them
         backoff_cap=0.05,
+        kind=DDNS,
     )
 
 

@@ -14,6 +14,7 @@ from ddnsd.acme.service import ChallengeService
 from ddnsd.errors import ConfigError
 from ddnsd.model import DnsEntry
 from ddnsd.statefiles import StateDir
+from ddnsd.transip.budget import ACME as ACME_WORK
 from ddnsd.transip.client import make_client
 
 if TYPE_CHECKING:
@@ -29,7 +30,11 @@ KEYAUTH_WILD = "token-b.thumbprint"
 def factory_for(emulator: EmulatorHandle, state_dir: Path) -> Callable[[], ChallengeService]:
     def factory() -> ChallengeService:
         client = make_client(
-            emulator.api_url, emulator.login, emulator.private_key_path, cache_dir=state_dir
+            emulator.api_url,
+            emulator.login,
+            emulator.private_key_path,
+            cache_dir=state_dir,
+            kind=ACME_WORK,
         )
         return ChallengeService(
             client, state=StateDir(state_dir), nameservers=[emulator.dns_server], poll_interval=0.1
@@ -118,7 +123,11 @@ def test_certbot_last_hook_ignores_older_journal_values(
 
     def factory() -> ChallengeService:
         client = make_client(
-            emulator.api_url, emulator.login, emulator.private_key_path, cache_dir=tmp_path
+            emulator.api_url,
+            emulator.login,
+            emulator.private_key_path,
+            cache_dir=tmp_path,
+            kind=ACME_WORK,
         )
         return ChallengeService(
             client,

@@ -19,6 +19,7 @@ from ddnsd.authdns import parse_server, query
 from ddnsd.errors import ChallengeRefused, PropagationTimeout, TransipError
 from ddnsd.model import DnsEntry
 from ddnsd.statefiles import StateDir
+from ddnsd.transip.budget import ACME as ACME_WORK
 from ddnsd.transip.client import TransipClient, make_client
 
 if TYPE_CHECKING:
@@ -49,6 +50,7 @@ def client_for(emulator: EmulatorHandle, state_dir: Path, **kw: Any) -> TransipC
         cache_dir=state_dir,
         backoff_base=0.01,
         backoff_cap=0.01,
+        kind=ACME_WORK,
         **kw,
     )
 

@@ -3,10 +3,7 @@ and the emulator's authoritative DNS."""
 
 from __future__ import annotations
 
-import contextlib
 import socket
-import struct
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +14,7 @@ import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
 import pytest
+from dns_support import Server, serving
 
 from ddnsd.detect.base import Family, SourceFailed
 from ddnsd.detect.dns import DnsDetector
@@ -66,70 +64,13 @@ def answer(wire: bytes, over_udp: bool) -> bytes:
     return response.to_wire()
 
 
-class Responder:
-    """UDP + TCP on one loopback port."""
-
-    def __init__(self) -> None:
-        while True:
-            self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            self.udp.bind(("127.0.0.1", 0))
-            self.port = self.udp.getsockname()[1]
-            self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            try:
-                self.tcp.bind(("127.0.0.1", self.port))
-                break
-            except OSError:
-                self.udp.close()
-                self.tcp.close()
-        self.tcp.listen(8)
-        self.threads = [
-            threading.Thread(target=self._serve_udp, daemon=True),
-            threading.Thread(target=self._serve_tcp, daemon=True),
-        ]
-        for t in self.threads:
-            t.start()
-
-    def _serve_udp(self) -> None:
-        while True:
-            try:
-                wire, peer = self.udp.recvfrom(4096)
-            except OSError:
-                return
-            if not wire:  # shut down
-                return
-            self.udp.sendto(answer(wire, over_udp=True), peer)
-
-    def _serve_tcp(self) -> None:
-        while True:
-            try:
-                conn, _ = self.tcp.accept()
-            except OSError:
-                return
-            with conn:
-                (length,) = struct.unpack("!H", conn.recv(2))
-                wire = b""
-                while len(wire) < length:
-                    wire += conn.recv(length - len(wire))
-                out = answer(wire, over_udp=False)
-                conn.sendall(struct.pack("!H", len(out)) + out)
-
-    def close(self) -> None:
-        for sock in (self.udp, self.tcp):
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-            sock.close()
-
-
 @pytest.fixture(scope="module")
-def server() -> Iterator[Responder]:
-    responder = Responder()
-    try:
-        yield responder
-    finally:
-        responder.close()
+def server() -> Iterator[Server]:
+    with serving(lambda wire: [answer(wire, True)], lambda wire: [answer(wire, False)]) as s:
+        yield s
 
 
-def custom(name: str, server: Responder, lab: bool = True) -> DnsDetector:
+def custom(name: str, server: Server, lab: bool = True) -> DnsDetector:
     det = make_detector(
         parse_source(f"dns:{name}@127.0.0.1:{server.port}"), timeout=2.0, allow_private=lab
     )
@@ -146,7 +87,7 @@ OK = [
 
 
 @pytest.mark.parametrize(("name", "family", "want"), [c[1:] for c in OK], ids=[c[0] for c in OK])
-def test_custom_name_at_server(server: Responder, name: str, family: Family, want: str) -> None:
+def test_custom_name_at_server(server: Server, name: str, family: Family, want: str) -> None:
     assert custom(name, server).detect(family) == want
 
 
@@ -163,7 +104,7 @@ FAIL = [
     ("name", "family", "words"), [c[1:] for c in FAIL], ids=[c[0] for c in FAIL]
 )
 def test_unusable_dns_answers_fail_the_source(
-    server: Responder, name: str, family: Family, words: str
+    server: Server, name: str, family: Family, words: str
 ) -> None:
     det = custom(name, server)
     with pytest.raises(SourceFailed) as err:
@@ -172,7 +113,7 @@ def test_unusable_dns_answers_fail_the_source(
     assert words in str(err.value)
 
 
-def test_private_answer_needs_allow_private(server: Responder) -> None:
+def test_private_answer_needs_allow_private(server: Server) -> None:
     with pytest.raises(SourceFailed, match=r"10\.0\.0\.7 is in the private"):
         custom("private.example.test", server, lab=False).detect(V4)
 
@@ -200,7 +141,7 @@ PRESETS = [
     ("source", "family", "want"), [c[1:] for c in PRESETS], ids=[c[0] for c in PRESETS]
 )
 def test_presets_ask_the_right_question(
-    server: Responder, source: str, family: Family, want: str
+    server: Server, source: str, family: Family, want: str
 ) -> None:
     det = DnsDetector(source, timeout=2.0, allow_private=True, server=("127.0.0.1", server.port))
     assert det.detect(family) == want

@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 import yaml
 
-from ddnsd import config
+from ddnsd.config.models import Settings
+from ddnsd.config.read import load
 
 ROOT = Path(__file__).resolve().parents[2]
 HERE = ROOT / "deploy" / "external-dns"
@@ -58,7 +59,7 @@ def helm() -> dict[str, Any]:
     return dict(yaml.safe_load(HELM_VALUES.read_text()))
 
 
-def ddnsd_settings(tmp_path: Path, env: dict[str, str]) -> config.Settings:
+def ddnsd_settings(tmp_path: Path, env: dict[str, str]) -> Settings:
     """The ConfigMap's config.toml with ``env``, as ddnsd in the pod reads it."""
     key = tmp_path / "transip.key"
     key.write_text("placeholder\n")
@@ -67,7 +68,7 @@ def ddnsd_settings(tmp_path: Path, env: dict[str, str]) -> config.Settings:
     env = {**env, "DDNSD_TRANSIP__PRIVATE_KEY_FILE": str(key)}
     env["DDNSD_STATE__DIR"] = str(tmp_path / "state")
     env.pop("DDNSD_CONFIG", None)
-    return config.load(str(path), environ=env)
+    return load(str(path), environ=env)
 
 
 @pytest.mark.parametrize("path", MANIFESTS, ids=lambda p: p.name)

@@ -17,7 +17,7 @@ from ddnsd.reconcile.engine import Engine
 from ddnsd.reconcile.memory import Memory
 from ddnsd.reconcile.schedule import slot_start, verify_offset
 from ddnsd.statefiles import StateDir
-from ddnsd.transip.budget import Budget
+from ddnsd.transip.budget import DDNS, Budget
 from ddnsd.transip.client import make_client
 
 V1, V2, V3 = "203.0.113.1", "203.0.113.2", "203.0.113.3"
@@ -207,7 +207,9 @@ def paced(emulator: Any, clock: Clock, specs: list[RecordSpec]) -> Engine:
     """An engine with a request budget; emulator and budget both on ``clock``."""
     emulator.emulator.limiter = RateLimiter(10, 900, clock)  # the emulator's window, on it
     budget = Budget(None, login=emulator.login, api_url=emulator.api_url, clock=clock)
-    client = make_client(emulator.api_url, emulator.login, emulator.private_key_path, budget=budget)
+    client = make_client(
+        emulator.api_url, emulator.login, emulator.private_key_path, budget=budget, kind=DDNS
+    )
     return Engine(
         client,
         specs,
@@ -261,7 +263,11 @@ def test_once_every_5_minutes_for_an_hour_reads_at_most_once(emulator: Any, tmp_
     start = time.time()
     for i in range(12):
         client = make_client(
-            emulator.api_url, emulator.login, emulator.private_key_path, cache_dir=tmp_path
+            emulator.api_url,
+            emulator.login,
+            emulator.private_key_path,
+            cache_dir=tmp_path,
+            kind=DDNS,
         )
         engine = Engine(
             client,

@@ -14,6 +14,7 @@ from tls_support import GarblingProxy, self_signed
 from ddnsd import authdns
 from ddnsd.model import DnsEntry, Outcome, RecordSpec
 from ddnsd.reconcile.engine import Engine
+from ddnsd.transip.budget import DDNS
 from ddnsd.transip.client import TransipClient, make_client
 from ddnsd.transip.http import describe_failure
 
@@ -74,6 +75,7 @@ def test_post_whose_answer_broke_in_tls_is_not_sent_again(emulator, tmp_path, mo
             emulator.private_key_path,
             backoff_base=0.01,
             backoff_cap=0.05,
+            kind=DDNS,
         )
         engine = Engine(client, [HOME_A], nameservers=[emulator.dns_server])
         proxy.garble("POST", f"/v6/domains/{D}/dns")

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from ddnsd.emulator.tokens import DEMO_TOKEN  # the seed's demo token, verbatim
 from ddnsd.errors import ConfigError, TransipAuthError
 from ddnsd.transip.auth import KeyAuth, StaticTokenAuth
+from ddnsd.transip.budget import DDNS
 from ddnsd.transip.http import Transport
 from ddnsd.transip.keys import key_id, load_private_key, read_key_file, sign
 from ddnsd.transip.tokens import jwt_claims, make_label, token_schedule
@@ -416,7 +417,7 @@ STATIC = [
 def test_static_token_reads_file(tmp_path: Path, content: str, token: str) -> None:
     path = tmp_path / "token"
     path.write_text(content, encoding="utf-8")
-    assert StaticTokenAuth(path).token() == token
+    assert StaticTokenAuth(path).token(DDNS) == token
 
 
 STATIC_BAD = [
@@ -464,10 +465,10 @@ def test_static_token_cannot_renew(tmp_path: Path) -> None:
     auth = StaticTokenAuth(path)
     assert auth.expires_at() == 2118745550
     auth.invalidate("some-other-token")  # not ours: ignored
-    assert auth.token() == DEMO_TOKEN
+    assert auth.token(DDNS) == DEMO_TOKEN
     auth.invalidate(DEMO_TOKEN)
     with pytest.raises(TransipAuthError) as caught:
-        auth.token()
+        auth.token(DDNS)
     text = str(caught.value)
     assert text == (
         f"TransIP refused the access token in {path} as expired or revoked, and ddnsd "
@@ -477,4 +478,4 @@ def test_static_token_cannot_renew(tmp_path: Path) -> None:
     assert DEMO_TOKEN not in text
     # a rotated file is picked up
     path.write_text("new.token.value\n", encoding="utf-8")
-    assert auth.token() == "new.token.value"
+    assert auth.token(DDNS) == "new.token.value"

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 from pathlib import Path
 
 import pytest
 
 from ddnsd.errors import ApiDeferred, TransipRateLimited
 from ddnsd.statefiles import StateDir
-from ddnsd.transip.budget import Budget, current_kind, requests_of
+from ddnsd.transip.budget import Budget
 from ddnsd.transip.ledger import ACME, DDNS, Ledger, Seen, admit, record_answer, reserve_of, used
 
 NOW = 10_000.0
@@ -273,7 +272,7 @@ def test_refusals_are_reported(tmp_path: Path) -> None:
     clock = Clock()
     heard: list[tuple[str, float]] = []
     b = budget(tmp_path, clock, on_deferred=lambda kind, until: heard.append((kind, until)))
-    b.answered(b.take(), 429, {"X-Rate-Limit-Reset": str(NOW + 10)})
+    b.answered(b.take(DDNS), 429, {"X-Rate-Limit-Reset": str(NOW + 10)})
     with pytest.raises(ApiDeferred):
         b.take(ACME)
     assert heard == [(ACME, NOW + 11)]
@@ -310,19 +309,8 @@ def test_an_unusable_state_dir_counts_in_this_process(
 def test_without_a_state_dir_the_budget_is_per_process() -> None:
     clock = Clock()
     b = budget(None, clock)
-    b.answered(b.take(), 200, HEADERS)
+    b.answered(b.take(DDNS), 200, HEADERS)
     assert b.remaining() == 9
-
-
-def test_the_kind_of_requests_is_per_thread() -> None:
-    seen: list[str] = []
-    with requests_of(ACME):
-        seen.append(current_kind())
-        other = threading.Thread(target=lambda: seen.append(current_kind()))
-        other.start()
-        other.join()
-    seen.append(current_kind())
-    assert seen == [ACME, DDNS, DDNS]
 
 
 def test_answers_to_auth_teach_nothing(tmp_path: Path) -> None:
@@ -333,7 +321,7 @@ def test_answers_to_auth_teach_nothing(tmp_path: Path) -> None:
         "X-Rate-Limit-Remaining": "0",
         "X-Rate-Limit-Reset": "10500",
     }
-    b.answered(b.take(), 201, full, counted=False)
+    b.answered(b.take(DDNS), 201, full, counted=False)
     assert b.remaining() == 9  # the limit is learnt; the window is only our own request
 
 
