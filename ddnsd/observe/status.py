@@ -7,9 +7,10 @@ into :class:`~ddnsd.observe.events.Event` s (the reporter logs them). It is save
 ``status.json`` in the state dir after each round, so a restarted daemon or the next
 ``ddnsd once`` compares with what was, and ``ddnsd status`` can answer without a daemon.
 
-:func:`snapshot` joins that live state with the history (address changes of the last
-30 days, recent challenges and failures, the newest events) into the document
-``/api/status`` serves; docs/status.md lists its fields. No clock of its own, no secret.
+:func:`snapshot` joins that live state with the history (the newest 100 address changes
+of the last 30 days and how many more there were, recent challenges and failures, the
+newest events) into the document ``/api/status`` serves; docs/status.md lists its
+fields. Every list is bounded, whatever the history holds. No clock of its own, no secret.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ log = logging.getLogger(__name__)
 
 STATUS_FILE = "status.json"
 TIMELINE_SECONDS = 30 * 86400
+TIMELINE_CHANGES = 100  # address changes listed at most (the newest of the 30 days)
 RECENT = 20  # challenges and failures listed
 HISTORY = 50  # newest events listed
 
@@ -341,10 +343,11 @@ def snapshot(
 ) -> dict[str, Any]:
     """The ``/api/status`` document: ``live`` (:meth:`StatusBoard.live`) and the history."""
     since = now - TIMELINE_SECONDS
+    changes = [e for e in events if e.kind == "address" and e.at >= since]
+    listed = changes[-TIMELINE_CHANGES:]
     timeline = [
         {"at": e.at, "family": e.get("family"), "old": e.get("old"), "new": e.get("new")}
-        for e in events
-        if e.kind == "address" and e.at >= since
+        for e in listed
     ]
     newest = list(reversed(events))
     return {
@@ -355,6 +358,7 @@ def snapshot(
         "summary": summary(live, now),
         **live,
         "timeline": timeline,
+        "timeline_more": len(changes) - len(listed),
         "challenges": [e.to_json() for e in newest if e.kind in CHALLENGE_KINDS][:RECENT],
         "failures": [e.to_json() for e in newest if e.kind in FAILURE_KINDS][:RECENT],
         "history": [e.to_json() for e in newest[:HISTORY]],

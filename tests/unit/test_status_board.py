@@ -9,8 +9,15 @@ import pytest
 
 from ddnsd.detect import Agreement, Family, SourceReport
 from ddnsd.model import DnsEntry, Outcome, RecordSpec
-from ddnsd.observe.events import event
-from ddnsd.observe.status import STATUS_FILE, StatusBoard, in_sync, snapshot, summary
+from ddnsd.observe.events import Event, event
+from ddnsd.observe.status import (
+    STATUS_FILE,
+    TIMELINE_CHANGES,
+    StatusBoard,
+    in_sync,
+    snapshot,
+    summary,
+)
 from ddnsd.reconcile.applier import RecordResult
 from ddnsd.reconcile.engine import RoundResult
 from ddnsd.reconcile.planner import Change
@@ -226,6 +233,39 @@ def test_snapshot_windows_and_lists() -> None:
     assert [f["kind"] for f in doc["failures"]] == ["failed"]
     assert len(doc["history"]) == 50 and doc["history"][0]["at"] == now
     json.dumps(doc)  # plain JSON all the way down
+
+
+def address_changes(now: float, recent: int, older: int) -> list[Event]:
+    """``older`` address changes before the 30 days, then ``recent`` within them, a minute
+    apart, oldest first (as the history holds them)."""
+    day = 86400.0
+    times = [now - 40 * day + i * 60 for i in range(older)]
+    times += [now - 29 * day + i * 60 for i in range(recent)]
+    return [
+        event("address", at, family="ipv4", old=f"10.0.{i}.1", new=f"10.0.{i + 1}.1", sources=[])
+        for i, at in enumerate(times)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("recent", "older", "listed", "more"),
+    [
+        (0, 0, 0, 0),
+        (5, 3, 5, 0),
+        (TIMELINE_CHANGES, 2, TIMELINE_CHANGES, 0),
+        (TIMELINE_CHANGES + 1, 0, TIMELINE_CHANGES, 1),
+        (10_000, 50, TIMELINE_CHANGES, 10_000 - TIMELINE_CHANGES),
+    ],
+)
+def test_timeline_lists_the_newest_changes_of_30_days_and_counts_the_rest(
+    recent: int, older: int, listed: int, more: int
+) -> None:
+    now = 100 * 86400.0
+    events = address_changes(now, recent, older)
+    doc = snapshot(StatusBoard().live(), events, now, version="1", daemon=None)
+    assert (len(doc["timeline"]), doc["timeline_more"]) == (listed, more)
+    newest = [e.at for e in events[len(events) - listed :]] if listed else []
+    assert [t["at"] for t in doc["timeline"]] == newest  # the newest, oldest first
 
 
 def test_records_and_families_no_longer_configured_are_dropped() -> None:
