@@ -19,7 +19,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -333,23 +334,58 @@ def summary(live: Mapping[str, Any], now: float) -> str:
     return ", ".join(parts)
 
 
+@dataclass
+class Recent:
+    """What the status document takes from the history, and no more: bounded whatever the
+    history holds (a full one is some 26 MiB as events; this is a few hundred of them).
+
+    ``address``: the newest ``TIMELINE_CHANGES`` address changes; ``address_times``: when
+    each address change of the 30 days before the newest event happened (the count of
+    ``timeline_more``); the newest ``RECENT`` challenge and failure events and the newest
+    ``HISTORY`` events of any kind, each oldest first.
+    """
+
+    address: deque[Event] = field(default_factory=lambda: deque(maxlen=TIMELINE_CHANGES))
+    address_times: deque[float] = field(default_factory=deque)
+    challenges: deque[Event] = field(default_factory=lambda: deque(maxlen=RECENT))
+    failures: deque[Event] = field(default_factory=lambda: deque(maxlen=RECENT))
+    newest: deque[Event] = field(default_factory=lambda: deque(maxlen=HISTORY))
+
+    @classmethod
+    def of(cls, events: Iterable[Event]) -> Recent:
+        """The recent part of ``events`` (oldest first), read one by one."""
+        recent = cls()
+        for e in events:
+            recent.newest.append(e)
+            if e.kind == "address":
+                recent.address.append(e)
+                recent.address_times.append(e.at)
+                while recent.address_times[0] < e.at - TIMELINE_SECONDS:
+                    recent.address_times.popleft()
+            elif e.kind in CHALLENGE_KINDS:
+                recent.challenges.append(e)
+            if e.kind in FAILURE_KINDS:
+                recent.failures.append(e)
+        return recent
+
+
 def snapshot(
     live: Mapping[str, Any],
-    events: Sequence[Event],
+    events: Iterable[Event] | Recent,
     now: float,
     *,
     version: str,
     daemon: Mapping[str, Any] | None,
 ) -> dict[str, Any]:
-    """The ``/api/status`` document: ``live`` (:meth:`StatusBoard.live`) and the history."""
+    """The ``/api/status`` document: ``live`` (:meth:`StatusBoard.live`) and the history
+    (its events oldest first, or their :class:`Recent` part)."""
+    recent = events if isinstance(events, Recent) else Recent.of(events)
     since = now - TIMELINE_SECONDS
-    changes = [e for e in events if e.kind == "address" and e.at >= since]
-    listed = changes[-TIMELINE_CHANGES:]
+    listed = [e for e in recent.address if e.at >= since]
     timeline = [
         {"at": e.at, "family": e.get("family"), "old": e.get("old"), "new": e.get("new")}
         for e in listed
     ]
-    newest = list(reversed(events))
     return {
         "version": version,
         "generated_at": round(now, 3),
@@ -358,8 +394,8 @@ def snapshot(
         "summary": summary(live, now),
         **live,
         "timeline": timeline,
-        "timeline_more": len(changes) - len(listed),
-        "challenges": [e.to_json() for e in newest if e.kind in CHALLENGE_KINDS][:RECENT],
-        "failures": [e.to_json() for e in newest if e.kind in FAILURE_KINDS][:RECENT],
-        "history": [e.to_json() for e in newest[:HISTORY]],
+        "timeline_more": sum(1 for t in recent.address_times if t >= since) - len(listed),
+        "challenges": [e.to_json() for e in reversed(recent.challenges)],
+        "failures": [e.to_json() for e in reversed(recent.failures)],
+        "history": [e.to_json() for e in reversed(recent.newest)],
     }

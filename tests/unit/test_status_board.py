@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,8 @@ import pytest
 from ddnsd.detect import Agreement, Family, SourceReport
 from ddnsd.model import DnsEntry, Outcome, RecordSpec
 from ddnsd.observe.events import Event, event
+from ddnsd.observe.history import History
+from ddnsd.observe.report import EventLog
 from ddnsd.observe.status import (
     STATUS_FILE,
     TIMELINE_CHANGES,
@@ -281,3 +285,57 @@ def test_records_and_families_no_longer_configured_are_dropped() -> None:
     board.update_records(3.0, result(N))
     board.forget_records()
     assert board.live()["records"] == [] and board.live()["families"] == []
+
+
+def full_history(path: Path, now: float) -> tuple[History, list[Event]]:
+    """A history at its 4 MiB bound: an event every 2 minutes up to ``now`` (some 45 days),
+    address changes, writes, challenges and failures in turn; written straight to its files."""
+    kinds = [
+        ("address", {"family": "ipv4", "old": "10.0.0.1", "new": "10.0.0.2", "sources": []}),
+        ("written", {"record": KEY, "method": "PATCH", "old": "10.0.0.1", "new": "10.0.0.2"}),
+        ("challenge_added", {"name": "_acme-challenge.example.test", "zone": "example.test"}),
+        ("failed", {"record": KEY, "message": "TransIP answered 500"}),
+    ]
+    history = History(path)
+    lines: list[str] = []  # newest first
+    size = 0
+    while True:
+        kind, fields = kinds[len(lines) % len(kinds)]
+        line = event(kind, now - 120 * len(lines), **fields).to_line() + "\n"
+        if size + len(line) > history.max_bytes - 64:
+            break
+        lines.append(line)
+        size += len(line)
+    lines.reverse()
+    half = len(lines) // 2
+    history.rotated.write_text("".join(lines[:half]))
+    history.path.write_text("".join(lines[half:]))
+    return history, history.events()
+
+
+def test_the_status_page_keeps_a_bounded_part_of_a_full_history(tmp_path: Path) -> None:
+    """A year of rounds fills the history to its 4 MiB (some 26 MiB as events): the
+    daemon's status page keeps only what it shows, read again when the files change."""
+    now = 1e9
+    history, events = full_history(tmp_path, now)
+    in_30_days = [e.at for e in events if e.kind == "address" and e.at >= now - 30 * 86400]
+    del events
+    log = EventLog(history)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        recent = log.recent()
+        gc.collect()
+        kept, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert kept < 1024 * 1024
+    sizes = [len(recent.address), len(recent.challenges), len(recent.failures), len(recent.newest)]
+    assert sizes == [TIMELINE_CHANGES, 20, 20, 50]
+    assert list(recent.address_times) == in_30_days
+    assert snapshot({**StatusBoard().live()}, recent, now, version="1", daemon=None) == snapshot(
+        StatusBoard().live(), history.events(), now, version="1", daemon=None
+    )
+    assert log.recent() is recent  # the files did not change
+    history.append(event("stopped", now + 1, pid=1))
+    assert log.recent() is not recent and log.recent().newest[-1].kind == "stopped"
