@@ -22,13 +22,10 @@ import logging
 import socket
 from dataclasses import dataclass
 
-import dns.exception
-import dns.name
-
 from ddnsd import authdns
 from ddnsd.authdns import Nameserver
 from ddnsd.detect.base import Family, SourceFailed
-from ddnsd.detect.spec import bad_dns_name, split_dns_source
+from ddnsd.detect.spec import split_dns_source
 from ddnsd.detect.validate import parse_address, validate_address
 from ddnsd.errors import DdnsdError
 
@@ -61,13 +58,7 @@ PRESETS: dict[str, DnsPreset] = {
 def parse_dns_source(rest: str) -> DnsPreset | tuple[str, str, int]:
     """The part after ``dns:`` → a preset, or (name, server host, port). ValueError if bad."""
     target = split_dns_source(rest)
-    if isinstance(target, str):
-        return PRESETS[target]
-    try:
-        dns.name.from_text(target[0])
-    except dns.exception.DNSException:
-        raise bad_dns_name(rest) from None
-    return target
+    return PRESETS[target] if isinstance(target, str) else target
 
 
 class DnsDetector:

@@ -2,9 +2,10 @@
 
 The connection is forced onto the asked family (the socket is bound to ``0.0.0.0`` or
 ``::`` before connecting), so a dual-stack echo service reports the address of the
-family we asked for. Proxies from the environment are ignored on purpose: through a
-proxy the service would see the proxy's address. The answer's first line, stripped, must
-be the address; HTML or anything else fails the source with a short excerpt.
+family we asked for. The session comes from :func:`ddnsd.outbound.session`: the
+environment's CA bundle is trusted, its proxies are ignored on purpose (through a proxy
+the service would see the proxy's address). The answer's first line, stripped, must be
+the address; HTML or anything else fails the source with a short excerpt.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import requests
 from requests.adapters import HTTPAdapter
 
-from ddnsd import __version__
+from ddnsd import outbound
 from ddnsd.detect.base import Family, SourceFailed, redact_source
 from ddnsd.detect.validate import validate_address
 
@@ -54,9 +55,7 @@ class HttpDetector:
         self.allow_private = allow_private
 
     def _session(self, family: Family) -> requests.Session:
-        session = requests.Session()
-        session.trust_env = False  # no proxies, no netrc: the service must see us
-        session.headers["User-Agent"] = f"ddnsd/{__version__}"
+        session = outbound.session(proxies=False)  # the service must see us, not a proxy
         session.headers["Accept"] = "text/plain"
         adapter = _FamilyAdapter(family)
         session.mount("http://", adapter)
@@ -78,7 +77,7 @@ class HttpDetector:
             ) from None
         except requests.RequestException as exc:
             raise SourceFailed(
-                self.source, fam, f"could not connect over {fam.label} ({_why(exc)})"
+                self.source, fam, f"could not connect over {fam.label} ({outbound.reason(exc)})"
             ) from None
         if status != 200:
             raise SourceFailed(self.source, fam, f"answered HTTP {status}")
@@ -96,18 +95,3 @@ class HttpDetector:
             raise SourceFailed(self.source, fam, f"bad answer: {exc}") from None
         log.debug("%s said %s", self.source, address)
         return address
-
-
-def _why(exc: Exception) -> str:
-    """The innermost readable cause of a requests/urllib3 error, without URLs."""
-    cause: BaseException = exc
-    while cause.__context__ is not None or cause.__cause__ is not None:
-        nxt = cause.__cause__ or cause.__context__
-        if nxt is None:
-            break
-        cause = nxt
-    text = str(cause) or type(cause).__name__
-    # urllib3 errors repeat the pool and URL; keep the part after the last colon-space
-    if "Caused by" in text or "Max retries" in text:
-        text = text.rsplit(": ", 1)[-1].rstrip(")'\"")
-    return text[:160]

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Literal, cast
 from urllib.parse import urlsplit
 
+from ddnsd import names
 from ddnsd.detect.base import redact_source
 from ddnsd.detect.validate import parse_address
 
@@ -115,8 +116,8 @@ def _split(source: str) -> SourceSpec:
 def split_dns_source(rest: str) -> str | tuple[str, str, int]:
     """The part after ``dns:`` → a preset name, or (name, server host, port).
 
-    ValueError with one sentence if it is neither. The name is checked for DNS syntax
-    here (labels, lengths); the detector checks it once more with dnspython.
+    ValueError with one sentence if it is neither. The name is checked by
+    :func:`ddnsd.names.domain_name`, like every other name, and returned as it has it.
     """
     if "@" not in rest:
         preset = rest.strip().lower()
@@ -127,32 +128,13 @@ def split_dns_source(rest: str) -> str | tuple[str, str, int]:
             )
         return preset
     name, _, server = rest.rpartition("@")
-    name = name.strip()
-    if not _dns_name_ok(name):
-        raise bad_dns_name(rest)
+    try:
+        name = names.domain_name(name.strip())
+    except ValueError as exc:
+        source = names.shown("dns:" + rest)
+        raise ValueError(f"DNS source {source} has no valid name before '@': {exc}") from None
     host, port = split_server(server)
     return name, host, port
-
-
-def bad_dns_name(rest: str) -> ValueError:
-    """The error for a ``dns:NAME@SERVER`` source whose NAME is not a DNS name."""
-    return ValueError(f"DNS source 'dns:{rest}' has no valid name before '@'")
-
-
-def _dns_name_ok(name: str) -> bool:
-    if not name or " " in name:
-        return False
-    if name == ".":
-        return True
-    try:
-        labels = [
-            label.encode() if label.isascii() else label.encode("idna")
-            for label in name.removesuffix(".").split(".")
-        ]
-    except UnicodeError:
-        return False
-    wire_length = sum(len(label) + 1 for label in labels) + 1
-    return all(0 < len(label) <= 63 for label in labels) and wire_length <= 255
 
 
 def split_server(spec: str) -> tuple[str, int]:

@@ -38,9 +38,9 @@ log = logging.getLogger(__name__)
 DEFAULT_MAX_BYTES = 4 * 1024 * 1024
 
 
-def parse_lines(data: bytes) -> list[Event]:
-    """The events in ``data`` (JSON lines); lines that are not an event are skipped."""
-    out: list[Event] = []
+def parse_lines(data: bytes) -> Iterator[Event]:
+    """The events in ``data`` (JSON lines), one by one; lines that are not an event are
+    skipped."""
     for raw in data.split(b"\n"):
         if not raw.strip():
             continue
@@ -50,8 +50,7 @@ def parse_lines(data: bytes) -> list[Event]:
             continue  # a torn or foreign line
         ev = Event.from_json(obj)
         if ev is not None:
-            out.append(ev)
-    return out
+            yield ev
 
 
 class History:
@@ -67,7 +66,6 @@ class History:
         self.max_bytes = max_bytes
         self._thread_lock = threading.Lock()
         self._warned = False
-        self._cache: tuple[tuple[int, ...], list[Event]] | None = None
 
     @property
     def half(self) -> int:
@@ -128,6 +126,16 @@ class History:
 
     def events(self, since: float | None = None) -> list[Event]:
         """Every event kept, oldest first (``since``: only those at or after it)."""
+        return [e for e in self.scan() if since is None or e.at >= since]
+
+    def scan(self) -> Iterator[Event]:
+        """Every event kept, oldest first, parsed one by one: nothing of them is kept here (a
+        full history is 4 MiB of lines, some 26 MiB as events; the status page keeps what
+        it shows, see :class:`ddnsd.observe.status.Recent`)."""
+        return parse_lines(self._read_both())
+
+    def stamp(self) -> tuple[int, ...]:
+        """Changes whenever the files change (inode, size, mtime of both)."""
         stamp: list[int] = []
         for p in (self.rotated, self.path):
             try:
@@ -135,15 +143,7 @@ class History:
                 stamp += [st.st_ino, st.st_size, st.st_mtime_ns]
             except OSError:
                 stamp += [0, 0, 0]
-        key = tuple(stamp)
-        with self._thread_lock:
-            cached = self._cache
-        if cached is None or cached[0] != key:
-            cached = (key, parse_lines(self._read_both()))
-            with self._thread_lock:
-                self._cache = cached
-        events = cached[1]
-        return list(events) if since is None else [e for e in events if e.at >= since]
+        return tuple(stamp)
 
     def _read_both(self) -> bytes:
         """Both files, under a shared lock when writers use one (never in the middle of a

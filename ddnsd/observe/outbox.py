@@ -19,14 +19,15 @@ import logging
 import queue
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+import requests
+
+from ddnsd import outbound
 from ddnsd.config.runtime import redact_url
 
 log = logging.getLogger(__name__)
@@ -46,16 +47,13 @@ def scrub(text: str, url: str) -> str:
 
 
 def ping(url: str, timeout: float) -> str | None:
-    """GET ``url`` (a heartbeat); None when it answered 2xx."""
+    """GET ``url`` (a heartbeat) through :mod:`ddnsd.outbound` (the environment's CA bundle
+    and proxy apply); None when it answered 2xx. The answer's body is not read."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 (configured)
-            if 200 <= resp.status < 300:
-                return None
-            return f"answered {resp.status}"
-    except urllib.error.HTTPError as exc:
-        return f"answered {exc.code}"
-    except (OSError, ValueError) as exc:
-        return scrub(str(getattr(exc, "reason", exc)), url)
+        with outbound.session() as session, session.get(url, timeout=timeout, stream=True) as r:
+            return None if 200 <= r.status_code < 300 else f"answered {r.status_code}"
+    except requests.RequestException as exc:
+        return scrub(outbound.reason(exc), url)
 
 
 def _apprise() -> Any:

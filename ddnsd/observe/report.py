@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ddnsd.observe.history import History
     from ddnsd.observe.metrics import Metrics
     from ddnsd.observe.notify import Notifications
-    from ddnsd.observe.status import StatusBoard
+    from ddnsd.observe.status import Recent, StatusBoard
     from ddnsd.reconcile.result import RoundResult
     from ddnsd.sdnotify import Notifier
     from ddnsd.transip.client import TransipClient
@@ -43,6 +43,7 @@ class EventLog:
     def __init__(self, history: History | None = None, notify: Notifications | None = None) -> None:
         self.history = history
         self.notify = notify
+        self._recent: tuple[tuple[int, ...], Recent] | None = None
 
     def __call__(self, e: Event) -> None:
         log.debug("event %s", e.to_line())
@@ -51,8 +52,18 @@ class EventLog:
         if self.notify is not None:
             self.notify.event(e)
 
-    def events(self) -> list[Event]:
-        return self.history.events() if self.history is not None else []
+    def recent(self) -> Recent:
+        """What the status document shows of the history: read again only when the files
+        changed, and never more of it than the document shows (:class:`Recent`)."""
+        from ddnsd.observe.status import Recent
+
+        if self.history is None:
+            return Recent()
+        stamp = self.history.stamp()
+        cached = self._recent
+        if cached is None or cached[0] != stamp:
+            cached = self._recent = (stamp, Recent.of(self.history.scan()))
+        return cached[1]
 
     def close(self, grace: float) -> None:
         if self.notify is not None:
@@ -238,7 +249,7 @@ class Reporter:
         board = self.board if self.board is not None else StatusBoard()
         return snapshot(
             board.live(),
-            self.events.events(),
+            self.events.recent(),
             self.clock(),
             version=__version__,
             daemon=self.daemon,

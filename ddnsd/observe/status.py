@@ -7,9 +7,10 @@ into :class:`~ddnsd.observe.events.Event` s (the reporter logs them). It is save
 ``status.json`` in the state dir after each round, so a restarted daemon or the next
 ``ddnsd once`` compares with what was, and ``ddnsd status`` can answer without a daemon.
 
-:func:`snapshot` joins that live state with the history (address changes of the last
-30 days, recent challenges and failures, the newest events) into the document
-``/api/status`` serves; docs/status.md lists its fields. No clock of its own, no secret.
+:func:`snapshot` joins that live state with the history (the newest 100 address changes
+of the last 30 days and how many more there were, recent challenges and failures, the
+newest events) into the document ``/api/status`` serves; docs/status.md lists its
+fields. Every list is bounded, whatever the history holds. No clock of its own, no secret.
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections import deque
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -37,6 +39,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 TIMELINE_SECONDS = 30 * 86400
+TIMELINE_CHANGES = 100  # address changes listed at most (the newest of the 30 days)
 RECENT = 20  # challenges and failures listed
 HISTORY = 50  # newest events listed
 
@@ -371,24 +374,60 @@ def summary(live: Mapping[str, Any], now: float) -> str:
     return ", ".join(parts)
 
 
+@dataclass
+class Recent:
+    """What the status document takes from the history, and no more: bounded whatever the
+    history holds (a full one is some 26 MiB as events; this is a few hundred of them).
+
+    ``address``: the newest ``TIMELINE_CHANGES`` address changes; ``address_times``: when
+    each address change of the 30 days before the newest event happened (the count of
+    ``timeline_more``); the newest ``RECENT`` challenge and failure events and the newest
+    ``HISTORY`` events of any kind, each oldest first.
+    """
+
+    address: deque[Event] = field(default_factory=lambda: deque(maxlen=TIMELINE_CHANGES))
+    address_times: deque[float] = field(default_factory=deque)
+    challenges: deque[Event] = field(default_factory=lambda: deque(maxlen=RECENT))
+    failures: deque[Event] = field(default_factory=lambda: deque(maxlen=RECENT))
+    newest: deque[Event] = field(default_factory=lambda: deque(maxlen=HISTORY))
+
+    @classmethod
+    def of(cls, events: Iterable[Event]) -> Recent:
+        """The recent part of ``events`` (oldest first), read one by one."""
+        recent = cls()
+        for e in events:
+            recent.newest.append(e)
+            if e.kind == "address":
+                recent.address.append(e)
+                recent.address_times.append(e.at)
+                while recent.address_times[0] < e.at - TIMELINE_SECONDS:
+                    recent.address_times.popleft()
+            elif e.kind in CHALLENGE_KINDS:
+                recent.challenges.append(e)
+            if e.kind in FAILURE_KINDS:
+                recent.failures.append(e)
+        return recent
+
+
 def snapshot(
     live: Mapping[str, Any],
-    events: Sequence[Event],
+    events: Iterable[Event] | Recent,
     now: float,
     *,
     version: str,
     daemon: Mapping[str, Any] | None,
     set_aside: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """The ``/api/status`` document: ``live`` (:meth:`StatusBoard.live`), the history and
-    the state files ``set_aside`` (:meth:`StatusBoard.set_aside`)."""
+    """The ``/api/status`` document: ``live`` (:meth:`StatusBoard.live`), the history (its
+    events oldest first, or their :class:`Recent` part) and the state files ``set_aside``
+    (:meth:`StatusBoard.set_aside`)."""
+    recent = events if isinstance(events, Recent) else Recent.of(events)
     since = now - TIMELINE_SECONDS
+    listed = [e for e in recent.address if e.at >= since]
     timeline = [
         {"at": e.at, "family": e.get("family"), "old": e.get("old"), "new": e.get("new")}
-        for e in events
-        if e.kind == "address" and e.at >= since
+        for e in listed
     ]
-    newest = list(reversed(events))
     return {
         "version": version,
         "generated_at": round(now, 3),
@@ -397,8 +436,9 @@ def snapshot(
         "summary": summary(live, now),
         **live,
         "timeline": timeline,
-        "challenges": [e.to_json() for e in newest if e.kind in CHALLENGE_KINDS][:RECENT],
-        "failures": [e.to_json() for e in newest if e.kind in FAILURE_KINDS][:RECENT],
-        "history": [e.to_json() for e in newest[:HISTORY]],
+        "timeline_more": sum(1 for t in recent.address_times if t >= since) - len(listed),
+        "challenges": [e.to_json() for e in reversed(recent.challenges)],
+        "failures": [e.to_json() for e in reversed(recent.failures)],
+        "history": [e.to_json() for e in reversed(recent.newest)],
         "set_aside": list(set_aside),
     }

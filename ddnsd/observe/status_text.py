@@ -62,6 +62,9 @@ def render_text(doc: Mapping[str, Any], where: str) -> str:
         for t in list(reversed(doc["timeline"]))[:SHOWN]:
             family = _FAMILY.get(t["family"], t["family"])
             lines.append(f"  {fmt_time(t['at'])}  {family}  {_v(t['old'])} → {t['new']}")
+        more = len(doc["timeline"]) - SHOWN + int(doc.get("timeline_more", 0))
+        if more > 0:
+            lines.append(f"  and {more} more")
     lines += _events("recent failures", doc["failures"], now)
     lines += _events("ACME challenges", doc["challenges"], now)
     api = doc["api"]

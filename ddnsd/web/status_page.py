@@ -14,7 +14,7 @@ from html import escape
 from typing import Any
 
 from ddnsd.observe.events import describe
-from ddnsd.observe.status import TIMELINE_SECONDS, ago, fmt_time
+from ddnsd.observe.status import RECENT, TIMELINE_SECONDS, ago, fmt_time
 
 CSS = """
 :root{color-scheme:light dark;--bg:#fff;--fg:#1f2328;--muted:#59636e;--line:#d1d9e0;
@@ -150,6 +150,8 @@ def _lane(doc: Mapping[str, Any], fam: str, now: float) -> str:
     changes = [t for t in doc["timeline"] if t["family"] == fam]
     current = next((f["address"] for f in doc["families"] if f["family"] == fam), None)
     address, since = (changes[0]["old"] if changes else current), start
+    if doc.get("timeline_more") and doc["timeline"]:  # unlisted changes before the listed
+        since = max(start, float(doc["timeline"][0]["at"]))
     for n, t in enumerate([*changes, None]):
         until = now if t is None else max(start, float(t["at"]))
         if address is not None and until > since:
@@ -171,7 +173,8 @@ def _lane(doc: Mapping[str, Any], fam: str, now: float) -> str:
 
 
 def timeline(doc: Mapping[str, Any], now: float) -> str:
-    """Address changes of the last 30 days: one row per family, days -30 … now."""
+    """Address changes of the last 30 days: one row per family, days -30 … now (the
+    changes the document lists: the newest ``TIMELINE_CHANGES``)."""
     lanes = [f["family"] for f in doc["families"]]
     lanes += sorted({t["family"] for t in doc["timeline"]} - set(lanes))
     if not lanes:
@@ -182,15 +185,21 @@ def timeline(doc: Mapping[str, Any], now: float) -> str:
 
 
 def _changes(doc: Mapping[str, Any]) -> str:
+    """The newest ``RECENT`` changes as a table, and how many more the 30 days hold."""
+    newest = list(reversed(doc["timeline"]))
     rows = [
         [
             f'<span class="nowrap">{e(fmt_time(t["at"]))}</span>',
             e(_FAMILY.get(t["family"], t["family"])),
             f'<span class="mono">{e(t["old"])} → {e(t["new"])}</span>',
         ]
-        for t in reversed(doc["timeline"])
+        for t in newest[:RECENT]
     ]
-    return _table(["when", "family", "change"], rows, "No address change in the last 30 days.")
+    table = _table(["when", "family", "change"], rows, "No address change in the last 30 days.")
+    more = len(newest) - len(rows) + int(doc["timeline_more"])
+    if more > 0:
+        table += f'<p class="muted">and {more} more in the last 30 days</p>'
+    return table
 
 
 def _event_rows(events: Sequence[Mapping[str, Any]], now: float) -> list[list[str]]:

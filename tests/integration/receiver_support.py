@@ -1,11 +1,14 @@
-"""A local HTTP receiver for notifications (Apprise ``json://``) and heartbeat pings."""
+"""A local HTTP(S) receiver for notifications (Apprise ``json://``), heartbeat pings and
+address-source requests."""
 
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 
@@ -20,9 +23,12 @@ class Received:
 
 
 class Receiver:
-    """Records every request on 127.0.0.1; ``hang=True`` holds each one until ``close()``."""
+    """Records every request on 127.0.0.1 and answers ``answer``; ``hang=True`` holds each
+    one until ``close()``; ``tls`` (certificate, key): HTTPS (:attr:`url` says which)."""
 
-    def __init__(self, *, hang: bool = False) -> None:
+    def __init__(
+        self, *, hang: bool = False, answer: bytes = b"OK", tls: tuple[Path, Path] | None = None
+    ) -> None:
         self.received: list[Received] = []
         self.release = threading.Event()
         self.arrived = threading.Event()
@@ -39,9 +45,9 @@ class Receiver:
                 if hang:
                     receiver.release.wait(120)
                 self.send_response(200)
-                self.send_header("Content-Length", "2")
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
-                self.wfile.write(b"OK")
+                self.wfile.write(answer)
 
             do_GET = do_POST = do_HEAD = _answer
 
@@ -50,6 +56,12 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
+        self.scheme = "http"
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+            self.scheme = "https"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
@@ -57,6 +69,10 @@ class Receiver:
     def address(self) -> str:
         host, port = self.server.server_address[:2]
         return f"{host}:{port}"
+
+    @property
+    def url(self) -> str:
+        return f"{self.scheme}://{self.address}"
 
     def titles(self) -> list[str]:
         """The titles of the Apprise json:// messages received."""

@@ -21,6 +21,7 @@ from daemon_support import (
     write_config,
 )
 from receiver_support import Receiver
+from tls_support import self_signed
 
 
 def home(emulator: Any) -> list[str]:
@@ -122,6 +123,53 @@ def test_daemon_heartbeat_per_round_and_uptime_kuma_fail_url(
     assert d.stop() == 0
     up, down = "/api/push/tok?status=up&msg=OK", "/api/push/tok?status=down&msg=failed"
     assert kuma.paths() == [up, up, down]
+
+
+def test_a_private_ca_in_requests_ca_bundle_serves_transip_sources_and_heartbeats(
+    emulator_factory: Any, tmp_path: Path, receivers: list[Receiver]
+) -> None:
+    """One HTTP stack: the CA bundle the environment names is trusted by the TransIP client,
+    an https:// address source and the heartbeat alike (an Uptime Kuma on the LAN with a
+    certificate of its own CA); without it all three refuse the certificate."""
+    cert, key = self_signed(tmp_path)
+    emulator = emulator_factory(tls_cert=cert, tls_key=key)
+    echo = Receiver(answer=b"203.0.113.70\n", tls=(cert, key))
+    kuma = Receiver(tls=(cert, key))
+    receivers += [echo, kuma]
+    detect = f'[detect]\nipv4 = ["{echo.url}/ip"]\nagree = 1\nallow_private = true\n'
+    beat = f'[notify]\nheartbeat_url = "{kuma.url}/api/push/tok"\n'
+    cfg = write_config(tmp_path / "c.toml", emulator, detect=detect, extra=beat)
+    assert cfg.read_text().count("https://127.0.0.1:") == 3
+
+    untrusted = run(["-c", str(cfg), "once"], env={"REQUESTS_CA_BUNDLE": "", "CURL_CA_BUNDLE": ""})
+    assert untrusted.returncode == 1, untrusted.stderr
+    assert (echo.paths(), kuma.paths(), home(emulator)) == ([], [], [])
+
+    trusted = run(["-c", str(cfg), "once"], env={"REQUESTS_CA_BUNDLE": str(cert)})
+    assert trusted.returncode == 0, trusted.stderr
+    assert home(emulator) == ["203.0.113.70"]
+    assert (echo.paths(), kuma.paths()) == (["/ip"], ["/api/push/tok"])
+
+
+def test_heartbeats_go_through_the_environments_proxy_address_sources_never(
+    emulator: Any, tmp_path: Path, receivers: list[Receiver]
+) -> None:
+    """An echo service asked through a proxy would see the proxy's address: address sources
+    ignore HTTP_PROXY, heartbeats (and TransIP, unless NO_PROXY says otherwise) use it."""
+    proxy, echo = Receiver(), Receiver(answer=b"203.0.113.71\n")
+    receivers += [proxy, echo]
+    echo_url = echo.url.replace("127.0.0.1", "localhost")  # a name NO_PROXY does not list
+    detect = (
+        f'[detect]\nipv4 = ["{echo_url}/ip"]\nagree = 1\nallow_private = true\n'
+        "allow_insecure_sources = true\n"
+    )
+    beat = '[notify]\nheartbeat_url = "http://kuma.invalid/api/push/tok"\n'
+    cfg = write_config(tmp_path / "c.toml", emulator, detect=detect, extra=beat)
+    env = {"HTTP_PROXY": proxy.url, "NO_PROXY": "127.0.0.1"}  # TransIP (the emulator) directly
+    done = run(["-c", str(cfg), "once"], env={**env, **{k.lower(): v for k, v in env.items()}})
+    assert done.returncode == 0, done.stderr
+    assert home(emulator) == ["203.0.113.71"]
+    assert (proxy.paths(), echo.paths()) == (["http://kuma.invalid/api/push/tok"], ["/ip"])
 
 
 def test_failed_sends_are_counted_and_never_show_a_secret(

@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 import tomli_w
+from hostile_names import ACCEPTED, REFUSED, fqdn
 
+from ddnsd import names
 from ddnsd.config.credentials import web_auth
 from ddnsd.config.fields import parse_duration
 from ddnsd.config.places import config_path
@@ -497,3 +499,78 @@ def test_web_auth_unreadable_secret_is_a_config_error(cfgdir: Path) -> None:
     text = MINIMAL + '\n[dyndns]\nusername = "router"\npassword_file = "empty.pw"\n'
     with pytest.raises(ConfigError, match=r"the secret file .*empty\.pw is empty"):
         web_auth(load(write(cfgdir, text), environ={}))
+
+
+# --------------------------------------------------------------------------- the package
+
+
+# --------------------------------------------------------------------------- names
+
+
+def name_doors(name: str) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Each configuration key that takes a name → (its problem's key, a config with ``name``
+    there)."""
+    base = tomllib.loads(MINIMAL)
+
+    def with_(key: str, **sections: Any) -> tuple[str, dict[str, Any]]:
+        return key, {**base, **sections}
+
+    router = {"username": "r", "password": "p"}
+    return {
+        "records": with_(
+            "records[0].name", records=[{"domain": "example.test", "name": name, "type": "A"}]
+        ),
+        "acme-zones": with_("acme.zones[0]", acme={"zones": [name]}),
+        "acme-dns-fqdn": with_(
+            "acme.accounts[0].fqdn",
+            acme={"accounts": [{"username": "u", "password": "p", "fqdn": name}]},
+        ),
+        "dyndns": with_("dyndns.hostnames[0]", dyndns={**router, "hostnames": [name]}),
+        "dns-source": with_(
+            "detect.ipv4[0]", detect={"ipv4": [f"dns:{name}@127.0.0.1:53"], "agree": 1}
+        ),
+    }
+
+
+NAME_DOORS = list(name_doors("x"))
+
+
+@pytest.mark.parametrize("door", NAME_DOORS)
+@pytest.mark.parametrize("name", REFUSED.values(), ids=REFUSED.keys())
+def test_every_config_key_taking_a_name_refuses_it_as_names_does(
+    cfgdir: Path, door: str, name: str
+) -> None:
+    """The one check: each key refuses a hostile name with names.domain_name's sentence (or,
+    for a control character, the whole-file check's), and says which key."""
+    key, data = name_doors(fqdn(name))[door]
+    with pytest.raises(ConfigError) as exc:
+        load(write_toml(cfgdir, data), environ={})
+    [problem] = exc.value.problems
+    assert problem.startswith(key + ": "), problem
+    if names.unsafe_character(name, spaces=False) is not None:
+        assert problem.endswith("; remove it"), problem
+        return
+    with pytest.raises(ValueError) as why:
+        names.domain_name(fqdn(name))
+    assert problem.endswith(str(why.value)), problem
+
+
+@pytest.mark.parametrize("door", NAME_DOORS)
+@pytest.mark.parametrize("name", ACCEPTED.values(), ids=ACCEPTED.keys())
+def test_every_config_key_taking_a_name_accepts_it(cfgdir: Path, door: str, name: str) -> None:
+    _key, data = name_doors(fqdn(name))[door]
+    load(write_toml(cfgdir, data), environ={})
+
+
+def test_a_dns_source_with_a_raw_unicode_name_is_told_its_idna_2008_form(cfgdir: Path) -> None:
+    """Python's IDNA 2003 codec would have taken 'faß' as 'fass', another domain."""
+    data = tomllib.loads(MINIMAL)
+    data["detect"]["ipv4"] = ["dns:myip.faß.example@127.0.0.1"]
+    with pytest.raises(ConfigError) as exc:
+        load(write_toml(cfgdir, data), environ={})
+    assert exc.value.problems == [
+        "detect.ipv4[0]: DNS source 'dns:myip.faß.example@127.0.0.1' has no valid name before "
+        "'@': 'myip.faß.example' is not a domain name: it contains the non-ASCII character 'ß' "
+        "(U+00DF); write internationalized names in their IDNA form (xn--…): "
+        "'myip.xn--fa-hia.example'"
+    ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import json
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -10,8 +12,16 @@ import pytest
 from ddnsd.detect.agree import Agreement, SourceReport
 from ddnsd.detect.base import Family
 from ddnsd.model import DnsEntry, Outcome, RecordSpec
-from ddnsd.observe.events import event
-from ddnsd.observe.status import StatusBoard, in_sync, snapshot, summary
+from ddnsd.observe.events import Event, event
+from ddnsd.observe.history import History
+from ddnsd.observe.report import EventLog
+from ddnsd.observe.status import (
+    TIMELINE_CHANGES,
+    StatusBoard,
+    in_sync,
+    snapshot,
+    summary,
+)
 from ddnsd.reconcile.applier import RecordResult
 from ddnsd.reconcile.engine import RoundResult
 from ddnsd.reconcile.planner import Change
@@ -230,6 +240,39 @@ def test_snapshot_windows_and_lists() -> None:
     json.dumps(doc)  # plain JSON all the way down
 
 
+def address_changes(now: float, recent: int, older: int) -> list[Event]:
+    """``older`` address changes before the 30 days, then ``recent`` within them, a minute
+    apart, oldest first (as the history holds them)."""
+    day = 86400.0
+    times = [now - 40 * day + i * 60 for i in range(older)]
+    times += [now - 29 * day + i * 60 for i in range(recent)]
+    return [
+        event("address", at, family="ipv4", old=f"10.0.{i}.1", new=f"10.0.{i + 1}.1", sources=[])
+        for i, at in enumerate(times)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("recent", "older", "listed", "more"),
+    [
+        (0, 0, 0, 0),
+        (5, 3, 5, 0),
+        (TIMELINE_CHANGES, 2, TIMELINE_CHANGES, 0),
+        (TIMELINE_CHANGES + 1, 0, TIMELINE_CHANGES, 1),
+        (10_000, 50, TIMELINE_CHANGES, 10_000 - TIMELINE_CHANGES),
+    ],
+)
+def test_timeline_lists_the_newest_changes_of_30_days_and_counts_the_rest(
+    recent: int, older: int, listed: int, more: int
+) -> None:
+    now = 100 * 86400.0
+    events = address_changes(now, recent, older)
+    doc = snapshot(StatusBoard().live(), events, now, version="1", daemon=None)
+    assert (len(doc["timeline"]), doc["timeline_more"]) == (listed, more)
+    newest = [e.at for e in events[len(events) - listed :]] if listed else []
+    assert [t["at"] for t in doc["timeline"]] == newest  # the newest, oldest first
+
+
 def test_records_and_families_no_longer_configured_are_dropped() -> None:
     board = StatusBoard()
     board.update_families(1.0, {"A": agreement("203.0.113.1", "203.0.113.1")})
@@ -243,3 +286,57 @@ def test_records_and_families_no_longer_configured_are_dropped() -> None:
     board.update_records(3.0, result(N))
     board.forget_records()
     assert board.live()["records"] == [] and board.live()["families"] == []
+
+
+def full_history(path: Path, now: float) -> tuple[History, list[Event]]:
+    """A history at its 4 MiB bound: an event every 2 minutes up to ``now`` (some 45 days),
+    address changes, writes, challenges and failures in turn; written straight to its files."""
+    kinds = [
+        ("address", {"family": "ipv4", "old": "10.0.0.1", "new": "10.0.0.2", "sources": []}),
+        ("written", {"record": KEY, "method": "PATCH", "old": "10.0.0.1", "new": "10.0.0.2"}),
+        ("challenge_added", {"name": "_acme-challenge.example.test", "zone": "example.test"}),
+        ("failed", {"record": KEY, "message": "TransIP answered 500"}),
+    ]
+    history = History(StateDir(path))
+    lines: list[str] = []  # newest first
+    size = 0
+    while True:
+        kind, fields = kinds[len(lines) % len(kinds)]
+        line = event(kind, now - 120 * len(lines), **fields).to_line() + "\n"
+        if size + len(line) > history.max_bytes - 64:
+            break
+        lines.append(line)
+        size += len(line)
+    lines.reverse()
+    half = len(lines) // 2
+    history.rotated.write_text("".join(lines[:half]))
+    history.path.write_text("".join(lines[half:]))
+    return history, history.events()
+
+
+def test_the_status_page_keeps_a_bounded_part_of_a_full_history(tmp_path: Path) -> None:
+    """A year of rounds fills the history to its 4 MiB (some 26 MiB as events): the
+    daemon's status page keeps only what it shows, read again when the files change."""
+    now = 1e9
+    history, events = full_history(tmp_path, now)
+    in_30_days = [e.at for e in events if e.kind == "address" and e.at >= now - 30 * 86400]
+    del events
+    log = EventLog(history)
+    gc.collect()
+    tracemalloc.start()
+    try:
+        recent = log.recent()
+        gc.collect()
+        kept, _peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert kept < 1024 * 1024
+    sizes = [len(recent.address), len(recent.challenges), len(recent.failures), len(recent.newest)]
+    assert sizes == [TIMELINE_CHANGES, 20, 20, 50]
+    assert list(recent.address_times) == in_30_days
+    assert snapshot({**StatusBoard().live()}, recent, now, version="1", daemon=None) == snapshot(
+        StatusBoard().live(), history.events(), now, version="1", daemon=None
+    )
+    assert log.recent() is recent  # the files did not change
+    history.append(event("stopped", now + 1, pid=1))
+    assert log.recent() is not recent and log.recent().newest[-1].kind == "stopped"

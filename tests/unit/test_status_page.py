@@ -8,9 +8,11 @@ import re
 from typing import Any
 
 import pytest
+from test_status_board import address_changes
 from test_status_docs import rich_document
 
 from ddnsd.config.runtime import StatusAuth
+from ddnsd.observe.status import StatusBoard, snapshot
 from ddnsd.observe.status_text import render_text
 from ddnsd.statefiles import StateDir
 from ddnsd.web.app import make_app
@@ -76,6 +78,27 @@ def test_timeline_bars_and_change_marks(
     assert len(re.findall(r'<line class="chg"', svg)) == marks
     if not families:
         assert "No address known yet" in svg
+
+
+def test_a_month_of_flapping_gives_a_page_of_bounded_size() -> None:
+    """10,000 address changes in 30 days: the page lists the newest 20, says how many more,
+    and stays the size of a page with a hundred changes; the terminal text says it too."""
+    now = 100 * DAY
+
+    def document(changes: int) -> dict[str, Any]:
+        doc = rich_document()
+        events = address_changes(now, changes, 0)
+        doc.update(snapshot(StatusBoard().live(), events, now, version="1", daemon=None))
+        return doc
+
+    flapping, calm = render_page(document(10_000)), render_page(document(101))
+    section = flapping.split("Address changes, last 30 days")[1].split("</section>")[0]
+    assert section.count('<tr><td data-label="when">') == 20
+    assert f"and {10_000 - 20} more in the last 30 days" in section
+    assert "and 81 more in the last 30 days" in calm
+    assert len(flapping) < 1.05 * len(calm)  # longer addresses, no more of them
+    text = render_text(document(10_000), "the state dir")
+    assert "address changes, last 30 days:" in text and f"\n  and {10_000 - 5} more\n" in text
 
 
 def test_terminal_text() -> None:
