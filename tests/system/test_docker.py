@@ -248,7 +248,7 @@ def test_failing_health_check_shows_unhealthy(
         "ddnsd-system-c",
         "--health-cmd",
         "ddnsd healthcheck --url http://127.0.0.1:9333/readyz",
-        "--health-start-period=0s",
+        "--health-start-period=1s",  # 0 would mean the image's 30 s
         "--health-retries=2",
     )
     name = start(containers, argv)
