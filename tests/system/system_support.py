@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
 import pytest
 
@@ -82,11 +82,19 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float, every: fl
         time.sleep(every)
 
 
-def run(argv: list[str], timeout: float = 600, **kw: object) -> str:
-    out = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False, **kw)  # type: ignore[call-overload]
+def run(
+    argv: list[str],
+    timeout: float = 600,
+    stdin: IO[bytes] | None = None,
+    env: dict[str, str] | None = None,
+) -> str:
+    out = subprocess.run(
+        argv, stdin=stdin, env=env, capture_output=True, timeout=timeout, check=False
+    )
+    stdout, stderr = out.stdout.decode(errors="replace"), out.stderr.decode(errors="replace")
     if out.returncode != 0:
-        raise AssertionError(f"{' '.join(argv)}: exit {out.returncode}\n{out.stdout}{out.stderr}")
-    return str(out.stdout)
+        raise AssertionError(f"{' '.join(argv)}: exit {out.returncode}\n{stdout}{stderr}")
+    return stdout
 
 
 def stop(proc: subprocess.Popen[bytes]) -> None:
@@ -211,13 +219,19 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _comm(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/comm").read_text().strip()
+    except OSError:
+        return None
+
+
 def _pid1_of(nspawn: int) -> int | None:
     todo = _children(nspawn)
     while todo:
         pid = todo.pop()
-        with contextlib.suppress(OSError):
-            if Path(f"/proc/{pid}/comm").read_text().strip() == "systemd":
-                return pid
+        if _comm(pid) == "systemd":
+            return pid
         todo += _children(pid)
     return None
 
@@ -268,10 +282,10 @@ def booted(root: Path, log: Path, binds: list[str]) -> Iterator[Machine]:
         yield machine
     finally:
         stop(proc)  # SIGTERM: nspawn asks the container's systemd to power off
-        if pid1:  # nspawn killed before its container stopped: end the container too
+        if pid1 and _comm(pid1) == "systemd":  # nspawn was killed before its container
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid1, signal.SIGKILL)
-                wait_for("the container to end", lambda: not Path(f"/proc/{pid1}").exists(), 30)
+                wait_for("the container to end", lambda: _comm(pid1) is None, 30)
         for path in _cgroup_leftovers() - before:
             _remove_cgroup(path)
 
