@@ -145,6 +145,9 @@ def debian_root_tarball() -> Path:
                 )
                 run(["tar", "-C", str(root), "-cf", f"{tmp}/root.tar", "."])
                 os.replace(f"{tmp}/root.tar", tarball)
+            for stale in CACHE.glob(f"debian-{SUITE}-*.tar"):  # made for another package list
+                if stale != tarball:
+                    stale.unlink()
     return tarball
 
 
