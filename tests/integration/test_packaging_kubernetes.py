@@ -28,8 +28,6 @@ ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
 K8S = DEPLOY / "kubernetes"
 CERT_MANAGER = DEPLOY / "cert-manager"
-# Every manifest under deploy/, whoever adds it.
-FILES = sorted(DEPLOY.rglob("*.yaml"))
 KUSTOMIZATIONS = sorted(p.parent for p in DEPLOY.rglob("kustomization.yaml"))
 # The Kubernetes release whose schemas the manifests must meet (README "Tested on").
 K8S_RELEASE = "1.37"
@@ -41,6 +39,15 @@ UID = 10001
 def documents(path: Path) -> list[dict[str, Any]]:
     with path.open() as fh:
         return [d for d in yaml.safe_load_all(fh) if d is not None]
+
+
+# Every manifest under deploy/, whoever adds it (YAML without a kind, such as Helm
+# values, is not one).
+FILES = sorted(
+    p
+    for p in [*DEPLOY.rglob("*.yaml"), *DEPLOY.rglob("*.yml")]
+    if any("kind" in d for d in documents(p))
+)
 
 
 def one(directory: Path, kind: str) -> dict[str, Any]:
