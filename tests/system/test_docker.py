@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import shlex
 import shutil
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from system_support import (
     DOCKER,
     ROOT,
@@ -188,9 +190,13 @@ def test_image_builds_as_shipped_on_the_local_base(image: str) -> None:
 def test_runs_as_readme_says_healthy_as_10001(
     image: str, files: Path, volume: str, emulator: Emulator, containers: list[str]
 ) -> None:
-    name = start(containers, readme_run(files, volume, free_port(), "ddnsd-system-a"))
+    port = free_port()
+    name = start(containers, readme_run(files, volume, port, "ddnsd-system-a"))
     wait_for("healthy", lambda: health(name) == "healthy", 120)
-    assert docker("exec", name, "id", "-u").strip() == UID
+    status = docker("exec", name, "cat", "/proc/1/status")  # ddnsd is the container's PID 1
+    assert re.search(rf"^Uid:\s+{UID}\s", status, re.M), status
+    # The published port reaches the daemon (-p 127.0.0.1:PORT:9333, as README says).
+    assert requests.get(f"http://127.0.0.1:{port}/healthz", timeout=10).status_code == 200
     wait_for("the record at the emulator", lambda: records(emulator, "home") == ["192.0.2.20"], 60)
     # docker stop: SIGTERM, SIGKILL after 10 s (exit 137); a clean stop in time exits 0.
     docker("stop", "--time", "10", name)
