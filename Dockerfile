@@ -1,4 +1,3 @@
-# syntax=docker/dockerfile:1
 # ddnsd container image: dynamic DNS and ACME DNS-01 for TransIP.
 #
 #   docker build -t ddnsd .

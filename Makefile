@@ -19,7 +19,8 @@ demo: $(STAMP)
 screenshot: $(STAMP) tools
 	$(BIN)/ddnsd demo --screenshot docs/status.png
 
-# Third-party tools the end-to-end tests drive (pebble, lego, dehydrated from Debian).
+# Third-party tools the end-to-end and system tests drive (pebble, lego, dehydrated, docker.io,
+# systemd-nspawn, debootstrap… from Debian).
 tools:
 	scripts/install-tools.sh
 
@@ -42,8 +43,12 @@ unit: $(STAMP)
 quick: $(STAMP) lint typecheck
 	$(PYTEST) -m "not e2e" tests/unit tests/client tests/integration
 
+# tests/system (a booted Debian 12 systemd, Docker's engine) run after the rest, in one
+# process: their Debian root is built once per run, and Docker must not run beside the
+# network-namespace tests (dockerd sets the host's FORWARD policy to DROP).
 test: $(STAMP) tools lint typecheck
-	$(PYTEST)
+	$(PYTEST) --ignore=tests/system
+	$(BIN)/pytest -q tests/system
 
 # Every campaign (tests/campaigns/) at full size; prints the figures table for the README.
 # Runs in one process so the table sees every row.

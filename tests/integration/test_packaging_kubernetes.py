@@ -1,18 +1,24 @@
-"""Kubernetes and cert-manager manifests in deploy/: every document loads, kinds are known,
-and the pieces fit together (probes, securityContext, Secret and ConfigMap volumes, the
-Service cert-manager points at, the acme-dns account ddnsd is configured with).
+"""Kubernetes and cert-manager manifests in deploy/: every document is valid against
+Kubernetes' own OpenAPI schemas (``kubernetes-validate``, offline, strict: an unknown
+field is an error), and so is what ``kubectl kustomize`` renders from each kustomization;
+then the pieces must fit together (probes, securityContext, Secret and ConfigMap volumes,
+the Service cert-manager points at, the acme-dns account ddnsd is configured with).
 
-No kubeconform offline, so this is a structural check with pyyaml, plus the ConfigMap's
-config.toml loaded by ddnsd's own config loader with the container's environment.
+Custom resources (cert-manager's kinds) have no schema in Kubernetes itself; they are
+checked by the cross-references below. No cluster runs here.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
 
+import kubernetes_validate
 import pytest
 import yaml
 
@@ -20,20 +26,13 @@ from ddnsd.config.places import DEFAULT_CONFIG
 from ddnsd.config.read import load
 
 ROOT = Path(__file__).resolve().parents[2]
-K8S = ROOT / "deploy" / "kubernetes"
-CERT_MANAGER = ROOT / "deploy" / "cert-manager"
-FILES = sorted([*K8S.glob("*.yaml"), *CERT_MANAGER.glob("*.yaml")])
-KNOWN = {
-    ("v1", "Namespace"),
-    ("v1", "ConfigMap"),
-    ("v1", "Secret"),
-    ("v1", "Service"),
-    ("apps/v1", "Deployment"),
-    ("networking.k8s.io/v1", "NetworkPolicy"),
-    ("kustomize.config.k8s.io/v1beta1", "Kustomization"),
-    ("cert-manager.io/v1", "ClusterIssuer"),
-    ("cert-manager.io/v1", "Certificate"),
-}
+DEPLOY = ROOT / "deploy"
+K8S = DEPLOY / "kubernetes"
+CERT_MANAGER = DEPLOY / "cert-manager"
+KUSTOMIZATIONS = sorted(p.parent for p in DEPLOY.rglob("kustomization.yaml"))
+# The Kubernetes release whose schemas the manifests must meet (README "Tested on").
+K8S_RELEASE = "1.37"
+CI = os.environ.get("CI", "").lower() == "true"
 PORT = 9333
 UID = 10001
 
@@ -41,6 +40,15 @@ UID = 10001
 def documents(path: Path) -> list[dict[str, Any]]:
     with path.open() as fh:
         return [d for d in yaml.safe_load_all(fh) if d is not None]
+
+
+# Every manifest under deploy/, whoever adds it (YAML without a kind, such as Helm
+# values, is not one).
+FILES = sorted(
+    p
+    for p in [*DEPLOY.rglob("*.yaml"), *DEPLOY.rglob("*.yml")]
+    if any("kind" in d for d in documents(p))
+)
 
 
 def one(directory: Path, kind: str) -> dict[str, Any]:
@@ -97,14 +105,64 @@ def mount_for(c: dict[str, Any], kind: str) -> tuple[dict[str, Any], dict[str, A
 # ----------------------------------------------------------------------------- every document
 
 
-@pytest.mark.parametrize("path", FILES, ids=lambda p: f"{p.parent.name}/{p.name}")
-def test_documents_load_with_known_kinds(path: Path) -> None:
+def is_custom_resource(doc: dict[str, Any]) -> bool:
+    """A kind from an API group Kubernetes does not ship (core, ``apps``, ``*.k8s.io``)."""
+    group = str(doc.get("apiVersion", "")).rpartition("/")[0]
+    return "." in group and not group.endswith(".k8s.io")
+
+
+def validate(doc: dict[str, Any], where: str) -> None:
+    try:
+        used = kubernetes_validate.validate(doc, K8S_RELEASE, strict=True)
+    except kubernetes_validate.ValidationError as e:
+        raise AssertionError(f"{where}: {doc.get('kind')}: {e.message} at {list(e.path)}") from None
+    assert used == K8S_RELEASE, f"kubernetes-validate has no schemas of {K8S_RELEASE}"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: str(p.relative_to(DEPLOY)))
+def test_manifest_meets_the_kubernetes_schemas(path: Path) -> None:
     docs = documents(path)
     assert docs, f"{path.name} holds no document"
     for doc in docs:
-        assert (doc.get("apiVersion"), doc.get("kind")) in KNOWN, (path.name, doc.get("kind"))
-        if doc["kind"] != "Kustomization":
+        if doc.get("kind") == "Kustomization":
+            continue  # rendered and validated below
+        if is_custom_resource(doc):
+            with pytest.raises(kubernetes_validate.SchemaNotFoundError):
+                kubernetes_validate.validate(doc, K8S_RELEASE, strict=True)
             assert doc["metadata"]["name"], path.name
+            continue
+        validate(doc, str(path.relative_to(DEPLOY)))
+
+
+def kubectl() -> str:
+    found = shutil.which("kubectl")
+    if found is None:
+        if CI:
+            pytest.fail("kubectl is missing (scripts/install-tools.sh installs kubernetes-client)")
+        pytest.skip("kubectl is missing (scripts/install-tools.sh installs kubernetes-client)")
+    return found
+
+
+@pytest.mark.parametrize("directory", KUSTOMIZATIONS, ids=lambda p: str(p.relative_to(DEPLOY)))
+def test_kustomize_output_meets_the_kubernetes_schemas(directory: Path) -> None:
+    """What ``kubectl apply -k`` would send: every rendered resource validates."""
+    out = subprocess.run(
+        [kubectl(), "kustomize", str(directory)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr
+    rendered = [d for d in yaml.safe_load_all(out.stdout) if d is not None]
+    listed = yaml.safe_load((directory / "kustomization.yaml").read_text())["resources"]
+    assert len(rendered) >= len(listed), "kustomize rendered fewer resources than it lists"
+    for doc in rendered:
+        validate(doc, f"kubectl kustomize {directory.relative_to(DEPLOY)}")
+
+
+def test_the_readme_names_the_release_validated_against() -> None:
+    assert f"Kubernetes {K8S_RELEASE}" in (ROOT / "README.md").read_text()
 
 
 def test_kustomization_lists_every_manifest_but_the_examples() -> None:
