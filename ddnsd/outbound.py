@@ -1,6 +1,6 @@
 """Outbound HTTP: every request ddnsd makes goes through ``requests``, one set of settings.
 
-TransIP (``transip/http.py``), the ``https://`` address sources, heartbeat pings and
+TransIP (``transip/transport.py``), the ``https://`` address sources, heartbeat pings and
 Apprise's notifications all use ``requests``, so what a user sets in the environment
 applies to every one of them, as README's "Outbound HTTP" says:
 

@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from ddnsd.reconcile.engine import Engine
     from ddnsd.sdnotify import Notifier
     from ddnsd.statefiles import StateDir
-    from ddnsd.transip import Observer, TransipClient
+    from ddnsd.transip.client import TransipClient
+    from ddnsd.transip.transport import Observer
 
 
 def load_settings(config_path: str | None) -> Settings:

@@ -1,5 +1,3 @@
-"""ACME DNS-01: challenge arithmetic, the challenge service, propagation, journal, hooks.
-
-Kept empty of imports so that ``ddnsd.acme.hooks`` (the hook path) starts fast;
-import the submodules directly: ``from ddnsd.acme.service import ChallengeService``.
-"""
+"""ACME DNS-01: challenge arithmetic (pure), the challenge service, its TransIP writes,
+propagation, the journal of values added, and the hook front doors (certbot, lego,
+dehydrated)."""

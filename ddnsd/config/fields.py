@@ -1,7 +1,7 @@
 """Field types the configuration's models share: durations, domain names, address sources.
 
 Used by :mod:`ddnsd.config.models` and the section modules beside it
-(:mod:`ddnsd.config.acme`, :mod:`ddnsd.config.observe`).
+(:mod:`ddnsd.config.acme`, :mod:`ddnsd.config.operator`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The configuration's shape: one pydantic model per TOML section, nothing else.
 
 The ``[acme]`` sections are in :mod:`ddnsd.config.acme`, ``[notify]`` and
-``[http.status_auth]`` in :mod:`ddnsd.config.observe`, the field types they share in
+``[http.status_auth]`` in :mod:`ddnsd.config.operator`, the field types they share in
 :mod:`ddnsd.config.fields`.
 
 Reading the file and the environment, checks across keys and secret paths are in
@@ -36,7 +36,7 @@ from ddnsd.config.fields import (
     TokenLifetime,
     sources,
 )
-from ddnsd.config.observe import NotifySettings, StatusAuthSettings
+from ddnsd.config.operator import NotifySettings, StatusAuthSettings
 from ddnsd.config.places import DEFAULT_STATE_DIR
 from ddnsd.listen import parse_listen
 

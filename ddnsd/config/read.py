@@ -37,7 +37,7 @@ from ddnsd.config.models import (
     StateSettings,
     TransipSettings,
 )
-from ddnsd.config.observe import StatusAuthSettings
+from ddnsd.config.operator import StatusAuthSettings
 from ddnsd.config.places import (
     CREDENTIAL_KEY_NAME,
     Place,

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from ddnsd.config import acme, externaldns, models, observe
+from ddnsd.config import acme, externaldns, models, operator
 
 
 def schema_markdown() -> str:
@@ -35,13 +35,13 @@ def schema_markdown() -> str:
         ("[schedule]", models.ScheduleSettings),
         ("[dns]", models.DnsSettings),
         ("[http]", models.HttpSettings),
-        ("[http.status_auth]", observe.StatusAuthSettings),
+        ("[http.status_auth]", operator.StatusAuthSettings),
         ("[state]", models.StateSettings),
         ("[acme]", acme.AcmeSettings),
         ("[acme.httpreq]", acme.HttpreqSettings),
         ("[[acme.accounts]]", acme.AcmeAccountSettings),
         ("[dyndns]", models.DyndnsSettings),
-        ("[notify]", observe.NotifySettings),
+        ("[notify]", operator.NotifySettings),
         ("[external_dns]", externaldns.ExternalDnsSettings),
     ]
     for title, model in sections:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ddnsd.detect.base import Detector
 from ddnsd.detect.command import CommandDetector
 from ddnsd.detect.dns import DnsDetector
-from ddnsd.detect.http import HttpDetector
+from ddnsd.detect.echo import HttpDetector
 from ddnsd.detect.interface import InterfaceDetector
 from ddnsd.detect.push import PushDetector, PushStore
 from ddnsd.detect.spec import SourceSpec

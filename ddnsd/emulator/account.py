@@ -19,7 +19,7 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit
 
-from ddnsd.emulator.http import Request, error
+from ddnsd.emulator.httpserver import ApiRequest, error
 
 _HOST = re.compile(r"^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$")
 
@@ -70,12 +70,12 @@ def tags_from_json(domain: Any) -> list[str] | None:
     return [t.strip() for t in tags]
 
 
-def wanted_tags(request: Request) -> set[str]:
+def wanted_tags(request: ApiRequest) -> set[str]:
     """``?tags=a,b`` of a domain list request."""
     return {t.strip() for t in request.query.get("tags", "").split(",") if t.strip()}
 
 
-def public_base(base_url: str, request: Request) -> str:
+def public_base(base_url: str, request: ApiRequest) -> str:
     """The emulator's ``base_url`` as this request reached it (its ``Host`` header)."""
     host = (request.headers.get("Host") or "").strip()
     if not _HOST.match(host):

@@ -22,7 +22,7 @@ import time
 from typing import Any
 
 from ddnsd.emulator import resources
-from ddnsd.emulator.http import WRITE_METHODS, Answer, Reply, Request, error
+from ddnsd.emulator.httpserver import WRITE_METHODS, ApiAnswer, ApiRequest, Reply, error
 from ddnsd.emulator.resources import Call, Route
 from ddnsd.emulator.state import EmulatorState
 from ddnsd.emulator.tokens import AuthFailure
@@ -31,7 +31,7 @@ from ddnsd.emulator.zones import ZoneError
 log = logging.getLogger(__name__)
 
 
-def respond(emu: EmulatorState, request: Request) -> Answer:
+def respond(emu: EmulatorState, request: ApiRequest) -> ApiAnswer:
     """Answer one ``/v6`` request (or lose its answer), count it and log it."""
     method, path = request.method, request.path
     template = path  # unknown resources are counted under their path
@@ -76,10 +76,10 @@ def respond(emu: EmulatorState, request: Request) -> Answer:
     if lost:
         emu.requests.count(method, template, 0, arrived)
         log.info("%s %s lost (applied, no answer) %.1fms", method, path, ms)
-        return Answer(0, lost=True)
+        return ApiAnswer(0, lost=True)
     emu.requests.count(method, template, status, arrived)
     log.info("%s %s %s %.1fms", method, path, status, ms)
-    return Answer(status, body, headers)
+    return ApiAnswer(status, body, headers)
 
 
 def _check_method(route: Route, method: str) -> None:

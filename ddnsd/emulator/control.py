@@ -20,7 +20,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ddnsd.emulator.http import Answer, Reply, Request, error, number
+from ddnsd.emulator.httpserver import ApiAnswer, ApiRequest, Reply, error, number
 from ddnsd.emulator.state import EmulatorState
 from ddnsd.emulator.zones import ZoneError, entry_from_json, entry_to_json
 
@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 Endpoint = Callable[[EmulatorState, dict[str, Any]], tuple[int, Any]]
 
 
-def respond(emu: EmulatorState, request: Request) -> Answer:
+def respond(emu: EmulatorState, request: ApiRequest) -> ApiAnswer:
     method, path = request.method, request.path
     try:
         body = request.json_object() if method == "POST" else {}
@@ -40,7 +40,7 @@ def respond(emu: EmulatorState, request: Request) -> Answer:
     except Reply as reply:
         status, out = reply.status, reply.body
     log.debug("%s %s %s", method, path, status)
-    return Answer(status, out)
+    return ApiAnswer(status, out)
 
 
 def _state(emu: EmulatorState, body: dict[str, Any]) -> tuple[int, Any]:

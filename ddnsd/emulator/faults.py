@@ -24,7 +24,7 @@ import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from ddnsd.emulator.http import error, number
+from ddnsd.emulator.httpserver import error, number
 
 FAULT_KINDS = ("500", "409", "slow", "lost")  # the random set unless ``kinds`` says otherwise
 ALL_KINDS = (*FAULT_KINDS, "ratelimit")

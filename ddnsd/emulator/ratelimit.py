@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from ddnsd.emulator.http import Reply, error
+from ddnsd.emulator.httpserver import Reply, error
 
 WINDOW = 15 * 60
 

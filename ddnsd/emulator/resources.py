@@ -14,7 +14,7 @@
 ``?include=nameservers,contacts`` adds those lists to a domain; what the account says
 about its domains (tags, nameservers, contacts, links) is account.py. A resource runs only once
 ``api.py`` let the call through (token, rate limit, method, read-only, faults); it answers
-``(status, JSON body)`` or raises :class:`~ddnsd.emulator.http.Reply`,
+``(status, JSON body)`` or raises :class:`~ddnsd.emulator.httpserver.Reply`,
 :class:`~ddnsd.emulator.zones.ZoneError` or :class:`~ddnsd.emulator.tokens.AuthFailure`.
 A new resource is a function here and a row in :data:`ROUTES`.
 """
@@ -29,7 +29,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ddnsd.emulator import account
-from ddnsd.emulator.http import Request, error
+from ddnsd.emulator.httpserver import ApiRequest, error
 from ddnsd.emulator.state import EmulatorState
 from ddnsd.emulator.tokens import Principal
 from ddnsd.emulator.zones import entry_from_json, entry_to_json
@@ -39,7 +39,7 @@ from ddnsd.emulator.zones import entry_from_json, entry_to_json
 class Call:
     """A ``/v6`` call the gate let through: the request, the path's parameters, who sends it."""
 
-    request: Request
+    request: ApiRequest
     params: dict[str, str]
     who: Principal | None  # None for the one public route, POST /v6/auth
     test: bool  # validate only (``?test=1`` or the demo token)
@@ -182,7 +182,7 @@ def _include(call: Call) -> set[str]:
     return {s.strip() for s in call.request.query.get("include", "").split(",") if s.strip()}
 
 
-def paginate(base: str, out: dict[str, Any], key: str, request: Request, path: str) -> None:
+def paginate(base: str, out: dict[str, Any], key: str, request: ApiRequest, path: str) -> None:
     """With ``pageSize`` in the query: cut ``out[key]`` to the page and add ``_links.pages``
     (links start with ``base``, the emulator as the request reached it)."""
     query = request.query

@@ -20,7 +20,7 @@ import threading
 
 from ddnsd.emulator import api, control
 from ddnsd.emulator.dns import DnsServer, Resolver
-from ddnsd.emulator.http import Answer, Request, Server
+from ddnsd.emulator.httpserver import ApiAnswer, ApiRequest, Server
 from ddnsd.emulator.state import EmulatorConfig, EmulatorState
 
 __all__ = ["Emulator", "EmulatorConfig"]
@@ -80,7 +80,7 @@ class Emulator(EmulatorState):
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def respond(self, request: Request) -> Answer:
+    def respond(self, request: ApiRequest) -> ApiAnswer:
         """Answer one HTTP request: a control endpoint, or the ``/v6`` API."""
         if request.path.startswith("/_emulator/"):
             return control.respond(self, request)

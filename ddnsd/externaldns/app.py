@@ -38,7 +38,7 @@ from ddnsd.externaldns.mapping import (
 )
 from ddnsd.externaldns.provider import Provider
 from ddnsd.web.app import WebApp
-from ddnsd.web.http import GET, POST, HttpError, Request, Response, Route
+from ddnsd.web.wsgi import GET, POST, HttpError, Response, Route, WebRequest
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def _answer(status: int, obj: object) -> Response:
     return Response(status, body, MEDIA_TYPE, list(_VARY))
 
 
-def _body(req: Request) -> object:
+def _body(req: WebRequest) -> object:
     data = req.body()
     try:
         return json.loads(data.decode("utf-8"))
@@ -76,13 +76,13 @@ class Routes:
         log.error("external-dns %s failed: %s", what, exc)
         return HttpError(500, f"{what} failed: {exc}")
 
-    def negotiate(self, req: Request) -> Response:
+    def negotiate(self, req: WebRequest) -> Response:
         try:
             return _answer(200, self.provider.domain_filter())
         except DdnsdError as exc:
             raise self._soft("negotiation", exc) from exc
 
-    def records(self, req: Request) -> Response:
+    def records(self, req: WebRequest) -> Response:
         if req.method == "POST":
             return self.apply(req)
         try:
@@ -91,14 +91,14 @@ class Routes:
             raise self._soft("reading the records", exc) from exc
         return _answer(200, [endpoint_to_json(ep) for ep in found])
 
-    def adjust(self, req: Request) -> Response:
+    def adjust(self, req: WebRequest) -> Response:
         try:
             desired = endpoints_from_json(_body(req))
         except BadRequest as exc:
             raise HttpError(400, str(exc)) from exc
         return _answer(200, [endpoint_to_json(ep) for ep in self.provider.adjust(desired)])
 
-    def apply(self, req: Request) -> Response:
+    def apply(self, req: WebRequest) -> Response:
         try:
             changes = changes_from_json(_body(req))
         except BadRequest as exc:

@@ -23,7 +23,7 @@ from typing import Any, TextIO
 from ddnsd.config.places import hook_sockets
 from ddnsd.errors import EXIT_FAILED
 from ddnsd.handoff import protocol
-from ddnsd.handoff.protocol import ProtocolError, Request
+from ddnsd.handoff.protocol import HookRequest, ProtocolError
 from ddnsd.logline import LEVELS, json_line, text_line
 
 CONNECT_TIMEOUT = 5.0
@@ -97,7 +97,7 @@ def forward(
 ) -> int | None:
     """Hand the hook to the daemon; its exit code, or None when no daemon answers."""
     printer = printer or Printer()
-    request = Request(command, tuple(args), dict(environ))
+    request = HookRequest(command, tuple(args), dict(environ))
     for path in hook_sockets(config_path, os.environ):
         sock = connect(path, printer=printer)
         if sock is None:
@@ -109,7 +109,7 @@ def forward(
 
 
 def _exchange(
-    sock: socket.socket, request: Request, path: Path, printer: Printer, err: TextIO
+    sock: socket.socket, request: HookRequest, path: Path, printer: Printer, err: TextIO
 ) -> int:
     with contextlib.suppress(OSError):  # a refusing daemon may close first: read its line
         sock.sendall(protocol.encode_request(request))

@@ -41,7 +41,7 @@ class ProtocolError(ValueError):
     """A line that is not what the protocol says; the text says what is wrong."""
 
 
-class Request(NamedTuple):  # not a dataclass: the hook's fast path skips that import
+class HookRequest(NamedTuple):  # not a dataclass: the hook's fast path skips that import
     command: str
     args: tuple[str, ...] = ()
     env: Mapping[str, str] = {}
@@ -52,7 +52,7 @@ class Request(NamedTuple):  # not a dataclass: the hook's fast path skips that i
         return " ".join([self.command, *self.args[:1]]) if self.command == "hook" else self.command
 
 
-def encode_request(request: Request) -> bytes:
+def encode_request(request: HookRequest) -> bytes:
     body = {
         "v": VERSION,
         "command": request.command,
@@ -62,7 +62,7 @@ def encode_request(request: Request) -> bytes:
     return _line(body)
 
 
-def decode_request(line: bytes) -> Request:
+def decode_request(line: bytes) -> HookRequest:
     """The request in ``line``; :class:`ProtocolError` says what is wrong with it."""
     data = _object(line, "request")
     version = data.get("v")
@@ -83,7 +83,7 @@ def decode_request(line: bytes) -> Request:
         for k, v in env.items()
     ):
         raise ProtocolError(f'"env" must map {ENV_PREFIX}* names to strings')
-    return Request(str(command), tuple(args), dict(env))
+    return HookRequest(str(command), tuple(args), dict(env))
 
 
 def accepted(timeout: float) -> bytes:
@@ -123,7 +123,7 @@ def _seconds(value: object) -> None:
         raise ProtocolError(f"the timeout {value!r} is not a number of seconds")
 
 
-def work_bound(request: Request, propagation_timeout: float) -> float:
+def work_bound(request: HookRequest, propagation_timeout: float) -> float:
     """Seconds the daemon may take for ``request``: one propagation wait per value (the last
     certbot hook waits for all of the certificate's), one more for a request budget that
     resets meanwhile, and :data:`API_MARGIN` per value for the API calls."""

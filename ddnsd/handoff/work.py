@@ -18,7 +18,7 @@ from ddnsd import wiring
 if TYPE_CHECKING:
     from ddnsd.acme.service import ChallengeService
     from ddnsd.config.models import Settings
-    from ddnsd.handoff.protocol import Request
+    from ddnsd.handoff.protocol import HookRequest
     from ddnsd.observe.events import EventSink
     from ddnsd.transip.client import TransipClient
 
@@ -61,7 +61,7 @@ class DaemonAcme:
                 self._built = (parts, service)
             return self._built[1]
 
-    def run(self, request: Request) -> tuple[int, list[str]]:
+    def run(self, request: HookRequest) -> tuple[int, list[str]]:
         """A hook's request, as its own process would run it: exit code and stderr lines."""
         from ddnsd.acme import hooks
 

@@ -1,5 +1,2 @@
-"""ddnsd.reconcile: plan (pure) → apply (API) → one round (engine).
-
-Import from the submodules (``ddnsd.reconcile.engine`` etc.): this package file stays
-empty so that importing the pure ``planner`` pulls in no I/O module.
-"""
+"""Keeping records in sync: triage (what memory and DNS decide), plan (pure), apply
+(single-entry API writes), one round (engine), and the records memory."""

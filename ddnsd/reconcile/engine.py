@@ -40,7 +40,7 @@ from ddnsd.errors import ApiDeferred, TransipError, UnsafePlan
 from ddnsd.model import DnsEntry, Outcome, RecordSpec
 from ddnsd.reconcile.applier import Applier, DnsApi, RecordResult
 from ddnsd.reconcile.drift import DnsQuery, DnsServers, DriftCheck, View
-from ddnsd.reconcile.memory import Memory, Seen
+from ddnsd.reconcile.memory import Memory, SeenValue
 from ddnsd.reconcile.planner import check_specs, desired_content, plan_domain
 from ddnsd.reconcile.result import RoundResult, deferred
 from ddnsd.reconcile.triage import Triage, Work
@@ -231,7 +231,7 @@ class Engine:
             return
         if result.outcome.ok and result.content is not None:
             # The API wrote or showed this content: trust it for propagation_grace.
-            known.seen[key] = Seen(result.content, now, result.expire)
+            known.seen[key] = SeenValue(result.content, now, result.expire)
         else:
             known.seen.pop(key, None)
 

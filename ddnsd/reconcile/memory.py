@@ -63,7 +63,7 @@ class RecordsFile(pydantic.BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
-class Seen:
+class SeenValue:
     content: str  # what the API wrote or listed
     at: float
     expire: int | None = None  # the one entry's expire (TransIP's TTL), when known
@@ -73,7 +73,7 @@ class Seen:
 class Known:
     """What the memory holds (one ``Memory`` loads and saves one of these)."""
 
-    seen: dict[str, Seen] = field(default_factory=dict)
+    seen: dict[str, SeenValue] = field(default_factory=dict)
     conflicts: dict[str, tuple[str, ...]] = field(default_factory=dict)
     waiting: dict[str, float] = field(default_factory=dict)
     verified: dict[str, float] = field(default_factory=dict)
@@ -110,7 +110,9 @@ class Known:
         known = cls()
         for k, item in dict(data.get("records", {})).items():
             if "content" in item:
-                known.seen[k] = Seen(str(item["content"]), float(item["at"]), item.get("expire"))
+                known.seen[k] = SeenValue(
+                    str(item["content"]), float(item["at"]), item.get("expire")
+                )
             if "conflict" in item:
                 known.conflicts[k] = tuple(str(v) for v in item["conflict"])
             if "waiting" in item:

@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ddnsd import durations
 from ddnsd.errors import ConfigError, TransipAuthError, TransipError, TransipUnavailable
-from ddnsd.transip.http import Answer, Transport
 from ddnsd.transip.keys import key_id, parse_key, read_key_file, sign
 from ddnsd.transip.token_cache import TokenCache
 from ddnsd.transip.tokens import (
@@ -39,6 +38,7 @@ from ddnsd.transip.tokens import (
     number,
     scheduled,
 )
+from ddnsd.transip.transport import TransipAnswer, Transport
 from ddnsd.transip.wire import auth_refusal, decode_json, dumps, make_error, token_from_json
 
 if TYPE_CHECKING:
@@ -243,7 +243,7 @@ class KeyAuth:
             self._cache.store(token, received)
         return value
 
-    def _refusal(self, answer: Answer) -> TransipError:
+    def _refusal(self, answer: TransipAnswer) -> TransipError:
         message = answer.message
         lead, hint = auth_refusal(answer.status, message, self.login)
         return make_error(

@@ -45,8 +45,8 @@ from ddnsd.transip.ledger import (
     DDNS,
     MARGIN,
     WINDOW,
+    LastAnswer,
     Ledger,
-    Seen,
     admit,
     free_at,
     prune,
@@ -87,7 +87,7 @@ class BudgetFile(pydantic.BaseModel):
     open_until: Ahead | None
 
     def ledger(self) -> Ledger:
-        seen = None if self.seen is None else Seen(*self.seen)
+        seen = None if self.seen is None else LastAnswer(*self.seen)
         return Ledger(self.limit, sorted(self.sent), seen, self.open_until)
 
 

@@ -34,7 +34,6 @@ from ddnsd.errors import ApiDeferred, ConfigError, TransipError
 from ddnsd.model import DnsEntry
 from ddnsd.transip.auth import KeyAuth, StaticTokenAuth, TokenSource
 from ddnsd.transip.budget import Budget
-from ddnsd.transip.http import Observer, Transport, fill
 from ddnsd.transip.ledger import MARGIN, NO_RESET_WAIT
 from ddnsd.transip.retry import (
     Done,
@@ -48,6 +47,7 @@ from ddnsd.transip.retry import (
     decide,
     reset_text,
 )
+from ddnsd.transip.transport import Observer, Transport, fill
 from ddnsd.transip.wire import (
     RateLimit,
     TransipBadResponse,

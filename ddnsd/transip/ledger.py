@@ -28,7 +28,7 @@ NO_RESET_WAIT = 60.0  # a 429 without X-Rate-Limit-Reset: keep silent this long
 
 
 @dataclass(frozen=True)
-class Seen:
+class LastAnswer:
     """What the newest answer said: ``used`` = limit - remaining, when the oldest counted
     request leaves the window (``reset``), and when the request it answered was sent."""
 
@@ -43,7 +43,7 @@ class Ledger:
 
     limit: int = DEFAULT_LIMIT
     sent: list[float] = field(default_factory=list)  # send times, oldest first
-    seen: Seen | None = None
+    seen: LastAnswer | None = None
     open_until: float | None = None  # a 429 opened the circuit until then
 
 
@@ -129,7 +129,7 @@ def record_answer(
         return ledger.open_until
     newer = ledger.seen is None or sent_at >= ledger.seen.sent_at
     if remaining is not None and reset is not None and newer:
-        ledger.seen = Seen(max(ledger.limit - remaining, 0), reset, sent_at)
+        ledger.seen = LastAnswer(max(ledger.limit - remaining, 0), reset, sent_at)
     return None
 
 

@@ -35,13 +35,13 @@ from ddnsd.acme.challenge import challenge_name, challenge_value, check_value, n
 from ddnsd.config.runtime import AcmeDnsAccount, HttpreqAuth
 from ddnsd.errors import ChallengeRefused, DdnsdError, PropagationTimeout, TransipError
 from ddnsd.observe.metrics import Metrics
-from ddnsd.web.http import (
+from ddnsd.web.wsgi import (
     POST,
     AuthGuard,
     HttpError,
-    Request,
     Response,
     Route,
+    WebRequest,
     credentials_match,
     json_response,
     text,
@@ -153,13 +153,15 @@ class AcmeRoutes:
 
     # -- lego httpreq -------------------------------------------------------------------
 
-    def present(self, req: Request) -> Response:
+    def present(self, req: WebRequest) -> Response:
         return self._httpreq(req, "present", self.backend.present)
 
-    def cleanup(self, req: Request) -> Response:
+    def cleanup(self, req: WebRequest) -> Response:
         return self._httpreq(req, "cleanup", self.backend.cleanup)
 
-    def _httpreq(self, req: Request, action: str, call: Callable[[str, str], object]) -> Response:
+    def _httpreq(
+        self, req: WebRequest, action: str, call: Callable[[str, str], object]
+    ) -> Response:
         assert self.httpreq is not None
         self.guard.refuse_if_locked(req)
         auth = self.httpreq
@@ -170,7 +172,7 @@ class AcmeRoutes:
 
     # -- acme-dns -----------------------------------------------------------------------
 
-    def update(self, req: Request) -> Response:
+    def update(self, req: WebRequest) -> Response:
         self.guard.refuse_if_locked(req)
         account = self._acmedns_account(req)
         body = req.json_object()
@@ -192,7 +194,7 @@ class AcmeRoutes:
         self._call_backend("update", fqdn, lambda: backend.update_keep_newest(fqdn, txt))
         return json_response(200, {"txt": txt})
 
-    def _acmedns_account(self, req: Request) -> AcmeDnsAccount:
+    def _acmedns_account(self, req: WebRequest) -> AcmeDnsAccount:
         """The account whose ``X-Api-User`` / ``X-Api-Key`` the request carries; 401 if none."""
         user, key = req.header("X-Api-User"), req.header("X-Api-Key")
         challenge = [("WWW-Authenticate", 'X-Api-Key realm="ddnsd acme-dns"')]

@@ -35,13 +35,22 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from ddnsd.config.runtime import AcmeDnsAccount, DyndnsEndpoint, HttpreqAuth, StatusAuth
 from ddnsd.observe.health import Health
 from ddnsd.observe.metrics import Metrics
-from ddnsd.web import access_log
 from ddnsd.web.acme import AcmeBackend, AcmeRoutes
 from ddnsd.web.dyndns import DyndnsRoute, PushTarget
-from ddnsd.web.http import GET, AuthGuard, HttpError, Request, Response, Route, json_response, text
 from ddnsd.web.status import StatusRoutes, StatusSource
+from ddnsd.web.wsgi import (
+    GET,
+    AuthGuard,
+    HttpError,
+    Response,
+    Route,
+    WebRequest,
+    json_response,
+    text,
+)
 
 log = logging.getLogger(__name__)
+access_log = logging.getLogger("ddnsd.web")  # one line per request; the modules log on its children
 
 _QUIET_PATHS = frozenset({"/metrics", "/healthz", "/readyz"})
 
@@ -70,7 +79,7 @@ class WebApp:
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> list[bytes]:
         started = time.monotonic()
-        req = Request(environ, self.max_body)
+        req = WebRequest(environ, self.max_body)
         try:
             response = self._dispatch(req)
         except Exception:
@@ -96,7 +105,7 @@ class WebApp:
         start_response(f"{response.status} {HTTPStatus(response.status).phrase}", headers)
         return [b""] if req.method == "HEAD" else [response.body]
 
-    def _dispatch(self, req: Request) -> Response:
+    def _dispatch(self, req: WebRequest) -> Response:
         route = self.routes.get(req.path)
         if route is None:
             return text(404, f"not found: {req.path[:200]} is not served here")
@@ -113,16 +122,16 @@ class WebApp:
                 return json_response(exc.status, body, exc.headers)
             return text(exc.status, exc.message, exc.headers)
 
-    def _healthz(self, req: Request) -> Response:
+    def _healthz(self, req: WebRequest) -> Response:
         alive = self.health.alive() if self.health is not None else True
         return text(200, "ok") if alive else text(503, "not alive")
 
-    def _readyz(self, req: Request) -> Response:
+    def _readyz(self, req: WebRequest) -> Response:
         assert self.health is not None
         ready, reason = self.health.ready()
         return text(200 if ready else 503, reason)
 
-    def _metrics(self, req: Request) -> Response:
+    def _metrics(self, req: WebRequest) -> Response:
         assert self.metrics is not None
         body, content_type = self.metrics.exposition(req.header("Accept") or "")
         return Response(200, body, content_type)

@@ -31,7 +31,7 @@ from ddnsd import names
 from ddnsd.config.runtime import DyndnsEndpoint
 from ddnsd.errors import DdnsdError, TransipError
 from ddnsd.observe.metrics import Metrics
-from ddnsd.web.http import AuthGuard, HttpError, Request, Response, Route, text
+from ddnsd.web.wsgi import AuthGuard, HttpError, Response, Route, WebRequest, text
 
 log = logging.getLogger(__name__)
 
@@ -159,7 +159,7 @@ class DyndnsRoute:
     def routes(self) -> dict[str, Route]:
         return {"/nic/update": Route(frozenset({"GET"}), self.update)}
 
-    def update(self, req: Request) -> Response:
+    def update(self, req: WebRequest) -> Response:
         wait = self.guard.retry_after(req.client)
         if wait:
             return self._answer(429, ["abuse"], [("Retry-After", str(wait))])

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ddnsd.config.runtime import StatusAuth
-from ddnsd.web.http import GET, AuthGuard, HttpError, Request, Response, Route, json_response
 from ddnsd.web.status_page import render_page
+from ddnsd.web.wsgi import GET, AuthGuard, HttpError, Response, Route, WebRequest, json_response
 
 StatusSource = Callable[[], dict[str, Any]]
 
@@ -56,7 +56,7 @@ class StatusRoutes:
             "/api/status": Route(GET, self._api, style="json"),
         }
 
-    def _allow(self, req: Request) -> None:
+    def _allow(self, req: WebRequest) -> None:
         if self.auth is not None:
             self.guard.refuse_if_locked(req)
             self.guard.require_basic(req, self.auth.username, self.auth.password, "ddnsd status")
@@ -67,11 +67,11 @@ class StatusRoutes:
                 "to let other machines log in",
             )
 
-    def _page(self, req: Request) -> Response:
+    def _page(self, req: WebRequest) -> Response:
         self._allow(req)
         body = render_page(self.status()).encode("utf-8")
         return Response(200, body, HTML, list(PAGE_HEADERS))
 
-    def _api(self, req: Request) -> Response:
+    def _api(self, req: WebRequest) -> Response:
         self._allow(req)
         return json_response(200, self.status())

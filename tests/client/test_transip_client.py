@@ -41,7 +41,7 @@ from ddnsd.statefiles import StateDir
 from ddnsd.transip.auth import KeyAuth, StaticTokenAuth
 from ddnsd.transip.budget import DDNS, Budget
 from ddnsd.transip.client import TransipClient, make_client
-from ddnsd.transip.http import Transport
+from ddnsd.transip.transport import Transport
 
 if TYPE_CHECKING:
     from conftest import EmulatorFactory, EmulatorHandle

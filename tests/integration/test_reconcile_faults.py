@@ -16,7 +16,7 @@ from ddnsd.model import DnsEntry, Outcome, RecordSpec
 from ddnsd.reconcile.engine import Engine
 from ddnsd.transip.budget import DDNS
 from ddnsd.transip.client import TransipClient, make_client
-from ddnsd.transip.http import describe_failure
+from ddnsd.transip.transport import describe_failure
 
 V1, V2, V3 = "203.0.113.1", "203.0.113.2", "203.0.113.3"
 DNS = "/v6/domains/{domain}/dns"

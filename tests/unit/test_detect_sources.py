@@ -10,7 +10,7 @@ from ddnsd import authdns
 from ddnsd.detect.base import Family, SourceFailed, redact_source
 from ddnsd.detect.command import CommandDetector
 from ddnsd.detect.dns import PRESETS, DnsDetector
-from ddnsd.detect.http import HttpDetector
+from ddnsd.detect.echo import HttpDetector
 from ddnsd.detect.interface import InterfaceDetector
 from ddnsd.detect.push import PushDetector, PushStore
 from ddnsd.detect.sources import make_detector

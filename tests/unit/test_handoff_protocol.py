@@ -5,23 +5,23 @@ from __future__ import annotations
 import pytest
 
 from ddnsd.handoff import peers, protocol
-from ddnsd.handoff.protocol import ProtocolError, Request
+from ddnsd.handoff.protocol import HookRequest, ProtocolError
 
 ROUND_TRIP = {
-    "lego default": Request("present", ("_acme-challenge.example.test.", "v")),
-    "lego RAW": Request("cleanup", ("--", "example.test", "tok", "tok.thumb")),
-    "certbot": Request(
+    "lego default": HookRequest("present", ("_acme-challenge.example.test.", "v")),
+    "lego RAW": HookRequest("cleanup", ("--", "example.test", "tok", "tok.thumb")),
+    "certbot": HookRequest(
         "hook",
         ("certbot-auth",),
         {"CERTBOT_DOMAIN": "example.test", "CERTBOT_VALIDATION": "v"},
     ),
-    "dehydrated chain": Request("hook", ("dehydrated", "deploy_challenge", "a", "f", "v") * 1),
-    "non-ASCII and quotes survive": Request("present", ('_acme-challenge."ü".test', "\\n")),
+    "dehydrated chain": HookRequest("hook", ("dehydrated", "deploy_challenge", "a", "f", "v") * 1),
+    "non-ASCII and quotes survive": HookRequest("present", ('_acme-challenge."ü".test', "\\n")),
 }
 
 
 @pytest.mark.parametrize("request_", ROUND_TRIP.values(), ids=ROUND_TRIP.keys())
-def test_request_round_trip(request_: Request) -> None:
+def test_request_round_trip(request_: HookRequest) -> None:
     line = protocol.encode_request(request_)
     assert line.endswith(b"\n") and line.count(b"\n") == 1
     assert protocol.decode_request(line.rstrip(b"\n")) == request_
@@ -68,25 +68,29 @@ def test_answer_lines_decode_and_unknown_kinds_are_ignored() -> None:
 
 BOUNDS = {
     # (request, propagation timeout) -> seconds: (values + 1) x (timeout + API margin)
-    "one lego value": (Request("present", ("f", "v")), 600.0, 2 * 660.0),
-    "no propagation check": (Request("present", ("f", "v")), 0.0, 2 * 60.0),
+    "one lego value": (HookRequest("present", ("f", "v")), 600.0, 2 * 660.0),
+    "no propagation check": (HookRequest("present", ("f", "v")), 0.0, 2 * 60.0),
     "certbot, two names": (
-        Request("hook", ("certbot-auth",), {"CERTBOT_ALL_DOMAINS": "a.test,*.a.test"}),
+        HookRequest("hook", ("certbot-auth",), {"CERTBOT_ALL_DOMAINS": "a.test,*.a.test"}),
         100.0,
         3 * 160.0,
     ),
-    "certbot without the list": (Request("hook", ("certbot-auth",)), 100.0, 2 * 160.0),
+    "certbot without the list": (HookRequest("hook", ("certbot-auth",)), 100.0, 2 * 160.0),
     "dehydrated, three values": (
-        Request("hook", ("dehydrated", "deploy_challenge", *("d", "f", "v") * 3)),
+        HookRequest("hook", ("dehydrated", "deploy_challenge", *("d", "f", "v") * 3)),
         10.0,
         4 * 70.0,
     ),
-    "dehydrated, nothing to do": (Request("hook", ("dehydrated", "startup_hook")), 10.0, 2 * 70.0),
+    "dehydrated, nothing to do": (
+        HookRequest("hook", ("dehydrated", "startup_hook")),
+        10.0,
+        2 * 70.0,
+    ),
 }
 
 
 @pytest.mark.parametrize(("request_", "timeout", "bound"), BOUNDS.values(), ids=BOUNDS.keys())
-def test_work_bound(request_: Request, timeout: float, bound: float) -> None:
+def test_work_bound(request_: HookRequest, timeout: float, bound: float) -> None:
     assert protocol.work_bound(request_, timeout) == pytest.approx(bound)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ddnsd.reconcile.memory import Memory, Seen
+from ddnsd.reconcile.memory import Memory, SeenValue
 from ddnsd.statefiles import StateDir
 
 FILE = StateDir.RECORDS
@@ -25,8 +25,8 @@ def memory(state: Path | None, key: str = HOME, domain: str = "example.test") ->
 def test_what_one_process_saves_the_next_one_loads(tmp_path: Path) -> None:
     run = Memory(StateDir(tmp_path), [HOME, OFFICE], ["example.test"])
     run.load()
-    run.known.seen[HOME] = Seen("203.0.113.1", 1000.0, 300)
-    run.known.seen[OFFICE] = Seen("198.51.100.1", 1000.0)  # expire unknown
+    run.known.seen[HOME] = SeenValue("203.0.113.1", 1000.0, 300)
+    run.known.seen[OFFICE] = SeenValue("198.51.100.1", 1000.0)  # expire unknown
     run.known.verified["example.test"] = 990.0
     run.known.first_seen["example.test"] = 900.0
     run.known.conflicts[HOME] = ("192.0.2.1", "192.0.2.2")
@@ -40,9 +40,9 @@ def test_what_one_process_saves_the_next_one_loads(tmp_path: Path) -> None:
 
 def test_another_configurations_records_are_kept(tmp_path: Path) -> None:
     mine, theirs = memory(tmp_path), memory(tmp_path, OFFICE, "other.test")
-    theirs.known.seen[OFFICE] = Seen("198.51.100.1", 5.0)
+    theirs.known.seen[OFFICE] = SeenValue("198.51.100.1", 5.0)
     theirs.save()
-    mine.known.seen[HOME] = Seen("203.0.113.1", 6.0)
+    mine.known.seen[HOME] = SeenValue("203.0.113.1", 6.0)
     mine.save()
     data = json.loads((tmp_path / FILE).read_text())
     assert set(data["records"]) == {HOME, OFFICE}
@@ -88,7 +88,7 @@ def test_a_corrupt_file_is_started_afresh(
     m = memory(tmp_path)
     m.load()
     assert m.known.seen == {}
-    m.known.seen[HOME] = Seen("203.0.113.1", 1.0)
+    m.known.seen[HOME] = SeenValue("203.0.113.1", 1.0)
     m.save()
     assert json.loads((tmp_path / FILE).read_text())["records"][HOME]["content"] == "203.0.113.1"
     [aside] = tmp_path.glob(f"{FILE}.corrupt-*")
@@ -108,19 +108,19 @@ def test_an_unusable_state_dir_keeps_the_memory_in_the_process(
     caplog.set_level(logging.WARNING)
     for i in range(3):
         m.load()
-        m.known.seen[HOME] = Seen("203.0.113.1", float(i))
+        m.known.seen[HOME] = SeenValue("203.0.113.1", float(i))
         m.save()
-    assert m.known.seen[HOME] == Seen("203.0.113.1", 2.0)
+    assert m.known.seen[HOME] == SeenValue("203.0.113.1", 2.0)
     warned = [r.getMessage() for r in caplog.records]
     assert len(warned) == 1 and "remembering in this process only" in warned[0]
 
 
 def test_without_a_state_dir_nothing_is_written(tmp_path: Path) -> None:
     m = memory(None)
-    m.known.seen[HOME] = Seen("203.0.113.1", 1.0)
+    m.known.seen[HOME] = SeenValue("203.0.113.1", 1.0)
     m.save()
     m.load()
-    assert m.known.seen[HOME] == Seen("203.0.113.1", 1.0)
+    assert m.known.seen[HOME] == SeenValue("203.0.113.1", 1.0)
     assert list(tmp_path.iterdir()) == []
 
 
@@ -129,28 +129,28 @@ def test_a_save_keeps_what_another_process_wrote_meanwhile(tmp_path: Path) -> No
     saves: X keeps the once's value (in the file and in the daemon's memory)."""
     keys, domains = [HOME, OFFICE], ["example.test"]
     daemon = Memory(StateDir(tmp_path), keys, domains)
-    daemon.known.seen[HOME] = Seen("203.0.113.1", 1.0)
+    daemon.known.seen[HOME] = SeenValue("203.0.113.1", 1.0)
     daemon.save()
     once = Memory(StateDir(tmp_path), keys, domains)
     once.load()
-    once.known.seen[HOME] = Seen("203.0.113.2", 2.0, 300)
+    once.known.seen[HOME] = SeenValue("203.0.113.2", 2.0, 300)
     once.save()
 
-    daemon.known.seen[OFFICE] = Seen("198.51.100.1", 3.0)
+    daemon.known.seen[OFFICE] = SeenValue("198.51.100.1", 3.0)
     daemon.save()
 
     after = Memory(StateDir(tmp_path), keys, domains)
     after.load()
     assert after.known.seen == {
-        HOME: Seen("203.0.113.2", 2.0, 300),
-        OFFICE: Seen("198.51.100.1", 3.0),
+        HOME: SeenValue("203.0.113.2", 2.0, 300),
+        OFFICE: SeenValue("198.51.100.1", 3.0),
     }
     assert daemon.known.seen == after.known.seen
 
 
 def test_a_record_this_process_forgot_leaves_the_file(tmp_path: Path) -> None:
     m = memory(tmp_path)
-    m.known.seen[HOME] = Seen("203.0.113.1", 1.0)
+    m.known.seen[HOME] = SeenValue("203.0.113.1", 1.0)
     m.save()
     del m.known.seen[HOME]
     m.save()

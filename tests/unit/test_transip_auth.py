@@ -19,9 +19,9 @@ from ddnsd.emulator.tokens import DEMO_TOKEN  # the seed's demo token, verbatim
 from ddnsd.errors import ConfigError, TransipAuthError
 from ddnsd.transip.auth import KeyAuth, StaticTokenAuth
 from ddnsd.transip.budget import DDNS
-from ddnsd.transip.http import Transport
 from ddnsd.transip.keys import key_id, load_private_key, read_key_file, sign
 from ddnsd.transip.tokens import jwt_claims, make_label, token_schedule
+from ddnsd.transip.transport import Transport
 
 
 @pytest.fixture(scope="module")

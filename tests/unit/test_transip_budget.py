@@ -12,7 +12,16 @@ import pytest
 from ddnsd.errors import ApiDeferred, TransipRateLimited
 from ddnsd.statefiles import StateDir
 from ddnsd.transip.budget import Budget
-from ddnsd.transip.ledger import ACME, DDNS, Ledger, Seen, admit, record_answer, reserve_of, used
+from ddnsd.transip.ledger import (
+    ACME,
+    DDNS,
+    LastAnswer,
+    Ledger,
+    admit,
+    record_answer,
+    reserve_of,
+    used,
+)
 
 NOW = 10_000.0
 W = 900.0  # TransIP's window; MARGIN (1 s) is added to every comparison
@@ -48,42 +57,44 @@ ADMITS = [
     ),
     (
         "header/someone-else-used-the-budget",
-        Ledger(limit=10, sent=[9990.0], seen=Seen(9, 10300, 9990)),
+        Ledger(limit=10, sent=[9990.0], seen=LastAnswer(9, 10300, 9990)),
         DDNS,
         1,
         10301.0,  # X-Rate-Limit-Reset: the oldest counted request leaves
     ),
     (
         "header/requests-after-the-answer-add-up",
-        Ledger(limit=10, sent=own(9990, 9995, 9996, 9997, 9998), seen=Seen(5, 10300, 9990)),
+        Ledger(limit=10, sent=own(9990, 9995, 9996, 9997, 9998), seen=LastAnswer(5, 10300, 9990)),
         DDNS,
         1,
         10301.0,
     ),
     (
         "header/acme-may-use-the-last-one",
-        Ledger(limit=10, sent=own(9990, 9995, 9996, 9997, 9998), seen=Seen(5, 10300, 9990)),
+        Ledger(limit=10, sent=own(9990, 9995, 9996, 9997, 9998), seen=LastAnswer(5, 10300, 9990)),
         ACME,
         1,
         None,
     ),
     (
         "header/reset-passed-one-left",
-        Ledger(limit=10, sent=[9990.0], seen=Seen(9, 9995, 9990)),
+        Ledger(limit=10, sent=[9990.0], seen=LastAnswer(9, 9995, 9990)),
         DDNS,
         1,
         None,
     ),
     (
         "header/an-answer-older-than-the-window-is-forgotten",
-        Ledger(limit=10, sent=[], seen=Seen(10, 99_999, 9000)),
+        Ledger(limit=10, sent=[], seen=LastAnswer(10, 99_999, 9000)),
         DDNS,
         1,
         None,
     ),
     (
         "header/ours-that-left-since-the-answer",
-        Ledger(limit=10, sent=own(9090, 9091, 9092, 9093, 9094, 9990), seen=Seen(9, 20_000, 9990)),
+        Ledger(
+            limit=10, sent=own(9090, 9091, 9092, 9093, 9094, 9990), seen=LastAnswer(9, 20_000, 9990)
+        ),
         DDNS,
         1,
         None,  # five of the nine counted were ours and have left the window since
@@ -130,17 +141,17 @@ ANSWERS = [
             "X-Rate-Limit-Remaining": "60",
             "X-Rate-Limit-Reset": "10500",
         },
-        Seen(40, 10500, 9990),
+        LastAnswer(40, 10500, 9990),
         None,
         100,
     ),
     (
         "ok/an-older-answer-does-not-replace-a-newer-one",
-        Ledger(seen=Seen(7, 10500, 9995)),
+        Ledger(seen=LastAnswer(7, 10500, 9995)),
         9990.0,
         200,
         {"X-Rate-Limit-Remaining": "999", "X-Rate-Limit-Reset": "10400"},
-        Seen(7, 10500, 9995),
+        LastAnswer(7, 10500, 9995),
         None,
         1000,
     ),
@@ -192,7 +203,7 @@ def test_record_answer(
     sent_at: float,
     status: int,
     headers: dict[str, str],
-    seen: Seen | None,
+    seen: LastAnswer | None,
     open_until: float | None,
     limit: int,
 ) -> None:
@@ -201,7 +212,7 @@ def test_record_answer(
 
 
 def test_used_never_below_our_own_count() -> None:
-    ledger = Ledger(limit=10, sent=own(9990, 9991, 9992), seen=Seen(0, 10500, 9989))
+    ledger = Ledger(limit=10, sent=own(9990, 9991, 9992), seen=LastAnswer(0, 10500, 9989))
     assert used(ledger, NOW, W) == 3
 
 

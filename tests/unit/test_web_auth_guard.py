@@ -1,11 +1,11 @@
-"""The listener's lock-out of clients that keep sending wrong credentials (web/http.py)."""
+"""The listener's lock-out of clients that keep sending wrong credentials (web/wsgi.py)."""
 
 from __future__ import annotations
 
 import pytest
 from clock_support import Clock
 
-from ddnsd.web.http import AuthGuard
+from ddnsd.web.wsgi import AuthGuard
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""ddnsd.transip.http: the pure parts of the transport (path filling, answers, failures)."""
+"""ddnsd.transip.transport: the pure parts of the transport (path filling, answers, failures)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import requests
 import urllib3
 import urllib3.util.ssl_match_hostname
 
-from ddnsd.transip.http import Answer, describe_failure, fill
+from ddnsd.transip.transport import TransipAnswer, describe_failure, fill
 
 FILLS = [
     # (id, template, params, path)
@@ -37,27 +37,27 @@ def test_fill(template: str, params: dict[str, str] | None, path: str) -> None:
 
 ANSWERS = [
     # (id, answer, ok, message)
-    ("created", Answer(201), True, "HTTP 201 without an error message"),
+    ("created", TransipAnswer(201), True, "HTTP 201 without an error message"),
     (
         "transip-error",
-        Answer(404, b'{"error":"DNS Entry not found"}', "Not Found"),
+        TransipAnswer(404, b'{"error":"DNS Entry not found"}', "Not Found"),
         False,
         "DNS Entry not found",
     ),
-    ("proxy-page", Answer(502, b"<html>down</html>", "Bad Gateway"), False, "Bad Gateway"),
-    ("no-answer", Answer(0, reason="connection refused"), False, "connection refused"),
+    ("proxy-page", TransipAnswer(502, b"<html>down</html>", "Bad Gateway"), False, "Bad Gateway"),
+    ("no-answer", TransipAnswer(0, reason="connection refused"), False, "connection refused"),
 ]
 
 
 @pytest.mark.parametrize(
     ("answer", "ok", "message"), [a[1:] for a in ANSWERS], ids=[a[0] for a in ANSWERS]
 )
-def test_answer(answer: Answer, ok: bool, message: str) -> None:
+def test_answer(answer: TransipAnswer, ok: bool, message: str) -> None:
     assert (answer.ok, answer.message) == (ok, message)
 
 
 def test_answer_repr_hides_the_body() -> None:
-    assert "secret" not in repr(Answer(201, b'{"token":"secret"}'))
+    assert "secret" not in repr(TransipAnswer(201, b'{"token":"secret"}'))
 
 
 FAILURES: list[tuple[str, BaseException, str, bool]] = [

@@ -1,6 +1,6 @@
 """The emulator's HTTP plumbing: parse a request, hand it to ``respond``, send its answer.
 
-What an endpoint sees is a :class:`Request`; what it gives back is an :class:`Answer`, or it
+What an endpoint sees is an :class:`ApiRequest`; what it gives back is an :class:`ApiAnswer`, or it
 raises :class:`Reply` (see :func:`error`) to stop early. Nothing here knows TransIP: the
 ``/v6`` gate is ``api.py``, the control endpoints ``control.py``; ``server.py`` joins them.
 Bodies are JSON (``Content-Type: application/json``); ``HEAD`` gets the headers only.
@@ -28,7 +28,7 @@ WRITE_METHODS = frozenset({"POST", "PATCH", "PUT", "DELETE"})
 
 
 @dataclass(frozen=True)
-class Request:
+class ApiRequest:
     """One request as the endpoints see it (``query``: the last value of each parameter)."""
 
     method: str
@@ -56,7 +56,7 @@ class Request:
 
 
 @dataclass
-class Answer:
+class ApiAnswer:
     """What to send: ``status``, a JSON ``body`` (None: empty) and extra headers.
 
     ``lost``: close the connection without any answer (the fault "lost").
@@ -92,7 +92,7 @@ def number(value: object, what: str, low: float, high: float) -> float:
     return float(value)  # NaN fails the range check above
 
 
-Respond = Callable[[Request], Answer]
+Respond = Callable[[ApiRequest], ApiAnswer]
 
 
 class Server(ThreadingHTTPServer):
@@ -149,7 +149,7 @@ class Handler(BaseHTTPRequestHandler):
         started = time.monotonic()
         url = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
-        request = Request(
+        request = ApiRequest(
             method=self.command,
             path=url.path,
             query={k: v[-1] for k, v in parse_qs(url.query).items()},
@@ -165,7 +165,7 @@ class Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = do_HEAD = do_OPTIONS = _dispatch
 
-    def _send(self, answer: Answer) -> None:
+    def _send(self, answer: ApiAnswer) -> None:
         data = b"" if answer.body is None else json.dumps(answer.body).encode("utf-8")
         self.send_response(answer.status)
         if answer.body is not None:

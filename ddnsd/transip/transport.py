@@ -3,7 +3,7 @@
 ``Transport.send`` owns what every request shares: the ``requests.Session``, the timeout,
 the standard headers, counting requests, the observer (metrics), the ``X-Rate-Limit-*``
 headers, the request budget, and turning a request that got no answer into a reason. It
-never raises for an HTTP status or a lost connection: it returns an ``Answer`` (status 0
+never raises for an HTTP status or a lost connection: it returns a ``TransipAnswer`` (status 0
 when none arrived) and the caller decides (``TransipClient._call`` for API calls,
 ``KeyAuth`` for tokens).
 
@@ -98,7 +98,7 @@ def describe_failure(exc: BaseException, timeout: float) -> tuple[str, bool]:
 
 
 @dataclass(frozen=True)
-class Answer:
+class TransipAnswer:
     """What one request got back.
 
     ``status`` 0 means no answer arrived: ``reason`` then says why, and
@@ -169,7 +169,7 @@ class Transport:
         query: Mapping[str, str] | None = None,
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> Answer:
+    ) -> TransipAnswer:
         """Send one request to ``api_url + path`` (``path`` defaults to ``template``).
 
         ``template`` is what the observer sees; ``kind`` ("ddns"/"acme") is the work the
@@ -197,7 +197,7 @@ class Transport:
         except requests.RequestException as exc:
             self._observe(method, template, 0, time.monotonic() - started)
             reason, may_have_arrived = describe_failure(exc, self.timeout)
-            return Answer(0, reason=reason, may_have_arrived=may_have_arrived)
+            return TransipAnswer(0, reason=reason, may_have_arrived=may_have_arrived)
         status = response.status_code
         self._observe(method, template, status, time.monotonic() - started)
         self.rate_limit.update(response.headers)
@@ -206,7 +206,7 @@ class Transport:
             # headers describe no login's window
             counted = template != "/auth" and status != 401
             self.budget.answered(sent_at, status, response.headers, counted=counted)
-        return Answer(status, response.content, response.reason or "")
+        return TransipAnswer(status, response.content, response.reason or "")
 
     def _observe(self, method: str, template: str, status: int, seconds: float) -> None:
         if self.observer is None:

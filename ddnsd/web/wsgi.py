@@ -65,7 +65,7 @@ class HttpError(Exception):
         self.headers = list(headers)
 
 
-class Request:
+class WebRequest:
     """One request as the routes see it: method, path, client address, headers, body."""
 
     def __init__(self, environ: WSGIEnvironment, max_body: int) -> None:
@@ -126,7 +126,7 @@ class Request:
 @dataclass(frozen=True)
 class Route:
     methods: frozenset[str]
-    handler: Callable[[Request], Response]
+    handler: Callable[[WebRequest], Response]
     style: str = "text"  # how HttpError renders: "text" or "json"
 
 
@@ -207,7 +207,7 @@ class AuthGuard:
         wait = self.locked_for(client)
         return int(wait) + 1 if wait > 0 else 0
 
-    def refuse_if_locked(self, req: Request) -> None:
+    def refuse_if_locked(self, req: WebRequest) -> None:
         """429 ``too_many_attempts`` while ``req``'s client is locked out."""
         wait = self.retry_after(req.client)
         if wait:
@@ -218,7 +218,7 @@ class AuthGuard:
                 [("Retry-After", str(wait))],
             )
 
-    def require_basic(self, req: Request, username: str, password: str, realm: str) -> None:
+    def require_basic(self, req: WebRequest, username: str, password: str, realm: str) -> None:
         """Return when the request carries these credentials, else raise a 401 challenge.
 
         Wrong credentials count against the client's address; missing ones do not (some
