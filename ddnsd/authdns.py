@@ -24,8 +24,8 @@ import dns.rdata
 import dns.rdtypes.txtbase
 import dns.resolver
 
-from ddnsd.detect.spec import split_server
 from ddnsd.errors import DdnsdError
+from ddnsd.hostport import split_server
 
 
 @dataclass(frozen=True, slots=True)

@@ -80,7 +80,7 @@ def _check_listen(settings: Settings) -> None:
     """Addresses of this machine (each bound for a moment on a free port), two apart."""
     import socket
 
-    from ddnsd.listen import parse_listen
+    from ddnsd.hostport import parse_listen
 
     problems: list[str] = []
     listens = {

@@ -9,7 +9,7 @@ from __future__ import annotations
 from pydantic import Field, field_validator, model_validator
 
 from ddnsd.config.fields import DomainName, Duration, Section
-from ddnsd.listen import parse_listen
+from ddnsd.hostport import parse_listen
 
 
 class ExternalDnsSettings(Section):

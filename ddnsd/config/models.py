@@ -38,7 +38,7 @@ from ddnsd.config.fields import (
 )
 from ddnsd.config.operator import NotifySettings, StatusAuthSettings
 from ddnsd.config.places import DEFAULT_STATE_DIR
-from ddnsd.listen import parse_listen
+from ddnsd.hostport import parse_listen
 
 
 class TransipSettings(Section):

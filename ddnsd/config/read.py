@@ -49,8 +49,9 @@ from ddnsd.config.places import is_file as _is_file
 from ddnsd.config.unsafe import key_text as _key
 from ddnsd.config.unsafe import unsafe_characters
 from ddnsd.detect.base import redact_source
-from ddnsd.detect.spec import SourceSpec, split_server
+from ddnsd.detect.spec import SourceSpec
 from ddnsd.errors import ConfigError
+from ddnsd.hostport import split_server
 
 
 def load(

@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from ddnsd import names
 from ddnsd.detect.base import redact_source
 from ddnsd.detect.validate import parse_address
+from ddnsd.hostport import split_server
 
 SourceKind = Literal["http", "dns", "iface", "cmd", "file", "static", "push"]
 
@@ -135,30 +136,6 @@ def split_dns_source(rest: str) -> str | tuple[str, str, int]:
         raise ValueError(f"DNS source {source} has no valid name before '@': {exc}") from None
     host, port = split_server(server)
     return name, host, port
-
-
-def split_server(spec: str) -> tuple[str, int]:
-    """``"127.0.0.1:53"`` / ``"[::1]:53"`` / ``"::1"`` / ``"ns.example"`` → (host, port).
-
-    Raises ValueError with one sentence when the text is not a server.
-    """
-    text = spec.strip()
-    host, port_text = text, ""
-    if text.startswith("["):
-        host, sep, rest = text[1:].partition("]")
-        if not sep or (rest and not rest.startswith(":")):
-            raise ValueError(f"DNS server {spec!r} is not HOST, HOST:PORT or [IPv6]:PORT")
-        port_text = rest[1:]
-    elif text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-    if not host or any(ch.isspace() or ch in "/@" for ch in host):
-        raise ValueError(f"DNS server {spec!r} is not HOST, HOST:PORT or [IPv6]:PORT")
-    port = 53
-    if port_text:
-        if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
-            raise ValueError(f"DNS server {spec!r} has an invalid port {port_text!r}")
-        port = int(port_text)
-    return host, port
 
 
 def check_iface_name(name: str) -> None:

@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     from cryptography.hazmat.primitives import serialization
 
     from ddnsd.emulator.server import Emulator, EmulatorConfig
-    from ddnsd.listen import parse_listen
+    from ddnsd.hostport import parse_listen
 
     def fail(message: str) -> int:
         print(f"ddnsd emulator: {message}", file=sys.stderr)

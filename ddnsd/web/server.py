@@ -2,7 +2,7 @@
 
 ``serve(app, "127.0.0.1:9333")`` binds, runs waitress on a daemon thread and returns an
 :class:`HttpServer` (``.port``, ``.url``, ``.shutdown()``). Listen addresses are read by
-:func:`ddnsd.listen.parse_listen`; ``[::]`` listens on every IPv6 and IPv4 address (dual
+:func:`ddnsd.hostport.parse_listen`; ``[::]`` listens on every IPv6 and IPv4 address (dual
 stack, IPv4 clients shown as ``192.0.2.1``, not ``::ffff:192.0.2.1``); port 0 picks a free
 port (read it from ``.port``).
 
@@ -41,7 +41,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from waitress.server import BaseWSGIServer, create_server
 
 from ddnsd.errors import DdnsdError
-from ddnsd.listen import parse_listen
+from ddnsd.hostport import parse_listen
 
 MAX_HEADERS = 65536  # bytes of request line and headers; more answers 431
 SHUTDOWN_GRACE = 1  # seconds requests in flight get at shutdown

@@ -14,9 +14,10 @@ from ddnsd.detect.echo import HttpDetector
 from ddnsd.detect.interface import InterfaceDetector
 from ddnsd.detect.push import PushDetector, PushStore
 from ddnsd.detect.sources import make_detector
-from ddnsd.detect.spec import DNS_PRESETS, parse_source, split_server
+from ddnsd.detect.spec import DNS_PRESETS, parse_source
 from ddnsd.detect.static import FileDetector, StaticDetector
 from ddnsd.errors import DdnsdError
+from ddnsd.hostport import split_server
 
 VALID = [
     ("https", "https://api.ipify.org", HttpDetector, "https://api.ipify.org"),

@@ -1,10 +1,10 @@
-"""Listen addresses (ddnsd/listen.py): one reader for the config, the server, the emulator."""
+"""Listen addresses (ddnsd/hostport.py): one reader for the config, the server, the emulator."""
 
 from __future__ import annotations
 
 import pytest
 
-from ddnsd.listen import parse_listen
+from ddnsd.hostport import parse_listen
 
 GOOD = {
     "ipv4": ("127.0.0.1:9333", ("127.0.0.1", 9333)),
