@@ -27,6 +27,7 @@ tools:
 lint: $(STAMP)
 	$(BIN)/ruff check ddnsd tests bench
 	$(BIN)/ruff format --check ddnsd tests bench
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP)
 	$(BIN)/mypy --strict ddnsd/

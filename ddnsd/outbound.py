@@ -11,35 +11,84 @@ applies to every one of them, as README's "Outbound HTTP" says:
   ours. :func:`session` with ``proxies=False`` leaves the environment's proxies (and
   ``~/.netrc``) out but keeps its CA bundle.
 
-:func:`session` makes the sessions for heartbeats and address sources; :func:`reason`
-turns a failed request into a short sentence without the URL (it may hold a token).
+:func:`get` is the one GET of address sources and heartbeats: it answers the status and
+the start of the body, or raises :class:`NoAnswer` with a short reason that holds no URL
+(it may hold a token). Callers never see ``requests``.
 """
 
 from __future__ import annotations
 
-import os
+from typing import Any
 
 import requests
+from requests.adapters import HTTPAdapter
 
 from ddnsd import __version__
+from ddnsd.config.environ import process_env
 
 USER_AGENT = f"ddnsd/{__version__}"
 
 
 def ca_bundle() -> str | bool:
     """The CA bundle the environment names (as ``requests`` reads it), else True: certifi."""
-    return os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    return process_env("REQUESTS_CA_BUNDLE") or process_env("CURL_CA_BUNDLE") or True
 
 
-def session(*, proxies: bool = True) -> requests.Session:
-    """A ``requests.Session`` with ddnsd's User-Agent; ``proxies=False``: no proxy from the
-    environment, the environment's CA bundle still trusted."""
-    s = requests.Session()
-    s.headers["User-Agent"] = USER_AGENT
-    if not proxies:
-        s.trust_env = False  # no proxies, no netrc …
-        s.verify = ca_bundle()  # … but the CA bundle, which trust_env=False would drop too
-    return s
+class NoAnswer(Exception):
+    """A GET that got no HTTP answer; ``str()`` says why, without the URL."""
+
+    def __init__(self, reason: str, *, timed_out: bool) -> None:
+        super().__init__(reason)
+        self.timed_out = timed_out
+
+
+class _BoundAdapter(HTTPAdapter):
+    """An adapter whose connections start from ``source_address`` (``("0.0.0.0", 0)`` keeps
+    them on IPv4, ``("::", 0)`` on IPv6), through urllib3's public pool option."""
+
+    def __init__(self, source_address: tuple[str, int]) -> None:
+        self._source_address = source_address
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        pool_kwargs["source_address"] = self._source_address
+        super().init_poolmanager(connections, maxsize, block=block, **pool_kwargs)
+
+
+def get(
+    url: str,
+    *,
+    timeout: float,
+    max_body: int = 0,
+    proxies: bool = True,
+    bind: tuple[str, int] | None = None,
+    accept: str | None = None,
+) -> tuple[int, bytes]:
+    """GET ``url``: (status, at most ``max_body`` bytes of the body); NoAnswer without one.
+
+    ``proxies=False`` leaves the environment's proxies (and ``~/.netrc``) out but keeps its
+    CA bundle; ``bind`` is the local address connections start from (the address family).
+    """
+    with requests.Session() as s:
+        s.headers["User-Agent"] = USER_AGENT
+        if accept:
+            s.headers["Accept"] = accept
+        if not proxies:
+            s.trust_env = False  # no proxies, no netrc …
+            s.verify = ca_bundle()  # … but the CA bundle, which trust_env=False would drop too
+        if bind is not None:
+            s.mount("http://", _BoundAdapter(bind))
+            s.mount("https://", _BoundAdapter(bind))
+        try:
+            with s.get(url, timeout=timeout, stream=True) as r:
+                body = r.raw.read(max_body, decode_content=True) if max_body else b""
+                return r.status_code, body
+        except requests.Timeout as exc:
+            raise NoAnswer(reason(exc), timed_out=True) from None
+        except requests.RequestException as exc:
+            raise NoAnswer(reason(exc), timed_out=False) from None
 
 
 def reason(exc: BaseException) -> str:

@@ -2,7 +2,7 @@
 
 The connection is forced onto the asked family (the socket is bound to ``0.0.0.0`` or
 ``::`` before connecting), so a dual-stack echo service reports the address of the
-family we asked for. The session comes from :func:`ddnsd.outbound.session`: the
+family we asked for. The request is :func:`ddnsd.outbound.get`'s: the
 environment's CA bundle is trusted, its proxies are ignored on purpose (through a proxy
 the service would see the proxy's address). The answer's first line, stripped, must be
 the address; HTML or anything else fails the source with a short excerpt.
@@ -11,10 +11,6 @@ the address; HTML or anything else fails the source with a short excerpt.
 from __future__ import annotations
 
 import logging
-from typing import Any
-
-import requests
-from requests.adapters import HTTPAdapter
 
 from ddnsd import outbound
 from ddnsd.detect.base import Family, SourceFailed, redact_source
@@ -24,20 +20,6 @@ log = logging.getLogger(__name__)
 
 MAX_BODY = 4096
 _BIND_ANY = {Family.V4: ("0.0.0.0", 0), Family.V6: ("::", 0)}
-
-
-class _FamilyAdapter(HTTPAdapter):
-    """An HTTPAdapter whose connections may only use one address family."""
-
-    def __init__(self, family: Family) -> None:
-        self._source_address = _BIND_ANY[family]
-        super().__init__(max_retries=0)
-
-    def init_poolmanager(
-        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
-    ) -> None:
-        pool_kwargs["source_address"] = self._source_address
-        super().init_poolmanager(connections, maxsize, block=block, **pool_kwargs)
 
 
 def _looks_like_html(text: str) -> bool:
@@ -54,30 +36,24 @@ class HttpDetector:
         self.timeout = timeout
         self.allow_private = allow_private
 
-    def _session(self, family: Family) -> requests.Session:
-        session = outbound.session(proxies=False)  # the service must see us, not a proxy
-        session.headers["Accept"] = "text/plain"
-        adapter = _FamilyAdapter(family)
-        session.mount("http://", adapter)
-        session.mount("https://", adapter)
-        return session
-
     def detect(self, family: Family) -> str:
         fam = Family(family)
         try:
-            with (
-                self._session(fam) as session,
-                session.get(self.url, timeout=self.timeout, stream=True) as resp,
-            ):
-                status = resp.status_code
-                body = resp.raw.read(MAX_BODY + 1, decode_content=True)
-        except requests.Timeout:
+            status, body = outbound.get(
+                self.url,
+                timeout=self.timeout,
+                max_body=MAX_BODY + 1,
+                proxies=False,  # the service must see us, not a proxy
+                bind=_BIND_ANY[fam],
+                accept="text/plain",
+            )
+        except outbound.NoAnswer as exc:
+            if exc.timed_out:
+                raise SourceFailed(
+                    self.source, fam, f"no answer within {self.timeout:g} s over {fam.label}"
+                ) from None
             raise SourceFailed(
-                self.source, fam, f"no answer within {self.timeout:g} s over {fam.label}"
-            ) from None
-        except requests.RequestException as exc:
-            raise SourceFailed(
-                self.source, fam, f"could not connect over {fam.label} ({outbound.reason(exc)})"
+                self.source, fam, f"could not connect over {fam.label} ({exc})"
             ) from None
         if status != 200:
             raise SourceFailed(self.source, fam, f"answered HTTP {status}")

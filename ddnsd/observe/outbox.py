@@ -25,8 +25,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import requests
-
 from ddnsd import outbound
 from ddnsd.config.runtime import redact_url
 
@@ -50,10 +48,10 @@ def ping(url: str, timeout: float) -> str | None:
     """GET ``url`` (a heartbeat) through :mod:`ddnsd.outbound` (the environment's CA bundle
     and proxy apply); None when it answered 2xx. The answer's body is not read."""
     try:
-        with outbound.session() as session, session.get(url, timeout=timeout, stream=True) as r:
-            return None if 200 <= r.status_code < 300 else f"answered {r.status_code}"
-    except requests.RequestException as exc:
-        return scrub(outbound.reason(exc), url)
+        status, _ = outbound.get(url, timeout=timeout)
+    except outbound.NoAnswer as exc:
+        return scrub(str(exc), url)
+    return None if 200 <= status < 300 else f"answered {status}"
 
 
 def _apprise() -> Any:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import secrets
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -206,7 +207,7 @@ class KeyAuth:
             "nonce": secrets.token_hex(16),  # 32 characters, TransIP allows 6-32
             "read_only": self.read_only,
             "expiration_time": self.expiration_time,
-            "label": make_label(),
+            "label": make_label(socket.gethostname(), time.time_ns()),
             "global_key": self.global_key,
         }
 

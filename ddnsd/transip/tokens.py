@@ -1,5 +1,5 @@
-"""Access tokens as data: JWT claims, when to renew, labels. Pure: times come in as
-arguments (only ``make_label``'s defaults read the host name and the clock).
+"""Access tokens as data: JWT claims, when to renew, labels. Pure: times and the host
+name come in as arguments.
 
 TransIP hands out JSON Web Tokens; ddnsd reads only their ``iat``/``exp`` claims to plan
 renewal (TransIP verifies them). A token is renewed once ``RENEW_FRACTION`` of its
@@ -11,8 +11,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import socket
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -102,12 +100,11 @@ def scheduled(value: str, received_at: float, fallback_lifetime: float | None) -
     return Token(value, *schedule) if schedule else Token(value)
 
 
-def make_label(hostname: str | None = None, ns: int | None = None) -> str:
+def make_label(hostname: str, ns: int) -> str:
     """A token label unique per token: ``ddnsd-<host>-<nanoseconds>``.
 
     TransIP refuses a label already used by an active token, so the nanosecond clock
-    keeps two processes on one host apart.
+    (``time.time_ns()`` at the caller) keeps two processes on one host apart.
     """
-    host = hostname if hostname is not None else socket.gethostname()
-    host = re.sub(r"[^A-Za-z0-9.-]", "-", host.split(".")[0])[:40] or "host"
-    return f"ddnsd-{host}-{ns if ns is not None else time.time_ns()}"
+    host = re.sub(r"[^A-Za-z0-9.-]", "-", hostname.split(".")[0])[:40] or "host"
+    return f"ddnsd-{host}-{ns}"

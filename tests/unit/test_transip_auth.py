@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -375,7 +376,7 @@ def test_make_label(host: str, ns: int, label: str) -> None:
 
 
 def test_make_label_is_unique_per_call() -> None:
-    assert len({make_label() for _ in range(50)}) == 50
+    assert len({make_label("h", time.time_ns()) for _ in range(50)}) == 50
 
 
 # ----------------------------------------------------------------------------- KeyAuth body
