@@ -45,7 +45,7 @@ VOLUME ["/var/lib/ddnsd"]
 EXPOSE 9333
 
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \
-    CMD ["ddnsd", "healthcheck"]
+    CMD ["ddnsd", "healthcheck", "--ready"]
 
 ENTRYPOINT ["ddnsd"]
 CMD ["run"]

@@ -107,7 +107,12 @@ def build_parser() -> argparse.ArgumentParser:
     cmd("check-config", "validate the config and print it, secrets redacted")
     cmd("ip", "show what each address source says and the agreed address")
     p = cmd("healthcheck", "exit 0 when the daemon's /healthz answers 200 (for containers)")
-    p.add_argument("--url", type=http_url, help="default: /healthz on [http] listen")
+    p.add_argument(
+        "--ready",
+        action="store_true",
+        help="ask /readyz instead: 0 only while records are kept (the image's HEALTHCHECK)",
+    )
+    p.add_argument("--url", type=http_url, help="default: /healthz (/readyz) on [http] listen")
     p.add_argument("--timeout", type=duration, default=5.0, help="seconds (default: 5)")
     p = cmd("config-schema", "print the configuration reference generated from the code")
     p.add_argument("--markdown", action="store_true", help="markdown (the default)")

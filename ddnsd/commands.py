@@ -56,7 +56,7 @@ def dispatch(args: argparse.Namespace) -> int:
         sys.stdout.write(schema_markdown())
         return EXIT_OK
     if cmd == "healthcheck":
-        return healthcheck(args.config, args.url, args.timeout)
+        return healthcheck(args.config, args.url, args.timeout, ready=args.ready)
     try:
         settings = wiring.load_settings(args.config)
         if cmd == "check-config":
@@ -259,8 +259,14 @@ def print_round(result: RoundResult, out: TextIO | None = None) -> None:
         print(f"{key:<40} {rec.outcome.value:<9} {rec.message}", file=out or sys.stdout)
 
 
-def healthcheck(config_path: str | None, url: str | None, timeout: float) -> int:
-    """Exit 0 when the daemon's ``/healthz`` answers 200 (the container HEALTHCHECK)."""
+def healthcheck(
+    config_path: str | None, url: str | None, timeout: float, *, ready: bool = False
+) -> int:
+    """Exit 0 when the daemon's ``/healthz`` (alive) or, with ``ready``, ``/readyz`` (a
+    successful round within twice the interval, a usable token) answers 200; the image's
+    HEALTHCHECK asks the latter, so ``docker ps`` shows a daemon that cannot do its work
+    as unhealthy."""
+    import urllib.error
     import urllib.request
 
     if url is None:
@@ -268,12 +274,14 @@ def healthcheck(config_path: str | None, url: str | None, timeout: float) -> int
         # A container may run on env only; then the default listener is the best guess.
         with contextlib.suppress(ConfigError):
             listen = wiring.load_settings(config_path).http.listen or listen
-        url = local_url(listen, "/healthz")
+        url = local_url(listen, "/readyz" if ready else "/healthz")
     try:
         with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310
             if resp.status == 200:
                 return EXIT_OK
             fail(f"{url} answered {resp.status}")
+    except urllib.error.HTTPError as exc:  # an answer, not a failure to get one
+        fail(f"{url} answered {exc.code}")
     except OSError as exc:
         fail(f"{url} did not answer: {exc}")
     return EXIT_FAILED

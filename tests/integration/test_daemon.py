@@ -14,6 +14,7 @@ from daemon_support import (
     DaemonProcess,
     free_port,
     http_get,
+    run,
     wait_for,
     write_config,
 )
@@ -146,6 +147,14 @@ def test_readyz_503_while_sources_fail(emulator: Any, tmp_path: Path, daemons: A
     r = http_get(base + "/readyz")
     assert r.status_code == 503
     assert "not ready" in r.text
+    # the image's HEALTHCHECK: alive, but not doing its work → unhealthy
+    alive = run(["-c", str(cfg), "healthcheck"])
+    assert alive.returncode == 0, alive.stderr
+    ready = run(["-c", str(cfg), "healthcheck", "--ready"])
+    assert ready.returncode == 1
+    assert ready.stderr.strip().splitlines()[-1] == (
+        f"ddnsd: http://127.0.0.1:{port}/readyz answered 503"
+    ), ready.stderr
 
 
 def test_readyz_names_a_refused_key_then_recovers(

@@ -140,7 +140,11 @@ def test_runtime_stage_entrypoint_cmd_healthcheck() -> None:
     assert exec_form(final.all("CMD")[-1]) == ["run"]
     health = final.all("HEALTHCHECK")[-1]
     options, _, command = health.args.partition("CMD")
-    assert exec_form(Instruction("CMD", command.strip(), health.line)) == ["ddnsd", "healthcheck"]
+    assert exec_form(Instruction("CMD", command.strip(), health.line)) == [
+        "ddnsd",
+        "healthcheck",
+        "--ready",
+    ]
     assert "--interval=" in options and "--timeout=" in options
 
 

@@ -331,6 +331,14 @@ def test_daemon_speaks_sd_notify(
             timeout=30,
         )
         assert hc.returncode == 0, hc.stderr
+        ready = subprocess.run(
+            [ddnsd_exe(), "-c", str(config), "healthcheck", "--ready"],
+            env=child_env(),
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert ready.returncode == 0, ready.stderr  # in sync after the first round
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=30) == 0
         tail = receive_until(sock, {"STOPPING=1"}, time.monotonic() + 5)

@@ -241,8 +241,8 @@ def test_failing_health_check_shows_unhealthy(
     tmp_path: Path,
 ) -> None:
     """TransIP unreachable (an emulator's ports, the emulator stopped): readiness (/readyz,
-    "no successful round yet") fails and Docker marks the container unhealthy. The image's
-    own HEALTHCHECK asks /healthz (alive), so the test asks /readyz through --health-cmd."""
+    "no successful round yet") fails, and the image's own HEALTHCHECK (``ddnsd healthcheck
+    --ready``) makes Docker mark the container unhealthy."""
     with Emulator(emulator_config(rsa_keypair, bridge)) as emu:
         write_files(tmp_path, emu, rsa_keypair)
     volume = f"ddnsd-system-{secrets.token_hex(4)}"
@@ -252,8 +252,6 @@ def test_failing_health_check_shows_unhealthy(
         volume,
         free_port(),
         "ddnsd-system-c",
-        "--health-cmd",
-        "ddnsd healthcheck --url http://127.0.0.1:9333/readyz",
         "--health-start-period=1s",  # 0 would mean the image's 30 s
         "--health-retries=2",
     )
