@@ -3,7 +3,7 @@ call goes out.
 
 An endpoint method names a path and shapes a body; ``TransipClient._call`` does the rest
 in one loop: a token from the ``TokenSource``, one request through the shared
-``http.Transport`` (session, timeout, headers, observer, rate-limit headers, request
+``transport.Transport`` (session, timeout, headers, observer, rate-limit headers, request
 count, request budget), and ``retry.decide`` on what it got (the retry rules are written
 down there) — log, sleep, renew the token, raise, or return the answer.
 
