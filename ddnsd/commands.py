@@ -31,6 +31,9 @@ if TYPE_CHECKING:
     from ddnsd.observe.report import Reporter
     from ddnsd.reconcile.result import RoundResult
 
+#: The most of ``/api/status`` that ``ddnsd status`` reads (the document is bounded far below).
+STATUS_MAX = 4 * 1024 * 1024
+
 
 def fail(message: str, problems: list[str] | None = None) -> None:
     """One clear error line (plus the list of problems, one per line) on stderr."""
@@ -212,9 +215,8 @@ def _daemon_status(
     """(``/api/status`` of the daemon, where from) — (None, why) when no daemon answered."""
     import base64
     import json
-    import urllib.error
-    import urllib.request
 
+    from ddnsd import outbound
     from ddnsd.config.credentials import status_auth
 
     if url is None:
@@ -227,14 +229,16 @@ def _daemon_status(
         pair = f"{auth.username}:{auth.password}".encode()
         headers["Authorization"] = "Basic " + base64.b64encode(pair).decode("ascii")
     try:
-        req = urllib.request.Request(url, headers=headers)  # noqa: S310 (configured)
-        with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310
-            return json.loads(resp.read()), f"the running daemon at {url}"
-    except urllib.error.HTTPError as exc:
-        detail = exc.read(300).decode("utf-8", "replace").strip()
-        raise DdnsdError(f"the daemon at {url} answered {exc.code}: {detail}") from None
-    except (OSError, ValueError) as exc:
-        return None, f"no daemon answered at {url}: {getattr(exc, 'reason', exc)}"
+        status, body = outbound.get(url, timeout=timeout, max_body=STATUS_MAX, headers=headers)
+    except outbound.NoAnswer as exc:
+        return None, f"no daemon answered at {url}: {exc}"
+    if status != 200:
+        detail = body[:300].decode("utf-8", "replace").strip()
+        raise DdnsdError(f"the daemon at {url} answered {status}: {detail}")
+    try:
+        return json.loads(body), f"the running daemon at {url}"
+    except ValueError as exc:
+        return None, f"no daemon answered at {url}: {exc}"
 
 
 def _state_status(settings: Settings) -> dict[str, Any]:
@@ -266,8 +270,7 @@ def healthcheck(
     successful round within twice the interval, a usable token) answers 200; the image's
     HEALTHCHECK asks the latter, so ``docker ps`` shows a daemon that cannot do its work
     as unhealthy."""
-    import urllib.error
-    import urllib.request
+    from ddnsd import outbound
 
     if url is None:
         listen = "127.0.0.1:9333"
@@ -276,14 +279,13 @@ def healthcheck(
             listen = wiring.load_settings(config_path).http.listen or listen
         url = local_url(listen, "/readyz" if ready else "/healthz")
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310
-            if resp.status == 200:
-                return EXIT_OK
-            fail(f"{url} answered {resp.status}")
-    except urllib.error.HTTPError as exc:  # an answer, not a failure to get one
-        fail(f"{url} answered {exc.code}")
-    except OSError as exc:
+        status, _ = outbound.get(url, timeout=timeout)
+    except outbound.NoAnswer as exc:
         fail(f"{url} did not answer: {exc}")
+        return EXIT_FAILED
+    if status == 200:
+        return EXIT_OK
+    fail(f"{url} answered {status}")
     return EXIT_FAILED
 
 

@@ -18,10 +18,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from ddnsd import outbound
 
 DOMAIN = "example.test"
 NAME = "home"
@@ -29,8 +30,8 @@ ADDRESSES = ["203.0.113.10", "203.0.113.77", "198.51.100.42", "192.0.2.99"]
 
 
 def _get(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as resp:  # noqa: S310 (loopback only)
-        return json.loads(resp.read())
+    _, body = outbound.get(url, timeout=5, max_body=16 * 1024 * 1024)
+    return json.loads(body)
 
 
 def _counts(base_url: str) -> Counter[str]:
@@ -215,11 +216,13 @@ dir = "{work / "state"}"
             print(f"    {e['name']:<8} {e['expire']:>6} {e['type']:<5} {e['content']}")
         print(f"\nmetrics at http://127.0.0.1:{http_port}/metrics, e.g.:")
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/metrics", timeout=5) as resp:
-                for line in resp.read().decode().splitlines():
-                    if line.startswith(("ddnsd_record_in_sync", "ddnsd_api_requests_total")):
-                        print(f"    {line}")
-        except OSError as exc:
+            _, body = outbound.get(
+                f"http://127.0.0.1:{http_port}/metrics", timeout=5, max_body=1024 * 1024
+            )
+            for line in body.decode().splitlines():
+                if line.startswith(("ddnsd_record_in_sync", "ddnsd_api_requests_total")):
+                    print(f"    {line}")
+        except outbound.NoAnswer as exc:
             print(f"    (metrics not reachable: {exc})")
         if screenshot_to is not None:
             problem = screenshot(f"http://127.0.0.1:{http_port}/", screenshot_to)

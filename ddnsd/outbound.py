@@ -11,13 +11,15 @@ applies to every one of them, as README's "Outbound HTTP" says:
   ours. :func:`session` with ``proxies=False`` leaves the environment's proxies (and
   ``~/.netrc``) out but keeps its CA bundle.
 
-:func:`get` is the one GET of address sources and heartbeats: it answers the status and
+:func:`get` is the one GET of address sources, heartbeats, and ``ddnsd status`` /
+``healthcheck`` asking the daemon: it answers the status and
 the start of the body, or raises :class:`NoAnswer` with a short reason that holds no URL
 (it may hold a token). Callers never see ``requests``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import requests
@@ -64,7 +66,7 @@ def get(
     max_body: int = 0,
     proxies: bool = True,
     bind: tuple[str, int] | None = None,
-    accept: str | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> tuple[int, bytes]:
     """GET ``url``: (status, at most ``max_body`` bytes of the body); NoAnswer without one.
 
@@ -73,8 +75,7 @@ def get(
     """
     with requests.Session() as s:
         s.headers["User-Agent"] = USER_AGENT
-        if accept:
-            s.headers["Accept"] = accept
+        s.headers.update(headers or {})
         if not proxies:
             s.trust_env = False  # no proxies, no netrc …
             s.verify = ca_bundle()  # … but the CA bundle, which trust_env=False would drop too

@@ -45,7 +45,7 @@ class HttpDetector:
                 max_body=MAX_BODY + 1,
                 proxies=False,  # the service must see us, not a proxy
                 bind=_BIND_ANY[fam],
-                accept="text/plain",
+                headers={"Accept": "text/plain"},
             )
         except outbound.NoAnswer as exc:
             if exc.timed_out:
