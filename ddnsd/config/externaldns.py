@@ -6,16 +6,15 @@ Part of :mod:`ddnsd.config.models` (``Settings.external_dns``); the provider its
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, model_validator
 
-from ddnsd.config.fields import DomainName, Duration, Section
-from ddnsd.hostport import parse_listen
+from ddnsd.config.fields import DomainName, Duration, Listen, Section
 
 
 class ExternalDnsSettings(Section):
     """[external_dns]: the external-dns webhook provider (a sidecar of external-dns)."""
 
-    listen: str = Field(
+    listen: Listen = Field(
         default="",
         description='ADDRESS:PORT of the webhook API external-dns calls ("127.0.0.1:8888", '
         'its convention, in the external-dns pod); "" (the default) turns it off.',
@@ -40,13 +39,6 @@ class ExternalDnsSettings(Section):
         ge=1,
         description="The TTL of an endpoint that asks for none (recordTTL 0 or absent).",
     )
-
-    @field_validator("listen")
-    @classmethod
-    def _listen(cls, v: str) -> str:
-        if v:
-            parse_listen(v)
-        return v
 
     @model_validator(mode="after")
     def _ttls(self) -> ExternalDnsSettings:

@@ -1,4 +1,5 @@
-"""Field types the configuration's models share: durations, domain names, address sources.
+"""Field types the configuration's models share: durations, domain names, listen addresses,
+address sources.
 
 Used by :mod:`ddnsd.config.models` and the section modules beside it
 (:mod:`ddnsd.config.acme`, :mod:`ddnsd.config.operator`).
@@ -8,11 +9,19 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, GetPydanticSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetPydanticSchema,
+)
 from pydantic_core import core_schema
 
 from ddnsd import durations, names
 from ddnsd.detect.spec import SourceSpec, parse_source
+from ddnsd.hostport import parse_listen
 
 
 def parse_duration(value: object) -> float:
@@ -37,10 +46,19 @@ def parse_name(value: object) -> str:
     return names.domain_name(value)
 
 
+def check_listen(value: str) -> str:
+    """``ADDRESS:PORT`` as :func:`ddnsd.hostport.parse_listen` reads it, or "" (off)."""
+    if value:
+        parse_listen(value)
+    return value
+
+
 Duration = Annotated[float, BeforeValidator(parse_duration)]
 DurationOrZero = Annotated[float, BeforeValidator(parse_duration_or_zero)]
 DomainName = Annotated[str, BeforeValidator(parse_name)]
 TokenLifetime = Annotated[str, BeforeValidator(parse_token_lifetime)]
+#: A listen address, or "" for off.
+Listen = Annotated[str, AfterValidator(check_listen)]
 #: A source string in the file and in dumps; a parsed :class:`SourceSpec` in between.
 Source = Annotated[
     SourceSpec,

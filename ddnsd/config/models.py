@@ -31,6 +31,7 @@ from ddnsd.config.fields import (
     DomainName,
     Duration,
     DurationOrZero,
+    Listen,
     Section,
     Source,
     TokenLifetime,
@@ -38,7 +39,6 @@ from ddnsd.config.fields import (
 )
 from ddnsd.config.operator import NotifySettings, StatusAuthSettings
 from ddnsd.config.places import DEFAULT_STATE_DIR
-from ddnsd.hostport import parse_listen
 
 
 class TransipSettings(Section):
@@ -207,7 +207,7 @@ class DnsSettings(Section):
 class HttpSettings(Section):
     """[http]: metrics, health, status page, ACME and router-push listener."""
 
-    listen: str = Field(
+    listen: Listen = Field(
         default="127.0.0.1:9333",
         description='ADDRESS:PORT, an IP address of this machine ("[::1]:9333" for IPv6, '
         '"0.0.0.0:9333" for all); "" disables it. Bind to loopback unless the ACME API must '
@@ -228,13 +228,6 @@ class HttpSettings(Section):
         description="Group (name or number) whose members may use the socket, besides root "
         "and the daemon's own user.",
     )
-
-    @field_validator("listen")
-    @classmethod
-    def _listen(cls, v: str) -> str:
-        if v:
-            parse_listen(v)
-        return v
 
     @field_validator("socket")
     @classmethod
