@@ -238,9 +238,7 @@ def entries_from_json(
     data: Mapping[str, Any], *, method: str = "GET", path: str = "", status: int = 200
 ) -> list[DnsEntry]:
     """``{"dnsEntries": [...]}`` → list of ``DnsEntry`` in TransIP's order."""
-    items = data.get("dnsEntries")
-    if not isinstance(items, list):
-        raise _bad(method, path, status, "no dnsEntries list")
+    items = _list_field(data, "dnsEntries", method, path, status)
     return [
         entry_from_json(item, where=f"dnsEntries[{i}]", method=method, path=path, status=status)
         for i, item in enumerate(items)
@@ -251,9 +249,7 @@ def domain_names_from_json(
     data: Mapping[str, Any], *, method: str = "GET", path: str = "", status: int = 200
 ) -> list[str]:
     """``{"domains": [{"name": ...}, ...]}`` → the names."""
-    items = data.get("domains")
-    if not isinstance(items, list):
-        raise _bad(method, path, status, "no domains list")
+    items = _list_field(data, "domains", method, path, status)
     names: list[str] = []
     for i, item in enumerate(items):
         name = item.get("name") if isinstance(item, dict) else None
@@ -290,6 +286,16 @@ def _text_field(
     value = data.get(key)
     if not isinstance(value, str) or (not blank and not value.strip()):
         raise _bad(method, path, status, f"no {key} field")
+    return value
+
+
+def _list_field(
+    data: Mapping[str, Any], key: str, method: str, path: str, status: int
+) -> list[Any]:
+    """The list ``data[key]``; "no KEY list" otherwise."""
+    value = data.get(key)
+    if not isinstance(value, list):
+        raise _bad(method, path, status, f"no {key} list")
     return value
 
 
