@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 import pytest
 import requests
@@ -286,18 +286,9 @@ def _launch_pebble(pebble_bin: str, workdir: Path, tls: TlsFiles, dns_server: st
     config_path = workdir / "pebble-config.json"
     config_path.write_text(json.dumps(config, indent=2))
     log_path = workdir / "pebble.log"
-    env = child_env(
-        {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"}
-    )
+    env = {"PEBBLE_VA_NOSLEEP": "1", "PEBBLE_WFE_NONCEREJECT": "0", "PEBBLE_AUTHZREUSE": "0"}
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [pebble_bin, "-config", str(config_path), "-dnsserver", dns_server],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        proc = spawn([pebble_bin, "-config", str(config_path), "-dnsserver", dns_server], log, env)
     return Pebble(
         directory_url=f"https://127.0.0.1:{listen}/dir",
         management_url=f"https://127.0.0.1:{mgmt}",
@@ -331,6 +322,21 @@ def _wait_for_directory(pebble: Pebble, timeout: float, *, last_try: bool) -> bo
     pytest.fail(
         f"pebble's directory did not answer within {timeout}s ({last}):\n{pebble.log()}",
         pytrace=False,
+    )
+
+
+def spawn(
+    args: list[str], log: IO[bytes], extra_env: Mapping[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start ``args`` in its own session, output (stdout and stderr) into ``log``, no stdin,
+    with :func:`child_env` (plus ``extra_env``); :func:`stop_process` ends it."""
+    return subprocess.Popen(
+        args,
+        env=child_env(extra_env),
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
     )
 
 
@@ -522,14 +528,7 @@ def _daemon(
     log_path = workdir / "ddnsd-run.log"
     workdir.mkdir(parents=True, exist_ok=True)
     with log_path.open("wb") as log:
-        proc = subprocess.Popen(
-            [ddnsd, "-c", str(config), "run"],
-            env=child_env(),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
+        proc = spawn([ddnsd, "-c", str(config), "run"], log)
     try:
         deadline = time.monotonic() + startup_timeout
         while not ready():

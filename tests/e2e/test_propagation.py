@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -13,11 +12,11 @@ from e2e_support import (
     EmulatorLike,
     assert_zone_clean,
     challenge_entries,
-    child_env,
     foreign_entries,
     free_port,
     run,
     running_daemon,
+    spawn,
     stop_process,
     venv_tool,
     write_ddnsd_config,
@@ -88,14 +87,7 @@ def test_journal_of_a_killed_present_is_cleaned_by_the_next_process(
     before = foreign_entries(emulator)
 
     log = (tmp_path / "present.log").open("wb")
-    present = subprocess.Popen(
-        [ddnsd, "-c", str(config), "present", FQDN, VALUE],
-        env=child_env(),
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    present = spawn([ddnsd, "-c", str(config), "present", FQDN, VALUE], log)
     try:
         wait_for(lambda: challenge_entries(emulator) != [], 30, "present to add the TXT entry")
         assert present.poll() is None, "present returned although the value cannot propagate"

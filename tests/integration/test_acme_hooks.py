@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from daemon_support import challenge_service
 
 from ddnsd.acme import hooks
 from ddnsd.acme.challenge import challenge_value
@@ -14,8 +15,6 @@ from ddnsd.acme.service import ChallengeService
 from ddnsd.errors import ConfigError
 from ddnsd.model import DnsEntry
 from ddnsd.statefiles import StateDir
-from ddnsd.transip.budget import ACME as ACME_WORK
-from ddnsd.transip.client import make_client
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -27,20 +26,12 @@ KEYAUTH_APEX = "token-a.thumbprint"
 KEYAUTH_WILD = "token-b.thumbprint"
 
 
-def factory_for(emulator: EmulatorHandle, state_dir: Path) -> Callable[[], ChallengeService]:
-    def factory() -> ChallengeService:
-        client = make_client(
-            emulator.api_url,
-            emulator.login,
-            emulator.private_key_path,
-            cache_dir=state_dir,
-            kind=ACME_WORK,
-        )
-        return ChallengeService(
-            client, state=StateDir(state_dir), nameservers=[emulator.dns_server], poll_interval=0.1
-        )
-
-    return factory
+def factory_for(
+    emulator: EmulatorHandle, state_dir: Path, **overrides: Any
+) -> Callable[[], ChallengeService]:
+    """A hook's service factory: daemon_support's service, every account domain allowed."""
+    settings: dict[str, Any] = {"zones": None, "poll_interval": 0.1, **overrides}
+    return lambda: challenge_service(emulator, state_dir, **settings)
 
 
 def acme_txt(emulator: EmulatorHandle, domain: str = "example.test") -> list[str]:
@@ -121,22 +112,7 @@ def test_certbot_last_hook_ignores_older_journal_values(
         "example.test", DnsEntry(ACME, 60, "TXT", "gone-by-hand"), "_acme-challenge.example.test"
     )
 
-    def factory() -> ChallengeService:
-        client = make_client(
-            emulator.api_url,
-            emulator.login,
-            emulator.private_key_path,
-            cache_dir=tmp_path,
-            kind=ACME_WORK,
-        )
-        return ChallengeService(
-            client,
-            state=StateDir(tmp_path),
-            nameservers=[emulator.dns_server],
-            poll_interval=0.1,
-            propagation_timeout=5,
-        )
-
+    factory = factory_for(emulator, tmp_path, propagation_timeout=5)
     env = {
         "CERTBOT_DOMAIN": "example.test",
         "CERTBOT_ALL_DOMAINS": "example.test",

@@ -320,20 +320,25 @@ def _token(keypair: Any, api_url: str, verify: bool | str = True) -> str:
     return str(r.json()["token"])
 
 
+def _add_home_a(keypair: Any, api_url: str) -> None:
+    """Add home.example.test A 192.0.2.1 through the API, as a client would."""
+    token = _token(keypair, api_url)
+    r = requests.post(
+        api_url + "/domains/example.test/dns",
+        json={"dnsEntry": {"name": "home", "expire": 300, "type": "A", "content": "192.0.2.1"}},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert r.status_code == 201
+
+
 def test_state_flag_keeps_zones_across_restarts(
     rsa_keypair: Any, launched: list[Running], tmp_path: Path
 ) -> None:
     state = tmp_path / "state.json"
     run = start(base_args(rsa_keypair, "--state", str(state)))
     launched.append(run)
-    token = _token(rsa_keypair, run.api_url)
-    r = requests.post(
-        run.api_url + "/domains/example.test/dns",
-        json={"dnsEntry": {"name": "home", "expire": 300, "type": "A", "content": "192.0.2.1"}},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
-    assert r.status_code == 201
+    _add_home_a(rsa_keypair, run.api_url)
     assert stop(run) == 0
     again = start(base_args(rsa_keypair, "--state", str(state)))
     launched.append(again)
@@ -343,14 +348,7 @@ def test_state_flag_keeps_zones_across_restarts(
 def test_propagation_delay_flag(rsa_keypair: Any, launched: list[Running]) -> None:
     run = start(base_args(rsa_keypair, "--propagation-delay", "3600"))
     launched.append(run)
-    token = _token(rsa_keypair, run.api_url)
-    r = requests.post(
-        run.api_url + "/domains/example.test/dns",
-        json={"dnsEntry": {"name": "home", "expire": 300, "type": "A", "content": "192.0.2.1"}},
-        headers={"Authorization": f"Bearer {token}"},
-        timeout=10,
-    )
-    assert r.status_code == 201
+    _add_home_a(rsa_keypair, run.api_url)
     assert query(parse_server(run.dns), "home.example.test", "A") == []
 
 
