@@ -139,7 +139,11 @@ def _engine(
         nameservers=[f"{host}:{port}"],
         clock=clock,
         dns_query=authdns.query if state is not None else _no_dns,
-        memory=Memory(StateDir(state), [s.key for s in specs], {s.domain for s in specs}),
+        memory=Memory(
+            StateDir(state) if state is not None else None,
+            [s.key for s in specs],
+            {s.domain for s in specs},
+        ),
         budget=client.budget_until if state is not None else None,
     )
 
