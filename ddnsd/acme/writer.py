@@ -147,10 +147,12 @@ class TxtWriter:
         """Remove journal entries older than ``max_age`` and values pending removal; how
         many values were deleted at TransIP (``removed`` is told of each).
 
-        A value pending removal is deleted wherever the sweep finds it in the zone, and its
-        entry stays pending until no POST of it can land (:meth:`remove`). ``pace(fqdn,
-        call)`` runs each removal (the challenge's wait for the rate limit); a deferral
-        that escapes it leaves the rest for the next sweep.
+        Each zone the sweep touches is read once (one GET), and only the values found in it
+        are deleted: a value pending removal that has not landed costs nothing more, so a
+        journal of many such values does not spend the request budget at every run. An
+        entry stays pending until no POST of it can land. ``pace(fqdn, call)`` runs each
+        removal (the challenge's wait for the rate limit); a deferral that escapes it
+        leaves the rest for the next sweep.
 
         Runs under the cleanup-owner lock: when another process holds it (it is sweeping,
         or it claimed the job for good), this returns 0 at once.
@@ -160,6 +162,7 @@ class TxtWriter:
                 log.debug("another ddnsd process owns the ACME journal cleanup")
                 return 0
             count = 0
+            zones: dict[str, list[DnsEntry]] = {}  # each zone as this sweep read it
             for record in self.journal.sweepable(max_age):
                 log.info(
                     "removing %s ACME entry %s TXT %r (added %.0f s ago)",
@@ -168,7 +171,7 @@ class TxtWriter:
                     record.content,
                     self._clock() - record.created,
                 )
-                call = partial(self.remove, record)
+                call = partial(self._sweep_one, record, zones)
                 try:
                     deleted = call() if pace is None else pace(record.fqdn, call)
                 except ApiDeferred as exc:
@@ -202,16 +205,37 @@ class TxtWriter:
             if _fatal(exc):
                 raise
             deleted = self._remove_by_content(record, exc)
-        kept = self.journal.finish_removal(zone, entry)
+        self._finish(record)
+        return deleted
+
+    def _sweep_one(self, record: JournalEntry, zones: dict[str, list[DnsEntry]]) -> bool:
+        """The sweep's removal: delete ``record``'s value where its zone (read once per sweep,
+        into ``zones``) holds it, then :meth:`_finish`. True when a value was deleted."""
+        zone, entry = record.domain, record.entry
+        if zone not in zones:
+            try:
+                zones[zone] = self.client.list_dns_entries(zone)
+            except TransipNotFound as exc:
+                if not mentions_domain(exc.message):
+                    raise
+                self.journal.remove(zone, entry)  # the whole domain is gone
+                return False
+        deleted = self._delete_each(zone, challenge.same_value(zones[zone], entry))
+        self._finish(record)
+        return deleted
+
+    def _finish(self, record: JournalEntry) -> None:
+        """The value is gone: the journal forgets it, or keeps it pending removal while a
+        POST of it may still land (said once, when it becomes pending)."""
+        kept = self.journal.finish_removal(record.domain, record.entry)
         if kept is not None and not record.pending_removal:
             log.warning(
                 "%s TXT %r is gone for now, but a POST of it that got no answer may still "
                 "land; it stays in the journal as pending removal, and the next run that "
                 "sweeps (a hook, once, the daemon) deletes it should it land",
                 record.fqdn,
-                entry.content,
+                record.content,
             )
-        return deleted
 
     def _remove_by_content(self, record: JournalEntry, exc: TransipError) -> bool:
         zone, entry = record.domain, record.entry
@@ -220,6 +244,11 @@ class TxtWriter:
             log.info("%s %s TXT %r is already gone", zone, entry.name, entry.content)
             return False
         log.info("%s: %s; deleting the stored entry %s", zone, exc, matches[0].describe())
+        return self._delete_each(zone, matches)
+
+    def _delete_each(self, zone: str, matches: Sequence[DnsEntry]) -> bool:
+        """DELETE each of ``matches`` (exact stored entries); True when one was deleted (one
+        already gone is no error)."""
         deleted = False
         for match in matches:
             try:

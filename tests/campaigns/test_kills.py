@@ -158,6 +158,7 @@ def _answers(url: str) -> bool:
 
 
 @pytest.mark.slow(20)
+@pytest.mark.timeout(900)  # the full campaign runs some 300 ddnsd processes; a hang guard only
 def test_kills(emulator_factory: Any, tmp_path: Path, campaign_scale: int, figures: Any) -> None:
     cases = BASE_CASES * campaign_scale
     rng = random.Random(20240611)

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -585,3 +586,34 @@ def test_every_request_of_a_challenge_waits_for_a_429_reset_within_the_timeout(
     assert emulator.request_count(method, path) - before == 2  # the 429, then after the reset
     expected = [APEX_VALUE] if action == "present" else []
     assert [e.content for e in txt_at(emulator, "example.test", ACME)] == expected
+
+
+def test_a_sweep_reads_each_zone_once_and_deletes_only_what_it_finds(
+    emulator: EmulatorHandle, tmp_path: Path
+) -> None:
+    """Values pending removal cost a sweep one GET of their zone, not a DELETE (and a GET)
+    each: five that never landed and one that did → one GET and one DELETE; once their
+    windows pass, the journal forgets them."""
+    warm(emulator, tmp_path)
+    clock = Clock()
+    clock.now = time.time()
+    service = service_for(emulator, tmp_path, clock=clock)
+    journal = Journal(StateDir(tmp_path), clock=clock)
+    values = [f"never-landed-{i}" for i in range(5)] + ["landed-late"]
+    for v in values:
+        journal.add("example.test", DnsEntry(ACME, 60, "TXT", v), FQDN)
+    with journal.transaction() as entries:  # cleaned up while their POSTs were in doubt
+        entries[:] = [replace(e, pending_removal=True, attempt=clock.now) for e in entries]
+    emulator.reset()  # the request counts (and zones) start afresh
+    emulator.seed_entry("example.test", DnsEntry(ACME, 60, "TXT", "landed-late"))
+
+    assert service.cleanup_stale() == 1
+    assert txt_at(emulator, "example.test", ACME) == []
+    assert emulator.request_count("GET", DNS_PATH) == 1
+    assert emulator.request_count("DELETE", DNS_PATH) == 1
+    assert sorted(e.content for e in journal.entries()) == sorted(values)  # still pending
+
+    clock.now += 70  # the default window: no POST of them can land any more
+    assert service.cleanup_stale() == 0
+    assert journal.entries() == []
+    assert emulator.request_count("DELETE", DNS_PATH) == 1
