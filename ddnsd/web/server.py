@@ -44,7 +44,6 @@ from ddnsd.errors import DdnsdError
 from ddnsd.hostport import parse_listen
 
 MAX_HEADERS = 65536  # bytes of request line and headers; more answers 431
-SHUTDOWN_GRACE = 1  # seconds requests in flight get at shutdown
 
 
 class HttpServer:
@@ -67,15 +66,15 @@ class HttpServer:
         return f"http://{host}:{self.port}"
 
     def shutdown(self) -> None:
-        """Stop listening (the port is free again); requests in flight get a second.
+        """Stop listening (the port is free again) through the server's public ``close()``.
 
-        Connections still open close when their client leaves or at the idle timeout.
+        Requests in flight finish on waitress's threads; connections still open close when
+        their client leaves or at the idle timeout, and then waitress's loop ends.
         """
         if self._stopped:
             return
         self._stopped = True
         listener = self._socket.dup()
-        self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=SHUTDOWN_GRACE)
         self._server.close()  # out of waitress's loop, whose poll() may still hold it, so:
         with contextlib.suppress(OSError):
             listener.shutdown(socket.SHUT_RDWR)  # stop listening now
