@@ -36,9 +36,10 @@ import ipaddress
 import socket
 import threading
 from collections.abc import Iterable
+from typing import Protocol
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
-from waitress.server import BaseWSGIServer, create_server
+from waitress.server import create_server
 
 from ddnsd.errors import DdnsdError
 from ddnsd.hostport import parse_listen
@@ -46,10 +47,17 @@ from ddnsd.hostport import parse_listen
 MAX_HEADERS = 65536  # bytes of request line and headers; more answers 431
 
 
+class _Waitress(Protocol):
+    """What ddnsd uses of the server ``waitress.create_server`` returns."""
+
+    def run(self) -> None: ...
+    def close(self) -> None: ...
+
+
 class HttpServer:
     """A running server: ``.port``, ``.url``, ``.shutdown()``."""
 
-    def __init__(self, server: BaseWSGIServer, sock: socket.socket) -> None:
+    def __init__(self, server: _Waitress, sock: socket.socket) -> None:
         self._server = server
         self._socket = sock
         host, port = sock.getsockname()[:2]
@@ -116,7 +124,6 @@ def serve(
     except OSError as exc:  # listen() may still fail
         sock.close()
         raise DdnsdError(f"cannot listen on {listen}: {_bind_problem(exc)}") from None
-    assert isinstance(server, BaseWSGIServer)  # one socket, one server
     threading.Thread(target=server.run, name="ddnsd-http", daemon=True).start()
     return HttpServer(server, sock)
 
