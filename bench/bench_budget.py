@@ -41,7 +41,7 @@ from ddnsd.reconcile.applier import DnsApi
 from ddnsd.reconcile.engine import Engine
 from ddnsd.reconcile.memory import Memory
 from ddnsd.reconcile.result import RoundResult
-from ddnsd.statefiles import StateDir
+from ddnsd.statedir import StateDir
 from ddnsd.transip.budget import DDNS, Budget
 from ddnsd.transip.client import TransipClient, make_client
 

@@ -33,7 +33,7 @@ from ddnsd.externaldns.mapping import MEDIA_TYPE, Policy
 from ddnsd.externaldns.provider import Protected, Provider
 from ddnsd.externaldns.view import ZoneView
 from ddnsd.model import DnsEntry
-from ddnsd.statefiles import StateDir
+from ddnsd.statedir import StateDir
 from ddnsd.transip.budget import DDNS
 from ddnsd.transip.client import make_client
 from ddnsd.web.server import serve

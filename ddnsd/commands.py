@@ -247,7 +247,7 @@ def _state_status(settings: Settings) -> dict[str, Any]:
     from ddnsd import __version__
     from ddnsd.observe.history import History
     from ddnsd.observe.status import StatusBoard, snapshot
-    from ddnsd.statefiles import StateDir
+    from ddnsd.statedir import StateDir
 
     state = StateDir(settings.state.dir)
     board = StatusBoard.load(state.file(StateDir.STATUS))

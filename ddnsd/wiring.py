@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ddnsd.observe.report import EventLog, Reporter
     from ddnsd.reconcile.engine import Engine
     from ddnsd.sdnotify import Notifier
-    from ddnsd.statefiles import StateDir
+    from ddnsd.statedir import StateDir
     from ddnsd.transip.client import TransipClient
     from ddnsd.transip.transport import Observer
 
@@ -44,7 +44,7 @@ def prepared_state(settings: Settings) -> StateDir:
     """The state directory, prepared (``StateDir.prepare``: created 0700 if missing, without
     what killed processes left there); ConfigError when it cannot be created."""
     from ddnsd.acme.inflight import WriteLocks
-    from ddnsd.statefiles import StateDir
+    from ddnsd.statedir import StateDir
 
     state = StateDir(settings.state.dir)
     try:
@@ -310,7 +310,7 @@ def hook_events(settings: Settings) -> EventLog:
     never loads Apprise)."""
     from ddnsd.observe.history import History
     from ddnsd.observe.report import EventLog
-    from ddnsd.statefiles import StateDir
+    from ddnsd.statedir import StateDir
 
     return EventLog(History(StateDir(settings.state.dir), settings.state.history_bytes))
 
@@ -321,7 +321,7 @@ def make_reporter(
     """The reporter of ``run`` and ``once``: metrics, health, sd_notify, status board, events."""
     from ddnsd.observe.report import Reporter
     from ddnsd.observe.status import StatusBoard
-    from ddnsd.statefiles import StateDir
+    from ddnsd.statedir import StateDir
 
     board = StatusBoard.load(StateDir(settings.state.dir).file(StateDir.STATUS))
     report = Reporter(metrics, health, notifier, board=board)

@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-from ddnsd.statefiles import StateDir
+from ddnsd.statedir import StateDir
 
 DDNSD = [sys.executable, "-m", "ddnsd"]
 

@@ -19,9 +19,9 @@ from typing import Annotated, Protocol
 
 import pydantic
 
-from ddnsd import statefiles
+from ddnsd import readback, statefiles
 from ddnsd.acme import challenge
-from ddnsd.statefiles import StateDir
+from ddnsd.statedir import StateDir
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,8 @@ DOMAINS_REFRESH_MIN = 60.0  # seconds between two refreshes of the domain list
 class DomainsFile(pydantic.BaseModel):
     """``domains.json`` as it may be read back."""
 
-    fetched: statefiles.Time
-    domains: list[Annotated[statefiles.Text, pydantic.Field(min_length=1, max_length=253)]]
+    fetched: readback.Time
+    domains: list[Annotated[readback.Text, pydantic.Field(min_length=1, max_length=253)]]
 
 
 class DomainLister(Protocol):
@@ -99,7 +99,7 @@ class AccountDomains:
     def _read_cache(self) -> tuple[list[str], float] | None:
         now = self._clock()
         try:
-            data = statefiles.read_back(
+            data = readback.read_back(
                 self.path,
                 DomainsFile,
                 advice="the list is asked from TransIP again; delete the file",

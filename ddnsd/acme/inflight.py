@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ddnsd import statefiles
-from ddnsd.statefiles import StateDir
+from ddnsd.statedir import StateDir
 
 #: Seconds TransIP may take to apply a write it accepted; it answers 409 "DNS Entries are
 #: currently being saved" meanwhile. TransIP documents no figure: ddnsd allows a minute.

@@ -17,7 +17,7 @@ has landed, until no POST of it can land any more. Entries carry ``attempt``/``w
 ``window`` for that rule; journals written before those existed (version 1) are read with
 ``attempt`` = ``created`` and the default window.
 
-The journal is read back like every state file (:func:`ddnsd.statefiles.read_back`,
+The journal is read back like every state file (:func:`ddnsd.readback.read_back`,
 :class:`JournalFile`): it may only name TXT values written for an ``_acme-challenge`` name
 (at that name, or where its CNAME points), so no entry, however it got there, makes
 ddnsd delete anything else. An unusable journal is set aside
@@ -38,13 +38,13 @@ from typing import Annotated, Any
 
 import pydantic
 
-from ddnsd import statefiles
+from ddnsd import readback, statefiles
 from ddnsd.acme.challenge import ACME_LABEL
 from ddnsd.acme.inflight import WRITER_ID, WriteLocks, landing_window, may_still_land
 from ddnsd.acme.owner import CleanupOwner
 from ddnsd.errors import DdnsdError
 from ddnsd.model import DnsEntry
-from ddnsd.statefiles import StateDir
+from ddnsd.statedir import StateDir
 
 log = logging.getLogger(__name__)
 
@@ -111,7 +111,7 @@ def _challenge_name(fqdn: str) -> str:
     return fqdn
 
 
-Short = Annotated[statefiles.Text, pydantic.Field(min_length=1, max_length=1024)]
+Short = Annotated[readback.Text, pydantic.Field(min_length=1, max_length=1024)]
 
 
 class StoredEntry(pydantic.BaseModel):
@@ -119,15 +119,15 @@ class StoredEntry(pydantic.BaseModel):
 
     domain: Short
     name: Short  # the challenge's name, or where its CNAME points (acme.cname_follow)
-    expire: Annotated[statefiles.Int, pydantic.Field(ge=1, le=2**31 - 1)]
-    type: Annotated[statefiles.Text, pydantic.Field(pattern="^TXT$")]
+    expire: Annotated[readback.Int, pydantic.Field(ge=1, le=2**31 - 1)]
+    type: Annotated[readback.Text, pydantic.Field(pattern="^TXT$")]
     content: Short
     fqdn: Annotated[Short, pydantic.AfterValidator(_challenge_name)]
-    created: statefiles.Time
-    attempt: statefiles.Time | None = None  # absent (version 1): in doubt since ``created``
-    writer: Annotated[statefiles.Text, pydantic.Field(pattern=WRITER_ID)] | None = None
-    window: Annotated[statefiles.Number, pydantic.Field(ge=0, le=statefiles.AHEAD)] = DEFAULT_WINDOW
-    pending_removal: statefiles.Flag = False
+    created: readback.Time
+    attempt: readback.Time | None = None  # absent (version 1): in doubt since ``created``
+    writer: Annotated[readback.Text, pydantic.Field(pattern=WRITER_ID)] | None = None
+    window: Annotated[readback.Number, pydantic.Field(ge=0, le=readback.AHEAD)] = DEFAULT_WINDOW
+    pending_removal: readback.Flag = False
 
     def entry(self) -> JournalEntry:
         attempt = self.attempt if "attempt" in self.model_fields_set else self.created
@@ -137,7 +137,7 @@ class StoredEntry(pydantic.BaseModel):
 class JournalFile(pydantic.BaseModel):
     """``acme-journal.json`` as it may be read back."""
 
-    version: statefiles.Int = 2
+    version: readback.Int = 2
     entries: list[StoredEntry]
 
 
@@ -165,7 +165,7 @@ class Journal:
 
     def _read(self) -> list[JournalEntry]:
         try:
-            data = statefiles.read_back(
+            data = readback.read_back(
                 self.path, JournalFile, advice=SET_ASIDE_ADVICE, context={"now": self._clock()}
             )
         except OSError as exc:

@@ -35,7 +35,7 @@ from ddnsd.acme.writer import DnsClient, TxtWriter
 from ddnsd.errors import ApiDeferred, DdnsdError
 from ddnsd.model import DnsEntry
 from ddnsd.observe.events import EventSink, event
-from ddnsd.statefiles import StateDir
+from ddnsd.statedir import StateDir
 
 log = logging.getLogger(__name__)
 

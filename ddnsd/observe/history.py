@@ -13,7 +13,7 @@ skipped on reading, and the next append starts on a new line. Files are mode 060
 like every file of the state dir, belong to the directory's owner (:mod:`ddnsd.statefiles`:
 root's hooks write into the daemon user's history). Writing never fails the caller: a
 history that cannot be written is logged once. Read back, each file is a state file
-(:func:`ddnsd.statefiles.read_bytes`): a link, a file of another user's or one larger than
+(:func:`ddnsd.readback.read_bytes`): a link, a file of another user's or one larger than
 ``max_bytes`` is set aside; a line that is not an event of the documented shape
 (:meth:`~ddnsd.observe.events.Event.from_json`) is skipped.
 """
@@ -28,10 +28,10 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
-from ddnsd import statefiles
+from ddnsd import readback, statefiles
 from ddnsd.errors import DdnsdError
 from ddnsd.observe.events import Event
-from ddnsd.statefiles import StateDir
+from ddnsd.statedir import StateDir
 
 log = logging.getLogger(__name__)
 
@@ -162,9 +162,9 @@ class History:
 
     def _read(self, path: Path) -> bytes:
         try:
-            data = statefiles.read_bytes(path, max_bytes=self.max_bytes) or b""
-        except statefiles.Unusable as exc:
-            statefiles.set_aside(path, str(exc), "the history starts afresh; delete the file")
+            data = readback.read_bytes(path, max_bytes=self.max_bytes) or b""
+        except readback.Unusable as exc:
+            readback.set_aside(path, str(exc), "the history starts afresh; delete the file")
             return b""
         except OSError:
             return b""

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import pydantic
 
-from ddnsd import statefiles
+from ddnsd import readback, statedir, statefiles
 from ddnsd.observe.events import CHALLENGE_KINDS, FAILURE_KINDS, Event, event
 from ddnsd.observe.health import format_age
 
@@ -75,9 +75,9 @@ class FamilyState:
     sources: list[SourceState] = field(default_factory=list)
 
 
-Time = statefiles.Time
-Text = statefiles.Text
-Count = Annotated[statefiles.Int, pydantic.Field(ge=0, le=10**9)]
+Time = readback.Time
+Text = readback.Text
+Count = Annotated[readback.Int, pydantic.Field(ge=0, le=10**9)]
 
 
 class _StoredRecord(pydantic.BaseModel):
@@ -85,7 +85,7 @@ class _StoredRecord(pydantic.BaseModel):
     name: Text
     type: Text
     value: Text | None = None
-    in_sync: statefiles.Flag = False
+    in_sync: readback.Flag = False
     outcome: Text | None = None
     reason: Text = ""
     last_change: Time | None = None
@@ -97,20 +97,20 @@ class _StoredSource(pydantic.BaseModel):
     source: Text
     address: Text | None
     error: Text | None
-    seconds: Annotated[statefiles.Number, pydantic.Field(ge=0, le=86400)]
+    seconds: Annotated[readback.Number, pydantic.Field(ge=0, le=86400)]
 
 
 class _StoredFamily(pydantic.BaseModel):
     family: Text
     address: Text | None = None
-    agree: Annotated[statefiles.Int, pydantic.Field(ge=1, le=1000)] = 1
+    agree: Annotated[readback.Int, pydantic.Field(ge=1, le=1000)] = 1
     reason: Text = ""
     sources: list[_StoredSource] = []
 
 
 class _StoredRound(pydantic.BaseModel):
     at: Time | None = None
-    ok: statefiles.Flag | None = None
+    ok: readback.Flag | None = None
     failed_rounds: Count = 0
     error_since: Time | None = None
 
@@ -154,7 +154,7 @@ class StatusBoard:
         board = cls(path)
         advice = "the status starts afresh with the next round; delete the file"
         try:
-            data = statefiles.read_back(path, StatusFile, advice=advice)
+            data = readback.read_back(path, StatusFile, advice=advice)
         except OSError as exc:
             log.warning("status: cannot read %s (%s)", path, exc.strerror)
             return board
@@ -175,8 +175,8 @@ class StatusBoard:
         return board
 
     def set_aside(self) -> list[str]:
-        """The files of its state dir set aside as unusable (statefiles.set_aside)."""
-        return [] if self.path is None else statefiles.StateDir(self.path.parent).set_aside_files()
+        """The files of its state dir set aside as unusable (readback.set_aside)."""
+        return [] if self.path is None else statedir.StateDir(self.path.parent).set_aside_files()
 
     def save(self) -> None:
         """Write ``status.json`` atomically (a failure is logged, never raised)."""

@@ -12,7 +12,7 @@ API (``waiting``, for the write order after a deferral). Per domain: the last AP
 and when ddnsd first saw the domain (``verified`` / ``first_seen``, for the verification
 schedule).
 
-Times are wall-clock (they cross processes). The file (``statefiles.StateFile``) is re-read
+Times are wall-clock (they cross processes). The file (``statedir.StateFile``) is re-read
 when it changed and written only when something changed, under its lock; another
 configuration's records in the same file are kept. A missing file is started afresh, an
 unusable one (:class:`RecordsFile`) is set aside and started afresh, an unwritable one
@@ -30,17 +30,17 @@ from typing import Annotated, Any
 
 import pydantic
 
-from ddnsd import statefiles
+from ddnsd import readback, statedir
 
 log = logging.getLogger(__name__)
 
 
 class StoredRecord(pydantic.BaseModel):
-    content: statefiles.Text | None = None
-    at: statefiles.Time | None = None
-    expire: Annotated[statefiles.Int, pydantic.Field(ge=1, le=2**31 - 1)] | None = None
-    conflict: list[statefiles.Text] | None = None
-    waiting: statefiles.Time | None = None
+    content: readback.Text | None = None
+    at: readback.Time | None = None
+    expire: Annotated[readback.Int, pydantic.Field(ge=1, le=2**31 - 1)] | None = None
+    conflict: list[readback.Text] | None = None
+    waiting: readback.Time | None = None
 
     @pydantic.model_validator(mode="after")
     def _seen_whole(self) -> StoredRecord:
@@ -50,14 +50,14 @@ class StoredRecord(pydantic.BaseModel):
 
 
 class StoredDomain(pydantic.BaseModel):
-    verified: statefiles.Time | None = None
-    first_seen: statefiles.Time | None = None
+    verified: readback.Time | None = None
+    first_seen: readback.Time | None = None
 
 
 class RecordsFile(pydantic.BaseModel):
     """``records.json`` as it may be read back."""
 
-    version: statefiles.Int = 1
+    version: readback.Int = 1
     records: dict[str, StoredRecord] = {}
     domains: dict[str, StoredDomain] = {}
 
@@ -129,9 +129,9 @@ class Memory:
     """The memory of the records ``keys`` in ``domains``; ``state`` None: in-process."""
 
     def __init__(
-        self, state: statefiles.StateDir | None, keys: Iterable[str], domains: Iterable[str]
+        self, state: statedir.StateDir | None, keys: Iterable[str], domains: Iterable[str]
     ) -> None:
-        self.file = state.shared(statefiles.StateDir.RECORDS) if state is not None else None
+        self.file = state.shared(statedir.StateDir.RECORDS) if state is not None else None
         self.keys, self.domains = set(keys), set(domains)
         self.known = Known()
         self._stamp: tuple[int, int] | None = None  # (mtime_ns, size) of what was read

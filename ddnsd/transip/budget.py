@@ -8,7 +8,7 @@ before every request (``/auth`` included) and feeds :meth:`Budget.answered` ever
 What the budget knows lives in ``transip-budget-<hash>.json`` in the state directory
 (``Ledger``): the send time of every request any ddnsd process made in the window, the
 ``X-Rate-Limit-*`` of the newest answer, and whether a 429 opened the circuit. Every change
-is a read-modify-write under the file's lock (``statefiles.StateFile``); a missing file is
+is a read-modify-write under the file's lock (``statedir.StateFile``); a missing file is
 started empty, an unusable one (:class:`BudgetFile` says what is usable: no request sent in
 the future, a 429 silence at most one window ahead) is set aside and started empty, an
 unwritable state directory leaves the budget in this process only, never fatal. Without a
@@ -37,9 +37,9 @@ from typing import Annotated
 
 import pydantic
 
-from ddnsd import statefiles
+from ddnsd import readback, statedir
 from ddnsd.errors import ApiDeferred
-from ddnsd.statefiles import StateFile
+from ddnsd.statedir import StateFile
 from ddnsd.transip.ledger import (
     ACME,
     DDNS,
@@ -62,28 +62,28 @@ __all__ = ["ACME", "DDNS", "Budget"]
 
 
 def _past(value: float, info: pydantic.ValidationInfo) -> float:
-    return statefiles.when(value, info, ahead=MARGIN)
+    return readback.when(value, info, ahead=MARGIN)
 
 
 def _within_a_window(value: float, info: pydantic.ValidationInfo) -> float:
-    window = float(statefiles.context_of(info).get("window", WINDOW))
-    return statefiles.when(value, info, ahead=window + MARGIN)
+    window = float(readback.context_of(info).get("window", WINDOW))
+    return readback.when(value, info, ahead=window + MARGIN)
 
 
-Sent = Annotated[statefiles.Number, pydantic.AfterValidator(_past)]
-Ahead = Annotated[statefiles.Number, pydantic.AfterValidator(_within_a_window)]
+Sent = Annotated[readback.Number, pydantic.AfterValidator(_past)]
+Ahead = Annotated[readback.Number, pydantic.AfterValidator(_within_a_window)]
 
 
 class BudgetFile(pydantic.BaseModel):
     """``transip-budget-<hash>.json`` as it may be read back: every request sent by now
     (a clock's margin), TransIP's reset and a 429's silence at most one window ahead."""
 
-    version: statefiles.Int = 1
-    login: statefiles.Text
-    api_url: statefiles.Text
-    limit: Annotated[statefiles.Int, pydantic.Field(ge=1, le=1_000_000)]
+    version: readback.Int = 1
+    login: readback.Text
+    api_url: readback.Text
+    limit: Annotated[readback.Int, pydantic.Field(ge=1, le=1_000_000)]
     sent: list[Sent]
-    seen: tuple[Annotated[statefiles.Int, pydantic.Field(ge=0, le=1_000_000)], Ahead, Sent] | None
+    seen: tuple[Annotated[readback.Int, pydantic.Field(ge=0, le=1_000_000)], Ahead, Sent] | None
     open_until: Ahead | None
 
     def ledger(self) -> Ledger:
@@ -105,7 +105,7 @@ class Budget:
 
     def __init__(
         self,
-        state: statefiles.StateDir | None,
+        state: statedir.StateDir | None,
         *,
         login: str,
         api_url: str,
@@ -127,7 +127,7 @@ class Budget:
         self.file: StateFile | None = None
         if state is not None:
             digest = hashlib.sha256(f"{login}\n{api_url}".encode()).hexdigest()[:32]
-            self.file = state.shared(statefiles.StateDir.BUDGET, digest)
+            self.file = state.shared(statedir.StateDir.BUDGET, digest)
 
     def __repr__(self) -> str:
         return f"Budget(login={self.login!r}, api_url={self.api_url!r})"
@@ -229,7 +229,7 @@ class Budget:
         if data is None:
             return Ledger()
         if (data.login, data.api_url) != (self.login, self.api_url):
-            statefiles.set_aside(self.file.path, "it belongs to another login or API", advice)
+            readback.set_aside(self.file.path, "it belongs to another login or API", advice)
             return Ledger()
         return data.ledger()
 

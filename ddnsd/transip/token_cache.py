@@ -20,7 +20,7 @@ from typing import Annotated, Any
 
 import pydantic
 
-from ddnsd import statefiles
+from ddnsd import readback, statedir, statefiles
 from ddnsd.transip.tokens import Token, is_token_text
 
 log = logging.getLogger(__name__)
@@ -35,15 +35,15 @@ def _header_text(value: str) -> str:
 class TokenFile(pydantic.BaseModel):
     """``transip-token-<hash>.json`` as it may be read back."""
 
-    login: statefiles.Text
-    api_url: statefiles.Text
-    fingerprint: statefiles.Text
-    read_only: statefiles.Flag
-    global_key: statefiles.Flag
-    token: Annotated[statefiles.Text, pydantic.AfterValidator(_header_text)]
-    received_at: statefiles.Time
-    renew_at: statefiles.Number
-    expires_at: statefiles.Number
+    login: readback.Text
+    api_url: readback.Text
+    fingerprint: readback.Text
+    read_only: readback.Flag
+    global_key: readback.Flag
+    token: Annotated[readback.Text, pydantic.AfterValidator(_header_text)]
+    received_at: readback.Time
+    renew_at: readback.Number
+    expires_at: readback.Number
 
 
 ADVICE = "a new token is asked from TransIP; delete the file"
@@ -64,7 +64,7 @@ class TokenCache:
     ) -> None:
         ident = "\n".join([login, api_url, fingerprint, str(read_only), str(global_key)])
         digest = hashlib.sha256(ident.encode("utf-8")).hexdigest()[:32]
-        self.path = statefiles.StateDir(directory).file(statefiles.StateDir.TOKEN, digest)
+        self.path = statedir.StateDir(directory).file(statedir.StateDir.TOKEN, digest)
         self._ident: dict[str, Any] = {
             "login": login,
             "api_url": api_url,
@@ -78,12 +78,12 @@ class TokenCache:
 
     def _read(self) -> TokenFile | None:
         try:
-            data = statefiles.read_back(self.path, TokenFile, advice=ADVICE)
+            data = readback.read_back(self.path, TokenFile, advice=ADVICE)
         except OSError as exc:
             log.warning("ignoring the unreadable token cache %s (%s)", self.path, exc.strerror)
             return None
         if data is not None and any(getattr(data, k) != v for k, v in self._ident.items()):
-            statefiles.set_aside(self.path, "it belongs to another login, key or API", ADVICE)
+            readback.set_aside(self.path, "it belongs to another login, key or API", ADVICE)
             return None
         return data
 

@@ -37,7 +37,7 @@ from ddnsd.errors import (
     TransipUnavailable,
 )
 from ddnsd.model import DnsEntry
-from ddnsd.statefiles import StateDir
+from ddnsd.statedir import StateDir
 from ddnsd.transip.auth import KeyAuth, StaticTokenAuth
 from ddnsd.transip.budget import DDNS, Budget
 from ddnsd.transip.client import TransipClient, make_client

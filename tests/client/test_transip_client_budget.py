@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from ddnsd.errors import ApiDeferred
-from ddnsd.statefiles import StateDir
+from ddnsd.statedir import StateDir
 from ddnsd.transip.budget import ACME, DDNS, Budget
 from ddnsd.transip.client import TransipClient, make_client
 

@@ -14,7 +14,7 @@ from ddnsd.acme.journal import Journal
 from ddnsd.acme.service import ChallengeService
 from ddnsd.errors import ConfigError
 from ddnsd.model import DnsEntry
-from ddnsd.statefiles import StateDir
+from ddnsd.statedir import StateDir
 
 if TYPE_CHECKING:
     from collections.abc import Callable

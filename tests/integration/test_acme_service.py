@@ -19,7 +19,7 @@ from ddnsd.acme.service import ACMEDNS_KEEP, ChallengeService
 from ddnsd.authdns import parse_server, query
 from ddnsd.errors import ChallengeRefused, PropagationTimeout, TransipError
 from ddnsd.model import DnsEntry
-from ddnsd.statefiles import StateDir
+from ddnsd.statedir import StateDir
 from ddnsd.transip.budget import ACME as ACME_WORK
 from ddnsd.transip.client import TransipClient, make_client
 

@@ -14,13 +14,13 @@ from daemon_support import run, wait_for, write_config
 
 from ddnsd.observe.events import event
 from ddnsd.observe.history import History
-from ddnsd.statefiles import StateDir
+from ddnsd.statedir import StateDir
 
 WRITER = """
 import sys
 from ddnsd.observe.events import event
 from ddnsd.observe.history import History
-from ddnsd.statefiles import StateDir
+from ddnsd.statedir import StateDir
 
 h = History(StateDir(sys.argv[1]), 65536)
 i = 0

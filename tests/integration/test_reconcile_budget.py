@@ -16,7 +16,7 @@ from ddnsd.model import DnsEntry, Outcome, RecordSpec
 from ddnsd.reconcile.engine import Engine
 from ddnsd.reconcile.memory import Memory
 from ddnsd.reconcile.schedule import slot_start, verify_offset
-from ddnsd.statefiles import StateDir
+from ddnsd.statedir import StateDir
 from ddnsd.transip.budget import DDNS, Budget
 from ddnsd.transip.client import make_client
 

@@ -24,7 +24,8 @@ from ddnsd.acme.inflight import WriteLocks
 from ddnsd.errors import DdnsdError
 from ddnsd.observe.events import event
 from ddnsd.observe.history import History
-from ddnsd.statefiles import StateDir, make_dir, open_lock
+from ddnsd.statedir import StateDir
+from ddnsd.statefiles import make_dir, open_lock
 from ddnsd.transip.budget import Budget
 from ddnsd.transip.ledger import DDNS
 

@@ -221,7 +221,7 @@ def test_a_stale_socket_of_roots_that_the_user_may_not_remove_is_one_line(
 
 def test_every_state_dir_writer_leaves_files_to_the_dirs_owner(shared: Shared) -> None:
     """Run as root in the user's state dir: each writer's files end up the user's."""
-    from ddnsd import statefiles
+    from ddnsd import statedir, statefiles
     from ddnsd.acme.domains import AccountDomains
     from ddnsd.acme.journal import Journal
     from ddnsd.model import DnsEntry
@@ -234,7 +234,7 @@ def test_every_state_dir_writer_leaves_files_to_the_dirs_owner(shared: Shared) -
 
     state = shared.state
     (state / "acme.lock").touch()  # left by root before this fix: handed back on next open
-    journal = Journal(statefiles.StateDir(state))
+    journal = Journal(statedir.StateDir(state))
     journal.add("example.test", DnsEntry("_acme-challenge", 60, "TXT", "v"), FQDN)
     with journal.cleanup_owner():
         pass
@@ -244,10 +244,10 @@ def test_every_state_dir_writer_leaves_files_to_the_dirs_owner(shared: Shared) -
         state, login="demo", api_url="u", fingerprint="f", read_only=False, global_key=True
     )
     cache.store(Token("t", 2e9, 3e9), 1.0)
-    AccountDomains(Lister(), statefiles.StateDir(state)).domains()
+    AccountDomains(Lister(), statedir.StateDir(state)).domains()
     statefiles.make_dir(state / "sub")
     statefiles.write_atomic(state / "sub" / "budget.json", "{}")  # what issue 9's budget uses
-    memory = statefiles.StateFile(state / "sub" / "memory.json")  # budget and record memory
+    memory = statedir.StateFile(state / "sub" / "memory.json")  # budget and record memory
     with memory.locked():
         memory.write({})
     names = sorted(p.name for p in state.rglob("*"))

@@ -15,7 +15,7 @@ import pytest
 from ddnsd.acme.inflight import BEING_SAVED, WriteLocks, landing_window, may_still_land
 from ddnsd.acme.journal import DEFAULT_WINDOW, Journal
 from ddnsd.model import DnsEntry
-from ddnsd.statefiles import StateDir
+from ddnsd.statedir import StateDir
 
 VALUE = DnsEntry("_acme-challenge", 60, "TXT", "v1")
 ZONE, FQDN = "example.test", "_acme-challenge.example.test"
@@ -65,7 +65,7 @@ def test_a_killed_writers_lock_is_free_and_its_file_removed(tmp_path: Path) -> N
         import sys
         from pathlib import Path
         from ddnsd.acme.inflight import WriteLocks
-        from ddnsd.statefiles import StateDir
+        from ddnsd.statedir import StateDir
         with WriteLocks(StateDir(Path({str(tmp_path)!r}))).hold() as ident:
             print(ident, flush=True)
             sys.stdin.readline()

@@ -15,7 +15,7 @@ import pytest
 from ddnsd.acme.journal import Journal
 from ddnsd.errors import DdnsdError
 from ddnsd.model import DnsEntry
-from ddnsd.statefiles import StateDir
+from ddnsd.statedir import StateDir
 
 APEX = DnsEntry("_acme-challenge", 60, "TXT", "apex-value")
 WILD = DnsEntry("_acme-challenge", 60, "TXT", "wildcard-value")
@@ -160,7 +160,7 @@ def test_cleanup_owner_is_one_process_at_a_time(tmp_path: Path) -> None:
                 import sys
                 from pathlib import Path
                 from ddnsd.acme.journal import Journal
-                from ddnsd.statefiles import StateDir
+                from ddnsd.statedir import StateDir
                 print(Journal(StateDir(Path({str(tmp_path)!r}))).claim_cleanup_owner(), flush=True)
                 sys.stdin.readline()
                 """
@@ -190,7 +190,7 @@ def test_cleanup_owner_is_one_process_at_a_time(tmp_path: Path) -> None:
 def _claim_in_child(state_dir: Path) -> bool:
     code = (
         "import sys; from pathlib import Path; from ddnsd.acme.journal import Journal; "
-        "from ddnsd.statefiles import StateDir; "
+        "from ddnsd.statedir import StateDir; "
         f"print(Journal(StateDir(Path({str(state_dir)!r}))).claim_cleanup_owner())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

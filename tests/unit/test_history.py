@@ -8,7 +8,7 @@ import pytest
 
 from ddnsd.observe.events import Event, event
 from ddnsd.observe.history import History, parse_lines
-from ddnsd.statefiles import StateDir
+from ddnsd.statedir import StateDir
 
 
 def addr(at: float, new: str = "203.0.113.7") -> Event:

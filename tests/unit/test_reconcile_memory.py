@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ddnsd.reconcile.memory import Memory, SeenValue
-from ddnsd.statefiles import StateDir
+from ddnsd.statedir import StateDir
 
 FILE = StateDir.RECORDS
 

@@ -12,19 +12,9 @@ from typing import Annotated, Any
 import pydantic
 import pytest
 
-from ddnsd.statefiles import (
-    LITTER_AGE,
-    MAX_BYTES,
-    Int,
-    StateDir,
-    Time,
-    is_litter,
-    make_dir,
-    read_back,
-    remove_litter,
-    temp_path,
-    write_atomic,
-)
+from ddnsd.readback import MAX_BYTES, Int, Time, read_back
+from ddnsd.statedir import StateDir
+from ddnsd.statefiles import LITTER_AGE, is_litter, make_dir, remove_litter, temp_path, write_atomic
 
 
 def _dead_pid() -> int:

@@ -25,7 +25,7 @@ from ddnsd.observe.status import (
 from ddnsd.reconcile.applier import RecordResult
 from ddnsd.reconcile.engine import RoundResult
 from ddnsd.reconcile.planner import Change
-from ddnsd.statefiles import StateDir
+from ddnsd.statedir import StateDir
 
 SPEC = RecordSpec("example.test", "home", "A")
 KEY = SPEC.key

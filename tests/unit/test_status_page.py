@@ -14,7 +14,7 @@ from test_status_docs import rich_document
 from ddnsd.config.runtime import StatusAuth
 from ddnsd.observe.status import StatusBoard, snapshot
 from ddnsd.observe.status_text import render_text
-from ddnsd.statefiles import StateDir
+from ddnsd.statedir import StateDir
 from ddnsd.web.app import make_app
 from ddnsd.web.status_page import render_page, timeline
 

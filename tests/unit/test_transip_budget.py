@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from ddnsd.errors import ApiDeferred, TransipRateLimited
-from ddnsd.statefiles import StateDir
+from ddnsd.statedir import StateDir
 from ddnsd.transip.budget import Budget
 from ddnsd.transip.ledger import (
     ACME,
