@@ -274,9 +274,9 @@ def _rss_kib(pid: int) -> int:
 def _heap_and_anon_kib(pid: int) -> tuple[int, int]:
     """Resident KiB of the brk heap and of the nameless mappings (CPython's 1 MiB object
     arenas, glibc thread arenas, thread stacks), from ``/proc/PID/smaps``: which of the two
-    a growth lands in. The one step of ~1 MiB seen between rounds 8,000 and 9,000 is in the
-    nameless mappings (one 1 MiB region given back, ~1.9 MiB of new ones touched) while
-    the brk heap and Python's live objects stay flat; 20,000 rounds show it levels off."""
+    a growth lands in. (The step of ~1 MiB this table once showed near round 8,000 was the
+    interpreter's table of interned strings rebuilt, in the nameless mappings: see
+    docs/design.md, "Memory".)"""
     heap = anon = 0
     name = ""
     for line in Path(f"/proc/{pid}/smaps").read_text().splitlines():

@@ -137,11 +137,10 @@ def read_bytes(path: Path, *, max_bytes: int = MAX_BYTES) -> bytes | None:
             raise Unusable(f"it belongs to uid {st.st_uid}, not to the state directory's owner")
         if st.st_size > max_bytes:
             raise Unusable(f"it is larger than {max_bytes} bytes")
+        # the file as fstat saw it: a buffer of its size, not of the cap (a 1 MiB buffer
+        # for every read of a small file, every round, only churns the allocator)
         with os.fdopen(fd, "rb", closefd=False) as fh:
-            data = fh.read(max_bytes + 1)
-        if len(data) > max_bytes:
-            raise Unusable(f"it is larger than {max_bytes} bytes")
-        return data
+            return fh.read(st.st_size)
     finally:
         os.close(fd)
 

@@ -77,6 +77,11 @@ class StateDir:
         """The file ``name`` (one of the names above, ``parts`` filling its ``{}``)."""
         return self.path / name.format(*parts)
 
+    def fresh(self, name: str, *parts: str) -> str:
+        """The file ``name`` for ``parts`` made fresh for one call (a POST's lock): a ``str``,
+        not a Path, for the reason :func:`~ddnsd.statefiles.temp_path` gives."""
+        return os.path.join(self.path, name.format(*parts))
+
     def shared(self, name: str, *parts: str) -> StateFile:
         """The shared JSON file ``name`` (:class:`StateFile`: its lock and atomic writes)."""
         return StateFile(self.file(name, *parts))
@@ -124,6 +129,9 @@ class StateFile:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        # made once: a name pathlib parses is interned, and one built afresh at every use
+        # (every round) churns the interpreter's table of them (docs/design.md, "Memory")
+        self.lock_path = path.with_name(path.name + ".lock")
 
     def __repr__(self) -> str:
         return f"StateFile({str(self.path)!r})"
@@ -134,7 +142,7 @@ class StateFile:
         cannot hold it."""
         make_dir(self.path.parent)
         try:
-            fd = open_lock(self.path.with_name(self.path.name + ".lock"))
+            fd = open_lock(self.lock_path)
         except DdnsdError as exc:  # the callers say "cannot use <dir> (<strerror>)"
             cause = exc.__cause__
             code = cause.errno if isinstance(cause, OSError) and cause.errno else errno.EIO

@@ -96,7 +96,7 @@ def adopt(fd: int, directory: Path) -> None:
     os.fchown(fd, *owner)
 
 
-def open_nofollow(path: Path, flags: int, mode: int = 0o600) -> int:
+def open_nofollow(path: Path | str, flags: int, mode: int = 0o600) -> int:
     """``os.open`` that never follows a symbolic link at ``path`` (O_NOFOLLOW, O_CLOEXEC).
 
     A link there is an OSError (ELOOP) whose strerror is :data:`A_LINK`: the owner of the
@@ -145,7 +145,7 @@ def make_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def open_lock(path: Path, *, new: bool = False) -> int:
+def open_lock(path: Path | str, *, new: bool = False) -> int:
     """Open (creating it if needed) the lock file ``path`` for ``flock``; the descriptor.
 
     ``new``: the file must not exist yet (a per-call lock). A lock file that root left
@@ -171,7 +171,7 @@ def open_lock(path: Path, *, new: bool = False) -> int:
             "or remove it"
         ) from exc
     try:
-        adopt(fd, path.parent)
+        adopt(fd, Path(os.path.dirname(path)))  # not Path(path): see temp_path
     except OSError as exc:
         os.close(fd)
         raise DdnsdError(f"cannot use the lock file {path}: {exc.strerror}") from exc
@@ -205,11 +205,16 @@ def held(path: Path, *, shared: bool = False) -> Iterator[None]:
 # -- atomic writes ---------------------------------------------------------------
 
 
-def temp_path(path: Path) -> Path:
+def temp_path(path: Path) -> str:
     """A fresh temporary file for writing ``path``: ``.<name>.<pid>-<random>.tmp`` beside it
     (the pid tells :func:`is_litter` whether its writer lives; the random part keeps two
-    threads of one process apart)."""
-    return path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
+    threads of one process apart).
+
+    A ``str``, never a :class:`~pathlib.Path`: pathlib interns every name it parses, and a
+    name made fresh for each write grows the interpreter's table of interned strings (the
+    daemon's status file is written every round: one step of ~1 MiB after some 8,000 rounds,
+    see docs/design.md, "Memory")."""
+    return os.path.join(path.parent, f".{path.name}.{os.getpid()}-{secrets.token_hex(4)}.tmp")
 
 
 def write_atomic(path: Path, data: str, *, durable: bool = False) -> None:

@@ -24,7 +24,6 @@ import contextlib
 import os
 import secrets
 from collections.abc import Iterator
-from pathlib import Path
 
 from ddnsd import statefiles
 from ddnsd.statedir import StateDir
@@ -63,8 +62,8 @@ class WriteLocks:
     def __init__(self, state: StateDir) -> None:
         self.state = state
 
-    def _path(self, ident: str) -> Path:
-        return self.state.file(StateDir.POST_LOCK, ident)
+    def _path(self, ident: str) -> str:
+        return self.state.fresh(StateDir.POST_LOCK, ident)
 
     @contextlib.contextmanager
     def hold(self) -> Iterator[str]:
@@ -78,7 +77,7 @@ class WriteLocks:
             yield ident
         finally:
             with contextlib.suppress(OSError):
-                path.unlink()  # before the close: nobody sees it unlocked and present
+                os.unlink(path)  # before the close: nobody sees it unlocked and present
             os.close(fd)
 
     def unheld(self, name: str) -> bool:
@@ -98,14 +97,14 @@ class WriteLocks:
         except OSError as exc:
             if exc.strerror == statefiles.A_LINK:  # no call's lock: litter
                 with contextlib.suppress(OSError):
-                    path.unlink()
+                    os.unlink(path)
                 return False
             return True  # cannot tell: assume the call still runs
         try:
             if not statefiles.lock(fd, wait=False):
                 return True
             with contextlib.suppress(OSError):
-                path.unlink()  # the call is over (its process ended): the file is litter
+                os.unlink(path)  # the call is over (its process ended): the file is litter
             return False
         except OSError:
             return False  # not a lock anyone can hold

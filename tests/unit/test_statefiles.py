@@ -67,9 +67,9 @@ def test_write_atomic_replaces_the_file_with_mode_0600(tmp_path: Path, durable: 
 
 def test_a_temp_file_names_its_writer() -> None:
     """remove_litter tells a live writer's temp file from a dead one's by the pid in it."""
-    name = temp_path(Path("/state/acme-journal.json")).name
+    name = os.path.basename(temp_path(Path("/state/acme-journal.json")))
     assert name.startswith(f".acme-journal.json.{os.getpid()}-") and name.endswith(".tmp")
-    assert name != temp_path(Path("/state/acme-journal.json")).name  # two threads, two files
+    assert name != os.path.basename(temp_path(Path("/state/acme-journal.json")))  # two threads
     assert is_litter(name.replace(str(os.getpid()), str(LIVE), 1), OLD) is False
     assert is_litter(name.replace(str(os.getpid()), str(DEAD), 1), OLD) is True
 
