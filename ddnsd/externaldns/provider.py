@@ -185,18 +185,18 @@ class Provider:
 
     def _apply_zone(self, zone: str, part: _Zone, problems: list[str]) -> None:
         now = self._clock()
-        doubts = {e: until for (z, e), until in self._in_doubt.items() if z == zone}
-        if any(until <= now for until in doubts.values()):
+        over = [k for k, until in self._in_doubt.items() if k[0] == zone and until <= now]
+        if over:
             self.view.forget(zone)  # what could land has landed: look again before posting
-            for e, until in doubts.items():
-                if until <= now:
-                    del self._in_doubt[(zone, e)]
+            for k in over:
+                del self._in_doubt[k]
+        doubts = {e: until for (z, e), until in self._in_doubt.items() if z == zone}
         current = self.view.entries(zone)
         for e in [e for e in doubts if e in current]:
             del self._in_doubt[(zone, e)]  # it landed
         remove = [e for e in part.remove if e in current]  # one already gone: done
         add = [e for e in part.add if e not in current]  # one already there: done
-        for entry in [e for e in add if e in doubts and doubts[e] > now]:
+        for entry in [e for e in add if e in doubts]:
             add.remove(entry)
             problems.append(
                 f"POST {entry.describe()} {entry.content!r} in {zone} got no answer; it may "

@@ -38,16 +38,17 @@ class ZoneView:
         self._lock = threading.Lock()
 
     def entries(self, zone: str) -> list[DnsEntry]:
-        """The zone's entries; read from TransIP when the view is missing or too old."""
+        """The zone's entries; read from TransIP when the view is missing or too old.
+
+        The read happens under the lock, so a write noted meanwhile (``added`` …) is never
+        overwritten by a read that started before it."""
         with self._lock:
             now = self._clock()
             held = self._zones.get(zone)
-            if held is not None and now - held[0] < self.refresh:
-                return list(held[1])
-        fresh = self.client.list_dns_entries(zone)  # TransipError: the caller answers 500
-        with self._lock:
-            self._zones[zone] = (now, fresh)
-        return list(fresh)
+            if held is None or now - held[0] >= self.refresh:
+                held = (now, self.client.list_dns_entries(zone))  # TransipError: a 500
+                self._zones[zone] = held
+            return list(held[1])
 
     def added(self, zone: str, entry: DnsEntry) -> None:
         self._change(zone, lambda entries: [*entries, entry])
