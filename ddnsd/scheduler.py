@@ -101,12 +101,16 @@ class Scheduler:
                         job.modify(next_run_time=datetime.now(UTC) + timedelta(seconds=delay))
 
     def _ask(self, at: datetime) -> bool:
-        """A round at ``at`` or soon after; False when one is asked for by then already."""
-        job = self._sched.get_job(ASKED_JOB)
-        if job is None or (job.next_run_time is not None and job.next_run_time <= at):
-            return False
-        job.modify(next_run_time=at, args=[at])
-        return True
+        """A round at ``at`` or soon after; False when one is asked for by then already.
+
+        Under the lock: a trigger and a rate-limit reset asking at once must not both see
+        the resting job and leave the later time in place."""
+        with self._lock:
+            job = self._sched.get_job(ASKED_JOB)
+            if job is None or (job.next_run_time is not None and job.next_run_time <= at):
+                return False
+            job.modify(next_run_time=at, args=[at])
+            return True
 
     def reschedule(self, interval: float, jitter: float = 0.0) -> None:
         """Apply a new interval (after a reload); the next round follows the new rhythm."""
