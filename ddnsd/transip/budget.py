@@ -61,29 +61,25 @@ log = logging.getLogger(__name__)
 __all__ = ["ACME", "DDNS", "Budget"]
 
 
-def _past(value: float, info: pydantic.ValidationInfo) -> float:
-    return readback.when(value, info, ahead=MARGIN)
-
-
 def _within_a_window(value: float, info: pydantic.ValidationInfo) -> float:
     window = float(readback.context_of(info).get("window", WINDOW))
     return readback.when(value, info, ahead=window + MARGIN)
 
 
-Sent = Annotated[readback.Number, pydantic.AfterValidator(_past)]
 Ahead = Annotated[readback.Number, pydantic.AfterValidator(_within_a_window)]
 
 
 class BudgetFile(pydantic.BaseModel):
-    """``transip-budget-<hash>.json`` as it may be read back: every request sent by now
-    (a clock's margin), TransIP's reset and a 429's silence at most one window ahead."""
+    """``transip-budget-<hash>.json`` as it may be read back: every time in it at most one
+    window ahead (a wall clock stepped back keeps the requests it counted; TransIP's reset
+    and a 429's silence are ahead by nature)."""
 
     version: readback.Int = 1
     login: readback.Text
     api_url: readback.Text
     limit: Annotated[readback.Int, pydantic.Field(ge=1, le=1_000_000)]
-    sent: list[Sent]
-    seen: tuple[Annotated[readback.Int, pydantic.Field(ge=0, le=1_000_000)], Ahead, Sent] | None
+    sent: list[Ahead]
+    seen: tuple[Annotated[readback.Int, pydantic.Field(ge=0, le=1_000_000)], Ahead, Ahead] | None
     open_until: Ahead | None
 
     def ledger(self) -> Ledger:

@@ -344,6 +344,7 @@ READ_BACK = [
     ("429 silence past one window", {"open_until": NOW + W + 2}, False),
     ("429 silence until 9999", {"open_until": 253402300799.0}, False),
     ("a request sent by now", {"sent": [NOW + 1]}, True),
+    ("a request counted before the clock stepped back 5 s", {"sent": [NOW + 5]}, True),
     ("a request sent a day ahead", {"sent": [NOW + 86400]}, False),
     ("reset one window ahead", {"seen": [1, NOW + W + 1, NOW - 5]}, True),
     ("reset past one window", {"seen": [1, NOW + W + 2, NOW - 5]}, False),
