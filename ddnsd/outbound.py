@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 
 from ddnsd import __version__
@@ -86,9 +87,10 @@ def get(
             with s.get(url, timeout=timeout, stream=True) as r:
                 body = r.raw.read(max_body, decode_content=True) if max_body else b""
                 return r.status_code, body
-        except requests.Timeout as exc:
+        # a body read (urllib3's, below requests) fails with urllib3's errors, not requests'
+        except (requests.Timeout, urllib3.exceptions.ReadTimeoutError) as exc:
             raise NoAnswer(reason(exc), timed_out=True) from None
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise NoAnswer(reason(exc), timed_out=False) from None
 
 

@@ -36,6 +36,13 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/slow":
             RELEASE.wait(30)
             return
+        if self.path == "/slow-body":  # the headers, then nothing
+            self.send_response(200)
+            self.send_header("Content-Length", "20")
+            self.end_headers()
+            self.wfile.flush()
+            RELEASE.wait(30)
+            return
         if self.path == "/echo-family":
             client = ipaddress.ip_address(self.client_address[0])
             v4 = client.version == 4 or (
@@ -113,9 +120,10 @@ def test_private_answer_fails_without_allow_private(port: int) -> None:
     assert "10.0.0.7 is in the private (RFC 1918) range 10.0.0.0/8" in str(err.value)
 
 
-def test_timeout_fails_the_source(port: int) -> None:
+@pytest.mark.parametrize("path", ["/slow", "/slow-body"])
+def test_timeout_fails_the_source(port: int, path: str) -> None:
     with pytest.raises(SourceFailed, match=r"no answer within 0\.5 s over IPv4"):
-        detect(f"http://127.0.0.1:{port}/slow", timeout=0.5)
+        detect(f"http://127.0.0.1:{port}{path}", timeout=0.5)
 
 
 def test_connection_refused_fails_the_source() -> None:
