@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
-from ddnsd import wiring
+from ddnsd import hostport, wiring
 from ddnsd.errors import (
     EXIT_DEFERRED,
     EXIT_FAILED,
@@ -290,12 +290,8 @@ def healthcheck(
 
 
 def local_url(listen: str, path: str) -> str:
-    """The URL of ``path`` on the listener ``listen`` from this machine (a wildcard
-    address becomes loopback)."""
-    host, _, port = listen.rpartition(":")
-    if host in ("", "0.0.0.0", "[::]"):
-        host = "127.0.0.1" if host != "[::]" else "[::1]"
-    return f"http://{host}:{port}{path}"
+    """The URL of ``path`` on the listener ``listen`` (a checked config value) from here."""
+    return hostport.local_url(*hostport.parse_listen(listen), path)
 
 
 def acme(command: str, rest: list[str], config_path: str | None, environ: dict[str, str]) -> int:

@@ -1,7 +1,8 @@
 """``HOST:PORT`` text, read in one place: listen addresses and DNS servers.
 
-:func:`parse_listen` reads where ddnsd (or the emulator) listens; :func:`split_server`
-reads a DNS server of the config or of a ``dns:`` source.
+:func:`parse_listen` reads where ddnsd (or the emulator) listens and :func:`local_url`
+says how this machine reaches it; :func:`split_server` reads a DNS server of the config or
+of a ``dns:`` source.
 
 PURE and standard-library only (the configuration, the HTTP server, the DNS queries and
 the emulator use it).
@@ -42,6 +43,13 @@ def parse_listen(listen: str) -> tuple[str, int]:
     if bracketed != (ip.version == 6):
         raise ValueError(f"{listen!r}: write IPv6 addresses in brackets ([::1]:9333) and only them")
     return str(ip), int(port)
+
+
+def local_url(host: str, port: int, path: str = "") -> str:
+    """The URL of ``path`` on a listener at ``host``:``port`` from this machine (an
+    address meaning "all of them" becomes loopback)."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(host, host)
+    return f"http://[{host}]:{port}{path}" if ":" in host else f"http://{host}:{port}{path}"
 
 
 def split_server(spec: str) -> tuple[str, int]:

@@ -27,8 +27,9 @@ import requests
 import urllib3
 import urllib3.util.ssl_match_hostname
 
+from ddnsd.outbound import USER_AGENT
 from ddnsd.transip.budget import Budget
-from ddnsd.transip.wire import USER_AGENT, RateLimit, error_message
+from ddnsd.transip.wire import RateLimit, error_message
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-import ddnsd
 from ddnsd.errors import (
     TransipAuthError,
     TransipConflict,
@@ -32,8 +31,6 @@ from ddnsd.errors import (
 )
 from ddnsd.model import DnsEntry
 from ddnsd.transip.tokens import is_token_text
-
-USER_AGENT = f"ddnsd/{ddnsd.__version__}"
 
 _ERROR_CLASSES: dict[int, type[TransipError]] = {
     0: TransipUnavailable,

@@ -42,7 +42,7 @@ from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 from waitress.server import create_server
 
 from ddnsd.errors import DdnsdError
-from ddnsd.hostport import parse_listen
+from ddnsd.hostport import local_url, parse_listen
 
 MAX_HEADERS = 65536  # bytes of request line and headers; more answers 431
 
@@ -68,10 +68,7 @@ class HttpServer:
     @property
     def url(self) -> str:
         """Base URL to reach it locally (an unspecified address becomes loopback)."""
-        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
-        if ":" in host:
-            host = f"[{host}]"
-        return f"http://{host}:{self.port}"
+        return local_url(self.host, self.port)
 
     def shutdown(self) -> None:
         """Stop listening (the port is free again) through the server's public ``close()``.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ddnsd.hostport import parse_listen
+from ddnsd.hostport import local_url, parse_listen
 
 GOOD = {
     "ipv4": ("127.0.0.1:9333", ("127.0.0.1", 9333)),
@@ -49,3 +49,18 @@ def test_refused_with_one_sentence(listen: str, reason: str) -> None:
     with pytest.raises(ValueError) as err:
         parse_listen(listen)
     assert str(err.value) == repr(listen) + reason
+
+
+@pytest.mark.parametrize(
+    ("listen", "url"),
+    [
+        ("127.0.0.1:9333", "http://127.0.0.1:9333/readyz"),
+        ("0.0.0.0:9333", "http://127.0.0.1:9333/readyz"),  # all of them: loopback is one
+        ("[::]:9333", "http://[::1]:9333/readyz"),
+        ("[::1]:80", "http://[::1]:80/readyz"),
+        ("[2001:db8::1]:9333", "http://[2001:db8::1]:9333/readyz"),
+        ("192.0.2.1:9333", "http://192.0.2.1:9333/readyz"),
+    ],
+)
+def test_local_url_reaches_the_listener_from_this_machine(listen: str, url: str) -> None:
+    assert local_url(*parse_listen(listen), "/readyz") == url

@@ -20,8 +20,8 @@ from ddnsd.errors import (
     TransipUnavailable,
 )
 from ddnsd.model import DnsEntry
+from ddnsd.outbound import USER_AGENT
 from ddnsd.transip.wire import (
-    USER_AGENT,
     RateLimit,
     TransipBadResponse,
     auth_refusal,
