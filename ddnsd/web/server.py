@@ -1,4 +1,9 @@
-"""Serving a WSGI app with waitress, through its public options only.
+"""Serving a WSGI app with waitress, through its documented options.
+
+waitress documents only ``serve()``, which never returns; ddnsd must stop a server (at
+exit, and on a reload that moves the listener), so it uses ``create_server`` (what
+``serve()`` calls) and, to stop it safely, the worker pool's ``shutdown``
+(:meth:`HttpServer.shutdown` says why): the two undocumented names ddnsd uses.
 
 ``serve(app, "127.0.0.1:9333")`` binds, runs waitress on a daemon thread and returns an
 :class:`HttpServer` (``.port``, ``.url``, ``.shutdown()``). Listen addresses are read by
@@ -47,8 +52,19 @@ from ddnsd.hostport import local_url, parse_listen
 MAX_HEADERS = 65536  # bytes of request line and headers; more answers 431
 
 
+#: seconds requests in flight get to finish at shutdown
+SHUTDOWN_GRACE = 1
+
+
+class _Dispatcher(Protocol):
+    def shutdown(self, cancel_pending: bool = True, timeout: int = 5) -> bool: ...
+
+
 class _Waitress(Protocol):
     """What ddnsd uses of the server ``waitress.create_server`` returns."""
+
+    @property
+    def task_dispatcher(self) -> _Dispatcher: ...
 
     def run(self) -> None: ...
     def close(self) -> None: ...
@@ -71,14 +87,21 @@ class HttpServer:
         return local_url(self.host, self.port)
 
     def shutdown(self) -> None:
-        """Stop listening (the port is free again) through the server's public ``close()``.
+        """Let requests in flight finish (up to :data:`SHUTDOWN_GRACE`), then stop listening
+        (the port is free again).
 
-        Requests in flight finish on waitress's threads; connections still open close when
-        their client leaves or at the idle timeout, and then waitress's loop ends.
+        waitress documents no way to stop a server. Its ``close()`` closes the pipe its
+        worker threads write to when a response is ready, so a request finishing after it
+        writes to a closed descriptor, or to whatever file got that number since (the
+        history, a state file). So the worker pool stops first, as waitress's own
+        multi-socket server does in its ``close()``: ``task_dispatcher.shutdown``, an
+        attribute waitress does not document. A request still running after the grace
+        keeps that risk; it is logged by waitress as "thread(s) still running".
         """
         if self._stopped:
             return
         self._stopped = True
+        self._server.task_dispatcher.shutdown(cancel_pending=True, timeout=SHUTDOWN_GRACE)
         listener = self._socket.dup()
         self._server.close()  # out of waitress's loop, whose poll() may still hold it, so:
         with contextlib.suppress(OSError):

@@ -346,6 +346,7 @@ def test_shutdown_does_not_wait_for_a_slow_request() -> None:
         start_response("200 OK", [("Content-Length", "0")])
         return [b""]
 
+    others = set(threading.enumerate())
     srv = serve(slow_app, "127.0.0.1:0")
     client = threading.Thread(target=_get_quietly, args=(srv.url + "/slow",))
     client.start()
@@ -358,6 +359,45 @@ def test_shutdown_does_not_wait_for_a_slow_request() -> None:
     finally:
         release.set()
         client.join(10)
+        for worker in set(threading.enumerate()) - others:  # this server's: its late
+            worker.join(10)  # write to a closed descriptor must not land in other tests
+
+
+def test_a_request_finishing_during_shutdown_completes_and_writes_nowhere(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A response that is ready while the server shuts down is still sent; waitress's
+    close() must not come first (its worker would write to a closed, perhaps reused, file
+    descriptor: "Bad file descriptor" in the log, or a byte in some other file)."""
+    arrived, release, finished = threading.Event(), threading.Event(), threading.Event()
+
+    def slow_app(environ: Any, start_response: Any) -> list[bytes]:
+        arrived.set()
+        release.wait(30)
+        start_response("200 OK", [("Content-Length", "2")])
+        return [b"ok"]
+
+    answers: list[int] = []
+
+    def client() -> None:
+        answers.append(requests.get(srv.url + "/slow", timeout=10).status_code)
+        finished.set()
+
+    srv = serve(slow_app, "127.0.0.1:0")
+    caller = threading.Thread(target=client)
+    caller.start()
+    try:
+        assert arrived.wait(30)
+        threading.Timer(0.2, release.set).start()  # ready within the shutdown's grace
+        srv.shutdown()
+        assert finished.wait(10)
+        assert answers == [200]
+        with pytest.raises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", srv.port), timeout=5).close()
+    finally:
+        release.set()
+        caller.join(10)
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
 
 
 def _get_quietly(url: str) -> None:
