@@ -251,7 +251,7 @@ def _state_status(settings: Settings) -> dict[str, Any]:
 
     state = StateDir(settings.state.dir)
     board = StatusBoard.load(state.file(StateDir.STATUS))
-    events = History(state, settings.state.history_bytes).events()
+    events = History(state, settings.state.history_bytes).scan()  # one by one, not a list
     now = time.time()
     return snapshot(
         board.live(), events, now, version=__version__, daemon=None, set_aside=board.set_aside()

@@ -40,6 +40,10 @@ from ddnsd.config.fields import (
 from ddnsd.config.operator import NotifySettings, StatusAuthSettings
 from ddnsd.config.places import DEFAULT_STATE_DIR
 
+#: the largest ``[state] history_bytes``; the history reads files up to this size back
+#: whatever the current bound, so lowering it never turns ddnsd's own files into "corrupt"
+MAX_HISTORY_BYTES = 64 * 1024 * 1024
+
 
 class TransipSettings(Section):
     """[transip]: how to reach and authenticate to the TransIP API."""
@@ -247,8 +251,9 @@ class StateSettings(Section):
     history_bytes: int = Field(
         default=4 * 1024 * 1024,
         ge=65536,
+        le=MAX_HISTORY_BYTES,
         description="Bound of the event history (history.jsonl and its one rotated file "
-        "together), in bytes.",
+        "together), in bytes: 65536 to 67108864 (64 MiB).",
     )
 
 

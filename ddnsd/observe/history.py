@@ -14,7 +14,8 @@ like every file of the state dir, belong to the directory's owner (:mod:`ddnsd.s
 root's hooks write into the daemon user's history). Writing never fails the caller: a
 history that cannot be written is logged once. Read back, each file is a state file
 (:func:`ddnsd.readback.read_bytes`): a link, a file of another user's or one larger than
-``max_bytes`` is set aside; a line that is not an event of the documented shape
+any ``[state] history_bytes`` makes it (64 MiB: a bound lowered since is no reason) is set
+aside; a line that is not an event of the documented shape
 (:meth:`~ddnsd.observe.events.Event.from_json`) is skipped.
 """
 
@@ -29,6 +30,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from ddnsd import readback, statefiles
+from ddnsd.config.models import MAX_HISTORY_BYTES
 from ddnsd.errors import DdnsdError
 from ddnsd.observe.events import Event
 from ddnsd.statedir import StateDir
@@ -162,7 +164,8 @@ class History:
 
     def _read(self, path: Path) -> bytes:
         try:
-            data = readback.read_bytes(path, max_bytes=self.max_bytes) or b""
+            # a file written under a larger bound is ours too: the ceiling, not the bound
+            data = readback.read_bytes(path, max_bytes=MAX_HISTORY_BYTES) or b""
         except readback.Unusable as exc:
             readback.set_aside(path, str(exc), "the history starts afresh; delete the file")
             return b""

@@ -93,3 +93,15 @@ def test_a_history_that_cannot_be_written_is_no_error(tmp_path: Path) -> None:
 def test_refuses_a_bound_too_small_to_hold_an_event(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="at least 2048 bytes"):
         History(StateDir(tmp_path), 100)
+
+
+def test_a_lowered_bound_keeps_the_files_written_under_the_old_one(tmp_path: Path) -> None:
+    """``[state] history_bytes`` lowered from 4 MiB to 64 KiB: the files the old bound let
+    grow are ddnsd's own, read as they are (not set aside as "corrupt")."""
+    big = History(StateDir(tmp_path), 4 * 1024 * 1024)
+    for i in range(2500):  # some 120 KiB: over the new bound, within the old one
+        big.append(addr(float(i)))
+    assert big.path.stat().st_size > 65536
+    small = History(StateDir(tmp_path), 65536)
+    assert [e.at for e in small.events()][-1] == 2499.0
+    assert sorted(p.name for p in tmp_path.iterdir() if ".corrupt-" in p.name) == []
