@@ -67,12 +67,6 @@ class StateDir:
     def __repr__(self) -> str:
         return f"StateDir({str(self.path)!r})"
 
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, StateDir) and other.path == self.path
-
-    def __hash__(self) -> int:
-        return hash(self.path)
-
     def file(self, name: str, *parts: str) -> Path:
         """The file ``name`` (one of the names above, ``parts`` filling its ``{}``)."""
         return self.path / name.format(*parts)

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ddnsd import names
-from ddnsd.acme.challenge import longest_suffix, relative_name
+from ddnsd.acme.challenge import relative_name
 from ddnsd.model import DnsEntry
 
 MEDIA_TYPE = "application/external.dns.webhook+json;version=1"
@@ -199,11 +199,6 @@ def _with_host(rtype: str, text: str, change: Callable[[str], str]) -> str:
 
 
 # -- zones and entries ------------------------------------------------------------------
-
-
-def zone_of(fqdn: str, zones: Iterable[str]) -> str | None:
-    """The longest of ``zones`` that ``fqdn`` is in (itself or below it), else None."""
-    return longest_suffix(fqdn, zones)
 
 
 def entries_of(ep: Endpoint, zone: str) -> list[DnsEntry]:

@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from ddnsd.acme.challenge import ACME_PREFIX, longest_suffix
 from ddnsd.errors import ApiDeferred, DdnsdError, TransipError, TransipNotFound
 from ddnsd.externaldns.mapping import (
     Changes,
@@ -34,14 +35,11 @@ from ddnsd.externaldns.mapping import (
     domain_filter,
     endpoints_of,
     entries_of,
-    zone_of,
 )
 from ddnsd.externaldns.view import ZoneView
 from ddnsd.model import DnsEntry
 
 log = logging.getLogger(__name__)
-
-CHALLENGE_LABEL = "_acme-challenge"
 
 
 class Writer(Protocol):
@@ -64,7 +62,7 @@ class Protected:
     def why(self, fqdn: str, rtype: str) -> str | None:
         if (fqdn, rtype) in self.records:
             return "a [[records]] entry ddnsd keeps equal to this machine's address"
-        if rtype == "TXT" and (fqdn in self.challenges or fqdn.startswith(CHALLENGE_LABEL + ".")):
+        if rtype == "TXT" and (fqdn in self.challenges or fqdn.startswith(ACME_PREFIX)):
             return "an ACME challenge name ddnsd writes"
         return None
 
@@ -115,12 +113,12 @@ class Provider:
         """Every RRset of every managed zone (a zone inside another reports its own)."""
         zones = self.zones()
         out: list[Endpoint] = []
-        for zone in zones:
-            inner = [z for z in zones if z != zone and z.endswith("." + zone)]
+        for zone in zones:  # an RRset is reported by the innermost zone that holds it
+            entries = self.view.entries(zone)
             out += [
                 ep
-                for ep in endpoints_of(zone, self.view.entries(zone))
-                if zone_of(ep.dns_name, inner) is None
+                for ep in endpoints_of(zone, entries)
+                if longest_suffix(ep.dns_name, zones) == zone
             ]
         return out
 
@@ -162,7 +160,7 @@ class Provider:
                 if isinstance(got, str):
                     problems.append(f"{ep.dns_name} {ep.record_type}: {got}")
                     continue
-                zone = zone_of(got.dns_name, zones)
+                zone = longest_suffix(got.dns_name, zones)
                 if zone is None:
                     problems.append(
                         f"{got.dns_name}: in none of the domains managed here ({', '.join(zones)})"

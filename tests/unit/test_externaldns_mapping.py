@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from ddnsd.acme.challenge import longest_suffix
 from ddnsd.externaldns.mapping import (
     BadRequest,
     Endpoint,
@@ -13,7 +14,6 @@ from ddnsd.externaldns.mapping import (
     endpoint_to_json,
     endpoints_of,
     entries_of,
-    zone_of,
 )
 from ddnsd.model import DnsEntry
 
@@ -143,7 +143,7 @@ def test_a_target_without_a_trailing_dot_is_read_relative_to_the_zone(
     ],
 )
 def test_zone_is_the_longest_suffix(fqdn: str, zone: str | None) -> None:
-    assert zone_of(fqdn, ["example.test", "sub.example.test"]) == zone
+    assert longest_suffix(fqdn, ["example.test", "sub.example.test"]) == zone
 
 
 def test_endpoint_json_has_an_integer_ttl_and_leaves_empty_fields_out() -> None:
