@@ -11,6 +11,7 @@ values.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -163,6 +164,7 @@ def prepared(tmp_path: Path, emulator: EmulatorHandle) -> tuple[Path, Path, int]
 def run_command(command: str, config: Path, port: int) -> tuple[int, str]:
     """(exit code, everything it printed); for ``run``, also the page's status."""
     if command == "run":
+        started = time.time()
         daemon = DaemonProcess(config)
         try:
 
@@ -174,8 +176,13 @@ def run_command(command: str, config: Path, port: int) -> tuple[int, str]:
                     return None
 
             status = wait_for(page, what="the status page")
-            api = http_get(f"http://127.0.0.1:{port}/api/status")
-            wait_for(lambda: "round" in daemon.log, what="a round")
+
+            def after_a_round() -> Any:  # the round that reads records.json, budget, token
+                api = http_get(f"http://127.0.0.1:{port}/api/status")
+                at = api.json()["last_round"]["at"]
+                return api if at is not None and at >= started else None
+
+            api = wait_for(after_a_round, what="a round of this daemon")
         finally:
             code = daemon.stop()
         return code, f"page {status}\napi {api.status_code}\n{api.text}\n{daemon.log}"

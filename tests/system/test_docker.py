@@ -257,4 +257,7 @@ def test_failing_health_check_shows_unhealthy(
     )
     name = start(containers, argv)
     wait_for("unhealthy", lambda: health(name) == "unhealthy", 120)
-    assert container_state(name)["Running"] is True  # unhealthy, not dead
+    state = container_state(name)
+    assert state["Running"] is True  # unhealthy, not dead
+    last = state["Health"]["Log"][-1]  # type: ignore[index]
+    assert "/readyz answered 503" in last["Output"], last  # not-ready, not a crash or silence
