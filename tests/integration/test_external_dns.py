@@ -462,12 +462,13 @@ def test_trouble_mid_apply_is_500_then_the_retried_plan_converges_without_duplic
         srv.shutdown()
 
 
+@pytest.mark.slow(8)
 def test_rate_limit_is_500_and_silence_until_the_reset(
     emulator: EmulatorHandle, webhook: ExternalDns
 ) -> None:
     desired = a_rrset(["192.0.2.1"])
     changes = webhook.plan(desired)
-    emulator.script_faults([{"kind": "ratelimit", "method": "POST", "reset": 600}])
+    emulator.script_faults([{"kind": "ratelimit", "method": "POST", "reset": 5}])
     r = webhook.apply(changes)
     assert r.status_code == 500
     assert "rate limit" in r.text.lower()
@@ -477,6 +478,15 @@ def test_rate_limit_is_500_and_silence_until_the_reset(
         assert webhook.apply(changes).status_code == 500
     assert emulator.request_count() == sent
     assert not [e for e in zone(emulator) if e.name == "test-host"]
+    posts = emulator.request_count("POST", "/v6/domains/{domain}/dns")
+
+    def synced() -> bool:  # after the reset the next sync writes
+        return webhook.sync(desired).status_code == 204
+
+    wait_for(synced, what="the sync after the reset")
+    assert DnsEntry("test-host", 300, "A", "192.0.2.1") in zone(emulator)
+    # the A entry and its TXT registry entry, each posted once
+    assert emulator.request_count("POST", "/v6/domains/{domain}/dns") == posts + 2
 
 
 @pytest.mark.parametrize(
